@@ -1,0 +1,332 @@
+/**
+ * Windows → syscall sequence graphs → anomaly vectors (DESIGN.md §5), streaming.
+ *
+ * The reference builds a networkx graph per window. We never build the graph: the anomaly
+ * vector needs only
+ *   - the total edge weight (= events − 1),
+ *   - the number of nodes n (= distinct node names, when the window has ≥ 2 events; a window
+ *     of one event has no edge and so no node),
+ *   - the distinct predecessors and successors of the two special nodes USN and UAN,
+ * and all of these can be counted as the events go by, in O(1) per event with no allocation,
+ * using "stamp" arrays indexed by interned name id (a slot belongs to the current window iff
+ * it holds the window's serial number).
+ *
+ * The arithmetic follows networkx 2.8.8 and the reference operation by operation, so the
+ * floats come out bit-identical: centrality = degree × (1 / (n − 1)); a single-node graph has
+ * centrality 1; usi = |U| × (in + out); uai = |A| × |V| × (in + out); fi = size / (max_freq × 5).
+ */
+import type { SyscallEvent } from '../events/event.js';
+import type { NameTable } from '../events/names.js';
+import { ArgFamily, ArgReader, argFamilyOf } from './args.js';
+import type { Vocabulary } from './vocabulary.js';
+import { WindowClock } from './windows.js';
+
+/** [fi, usi, uai] */
+export type AnomalyVector = [number, number, number];
+
+export const BETA_FOLD_INCREASE = 5;
+export const USN = 'USN';
+export const UAN = 'UAN';
+
+export interface EncodedWindow {
+  /** Window index in the trace, from 0. */
+  index: number;
+  /** Events in the window. */
+  events: number;
+  /** The anomaly vector, or null for an empty window (the reference's `[]`). */
+  av: AnomalyVector | null;
+  /** Syscall names unseen in training that occur in the window (when details are on). */
+  unseenSyscalls?: string[];
+  /** Processed arguments unseen in training (when details are on). */
+  unseenArgs?: string[];
+}
+
+export interface WindowEncoderOptions {
+  file: string;
+  faithful: boolean;
+  windowNs: number;
+  /** Also report which syscalls and arguments were unseen (for alerts). */
+  details?: boolean;
+}
+
+/** Growable per-name arrays. */
+class Slots {
+  seen = new Int8Array(256); // 0 unknown, 1 seen, 2 unseen
+  family = new Int8Array(256); // -1 unknown, else ArgFamily
+  node = new Int32Array(256);
+  unseenName = new Int32Array(256);
+  argName = new Int32Array(256);
+  predUSN = new Int32Array(256);
+  succUSN = new Int32Array(256);
+  predUAN = new Int32Array(256);
+  succUAN = new Int32Array(256);
+
+  constructor() {
+    this.family.fill(-1);
+  }
+
+  ensure(id: number): void {
+    if (id < this.seen.length) return;
+    let size = this.seen.length;
+    while (size <= id) size *= 2;
+    const g8 = (a: Int8Array, fill: number) => {
+      const b = new Int8Array(size).fill(fill);
+      b.set(a);
+      return b;
+    };
+    const g32 = (a: Int32Array) => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    this.seen = g8(this.seen, 0);
+    this.family = g8(this.family, -1);
+    this.node = g32(this.node);
+    this.unseenName = g32(this.unseenName);
+    this.argName = g32(this.argName);
+    this.predUSN = g32(this.predUSN);
+    this.succUSN = g32(this.succUSN);
+    this.predUAN = g32(this.predUAN);
+    this.succUAN = g32(this.succUAN);
+  }
+}
+
+/**
+ * Encodes one trace. Feed events in order with push(); every window is reported to onWindow as
+ * soon as it is complete, empty windows included; finish() reports the last one.
+ */
+export class WindowEncoder {
+  readonly clock: WindowClock;
+  private readonly s = new Slots();
+  private readonly args: ArgReader;
+  private readonly usn: number;
+  private readonly uan: number;
+  private serial = 0;
+  // current window
+  private count = 0;
+  private prev = -1;
+  private nodes = 0;
+  private unseenNames = 0;
+  private argNames = 0;
+  private inUSN = 0;
+  private outUSN = 0;
+  private inUAN = 0;
+  private outUAN = 0;
+  private unseenArgSet = new Set<string>();
+  private unseenNameList: string[] = [];
+
+  constructor(
+    private readonly vocab: Vocabulary,
+    private readonly names: NameTable,
+    private readonly opts: WindowEncoderOptions,
+    private readonly onWindow: (w: EncodedWindow) => void,
+  ) {
+    this.clock = new WindowClock(opts.windowNs, opts.faithful, opts.file);
+    this.args = new ArgReader(opts.faithful);
+    this.usn = names.intern(USN);
+    this.uan = names.intern(UAN);
+    this.s.ensure(Math.max(this.usn, this.uan));
+    this.serial = 1;
+  }
+
+  push(ev: SyscallEvent): void {
+    const clock = this.clock;
+    const before = clock.current;
+    const k = clock.place(ev);
+    if (k < 0) return;
+    if (k !== before) {
+      if (before >= 0) {
+        this.close(before);
+        for (let j = before + 1; j < k; j++) this.onWindow({ index: j, events: 0, av: null });
+      }
+    }
+    this.add(ev);
+  }
+
+  /** Closes the last window. */
+  finish(): void {
+    if (this.clock.current >= 0) this.close(this.clock.current);
+  }
+
+  private add(ev: SyscallEvent): void {
+    const s = this.s;
+    const id = ev.nameId;
+    s.ensure(id);
+    const serial = this.serial;
+    let seen = s.seen[id];
+    if (seen === 0) {
+      seen = this.vocab.seenSyscalls.has(this.names.name(id)) ? 1 : 2;
+      s.seen[id] = seen;
+    }
+    let node = id;
+    if (seen === 2) {
+      node = this.usn;
+      if (s.unseenName[id] !== serial) {
+        s.unseenName[id] = serial;
+        this.unseenNames++;
+        if (this.opts.details) this.unseenNameList.push(this.names.name(id));
+      }
+    } else {
+      let fam = s.family[id];
+      if (fam < 0) {
+        fam = argFamilyOf(this.names.name(id), this.opts.faithful);
+        s.family[id] = fam;
+      }
+      if (fam !== ArgFamily.None) {
+        const arg = this.args.read(ev, fam as ArgFamily);
+        if (arg !== null && !this.vocab.seenArgs.has(arg)) {
+          node = this.uan;
+          if (s.argName[id] !== serial) {
+            s.argName[id] = serial;
+            this.argNames++;
+          }
+          this.unseenArgSet.add(arg);
+        }
+      }
+    }
+    const prev = this.prev;
+    if (prev >= 0) {
+      if (node === this.usn && s.predUSN[prev] !== serial) {
+        s.predUSN[prev] = serial;
+        this.inUSN++;
+      }
+      if (prev === this.usn && s.succUSN[node] !== serial) {
+        s.succUSN[node] = serial;
+        this.outUSN++;
+      }
+      if (node === this.uan && s.predUAN[prev] !== serial) {
+        s.predUAN[prev] = serial;
+        this.inUAN++;
+      }
+      if (prev === this.uan && s.succUAN[node] !== serial) {
+        s.succUAN[node] = serial;
+        this.outUAN++;
+      }
+    }
+    if (s.node[node] !== serial) {
+      s.node[node] = serial;
+      this.nodes++;
+    }
+    this.prev = node;
+    this.count++;
+  }
+
+  private close(index: number): void {
+    const count = this.count;
+    const w: EncodedWindow = { index, events: count, av: count === 0 ? null : this.vector() };
+    if (this.opts.details) {
+      w.unseenSyscalls = this.unseenNameList;
+      w.unseenArgs = [...this.unseenArgSet];
+      this.unseenNameList = [];
+    }
+    // reset for the next window
+    this.serial++;
+    this.count = 0;
+    this.prev = -1;
+    this.nodes = 0;
+    this.unseenNames = 0;
+    this.argNames = 0;
+    this.inUSN = this.outUSN = this.inUAN = this.outUAN = 0;
+    if (this.unseenArgSet.size > 0) this.unseenArgSet = new Set();
+    this.onWindow(w);
+  }
+
+  private vector(): AnomalyVector {
+    const fi = (this.count - 1) / (this.vocab.maxFreq * BETA_FOLD_INCREASE);
+    // One event: no edge, so no node; every centrality is that of a missing node, 0.
+    const n = this.count >= 2 ? this.nodes : 0;
+    let cUSN = 0;
+    let cUAN = 0;
+    if (n === 1) {
+      // networkx gives the only node centrality 1 (in) and 1 (out).
+      if (this.prev === this.usn) cUSN = 1 + 1;
+      if (this.prev === this.uan) cUAN = 1 + 1;
+    } else if (n > 1) {
+      const scale = 1.0 / (n - 1.0);
+      cUSN = this.inUSN * scale + this.outUSN * scale;
+      cUAN = this.inUAN * scale + this.outUAN * scale;
+    }
+    const usi = this.unseenNames > 0 ? this.unseenNames * cUSN : 0;
+    const v = this.unseenArgSet.size;
+    const uai = v > 0 ? this.argNames * v * cUAN : 0;
+    return [fi, usi, uai];
+  }
+}
+
+/**
+ * Training-side counterpart: collects the seen syscalls and arguments of every event and the
+ * number of events in each window, across the training traces.
+ *
+ * Training windows need no graph: every syscall and argument of a training trace is in the
+ * training vocabulary by construction, so their usi and uai are 0 and only fi = (events − 1) /
+ * (max_freq × 5) remains, known once max_freq is. This lets baseline read each trace once.
+ */
+export class TrainingCollector {
+  readonly seenSyscalls = new Set<string>();
+  readonly seenArgs = new Set<string>();
+  private readonly seenIds = new Uint8Array(65536);
+  private family = new Int8Array(256).fill(-1);
+  private readonly args: ArgReader;
+
+  constructor(
+    private readonly names: NameTable,
+    private readonly faithful: boolean,
+  ) {
+    this.args = new ArgReader(faithful);
+  }
+
+  /** Starts a trace; returns the function to push its events and the window counts it fills. */
+  beginTrace(file: string, windowNs: number): { push: (ev: SyscallEvent) => void; finish: () => number[]; clock: WindowClock } {
+    const clock = new WindowClock(windowNs, this.faithful, file);
+    const counts: number[] = [];
+    let count = 0;
+    const push = (ev: SyscallEvent): void => {
+      this.observe(ev);
+      const before = clock.current;
+      const k = clock.place(ev);
+      if (k < 0) return;
+      if (k !== before && before >= 0) {
+        counts.push(count);
+        for (let j = before + 1; j < k; j++) counts.push(0);
+        count = 0;
+      }
+      count++;
+    };
+    const finish = (): number[] => {
+      if (clock.current >= 0) counts.push(count);
+      return counts;
+    };
+    return { push, finish, clock };
+  }
+
+  /** Adds an event's syscall name and argument to the vocabulary (every event counts, windowed or not). */
+  observe(ev: SyscallEvent): void {
+    const id = ev.nameId;
+    if (id < this.seenIds.length && this.seenIds[id] === 0) {
+      this.seenIds[id] = 1;
+      this.seenSyscalls.add(this.names.name(id));
+    } else if (id >= this.seenIds.length) {
+      this.seenSyscalls.add(this.names.name(id));
+    }
+    if (id >= this.family.length) {
+      const f = new Int8Array(Math.max(id + 1, this.family.length * 2)).fill(-1);
+      f.set(this.family);
+      this.family = f;
+    }
+    let fam = this.family[id];
+    if (fam < 0) {
+      fam = argFamilyOf(this.names.name(id), this.faithful);
+      this.family[id] = fam;
+    }
+    if (fam !== ArgFamily.None) {
+      const arg = this.args.read(ev, fam as ArgFamily);
+      if (arg !== null) this.seenArgs.add(arg);
+    }
+  }
+}
+
+/** The anomaly vectors of training windows from their event counts (see TrainingCollector). */
+export function trainingVectors(counts: readonly number[], maxFreq: number): (AnomalyVector | null)[] {
+  const denom = maxFreq * BETA_FOLD_INCREASE;
+  return counts.map((c) => (c === 0 ? null : [(c - 1) / denom, 0, 0]));
+}

@@ -1,0 +1,140 @@
+/**
+ * Source → parser → encoder, for one trace: the glue every command uses. It reads the trace
+ * once, as a stream, and reports the windows as they close.
+ */
+import { InputError } from '../util/errors.js';
+import { NameTable } from '../events/names.js';
+import { TraceParser, type ParseStats, type TraceFormat } from '../events/parse.js';
+import type { SyscallEvent } from '../events/event.js';
+import { TrainingCollector, WindowEncoder, type EncodedWindow } from './anomaly.js';
+import type { Vocabulary } from './vocabulary.js';
+
+/** What the pipeline needs of a source (src/events/sources.ts provides it). */
+export interface ChunkSource {
+  readonly path: string;
+  readonly hint: 'sysdig' | 'lidds' | 'unknown';
+  readonly textBytes: number | null;
+  chunks(): AsyncIterable<Buffer>;
+}
+
+export interface ReadOptions {
+  faithful: boolean;
+  windowNs: number;
+  /** Called with the bytes read so far (for progress bars). */
+  onBytes?: (bytes: number) => void;
+  /** Called for recoverable problems (malformed lines skipped, late events). */
+  onWarning?: (message: string) => void;
+}
+
+export interface TraceSummary extends ParseStats {
+  file: string;
+  format: TraceFormat;
+  windows: number;
+  /** Events in no window (no timestamp, or before the first event). */
+  dropped: number;
+  /** Events counted in a later window than their time (improved mode, unsorted input). */
+  late: number;
+}
+
+/** Guesses the text format from the first non-blank line. */
+export function sniffFormat(chunk: Buffer): TraceFormat | null {
+  const text = chunk.subarray(0, Math.min(chunk.length, 8192)).toString('latin1');
+  for (const line of text.split('\n')) {
+    const tok = line.trim().split(/\s+/);
+    if (tok.length === 0 || tok[0] === '') continue;
+    if (/^\d{15,}$/.test(tok[0])) return 'lidds';
+    if (tok.length > 1 && /^\d{1,2}:\d\d:\d\d(\.\d+)?$/.test(tok[1])) return 'sysdig';
+    return null;
+  }
+  return null;
+}
+
+async function readEvents(
+  src: ChunkSource,
+  names: NameTable,
+  opts: ReadOptions,
+  onEvent: (ev: SyscallEvent) => void,
+): Promise<{ stats: ParseStats; format: TraceFormat }> {
+  let parser: TraceParser | null = null;
+  let format: TraceFormat | null = src.hint === 'unknown' ? null : src.hint;
+  let bytes = 0;
+  for await (const chunk of src.chunks()) {
+    if (chunk.length === 0) continue;
+    if (parser === null) {
+      format ??= sniffFormat(chunk);
+      if (format === null) {
+        throw new InputError(src.path, 'unrecognised trace format (expected sysdig -r text or a LID-DS .sc recording)');
+      }
+      parser = new TraceParser({ file: src.path, format, faithful: opts.faithful, names, onEvent });
+    }
+    parser.push(chunk);
+    bytes += chunk.length;
+    opts.onBytes?.(bytes);
+  }
+  if (parser === null || format === null) {
+    // The reference: CorruptedFile for a 0-byte file, NoSyscallsFound for a scap with no events.
+    throw new InputError(src.path, bytes === 0 && src.hint !== 'sysdig' ? 'empty file (0 bytes)' : 'no syscall events in the trace');
+  }
+  parser.end();
+  const stats = parser.stats;
+  if (stats.events === 0) {
+    const why = stats.malformed > 0 ? ` (${stats.malformed} malformed lines, the first at line ${stats.firstMalformedLine})` : '';
+    throw new InputError(src.path, `no syscall events in the trace${why}`);
+  }
+  if (stats.malformed > 0) {
+    opts.onWarning?.(
+      `${src.path}: skipped ${stats.malformed} malformed line${stats.malformed === 1 ? '' : 's'} (the first at line ${stats.firstMalformedLine})`,
+    );
+  }
+  return { stats, format };
+}
+
+/** Encodes one trace against a training vocabulary; windows are reported in order as they close. */
+export async function encodeTrace(
+  src: ChunkSource,
+  vocab: Vocabulary,
+  opts: ReadOptions & { details?: boolean },
+  onWindow: (w: EncodedWindow) => void,
+  names: NameTable = new NameTable(),
+): Promise<TraceSummary> {
+  let windows = 0;
+  const encoder = new WindowEncoder(
+    vocab,
+    names,
+    { file: src.path, faithful: opts.faithful, windowNs: opts.windowNs, details: opts.details },
+    (w) => {
+      windows++;
+      onWindow(w);
+    },
+  );
+  const { stats, format } = await readEvents(src, names, opts, (ev) => encoder.push(ev));
+  encoder.finish();
+  const clock = encoder.clock;
+  if (clock.late > 0) opts.onWarning?.(`${src.path}: ${clock.late} events were out of time order and counted in a later window`);
+  return { ...stats, file: src.path, format, windows, dropped: clock.dropped, late: clock.late };
+}
+
+/** What one training trace contributes: its vocabulary and its windows' event counts. */
+export interface TraceVocabulary {
+  counts: number[];
+  seenSyscalls: Set<string>;
+  seenArgs: Set<string>;
+  summary: TraceSummary;
+}
+
+/**
+ * Reads one training trace. Each trace gets its own collector so that a trace that fails half
+ * way leaves nothing behind in the training vocabulary.
+ */
+export async function collectTrace(src: ChunkSource, opts: ReadOptions, names: NameTable = new NameTable()): Promise<TraceVocabulary> {
+  const collector = new TrainingCollector(names, opts.faithful);
+  const t = collector.beginTrace(src.path, opts.windowNs);
+  const { stats, format } = await readEvents(src, names, opts, t.push);
+  const counts = t.finish();
+  return {
+    counts,
+    seenSyscalls: collector.seenSyscalls,
+    seenArgs: collector.seenArgs,
+    summary: { ...stats, file: src.path, format, windows: counts.length, dropped: t.clock.dropped, late: t.clock.late },
+  };
+}

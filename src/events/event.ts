@@ -1,0 +1,107 @@
+/**
+ * One syscall record, as every reader delivers it.
+ *
+ * Readers reuse a single SyscallEvent per trace and overwrite it for every line (a
+ * "flyweight"): the consumer must copy what it wants to keep before the next event. This keeps
+ * the hot loop free of per-event allocations; strings (the argument tokens, the process name)
+ * are only made when somebody asks for them.
+ */
+export const DIR_ENTER = 62; // '>'
+export const DIR_EXIT = 60; // '<'
+
+/** Python's str.split() whitespace among ASCII: \t \n \v \f \r, \x1c-\x1f and space. */
+export function isPyAsciiSpace(b: number): boolean {
+  return b === 32 || (b >= 9 && b <= 13) || (b >= 28 && b <= 31);
+}
+
+export class SyscallEvent {
+  /** Whole seconds of the timestamp: epoch seconds (LID-DS) or seconds since midnight (sysdig text). */
+  sec = 0;
+  /** Nanoseconds within `sec` (0..999,999,999). */
+  nsec = 0;
+  /** False when the source's timestamp could not be read (pandas' NaT in the reference). */
+  hasTime = true;
+  pid = -1;
+  tid = -1;
+  /** DIR_ENTER, DIR_EXIT, or 0 when unknown. */
+  dir = 0;
+  /** Interned syscall name id (see NameTable). */
+  nameId = -1;
+  /** 1-based line number in the source. */
+  line = 0;
+
+  /** The line's bytes; the argument tokens are buf[argsStart, argsEnd). */
+  buf: Buffer = Buffer.alloc(0);
+  argsStart = 0;
+  argsEnd = 0;
+  procStart = 0;
+  procEnd = 0;
+  /**
+   * Set instead of the byte range when the line had to be split as text (non-ASCII whitespace
+   * in faithful mode): the argument tokens, already split.
+   */
+  argTokens: string[] | null = null;
+
+  /** The i-th whitespace-separated argument token, or undefined. */
+  token(i: number): string | undefined {
+    if (this.argTokens !== null) return this.argTokens[i];
+    const buf = this.buf;
+    const end = this.argsEnd;
+    let p = this.argsStart;
+    let n = 0;
+    while (p < end) {
+      while (p < end && isPyAsciiSpace(buf[p])) p++;
+      if (p >= end) break;
+      const s = p;
+      while (p < end && !isPyAsciiSpace(buf[p])) p++;
+      if (n === i) return decode(buf, s, p);
+      n++;
+    }
+    return undefined;
+  }
+
+  /** Value of the first `key=value` argument token, or undefined. `key` must be ASCII. */
+  param(key: string): string | undefined {
+    if (this.argTokens !== null) {
+      const prefix = key + '=';
+      for (const t of this.argTokens) if (t.startsWith(prefix)) return t.slice(prefix.length);
+      return undefined;
+    }
+    const buf = this.buf;
+    const end = this.argsEnd;
+    const klen = key.length;
+    let p = this.argsStart;
+    while (p < end) {
+      while (p < end && isPyAsciiSpace(buf[p])) p++;
+      if (p >= end) break;
+      const s = p;
+      while (p < end && !isPyAsciiSpace(buf[p])) p++;
+      if (p - s > klen && buf[s + klen] === 61 /* = */) {
+        let match = true;
+        for (let k = 0; k < klen; k++) {
+          if (buf[s + k] !== key.charCodeAt(k)) {
+            match = false;
+            break;
+          }
+        }
+        if (match) return decode(buf, s + klen + 1, p);
+      }
+    }
+    return undefined;
+  }
+
+  /** All argument tokens as text (allocates; for display and live alerts, not the hot loop). */
+  argsText(): string {
+    if (this.argTokens !== null) return this.argTokens.join(' ');
+    return decode(this.buf, this.argsStart, this.argsEnd).trim();
+  }
+
+  /** Process name (allocates). */
+  proc(): string {
+    return decode(this.buf, this.procStart, this.procEnd);
+  }
+}
+
+function decode(buf: Buffer, s: number, e: number): string {
+  return buf.toString('utf8', s, e);
+}

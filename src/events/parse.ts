@@ -1,0 +1,538 @@
+/**
+ * Streaming line parser for the two text formats of syscall traces:
+ *
+ * - sysdig text, the default `sysdig -r` line: `num time cpu proc (tid) dir type args…`
+ *   (`time` is wall clock `HH:MM:SS.nnnnnnnnn`);
+ * - LID-DS 2021 `.sc`: `ts_ns uid pid proc tid syscall dir args…`.
+ *
+ * Chunks of bytes go in, SyscallEvents come out through a callback. Nothing is buffered but
+ * the one partial line at a chunk boundary, so memory is constant whatever the file size.
+ *
+ * Faithful mode reproduces how the reference (ContainerHIDS `Sysdig.process_scap`) reads a
+ * line, quirks included (see ../shared/golden/README.md, "Quirks of the original"):
+ *  - a line is dropped if Python's `str(raw_bytes)` contains `container`, `json`, `expecting`
+ *    or `falcosecurity-libs` anywhere, or if that repr is not longer than 20 characters;
+ *  - fields come from `split()`, positionally: time = token 1 with its last 3 characters cut
+ *    (ns truncated to µs), syscall = token 6, args = tokens 7…; a line with fewer than 7
+ *    tokens, or one that is not UTF-8, makes the whole file fail (the reference crashes).
+ * The improved (default) mode keeps every event: no noise filter, full ns timestamps, fields
+ * found by structure (so a process name with spaces does not shift them), malformed lines
+ * skipped and counted instead of failing the file.
+ */
+import { InputError } from '../util/errors.js';
+import { DIR_ENTER, DIR_EXIT, SyscallEvent, isPyAsciiSpace } from './event.js';
+import { NameTable } from './names.js';
+
+export type TraceFormat = 'sysdig' | 'lidds';
+
+export interface ParseStats {
+  /** Lines read (including dropped and malformed ones). */
+  lines: number;
+  /** Events delivered to the sink. */
+  events: number;
+  /** Lines that could not be parsed and were skipped (improved mode). */
+  malformed: number;
+  /** First malformed line, for the warning. */
+  firstMalformedLine: number;
+  /** Lines dropped by the reference's noise filter (faithful mode). */
+  noise: number;
+  /** Lines dropped by the reference's length filter (faithful mode). */
+  short: number;
+  /** Bytes consumed. */
+  bytes: number;
+}
+
+const NOISE_WORDS = ['container', 'json', 'expecting', 'falcosecurity-libs'];
+const NOISE_BUFS = NOISE_WORDS.map((w) => Buffer.from(w, 'latin1'));
+/** Python str.split() whitespace beyond ASCII. */
+const PY_UNICODE_SPACE = /[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const PY_SPLIT = /[\t\n\v\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+const MAX_LINE = 64 * 1024 * 1024;
+const HALF_DAY = 43200;
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export interface ParserOptions {
+  file: string;
+  format: TraceFormat;
+  faithful: boolean;
+  names: NameTable;
+  onEvent: (ev: SyscallEvent) => void;
+}
+
+export class TraceParser {
+  readonly stats: ParseStats = {
+    lines: 0,
+    events: 0,
+    malformed: 0,
+    firstMalformedLine: 0,
+    noise: 0,
+    short: 0,
+    bytes: 0,
+  };
+  private readonly ev = new SyscallEvent();
+  private carry: Buffer | null = null;
+  private readonly tok = new Int32Array(16); // start,end pairs of the first 8 tokens
+  // Faithful noise search: next occurrence of each word in the current buffer (-2 = unknown).
+  private readonly noiseNext = new Int32Array(NOISE_WORDS.length);
+  private noiseBuf: Buffer | null = null;
+  // sysdig text timestamps are times of day: count midnights (improved mode only).
+  private dayOffset = 0;
+  private lastSec = -1;
+
+  private readonly file: string;
+  private readonly lidds: boolean;
+  private readonly faithful: boolean;
+  private readonly names: NameTable;
+  private readonly onEvent: (ev: SyscallEvent) => void;
+
+  constructor(opts: ParserOptions) {
+    this.file = opts.file;
+    this.lidds = opts.format === 'lidds';
+    this.faithful = opts.faithful;
+    this.names = opts.names;
+    this.onEvent = opts.onEvent;
+  }
+
+  /** Feeds the next chunk of the trace. */
+  push(chunk: Buffer): void {
+    this.stats.bytes += chunk.length;
+    let pos = 0;
+    if (this.carry !== null) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        if (this.carry.length + chunk.length > MAX_LINE) {
+          throw new InputError(this.file, `line ${this.stats.lines + 1} is longer than 64 MiB: not a syscall trace`);
+        }
+        this.carry = Buffer.concat([this.carry, chunk]);
+        return;
+      }
+      const line = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
+      this.carry = null;
+      this.noiseBuf = null;
+      this.line(line, 0, line.length, true);
+      pos = nl + 1;
+    }
+    this.noiseBuf = null;
+    const len = chunk.length;
+    while (pos < len) {
+      const nl = chunk.indexOf(10, pos);
+      if (nl < 0) {
+        this.carry = Buffer.from(chunk.subarray(pos)); // copy: the source may reuse its buffer
+        return;
+      }
+      this.line(chunk, pos, nl, true);
+      pos = nl + 1;
+    }
+  }
+
+  /** Signals the end of the trace (a last line without a newline is still read). */
+  end(): void {
+    if (this.carry !== null) {
+      const line = this.carry;
+      this.carry = null;
+      this.noiseBuf = null;
+      this.line(line, 0, line.length, false);
+    }
+  }
+
+  private line(buf: Buffer, s: number, e: number, newline: boolean): void {
+    const lineNo = ++this.stats.lines;
+    if (this.faithful) {
+      this.faithfulLine(buf, s, e, newline, lineNo);
+      return;
+    }
+    let p = s;
+    while (p < e && isPyAsciiSpace(buf[p])) p++;
+    if (p === e) return; // blank line
+    if (!(this.lidds ? this.parseLidds(buf, s, e, lineNo) : this.parseSysdig(buf, s, e, lineNo))) {
+      if (this.stats.malformed++ === 0) this.stats.firstMalformedLine = lineNo;
+    }
+  }
+
+  // ---- faithful mode -------------------------------------------------------------------
+
+  private faithfulLine(buf: Buffer, s: number, e: number, newline: boolean, lineNo: number): void {
+    let special = false;
+    for (let i = s; i < e; i++) {
+      const b = buf[i];
+      if (b < 32 || b > 126) {
+        if (b !== 9) {
+          special = true;
+          break;
+        }
+      }
+    }
+    if (special) {
+      this.faithfulSlowLine(buf, s, e, newline, lineNo);
+      return;
+    }
+    if (this.hasNoise(buf, s, e)) {
+      this.stats.noise++;
+      return;
+    }
+    const plainLen = e - s + 3 + (newline ? 2 : 0);
+    if (plainLen <= 20 && pyBytesRepr(buf, s, e, newline).length <= 20) {
+      this.stats.short++;
+      return;
+    }
+    const n = this.tokenize(buf, s, e, 8);
+    if (n < 7) this.indexError(lineNo, n);
+    this.emitPositional(buf, e, lineNo, null);
+  }
+
+  /** A line with control or non-ASCII bytes: emulate the repr, decode and split exactly. */
+  private faithfulSlowLine(buf: Buffer, s: number, e: number, newline: boolean, lineNo: number): void {
+    const repr = pyBytesRepr(buf, s, e, newline);
+    for (const w of NOISE_WORDS) {
+      if (repr.includes(w)) {
+        this.stats.noise++;
+        return;
+      }
+    }
+    if (repr.length <= 20) {
+      this.stats.short++;
+      return;
+    }
+    let text: string;
+    try {
+      text = fatalUtf8.decode(buf.subarray(s, newline ? e + 1 : e));
+    } catch {
+      throw new InputError(this.file, `line ${lineNo}: not valid UTF-8 (the reference implementation fails on it: UnicodeDecodeError)`);
+    }
+    if (!PY_UNICODE_SPACE.test(text)) {
+      const n = this.tokenize(buf, s, e, 8);
+      if (n < 7) this.indexError(lineNo, n);
+      this.emitPositional(buf, e, lineNo, null);
+      return;
+    }
+    const parts = text.split(PY_SPLIT).filter((t) => t.length > 0);
+    if (parts.length < 7) this.indexError(lineNo, parts.length);
+    // Rebuild a plain buffer of the first 7 tokens so the positional reader works, and keep
+    // the argument tokens as split text.
+    const head = Buffer.from(parts.slice(0, 7).join(' '), 'utf8');
+    const n = this.tokenize(head, 0, head.length, 8);
+    if (n < 7) this.indexError(lineNo, n);
+    this.emitPositional(head, head.length, lineNo, parts.slice(7));
+  }
+
+  private indexError(lineNo: number, n: number): never {
+    throw new InputError(
+      this.file,
+      `line ${lineNo}: truncated event (${n} fields, need at least 7); the reference implementation fails on it (IndexError)`,
+    );
+  }
+
+  private hasNoise(buf: Buffer, s: number, e: number): boolean {
+    if (this.noiseBuf !== buf) {
+      this.noiseBuf = buf;
+      this.noiseNext.fill(-2);
+    }
+    for (let w = 0; w < NOISE_BUFS.length; w++) {
+      let at = this.noiseNext[w];
+      if (at === -1) continue; // no further occurrence in this buffer
+      if (at === -2 || at < s) {
+        at = buf.indexOf(NOISE_BUFS[w], s);
+        this.noiseNext[w] = at;
+        if (at === -1) continue;
+      }
+      if (at + NOISE_BUFS[w].length <= e) return true;
+    }
+    return false;
+  }
+
+  /** Positional fields, as the reference reads them: time = tok1[:-3], name = tok6, args = tok7…; LID-DS: ts = tok0, name = tok5, dir = tok6. */
+  private emitPositional(buf: Buffer, e: number, lineNo: number, argTokens: string[] | null): void {
+    const t = this.tok;
+    const ev = this.ev;
+    if (this.lidds) {
+      if (!this.readEpochNs(buf, t[0], t[1] - 3 > t[0] ? t[1] - 3 : t[0], 3)) {
+        throw new InputError(this.file, `line ${lineNo}: unparseable timestamp '${buf.toString('utf8', t[0], t[1])}'`);
+      }
+      ev.nameId = this.names.internBytes(buf, t[10], t[11]);
+      ev.dir = t[13] - t[12] === 1 ? buf[t[12]] : 0;
+      ev.procStart = t[6];
+      ev.procEnd = t[7];
+    } else {
+      const ts = t[2];
+      const te = t[3] - 3;
+      if (te <= ts) {
+        ev.hasTime = false; // pandas reads '' as NaT
+      } else if (!this.readClock(buf, ts, te)) {
+        throw new InputError(this.file, `line ${lineNo}: unparseable timestamp '${buf.toString('utf8', t[2], t[3])}'`);
+      } else {
+        ev.hasTime = true;
+      }
+      ev.nameId = this.names.internBytes(buf, t[12], t[13]);
+      ev.dir = t[11] - t[10] === 1 ? buf[t[10]] : 0;
+      ev.procStart = t[6];
+      ev.procEnd = t[7];
+    }
+    ev.buf = buf;
+    ev.argsStart = this.lidds ? t[13] : t[13];
+    ev.argsEnd = e;
+    ev.argTokens = argTokens;
+    ev.line = lineNo;
+    ev.pid = -1;
+    ev.tid = -1;
+    this.stats.events++;
+    this.onEvent(ev);
+  }
+
+  /** Splits up to `max` tokens into this.tok; returns how many were found. */
+  private tokenize(buf: Uint8Array, s: number, e: number, max: number): number {
+    const t = this.tok;
+    let n = 0;
+    let p = s;
+    while (n < max) {
+      while (p < e && isPyAsciiSpace(buf[p])) p++;
+      if (p >= e) break;
+      t[2 * n] = p;
+      while (p < e && !isPyAsciiSpace(buf[p])) p++;
+      t[2 * n + 1] = p;
+      n++;
+    }
+    return n;
+  }
+
+  // ---- improved mode -------------------------------------------------------------------
+
+  /** `ts_ns uid pid proc tid syscall dir args…` */
+  private parseLidds(buf: Buffer, s: number, e: number, lineNo: number): boolean {
+    const n = this.tokenize(buf, s, e, 7);
+    if (n < 7) return false;
+    const t = this.tok;
+    const ev = this.ev;
+    let d = 6; // index of the dir token
+    if (!(t[13] - t[12] === 1 && (buf[t[12]] === DIR_ENTER || buf[t[12]] === DIR_EXIT))) {
+      // A process name with spaces: find the dir token further on.
+      d = -1;
+      let p = t[13];
+      const starts: number[] = [t[0], t[2], t[4], t[6], t[8], t[10], t[12]];
+      const ends: number[] = [t[1], t[3], t[5], t[7], t[9], t[11], t[13]];
+      for (let k = 7; k < 64 && p < e; k++) {
+        while (p < e && isPyAsciiSpace(buf[p])) p++;
+        if (p >= e) break;
+        const ts = p;
+        while (p < e && !isPyAsciiSpace(buf[p])) p++;
+        starts.push(ts);
+        ends.push(p);
+        if (p - ts === 1 && (buf[ts] === DIR_ENTER || buf[ts] === DIR_EXIT) && isDigits(buf, starts[k - 2], ends[k - 2])) {
+          d = k;
+          break;
+        }
+      }
+      if (d < 0) return false;
+      if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
+      ev.pid = readInt(buf, t[4], t[5]);
+      ev.tid = readInt(buf, starts[d - 2], ends[d - 2]);
+      ev.procStart = t[6];
+      ev.procEnd = ends[d - 3];
+      ev.nameId = this.names.internBytes(buf, starts[d - 1], ends[d - 1]);
+      ev.dir = buf[starts[d]];
+      ev.argsStart = ends[d];
+    } else {
+      if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
+      ev.pid = readInt(buf, t[4], t[5]);
+      ev.tid = readInt(buf, t[8], t[9]);
+      ev.procStart = t[6];
+      ev.procEnd = t[7];
+      ev.nameId = this.names.internBytes(buf, t[10], t[11]);
+      ev.dir = buf[t[12]];
+      ev.argsStart = t[13];
+    }
+    ev.buf = buf;
+    ev.argsEnd = e;
+    ev.argTokens = null;
+    ev.line = lineNo;
+    this.stats.events++;
+    this.onEvent(ev);
+    return true;
+  }
+
+  /** `num time cpu proc (tid) dir type args…` */
+  private parseSysdig(buf: Buffer, s: number, e: number, lineNo: number): boolean {
+    const n = this.tokenize(buf, s, e, 7);
+    if (n < 7) return false;
+    const t = this.tok;
+    const ev = this.ev;
+    let tidS = t[8];
+    let tidE = t[9];
+    let dirS = t[10];
+    let nameS = t[12];
+    let nameE = t[13];
+    let procE = t[7];
+    if (!(t[11] - t[10] === 1 && (buf[t[10]] === DIR_ENTER || buf[t[10]] === DIR_EXIT) && buf[tidS] === 40)) {
+      // A process name with spaces: the dir token follows the first "(tid)" token.
+      let p = t[7];
+      let prevS = -1;
+      let prevE = -1;
+      let found = false;
+      for (let k = 0; k < 64 && p < e; k++) {
+        while (p < e && isPyAsciiSpace(buf[p])) p++;
+        if (p >= e) break;
+        const ts = p;
+        while (p < e && !isPyAsciiSpace(buf[p])) p++;
+        if (p - ts === 1 && (buf[ts] === DIR_ENTER || buf[ts] === DIR_EXIT) && prevS >= 0 && buf[prevS] === 40) {
+          tidS = prevS;
+          tidE = prevE;
+          dirS = ts;
+          procE = lastEndBefore(buf, t[6], prevS);
+          // the name follows
+          while (p < e && isPyAsciiSpace(buf[p])) p++;
+          nameS = p;
+          while (p < e && !isPyAsciiSpace(buf[p])) p++;
+          nameE = p;
+          found = nameE > nameS;
+          break;
+        }
+        prevS = ts;
+        prevE = p;
+      }
+      if (!found) return false;
+    }
+    if (!this.readClock(buf, t[2], t[3])) return false;
+    // Times of day: a jump back by more than half a day is the next day.
+    let sec = ev.sec + this.dayOffset;
+    if (this.lastSec >= 0 && sec < this.lastSec - HALF_DAY) {
+      this.dayOffset += 86400;
+      sec += 86400;
+    }
+    this.lastSec = sec;
+    ev.sec = sec;
+    ev.hasTime = true;
+    ev.tid = buf[tidE - 1] === 41 ? readInt(buf, tidS + 1, tidE - 1) : -1;
+    ev.pid = -1;
+    ev.procStart = t[6];
+    ev.procEnd = procE;
+    ev.dir = buf[dirS];
+    ev.nameId = this.names.internBytes(buf, nameS, nameE);
+    ev.buf = buf;
+    ev.argsStart = nameE;
+    ev.argsEnd = e;
+    ev.argTokens = null;
+    ev.line = lineNo;
+    this.stats.events++;
+    this.onEvent(ev);
+    return true;
+  }
+
+  // ---- timestamps ----------------------------------------------------------------------
+
+  /** An integer of nanoseconds since the epoch in buf[s, e) (e excludes `cut` truncated digits). */
+  private readEpochNs(buf: Uint8Array, s: number, e: number, cut: number): boolean {
+    const len = e - s;
+    if (len <= 0 || len > 22 - cut) return false;
+    // The last (9 - cut) digits are the fraction; what precedes them is seconds.
+    const fracDigits = 9 - cut;
+    const secEnd = e - fracDigits;
+    let sec = 0;
+    for (let i = s; i < secEnd; i++) {
+      const d = buf[i] - 48;
+      if (d < 0 || d > 9) return false;
+      sec = sec * 10 + d;
+    }
+    let frac = 0;
+    for (let i = secEnd > s ? secEnd : s; i < e; i++) {
+      const d = buf[i] - 48;
+      if (d < 0 || d > 9) return false;
+      frac = frac * 10 + d;
+    }
+    for (let k = 0; k < cut; k++) frac *= 10;
+    const ev = this.ev;
+    ev.sec = sec;
+    ev.nsec = frac;
+    ev.hasTime = true;
+    return true;
+  }
+
+  /** `H:MM:SS[.fffffffff]` in buf[s, e): seconds since midnight and nanoseconds. */
+  private readClock(buf: Uint8Array, s: number, e: number): boolean {
+    let p = s;
+    let h = 0;
+    let digits = 0;
+    while (p < e && buf[p] >= 48 && buf[p] <= 57 && digits < 2) {
+      h = h * 10 + buf[p] - 48;
+      p++;
+      digits++;
+    }
+    if (digits === 0 || p + 5 > e || buf[p] !== 58) return false;
+    const m = two(buf, p + 1);
+    if (m < 0 || m > 59 || buf[p + 3] !== 58) return false;
+    const sc = two(buf, p + 4);
+    if (sc < 0 || sc > 60 || h > 23) return false;
+    p += 6;
+    let frac = 0;
+    if (p < e) {
+      if (buf[p] !== 46 || e - p - 1 > 9) return false;
+      p++;
+      let k = 0;
+      for (; p < e; p++, k++) {
+        const d = buf[p] - 48;
+        if (d < 0 || d > 9) return false;
+        frac = frac * 10 + d;
+      }
+      for (; k < 9; k++) frac *= 10;
+    }
+    const ev = this.ev;
+    ev.sec = h * 3600 + m * 60 + sc;
+    ev.nsec = frac;
+    return true;
+  }
+}
+
+function two(buf: Uint8Array, p: number): number {
+  const a = buf[p] - 48;
+  const b = buf[p + 1] - 48;
+  if (a < 0 || a > 9 || b < 0 || b > 9) return -1;
+  return a * 10 + b;
+}
+
+function isDigits(buf: Uint8Array, s: number, e: number): boolean {
+  if (e <= s) return false;
+  for (let i = s; i < e; i++) if (buf[i] < 48 || buf[i] > 57) return false;
+  return true;
+}
+
+function readInt(buf: Uint8Array, s: number, e: number): number {
+  let v = 0;
+  if (e <= s || e - s > 15) return -1;
+  for (let i = s; i < e; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+function lastEndBefore(buf: Uint8Array, s: number, limit: number): number {
+  let p = limit;
+  while (p > s && isPyAsciiSpace(buf[p - 1])) p--;
+  return p;
+}
+
+/**
+ * Python's `repr(bytes)` of a line (with its newline when it had one): `b'…'`, choosing
+ * double quotes when the bytes contain a single quote and no double quote.
+ */
+export function pyBytesRepr(buf: Uint8Array, s: number, e: number, newline: boolean): string {
+  let hasSingle = false;
+  let hasDouble = false;
+  for (let i = s; i < e; i++) {
+    if (buf[i] === 39) hasSingle = true;
+    else if (buf[i] === 34) hasDouble = true;
+  }
+  const q = hasSingle && !hasDouble ? 34 : 39;
+  let out = 'b' + String.fromCharCode(q);
+  const end = newline ? e + 1 : e;
+  for (let i = s; i < end; i++) {
+    const b = i < e ? buf[i] : 10;
+    if (b === q || b === 92) out += '\\' + String.fromCharCode(b);
+    else if (b === 9) out += '\\t';
+    else if (b === 10) out += '\\n';
+    else if (b === 13) out += '\\r';
+    else if (b < 32 || b >= 127) out += '\\x' + (b < 16 ? '0' : '') + b.toString(16);
+    else out += String.fromCharCode(b);
+  }
+  return out + String.fromCharCode(q);
+}
