@@ -31,6 +31,8 @@ export const UAN = 'UAN';
 export interface EncodedWindow {
   /** Window index in the trace, from 0. */
   index: number;
+  /** Window start in ns: epoch (LID-DS) or since midnight (sysdig text). */
+  startNs: bigint;
   /** Events in the window. */
   events: number;
   /** The anomaly vector, or null for an empty window (the reference's `[]`). */
@@ -137,7 +139,7 @@ export class WindowEncoder {
     if (k !== before) {
       if (before >= 0) {
         this.close(before);
-        for (let j = before + 1; j < k; j++) this.onWindow({ index: j, events: 0, av: null });
+        for (let j = before + 1; j < k; j++) this.onWindow({ index: j, startNs: clock.startNs(j), events: 0, av: null });
       }
     }
     this.add(ev);
@@ -213,7 +215,7 @@ export class WindowEncoder {
 
   private close(index: number): void {
     const count = this.count;
-    const w: EncodedWindow = { index, events: count, av: count === 0 ? null : this.vector() };
+    const w: EncodedWindow = { index, startNs: this.clock.startNs(index), events: count, av: count === 0 ? null : this.vector() };
     if (this.opts.details) {
       w.unseenSyscalls = this.unseenNameList;
       w.unseenArgs = [...this.unseenArgSet];

@@ -2,6 +2,7 @@
  * Source → parser → encoder, for one trace: the glue every command uses. It reads the trace
  * once, as a stream, and reports the windows as they close.
  */
+import { createHash } from 'node:crypto';
 import { InputError } from '../util/errors.js';
 import { NameTable } from '../events/names.js';
 import { TraceParser, type ParseStats, type TraceFormat } from '../events/parse.js';
@@ -24,6 +25,8 @@ export interface ReadOptions {
   onBytes?: (bytes: number) => void;
   /** Called for recoverable problems (malformed lines skipped, late events). */
   onWarning?: (message: string) => void;
+  /** Compute the SHA-256 of the trace text (for the baseline manifest). */
+  hash?: boolean;
 }
 
 export interface TraceSummary extends ParseStats {
@@ -34,6 +37,10 @@ export interface TraceSummary extends ParseStats {
   dropped: number;
   /** Events counted in a later window than their time (improved mode, unsorted input). */
   late: number;
+  /** Start of the first window as decimal ns (epoch for LID-DS, since midnight for sysdig text). */
+  startNs: string | null;
+  /** SHA-256 of the trace text (for .zip: of the .sc inside; for .scap: of sysdig's text), when asked for. */
+  sha256?: string;
 }
 
 /** Guesses the text format from the first non-blank line. */
@@ -54,7 +61,8 @@ async function readEvents(
   names: NameTable,
   opts: ReadOptions,
   onEvent: (ev: SyscallEvent) => void,
-): Promise<{ stats: ParseStats; format: TraceFormat }> {
+): Promise<{ stats: ParseStats; format: TraceFormat; sha256?: string }> {
+  const hash = opts.hash ? createHash('sha256') : null;
   let parser: TraceParser | null = null;
   let format: TraceFormat | null = src.hint === 'unknown' ? null : src.hint;
   let bytes = 0;
@@ -67,6 +75,7 @@ async function readEvents(
       }
       parser = new TraceParser({ file: src.path, format, faithful: opts.faithful, names, onEvent });
     }
+    hash?.update(chunk);
     parser.push(chunk);
     bytes += chunk.length;
     opts.onBytes?.(bytes);
@@ -86,7 +95,7 @@ async function readEvents(
       `${src.path}: skipped ${stats.malformed} malformed line${stats.malformed === 1 ? '' : 's'} (the first at line ${stats.firstMalformedLine})`,
     );
   }
-  return { stats, format };
+  return { stats, format, sha256: hash?.digest('hex') };
 }
 
 /** Encodes one trace against a training vocabulary; windows are reported in order as they close. */
@@ -107,11 +116,12 @@ export async function encodeTrace(
       onWindow(w);
     },
   );
-  const { stats, format } = await readEvents(src, names, opts, (ev) => encoder.push(ev));
+  const { stats, format, sha256 } = await readEvents(src, names, opts, (ev) => encoder.push(ev));
   encoder.finish();
   const clock = encoder.clock;
   if (clock.late > 0) opts.onWarning?.(`${src.path}: ${clock.late} events were out of time order and counted in a later window`);
-  return { ...stats, file: src.path, format, windows, dropped: clock.dropped, late: clock.late };
+  const startNs = clock.current >= 0 ? clock.startNs(0).toString() : null;
+  return { ...stats, file: src.path, format, windows, dropped: clock.dropped, late: clock.late, startNs, sha256 };
 }
 
 /** What one training trace contributes: its vocabulary and its windows' event counts. */
@@ -129,12 +139,12 @@ export interface TraceVocabulary {
 export async function collectTrace(src: ChunkSource, opts: ReadOptions, names: NameTable = new NameTable()): Promise<TraceVocabulary> {
   const collector = new TrainingCollector(names, opts.faithful);
   const t = collector.beginTrace(src.path, opts.windowNs);
-  const { stats, format } = await readEvents(src, names, opts, t.push);
+  const { stats, format, sha256 } = await readEvents(src, names, opts, t.push);
   const counts = t.finish();
   return {
     counts,
     seenSyscalls: collector.seenSyscalls,
     seenArgs: collector.seenArgs,
-    summary: { ...stats, file: src.path, format, windows: counts.length, dropped: t.clock.dropped, late: t.clock.late },
+    summary: { ...stats, file: src.path, format, windows: counts.length, dropped: t.clock.dropped, late: t.clock.late, startNs: t.clock.current >= 0 ? t.clock.startNs(0).toString() : null, sha256 },
   };
 }

@@ -9,9 +9,12 @@
 export const DIR_ENTER = 62; // '>'
 export const DIR_EXIT = 60; // '<'
 
-/** Python's str.split() whitespace among ASCII: \t \n \v \f \r, \x1c-\x1f and space. */
+/** Python's str.split() whitespace among ASCII: \t \n \v \f \r, \x1c-\x1f and space (1 = space). */
+export const PY_SPACE = new Uint8Array(256);
+for (const b of [9, 10, 11, 12, 13, 28, 29, 30, 31, 32]) PY_SPACE[b] = 1;
+
 export function isPyAsciiSpace(b: number): boolean {
-  return b === 32 || (b >= 9 && b <= 13) || (b >= 28 && b <= 31);
+  return PY_SPACE[b] === 1;
 }
 
 export class SyscallEvent {
@@ -50,10 +53,10 @@ export class SyscallEvent {
     let p = this.argsStart;
     let n = 0;
     while (p < end) {
-      while (p < end && isPyAsciiSpace(buf[p])) p++;
+      while (p < end && PY_SPACE[buf[p]] === 1) p++;
       if (p >= end) break;
       const s = p;
-      while (p < end && !isPyAsciiSpace(buf[p])) p++;
+      while (p < end && PY_SPACE[buf[p]] === 0) p++;
       if (n === i) return decode(buf, s, p);
       n++;
     }
@@ -72,10 +75,10 @@ export class SyscallEvent {
     const klen = key.length;
     let p = this.argsStart;
     while (p < end) {
-      while (p < end && isPyAsciiSpace(buf[p])) p++;
+      while (p < end && PY_SPACE[buf[p]] === 1) p++;
       if (p >= end) break;
       const s = p;
-      while (p < end && !isPyAsciiSpace(buf[p])) p++;
+      while (p < end && PY_SPACE[buf[p]] === 0) p++;
       if (p - s > klen && buf[s + klen] === 61 /* = */) {
         let match = true;
         for (let k = 0; k < klen; k++) {

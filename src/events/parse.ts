@@ -20,7 +20,7 @@
  * skipped and counted instead of failing the file.
  */
 import { InputError } from '../util/errors.js';
-import { DIR_ENTER, DIR_EXIT, SyscallEvent, isPyAsciiSpace } from './event.js';
+import { DIR_ENTER, DIR_EXIT, PY_SPACE, SyscallEvent, isPyAsciiSpace } from './event.js';
 import { NameTable } from './names.js';
 
 export type TraceFormat = 'sysdig' | 'lidds';
@@ -143,7 +143,7 @@ export class TraceParser {
       return;
     }
     let p = s;
-    while (p < e && isPyAsciiSpace(buf[p])) p++;
+    while (p < e && PY_SPACE[buf[p]] === 1) p++;
     if (p === e) return; // blank line
     if (!(this.lidds ? this.parseLidds(buf, s, e, lineNo) : this.parseSysdig(buf, s, e, lineNo))) {
       if (this.stats.malformed++ === 0) this.stats.firstMalformedLine = lineNo;
@@ -282,13 +282,14 @@ export class TraceParser {
   /** Splits up to `max` tokens into this.tok; returns how many were found. */
   private tokenize(buf: Uint8Array, s: number, e: number, max: number): number {
     const t = this.tok;
+    const sp = PY_SPACE;
     let n = 0;
     let p = s;
     while (n < max) {
-      while (p < e && isPyAsciiSpace(buf[p])) p++;
+      while (p < e && sp[buf[p]] === 1) p++;
       if (p >= e) break;
       t[2 * n] = p;
-      while (p < e && !isPyAsciiSpace(buf[p])) p++;
+      while (p < e && sp[buf[p]] === 0) p++;
       t[2 * n + 1] = p;
       n++;
     }
@@ -311,10 +312,10 @@ export class TraceParser {
       const starts: number[] = [t[0], t[2], t[4], t[6], t[8], t[10], t[12]];
       const ends: number[] = [t[1], t[3], t[5], t[7], t[9], t[11], t[13]];
       for (let k = 7; k < 64 && p < e; k++) {
-        while (p < e && isPyAsciiSpace(buf[p])) p++;
+        while (p < e && PY_SPACE[buf[p]] === 1) p++;
         if (p >= e) break;
         const ts = p;
-        while (p < e && !isPyAsciiSpace(buf[p])) p++;
+        while (p < e && PY_SPACE[buf[p]] === 0) p++;
         starts.push(ts);
         ends.push(p);
         if (p - ts === 1 && (buf[ts] === DIR_ENTER || buf[ts] === DIR_EXIT) && isDigits(buf, starts[k - 2], ends[k - 2])) {
@@ -369,19 +370,19 @@ export class TraceParser {
       let prevE = -1;
       let found = false;
       for (let k = 0; k < 64 && p < e; k++) {
-        while (p < e && isPyAsciiSpace(buf[p])) p++;
+        while (p < e && PY_SPACE[buf[p]] === 1) p++;
         if (p >= e) break;
         const ts = p;
-        while (p < e && !isPyAsciiSpace(buf[p])) p++;
+        while (p < e && PY_SPACE[buf[p]] === 0) p++;
         if (p - ts === 1 && (buf[ts] === DIR_ENTER || buf[ts] === DIR_EXIT) && prevS >= 0 && buf[prevS] === 40) {
           tidS = prevS;
           tidE = prevE;
           dirS = ts;
           procE = lastEndBefore(buf, t[6], prevS);
           // the name follows
-          while (p < e && isPyAsciiSpace(buf[p])) p++;
+          while (p < e && PY_SPACE[buf[p]] === 1) p++;
           nameS = p;
-          while (p < e && !isPyAsciiSpace(buf[p])) p++;
+          while (p < e && PY_SPACE[buf[p]] === 0) p++;
           nameE = p;
           found = nameE > nameS;
           break;
@@ -507,7 +508,7 @@ function readInt(buf: Uint8Array, s: number, e: number): number {
 
 function lastEndBefore(buf: Uint8Array, s: number, limit: number): number {
   let p = limit;
-  while (p > s && isPyAsciiSpace(buf[p - 1])) p--;
+  while (p > s && PY_SPACE[buf[p - 1]] === 1) p--;
   return p;
 }
 

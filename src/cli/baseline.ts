@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { collect, positiveInt, nonNegativeInt, toJson, windowLength } from './common.js';
+
+interface Flags {
+  td?: string[];
+  od: string;
+  faithful?: boolean;
+  window: number;
+  epochs: number;
+  batchSize: number;
+  seed?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('baseline')
+    .description('learn normal behaviour from training recordings and write a baseline directory')
+    .requiredOption('--td <path>', 'training recording(s): a file (.zip, .sc, .scap, sysdig text) or a directory of them; repeatable', collect)
+    .requiredOption('--od <dir>', 'output directory for the baseline (written atomically)')
+    .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
+    .option('--window <length>', 'window length, e.g. 1s, 500ms', windowLength, 1e9)
+    .option('--epochs <n>', 'training epochs', positiveInt('--epochs'), 120)
+    .option('--batch-size <n>', 'training batch size', positiveInt('--batch-size'), 50)
+    .option('--seed <n>', 'random seed for reproducible training', nonNegativeInt('--seed'))
+    .option('--json', 'print the training summary as JSON on stdout')
+    .option('-q, --quiet', 'no progress or warnings on stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ chids baseline --td recordings/training --od models/web
+  $ chids baseline --td a.zip --td b.zip --od models/web --seed 42 --epochs 60
+  $ chids baseline --td train_nginx.txt --od models/ref --faithful`,
+    )
+    .action(async (flags: Flags) => {
+      const { runBaseline } = await import('../detect/baseline.js');
+      const { Progress } = await import('../report/progress.js');
+      const progress = new Progress({ quiet: flags.quiet });
+      try {
+        const result = await runBaseline({
+          inputs: flags.td ?? [],
+          outDir: flags.od,
+          faithful: Boolean(flags.faithful),
+          windowNs: flags.window,
+          epochs: flags.epochs,
+          batchSize: flags.batchSize,
+          seed: flags.seed ?? null,
+          hooks: progress,
+        });
+        progress.stop();
+        if (flags.json) {
+          const { manifest, ...rest } = result;
+          process.stdout.write(toJson({ ...rest, encoding: manifest.encoding, model: manifest.model }, 2) + '\n');
+        } else {
+          const { baselineTable } = await import('../report/tables.js');
+          process.stdout.write(baselineTable(result) + '\n');
+        }
+      } finally {
+        progress.stop();
+      }
+    });
+}

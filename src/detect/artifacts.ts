@@ -1,0 +1,251 @@
+/**
+ * The baseline directory (DESIGN.md §7): what `baseline` writes and `evaluate` / `encode` read.
+ *
+ *   manifest.json        format version, every setting, counts, input hashes, created time
+ *   seen_syscalls.json   sorted array of syscall names
+ *   seen_args.json       sorted array of processed arguments
+ *   max_freq.json        integer
+ *   thresh_list.json     the ten thresholds, θ = 0.2 … 2.0
+ *   model/               the model (TF.js layers format for the autoencoders)
+ *
+ * Written atomically: everything goes to a temporary sibling directory that is renamed into
+ * place at the end, so a failed or interrupted run never leaves a half-written baseline.
+ * Reading validates every file and names the file and the problem when one is wrong.
+ *
+ * This module must not import TF.js: `encode` reads a vocabulary without loading the model.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ChidsError, InputError } from '../util/errors.js';
+import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
+
+export const MANIFEST_FORMAT = 'chids-baseline';
+export const MANIFEST_VERSION = 1;
+
+export const FILES = {
+  manifest: 'manifest.json',
+  seenSyscalls: 'seen_syscalls.json',
+  seenArgs: 'seen_args.json',
+  maxFreq: 'max_freq.json',
+  thresholds: 'thresh_list.json',
+  model: 'model',
+} as const;
+
+const InputRecord = z.object({
+  path: z.string(),
+  sha256: z.string(),
+  events: z.number().int().nonnegative(),
+  windows: z.number().int().nonnegative(),
+});
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal(MANIFEST_FORMAT),
+    version: z.number().int(),
+    created: z.string(),
+    chids_version: z.string(),
+    model: z.object({ type: z.string() }).passthrough(),
+    encoding: z.object({
+      faithful: z.boolean(),
+      window_ns: z.number().int().positive(),
+      beta_fold_increase: z.number(),
+      path_length: z.number().int(),
+      arg_syscalls: z.array(z.string()),
+    }),
+    counts: z.object({
+      recordings: z.number().int().nonnegative(),
+      skipped: z.number().int().nonnegative(),
+      windows: z.number().int().nonnegative(),
+      vectors: z.number().int().nonnegative(),
+      seen_syscalls: z.number().int().nonnegative(),
+      seen_args: z.number().int().nonnegative(),
+      max_freq: z.number().int().positive(),
+    }),
+    training: z
+      .object({
+        ms: z.number().nonnegative(),
+        final_loss: z.number().nullable(),
+        final_val_loss: z.number().nullable(),
+        epochs: z.number().int().nonnegative(),
+      })
+      .passthrough(),
+    thetas: z.array(z.number()).length(10),
+    inputs: z.array(InputRecord),
+  })
+  .passthrough();
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+const StringList = z.array(z.string());
+const MaxFreq = z.number().int().positive();
+const Thresholds = z.array(z.number().nonnegative().finite()).length(10);
+
+/** What a baseline directory holds, apart from the model. */
+export interface BaselineData {
+  manifest: Manifest | null;
+  vocab: Vocabulary;
+  thresholds: number[] | null;
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InputError(file, 'missing (is this a chids baseline directory? run `chids baseline` to make one)');
+    if (code === 'EISDIR') throw new InputError(file, 'is a directory, expected a JSON file');
+    throw new InputError(file, `cannot read: ${(err as Error).message}`);
+  }
+  if (text.trim() === '') throw new InputError(file, 'empty file');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(file, `not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function check<T>(file: string, schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    throw new InputError(file, `not a valid ${what}${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+export async function readManifest(dir: string): Promise<Manifest> {
+  const file = path.join(dir, FILES.manifest);
+  const raw = await readJson(file);
+  if (raw && typeof raw === 'object' && (raw as { format?: unknown }).format === MANIFEST_FORMAT) {
+    const version = (raw as { version?: unknown }).version;
+    if (typeof version === 'number' && version !== MANIFEST_VERSION) {
+      throw new InputError(
+        file,
+        `baseline format version ${version} is not supported by this chids (it reads version ${MANIFEST_VERSION}); re-run \`chids baseline\``,
+      );
+    }
+  }
+  return check(file, ManifestSchema, raw, 'chids manifest');
+}
+
+export async function readSeenSyscalls(file: string): Promise<string[]> {
+  return check(file, StringList, await readJson(file), 'list of syscall names');
+}
+export async function readSeenArgs(file: string): Promise<string[]> {
+  return check(file, StringList, await readJson(file), 'list of arguments');
+}
+export async function readMaxFreq(file: string): Promise<number> {
+  return check(file, MaxFreq, await readJson(file), 'max_freq (a positive integer)');
+}
+export async function readThresholds(file: string): Promise<number[]> {
+  return check(file, Thresholds, await readJson(file), 'threshold list (10 non-negative numbers)');
+}
+
+/** Where each file is: from a baseline directory, or given one by one (the reference's flags). */
+export interface ArtifactPaths {
+  dir: string | null;
+  seenSyscalls: string;
+  seenArgs: string;
+  maxFreq: string;
+  thresholds: string | null;
+  model: string | null;
+}
+
+export function pathsInDir(dir: string): ArtifactPaths {
+  return {
+    dir,
+    seenSyscalls: path.join(dir, FILES.seenSyscalls),
+    seenArgs: path.join(dir, FILES.seenArgs),
+    maxFreq: path.join(dir, FILES.maxFreq),
+    thresholds: path.join(dir, FILES.thresholds),
+    model: path.join(dir, FILES.model),
+  };
+}
+
+/** Reads and cross-checks the vocabulary (and thresholds, when there are any). */
+export async function readBaselineData(paths: ArtifactPaths): Promise<BaselineData> {
+  if (paths.dir !== null) {
+    let st;
+    try {
+      st = await stat(paths.dir);
+    } catch {
+      throw new InputError(paths.dir, 'no such baseline directory');
+    }
+    if (!st.isDirectory()) throw new InputError(paths.dir, 'not a directory (expected the --od directory written by `chids baseline`)');
+  }
+  const manifest = paths.dir !== null ? await readManifest(paths.dir) : null;
+  const [ss, sa, mf, tl] = await Promise.all([
+    readSeenSyscalls(paths.seenSyscalls),
+    readSeenArgs(paths.seenArgs),
+    readMaxFreq(paths.maxFreq),
+    paths.thresholds ? readThresholds(paths.thresholds) : Promise.resolve(null),
+  ]);
+  if (manifest) {
+    const c = manifest.counts;
+    if (c.seen_syscalls !== ss.length) throw new InputError(paths.seenSyscalls, `holds ${ss.length} names but the manifest says ${c.seen_syscalls}: the baseline directory is inconsistent`);
+    if (c.seen_args !== sa.length) throw new InputError(paths.seenArgs, `holds ${sa.length} arguments but the manifest says ${c.seen_args}: the baseline directory is inconsistent`);
+    if (c.max_freq !== mf) throw new InputError(paths.maxFreq, `is ${mf} but the manifest says ${c.max_freq}: the baseline directory is inconsistent`);
+  }
+  return { manifest, vocab: makeVocabulary(ss, sa, mf), thresholds: tl };
+}
+
+export interface BaselineWrite {
+  manifest: Manifest;
+  seenSyscalls: string[];
+  seenArgs: string[];
+  maxFreq: number;
+  thresholds: number[];
+  /** Writes the model into the given directory. */
+  saveModel: (modelDir: string) => Promise<void>;
+}
+
+/**
+ * Writes a baseline directory atomically: into `<dir>.tmp-<pid>` first, renamed over `dir` at
+ * the end (an existing baseline at `dir` is replaced only once the new one is complete).
+ */
+export async function writeBaseline(dir: string, data: BaselineWrite): Promise<void> {
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  try {
+    await mkdir(parent, { recursive: true });
+  } catch (err) {
+    throw new ChidsError(`${dir}: cannot create the parent directory (${(err as Error).message})`);
+  }
+  if (existsSync(target)) {
+    const st = await stat(target);
+    const entries = st.isDirectory() ? await readdir(target) : null;
+    if (entries === null) throw new ChidsError(`${dir}: exists and is not a directory; choose another --od`);
+    if (entries.length > 0 && !entries.includes(FILES.manifest)) {
+      throw new ChidsError(`${dir}: exists and is not a chids baseline directory (no ${FILES.manifest}); choose another --od or remove it`);
+    }
+  }
+  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  const old = path.join(parent, `.${path.basename(target)}.old-${process.pid}-${Date.now()}`);
+  try {
+    await mkdir(tmp, { recursive: true });
+    const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+    await writeFile(path.join(tmp, FILES.seenSyscalls), json([...data.seenSyscalls].sort()));
+    await writeFile(path.join(tmp, FILES.seenArgs), json([...data.seenArgs].sort()));
+    await writeFile(path.join(tmp, FILES.maxFreq), json(data.maxFreq));
+    await writeFile(path.join(tmp, FILES.thresholds), json(data.thresholds));
+    await mkdir(path.join(tmp, FILES.model));
+    await data.saveModel(path.join(tmp, FILES.model));
+    // The manifest goes last: a directory with a manifest is a complete one.
+    await writeFile(path.join(tmp, FILES.manifest), json(data.manifest));
+    if (existsSync(target)) {
+      await rename(target, old);
+      await rename(tmp, target);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, target);
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    if (err instanceof ChidsError) throw err;
+    throw new ChidsError(`${dir}: cannot write the baseline (${(err as Error).message})`);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * `chids evaluate`: score normal and attack recordings with a trained baseline and report the
+ * detection rate and false-alarm rate at each θ (the reference's evaluation table).
+ *
+ * A recording is anomalous at θ when any of its windows' reconstruction error exceeds
+ * max(training error) × θ. Detection rate = share of attack recordings flagged, false-alarm
+ * rate = share of normal recordings flagged.
+ */
+import { NameTable } from '../events/names.js';
+import type { RecordingLabels } from '../events/sources.js';
+import { encodeTrace } from '../encode/pipeline.js';
+import type { Vocabulary } from '../encode/vocabulary.js';
+import { ChidsError } from '../util/errors.js';
+import { readBaselineData, type ArtifactPaths, type Manifest } from './artifacts.js';
+import type { RunHooks } from './baseline.js';
+import { forEachSource, planSources, type SkippedInput } from './inputs.js';
+import { THETAS, flagsAt } from './thresholds.js';
+
+export type RecordingClass = 'normal' | 'attack';
+
+export interface RecordingResult {
+  file: string;
+  class: RecordingClass;
+  events: number;
+  windows: number;
+  /** Non-empty windows, the ones scored. */
+  vectors: number;
+  /** Highest window error (the recording's score); 0 when it has no scored window. */
+  max_error: number;
+  /** Anomalous at each θ. */
+  flagged: boolean[];
+  /** Start of the first window: epoch ns (LID-DS) or ns since midnight (sysdig text), as a decimal string. */
+  start_ns: string;
+  window_ns: number;
+  /** Error of every window in order; null for an empty window. */
+  window_errors: (number | null)[];
+  /** LID-DS labels, when the recording has them. */
+  labels: RecordingLabels | null;
+}
+
+export interface ClassCounts {
+  recordings: number;
+  /** Recordings flagged at each θ. */
+  flagged: number[];
+}
+
+export interface EvaluationResult {
+  theta: number[];
+  thresholds: number[];
+  detection_rate: (number | null)[];
+  false_alarm_rate: (number | null)[];
+  counts: { normal: ClassCounts; attack: ClassCounts };
+  skipped: (SkippedInput & { class: RecordingClass })[];
+  recordings: RecordingResult[];
+  faithful: boolean;
+  window_ns: number;
+  model: string;
+}
+
+export interface EvaluateOptions {
+  normal: readonly string[];
+  attack: readonly string[];
+  artifacts: ArtifactPaths;
+  /** Encoding mode; defaults to the baseline's (from its manifest), else improved. */
+  faithful?: boolean;
+  windowNs?: number;
+  hooks?: RunHooks;
+}
+
+/** Minimal scorer contract (src/model provides the implementations). */
+export interface Scorer {
+  readonly kind: string;
+  scoreAVs(avs: Float64Array, n: number): Float64Array;
+  dispose(): void;
+}
+
+export async function loadScorer(modelPath: string): Promise<Scorer> {
+  const { loadChids } = await import('../model/index.js');
+  return loadChids(modelPath);
+}
+
+export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
+  const hooks = opts.hooks ?? {};
+  const data = await readBaselineData(opts.artifacts);
+  if (data.thresholds === null) throw new ChidsError('no threshold list given (--tl)');
+  if (opts.artifacts.model === null) throw new ChidsError('no model given (--tm)');
+  const thresholds = data.thresholds;
+  const faithful = opts.faithful ?? data.manifest?.encoding.faithful ?? false;
+  const windowNs = opts.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
+  warnOnModeMismatch(data.manifest, faithful, windowNs, hooks);
+  const normal = await planSources(opts.normal);
+  const attack = await planSources(opts.attack);
+  if (normal.length + attack.length === 0) throw new ChidsError('no recordings to evaluate (--ns, --ms)');
+  const scorer = await loadScorer(opts.artifacts.model);
+  try {
+    const all = [...normal.map((p) => ({ ...p, cls: 'normal' as const })), ...attack.map((p) => ({ ...p, cls: 'attack' as const }))];
+    const skipped: EvaluationResult['skipped'] = [];
+    const recordings: RecordingResult[] = [];
+    const names = new NameTable();
+    for (let i = 0; i < all.length; i++) {
+      const one: SkippedInput[] = [];
+      const [r] = await forEachSource(
+        [all[i]],
+        async (src) => {
+          hooks.onTraceStart?.(i, all.length, src.path, src.textBytes);
+          const r = await scoreRecording(src, data.vocab, scorer, thresholds, all[i].cls, faithful, windowNs, hooks, names);
+          return r;
+        },
+        one,
+        hooks.onWarning,
+      );
+      for (const s of one) skipped.push({ ...s, class: all[i].cls });
+      if (r) recordings.push(r);
+    }
+    const counts = {
+      normal: classCounts(recordings, 'normal'),
+      attack: classCounts(recordings, 'attack'),
+    };
+    const rate = (c: ClassCounts) => c.flagged.map((f) => (c.recordings === 0 ? null : f / c.recordings));
+    return {
+      theta: [...THETAS],
+      thresholds,
+      detection_rate: rate(counts.attack),
+      false_alarm_rate: rate(counts.normal),
+      counts,
+      skipped,
+      recordings,
+      faithful,
+      window_ns: windowNs,
+      model: scorer.kind,
+    };
+  } finally {
+    scorer.dispose();
+  }
+}
+
+function classCounts(recs: RecordingResult[], cls: RecordingClass): ClassCounts {
+  const mine = recs.filter((r) => r.class === cls);
+  return { recordings: mine.length, flagged: THETAS.map((_, i) => mine.filter((r) => r.flagged[i]).length) };
+}
+
+function warnOnModeMismatch(manifest: Manifest | null, faithful: boolean, windowNs: number, hooks: RunHooks): void {
+  if (!manifest) return;
+  if (manifest.encoding.faithful !== faithful) {
+    hooks.onWarning?.(
+      `the baseline was built in ${manifest.encoding.faithful ? 'faithful' : 'improved'} mode but this run encodes in ${faithful ? 'faithful' : 'improved'} mode: vectors will not be comparable`,
+    );
+  }
+  if (manifest.encoding.window_ns !== windowNs) {
+    hooks.onWarning?.(`the baseline used ${manifest.encoding.window_ns} ns windows but this run uses ${windowNs} ns`);
+  }
+}
+
+async function scoreRecording(
+  src: Awaited<ReturnType<typeof planSources>>[number]['source'],
+  vocab: Vocabulary,
+  scorer: Scorer,
+  thresholds: number[],
+  cls: RecordingClass,
+  faithful: boolean,
+  windowNs: number,
+  hooks: RunHooks,
+  names: NameTable,
+): Promise<RecordingResult> {
+  let rows = new Float64Array(3 * 256);
+  let n = 0;
+  const windowHasAv: boolean[] = [];
+  const summary = await encodeTrace(
+    src,
+    vocab,
+    { faithful, windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning },
+    (w) => {
+      windowHasAv.push(w.av !== null);
+      if (w.av === null) return;
+      if (3 * (n + 1) > rows.length) {
+        const bigger = new Float64Array(rows.length * 2);
+        bigger.set(rows);
+        rows = bigger;
+      }
+      rows[3 * n] = w.av[0];
+      rows[3 * n + 1] = w.av[1];
+      rows[3 * n + 2] = w.av[2];
+      n++;
+    },
+    names,
+  );
+  hooks.onTraceEnd?.(summary);
+  const errors = n > 0 ? scorer.scoreAVs(rows.subarray(0, 3 * n), n) : new Float64Array(0);
+  let maxError = 0;
+  for (let i = 0; i < errors.length; i++) if (errors[i] > maxError) maxError = errors[i];
+  const windowErrors: (number | null)[] = [];
+  let j = 0;
+  for (const has of windowHasAv) windowErrors.push(has ? errors[j++] : null);
+  let labels: RecordingLabels | null = null;
+  try {
+    labels = await src.labels();
+  } catch (err) {
+    hooks.onWarning?.(`${(err as Error).message} (labels ignored)`);
+  }
+  return {
+    file: src.path,
+    class: cls,
+    events: summary.events,
+    windows: summary.windows,
+    vectors: n,
+    max_error: maxError,
+    flagged: flagsAt(maxError, thresholds),
+    start_ns: summary.startNs ?? '0',
+    window_ns: windowNs,
+    window_errors: windowErrors,
+    labels,
+  };
+}

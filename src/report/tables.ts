@@ -1,0 +1,45 @@
+/** Text tables for the terminal (cli-table3), colour only when stdout is a terminal. */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { BaselineResult } from '../detect/baseline.js';
+import type { EvaluationResult } from '../detect/evaluate.js';
+import { fmtMs, fmtNum, fmtRate, fmtTheta } from './format.js';
+
+const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const head = (s: string) => (color ? pc.bold(pc.cyan(s)) : s);
+const style = { head: [] as string[], border: color ? ['grey'] : [] };
+
+export function baselineTable(r: BaselineResult): string {
+  const t = new Table({ style });
+  const mode = r.manifest.encoding.faithful ? 'faithful (reference quirks)' : 'improved (default)';
+  t.push(
+    { [head('output directory')]: r.outDir },
+    { [head('encoding')]: `${mode}, ${r.manifest.encoding.window_ns / 1e9} s windows` },
+    { [head('training recordings')]: `${r.recordings}${r.skipped.length ? ` (${r.skipped.length} skipped)` : ''}` },
+    { [head('windows (non-empty)')]: `${r.windows} (${r.vectors})` },
+    { [head('seen syscalls')]: String(r.seenSyscalls) },
+    { [head('seen arguments')]: String(r.seenArgs) },
+    { [head('max_freq')]: String(r.maxFreq) },
+    { [head('training time')]: fmtMs(r.trainingMs) },
+    { [head('final loss (val)')]: `${r.finalLoss === null ? 'n/a' : fmtNum(r.finalLoss)} (${r.finalValLoss === null ? 'n/a' : fmtNum(r.finalValLoss)})` },
+  );
+  const th = new Table({ head: [head('θ'), head('threshold')], style });
+  r.thetas.forEach((theta, i) => th.push([fmtTheta(theta), fmtNum(r.thresholds[i])]));
+  return `Training summary\n${t.toString()}\n${th.toString()}`;
+}
+
+export function evaluationTable(r: EvaluationResult): string {
+  const t = new Table({ head: [head('θ'), head('threshold'), head('detection rate'), head('false alarm rate')], style });
+  r.theta.forEach((theta, i) => {
+    t.push([fmtTheta(theta), fmtNum(r.thresholds[i]), fmtRate(r.detection_rate[i]), fmtRate(r.false_alarm_rate[i])]);
+  });
+  const c = r.counts;
+  const lines = [
+    'Evaluation summary',
+    t.toString(),
+    `recordings: ${c.attack.recordings} attack, ${c.normal.recordings} normal` +
+      (r.skipped.length ? `; ${r.skipped.length} skipped (see warnings)` : '') +
+      `; model ${r.model}, ${r.faithful ? 'faithful' : 'improved'} encoding`,
+  ];
+  return lines.join('\n');
+}
