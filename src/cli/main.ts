@@ -4,6 +4,7 @@
  * so `chids encode` never pays for (or prints the banner of) TF.js.
  */
 import { Command, CommanderError } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ChidsError } from '../util/errors.js';
 import { register as registerBaseline } from './baseline.js';
@@ -67,6 +68,15 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+
+// For benchmarks: CHIDS_RUSAGE=FILE writes this process's resource usage there at exit
+// (peak RSS in particular, which a parent process cannot read from Node).
+if (process.env.CHIDS_RUSAGE) {
+  const target = process.env.CHIDS_RUSAGE;
+  process.on('exit', () => {
+    writeFileSync(target, JSON.stringify(process.resourceUsage()) + '\n');
+  });
+}
 
 main(process.argv).then((code) => {
   process.exitCode = code;
