@@ -1,7 +1,6 @@
 /** Shared CLI plumbing: option parsers, artifact flags, JSON output. No detection logic here. */
 import { InvalidArgumentError } from 'commander';
-import path from 'node:path';
-import { pathsInDir, type ArtifactPaths } from '../detect/artifacts.js';
+import { modelHome, pathsInDir, type ArtifactPaths } from '../detect/artifacts.js';
 import { parseWindowLength } from '../encode/windows.js';
 import { ChidsError } from '../util/errors.js';
 
@@ -53,8 +52,7 @@ export function artifactPaths(flags: ArtifactFlags, needModel: boolean): Artifac
     throw new ChidsError(`give the baseline directory with --od DIR (or its files with ${individual.map((k) => '--' + k).join(' ')})`);
   }
   if (missing.length) throw new ChidsError(`missing ${missing.map((k) => '--' + k).join(', ')} (or use --od DIR)`);
-  let model = flags.tm ?? null;
-  if (model && path.basename(model) === 'model.json') model = path.dirname(model);
+  const model = flags.tm ? modelHome(flags.tm) : null;
   return { dir: null, seenSyscalls: flags.ss!, seenArgs: flags.sa!, maxFreq: flags.fm!, thresholds: flags.tl ?? null, model };
 }
 

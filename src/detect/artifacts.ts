@@ -152,7 +152,18 @@ export interface ArtifactPaths {
   seenArgs: string;
   maxFreq: string;
   thresholds: string | null;
+  /** The directory that holds `model/` (the baseline directory), or null when no model is needed. */
   model: string | null;
+}
+
+/**
+ * Where the model is, from what a user may give to --tm: the baseline directory, its `model`
+ * directory, or the `model.json` inside it.
+ */
+export function modelHome(given: string): string {
+  if (path.basename(given) === 'model.json') return path.dirname(path.dirname(given));
+  if (existsSync(path.join(given, 'model.json'))) return path.dirname(path.resolve(given));
+  return given;
 }
 
 export function pathsInDir(dir: string): ArtifactPaths {
@@ -162,7 +173,7 @@ export function pathsInDir(dir: string): ArtifactPaths {
     seenArgs: path.join(dir, FILES.seenArgs),
     maxFreq: path.join(dir, FILES.maxFreq),
     thresholds: path.join(dir, FILES.thresholds),
-    model: path.join(dir, FILES.model),
+    model: dir,
   };
 }
 
@@ -199,8 +210,8 @@ export interface BaselineWrite {
   seenArgs: string[];
   maxFreq: number;
   thresholds: number[];
-  /** Writes the model into the given directory. */
-  saveModel: (modelDir: string) => Promise<void>;
+  /** Writes the model under the given baseline directory (as `<dir>/model/…`). */
+  saveModel: (baselineDir: string) => Promise<void>;
 }
 
 /**
@@ -232,8 +243,7 @@ export async function writeBaseline(dir: string, data: BaselineWrite): Promise<v
     await writeFile(path.join(tmp, FILES.seenArgs), json([...data.seenArgs].sort()));
     await writeFile(path.join(tmp, FILES.maxFreq), json(data.maxFreq));
     await writeFile(path.join(tmp, FILES.thresholds), json(data.thresholds));
-    await mkdir(path.join(tmp, FILES.model));
-    await data.saveModel(path.join(tmp, FILES.model));
+    await data.saveModel(tmp); // writes tmp/model/…
     // The manifest goes last: a directory with a manifest is a complete one.
     await writeFile(path.join(tmp, FILES.manifest), json(data.manifest));
     if (existsSync(target)) {

@@ -135,7 +135,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
         epochs: opts.epochs,
         batch_size: opts.batchSize,
         validation_split: 0.2,
-        seed: opts.seed,
+        seed: trained.seed,
       },
       encoding: {
         faithful: opts.faithful,

@@ -7,10 +7,12 @@ import { fmtMs, fmtNum, fmtRate, fmtTheta } from './format.js';
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const head = (s: string) => (color ? pc.bold(pc.cyan(s)) : s);
-const style = { head: [] as string[], border: color ? ['grey'] : [] };
+const style = { head: [] as string[], border: color ? ['grey'] : [], compact: true };
+// No rule between rows: a summary reads as a list, not a grid.
+const chars = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
 export function baselineTable(r: BaselineResult): string {
-  const t = new Table({ style });
+  const t = new Table({ style, chars });
   const mode = r.manifest.encoding.faithful ? 'faithful (reference quirks)' : 'improved (default)';
   t.push(
     { [head('output directory')]: r.outDir },
@@ -23,13 +25,13 @@ export function baselineTable(r: BaselineResult): string {
     { [head('training time')]: fmtMs(r.trainingMs) },
     { [head('final loss (val)')]: `${r.finalLoss === null ? 'n/a' : fmtNum(r.finalLoss)} (${r.finalValLoss === null ? 'n/a' : fmtNum(r.finalValLoss)})` },
   );
-  const th = new Table({ head: [head('θ'), head('threshold')], style });
+  const th = new Table({ head: [head('θ'), head('threshold')], style, chars });
   r.thetas.forEach((theta, i) => th.push([fmtTheta(theta), fmtNum(r.thresholds[i])]));
   return `Training summary\n${t.toString()}\n${th.toString()}`;
 }
 
 export function evaluationTable(r: EvaluationResult): string {
-  const t = new Table({ head: [head('θ'), head('threshold'), head('detection rate'), head('false alarm rate')], style });
+  const t = new Table({ head: [head('θ'), head('threshold'), head('detection rate'), head('false alarm rate')], style, chars });
   r.theta.forEach((theta, i) => {
     t.push([fmtTheta(theta), fmtNum(r.thresholds[i]), fmtRate(r.detection_rate[i]), fmtRate(r.false_alarm_rate[i])]);
   });
