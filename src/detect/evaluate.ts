@@ -7,7 +7,7 @@
  * rate = share of normal recordings flagged.
  */
 import { NameTable } from '../events/names.js';
-import type { RecordingLabels } from '../events/sources.js';
+import type { RecordingLabels, TraceSource } from '../events/sources.js';
 import { encodeTrace } from '../encode/pipeline.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
 import { ChidsError } from '../util/errors.js';
@@ -152,7 +152,7 @@ function warnOnModeMismatch(manifest: Manifest | null, faithful: boolean, window
 }
 
 async function scoreRecording(
-  src: Awaited<ReturnType<typeof planSources>>[number]['source'],
+  src: TraceSource,
   vocab: Vocabulary,
   scorer: Scorer,
   thresholds: number[],

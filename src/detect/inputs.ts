@@ -1,16 +1,17 @@
 /**
  * Turning the paths a user gives into trace sources, with the rule every command shares:
  * a path named explicitly must work (its failure is the command's failure), while a bad
- * recording found inside a directory is skipped with a warning and counted (the reference
- * aborts the whole run on one bad file).
+ * recording found inside a directory (unreadable, corrupt zip, no events…) is skipped with a
+ * warning and counted; the reference aborts the whole run on one bad file.
  */
 import { stat } from 'node:fs/promises';
-import { expandInputs, openSource, type TraceSource } from '../events/sources.js';
+import { listRecordings } from '../events/inputs.js';
+import { openSource, type TraceSource } from '../events/sources.js';
 import { InputError, describeError } from '../util/errors.js';
 
 export interface PlannedSource {
-  source: TraceSource;
-  /** True when the source was found by expanding a directory (then its failure is skippable). */
+  path: string;
+  /** True when the path was found by expanding a directory (then its failure is skippable). */
   fromDirectory: boolean;
 }
 
@@ -19,11 +20,12 @@ export interface SkippedInput {
   reason: string;
 }
 
+/** Lists the recordings to read, without opening them. */
 export async function planSources(paths: readonly string[]): Promise<PlannedSource[]> {
   const out: PlannedSource[] = [];
   for (const p of paths) {
     if (p === '-') {
-      out.push({ source: await openSource(p), fromDirectory: false });
+      out.push({ path: p, fromDirectory: false });
       continue;
     }
     let isDir = false;
@@ -33,17 +35,19 @@ export async function planSources(paths: readonly string[]): Promise<PlannedSour
       throw new InputError(p, 'no such file or directory');
     }
     if (isDir) {
-      for (const source of await expandInputs([p])) out.push({ source, fromDirectory: true });
+      const found = await listRecordings(p);
+      if (found.length === 0) throw new InputError(p, 'no recordings (.zip, .sc, .scap, .txt) found in this directory');
+      for (const f of found) out.push({ path: f, fromDirectory: true });
     } else {
-      out.push({ source: await openSource(p), fromDirectory: false });
+      out.push({ path: p, fromDirectory: false });
     }
   }
   return out;
 }
 
 /**
- * Runs `work` on every source; failures of directory members are recorded in `skipped` and
- * reported through `onWarning`, failures of named files are thrown.
+ * Opens every planned source and runs `work` on it; failures of directory members are
+ * recorded in `skipped` and reported through `onWarning`, failures of named files are thrown.
  */
 export async function forEachSource<T>(
   planned: readonly PlannedSource[],
@@ -53,13 +57,13 @@ export async function forEachSource<T>(
 ): Promise<T[]> {
   const results: T[] = [];
   for (let i = 0; i < planned.length; i++) {
-    const { source, fromDirectory } = planned[i];
+    const { path, fromDirectory } = planned[i];
     try {
-      results.push(await work(source, i));
+      results.push(await work(await openSource(path), i));
     } catch (err) {
       if (!fromDirectory || !(err instanceof InputError)) throw err;
       const reason = describeError(err);
-      skipped.push({ path: source.path, reason });
+      skipped.push({ path, reason });
       onWarning?.(`skipped ${reason}`);
     }
   }

@@ -39,14 +39,14 @@ export class Progress implements BaselineHooks {
     this.bar.start(Math.max(total, 1), 0, payload);
   }
 
-  stop(): void {
+  stop = (): void => {
     if (this.bar) {
       this.bar.stop();
       this.bar = null;
     }
   }
 
-  onTraceStart(index: number, total: number, file: string, bytes: number | null): void {
+  onTraceStart = (index: number, total: number, file: string, bytes: number | null): void => {
     const name = path.basename(file);
     if (bytes !== null && bytes > 0) {
       this.start(`{bar} {percentage}% | ${index + 1}/${total} ${name} | {value_mb}/{total_mb} MB | ETA {eta_formatted}`, bytes, {
@@ -58,24 +58,24 @@ export class Progress implements BaselineHooks {
     }
   }
 
-  onBytes(bytes: number): void {
+  onBytes = (bytes: number): void => {
     if (!this.bar) return;
     this.bar.update(Math.min(bytes, this.bar.getTotal()), { value_mb: (bytes / 1e6).toFixed(1) });
   }
 
-  onTraceEnd(): void {
+  onTraceEnd = (): void => {
     this.stop();
   }
 
-  onTrainStart(vectors: number, epochs: number): void {
+  onTrainStart = (vectors: number, epochs: number): void => {
     this.start(`training on ${vectors} windows {bar} epoch {value}/{total} | loss {loss} | ETA {eta_formatted}`, epochs, { loss: '-' });
   }
 
-  onEpoch(epoch: number, _epochs: number, loss: number): void {
+  onEpoch = (epoch: number, _epochs: number, loss: number): void => {
     this.bar?.update(epoch, { loss: loss.toExponential(3) });
   }
 
-  onWarning(message: string): void {
+  onWarning = (message: string): void => {
     this.warnings++;
     const hadBar = this.bar !== null;
     if (hadBar) this.bar!.stop();
