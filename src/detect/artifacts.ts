@@ -17,12 +17,17 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import type { Manifest } from './manifest-schema.js';
 import { ChidsError, InputError } from '../util/errors.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
 
-export const MANIFEST_FORMAT = 'chids-baseline';
-export const MANIFEST_VERSION = 1;
+import { MANIFEST_FORMAT, MANIFEST_VERSION } from './manifest-schema.js';
+
+export { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest };
+
+/** zod costs ~45 ms to load: only commands that read a manifest or a JSON list pay for it. */
+const schemas = () => import('./manifest-schema.js');
 
 export const FILES = {
   manifest: 'manifest.json',
@@ -32,55 +37,6 @@ export const FILES = {
   thresholds: 'thresh_list.json',
   model: 'model',
 } as const;
-
-const InputRecord = z.object({
-  path: z.string(),
-  sha256: z.string(),
-  events: z.number().int().nonnegative(),
-  windows: z.number().int().nonnegative(),
-});
-
-export const ManifestSchema = z
-  .object({
-    format: z.literal(MANIFEST_FORMAT),
-    version: z.number().int(),
-    created: z.string(),
-    chids_version: z.string(),
-    model: z.object({ type: z.string() }).passthrough(),
-    encoding: z.object({
-      faithful: z.boolean(),
-      window_ns: z.number().int().positive(),
-      beta_fold_increase: z.number(),
-      path_length: z.number().int(),
-      arg_syscalls: z.array(z.string()),
-    }),
-    counts: z.object({
-      recordings: z.number().int().nonnegative(),
-      skipped: z.number().int().nonnegative(),
-      windows: z.number().int().nonnegative(),
-      vectors: z.number().int().nonnegative(),
-      seen_syscalls: z.number().int().nonnegative(),
-      seen_args: z.number().int().nonnegative(),
-      max_freq: z.number().int().positive(),
-    }),
-    training: z
-      .object({
-        ms: z.number().nonnegative(),
-        final_loss: z.number().nullable(),
-        final_val_loss: z.number().nullable(),
-        epochs: z.number().int().nonnegative(),
-      })
-      .passthrough(),
-    thetas: z.array(z.number()).length(10),
-    inputs: z.array(InputRecord),
-  })
-  .passthrough();
-
-export type Manifest = z.infer<typeof ManifestSchema>;
-
-const StringList = z.array(z.string());
-const MaxFreq = z.number().int().positive();
-const Thresholds = z.array(z.number().nonnegative().finite()).length(10);
 
 /** What a baseline directory holds, apart from the model. */
 export interface BaselineData {
@@ -117,6 +73,15 @@ function check<T>(file: string, schema: z.ZodType<T>, value: unknown, what: stri
   return r.data;
 }
 
+/** A JSON array of strings; checked by hand because these are read by `encode`, which should start fast. */
+function checkStrings(file: string, value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw new InputError(file, `not a valid ${what}: expected a JSON array of strings`);
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== 'string') throw new InputError(file, `not a valid ${what} at ${i}: expected a string, got ${JSON.stringify(value[i])?.slice(0, 40)}`);
+  }
+  return value as string[];
+}
+
 export async function readManifest(dir: string): Promise<Manifest> {
   const file = path.join(dir, FILES.manifest);
   const raw = await readJson(file);
@@ -129,20 +94,22 @@ export async function readManifest(dir: string): Promise<Manifest> {
       );
     }
   }
-  return check(file, ManifestSchema, raw, 'chids manifest');
+  return check(file, (await schemas()).ManifestSchema, raw, 'chids manifest');
 }
 
 export async function readSeenSyscalls(file: string): Promise<string[]> {
-  return check(file, StringList, await readJson(file), 'list of syscall names');
+  return checkStrings(file, await readJson(file), 'list of syscall names');
 }
 export async function readSeenArgs(file: string): Promise<string[]> {
-  return check(file, StringList, await readJson(file), 'list of arguments');
+  return checkStrings(file, await readJson(file), 'list of arguments');
 }
 export async function readMaxFreq(file: string): Promise<number> {
-  return check(file, MaxFreq, await readJson(file), 'max_freq (a positive integer)');
+  const v = await readJson(file);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InputError(file, `not a valid max_freq (a positive integer): got ${JSON.stringify(v)?.slice(0, 40)}`);
+  return v;
 }
 export async function readThresholds(file: string): Promise<number[]> {
-  return check(file, Thresholds, await readJson(file), 'threshold list (10 non-negative numbers)');
+  return check(file, (await schemas()).Thresholds, await readJson(file), 'threshold list (10 non-negative numbers)');
 }
 
 /** Where each file is: from a baseline directory, or given one by one (the reference's flags). */

@@ -9,7 +9,8 @@
  * silently wrong label would corrupt every detection-rate figure computed from it.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type * as Zod from 'zod';
 import { InputError } from '../util/errors.js';
 
 export interface RecordingLabels {
@@ -30,19 +31,24 @@ export interface RecordingLabels {
 /** Largest labels file we read: LID-DS ones are a few KiB; anything huge is not a labels file. */
 export const MAX_LABELS_BYTES = 16 * 1024 * 1024;
 
-const TimePoint = z.looseObject({ absolute: z.number() });
-
-const LabelsSchema = z.looseObject({
-  exploit: z.boolean().default(false),
-  exploit_name: z.string().optional().catch(undefined),
-  recording_time: z.number().optional().catch(undefined),
-  time: z
-    .looseObject({
-      exploit: z.array(TimePoint).optional(),
-      warmup_end: z.looseObject({ absolute: z.number() }).optional().catch(undefined),
-    })
-    .optional(),
-});
+// zod is loaded on first use: reading a trace that has no labels (what `encode` does) should not
+// pay its ~40 ms start-up.
+function buildSchema(z: typeof Zod) {
+  const TimePoint = z.looseObject({ absolute: z.number() });
+  return z.looseObject({
+    exploit: z.boolean().default(false),
+    exploit_name: z.string().optional().catch(undefined),
+    recording_time: z.number().optional().catch(undefined),
+    time: z
+      .looseObject({
+        exploit: z.array(TimePoint).optional(),
+        warmup_end: z.looseObject({ absolute: z.number() }).optional().catch(undefined),
+      })
+      .optional(),
+  });
+}
+let labelsSchema: ReturnType<typeof buildSchema> | null = null;
+const schema = () => (labelsSchema ??= buildSchema(createRequire(import.meta.url)('zod') as typeof Zod));
 
 /**
  * Parses the text of a labels file. `file` and `what` name it in errors: `file` is the file on
@@ -59,7 +65,7 @@ export function parseLabels(text: string, file: string, what?: string): Recordin
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new InputError(file, `${prefix}labels must be a JSON object`);
   }
-  const parsed = LabelsSchema.safeParse(doc);
+  const parsed = schema().safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';

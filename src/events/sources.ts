@@ -28,7 +28,9 @@ import { open as fsOpen, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
+import type * as Yauzl from 'yauzl';
+import { createRequire } from 'node:module';
 import { InputError } from '../util/errors.js';
 import { SIDECAR_EXTENSIONS, expandPaths, type ExpandOptions } from './inputs.js';
 import { MAX_LABELS_BYTES, fsProblem, oneLine, parseLabels, readLabelsFile, type RecordingLabels } from './labels.js';
@@ -356,6 +358,7 @@ async function withZip<T>(file: string, fn: (zip: ZipFile, entries: Entry[]) => 
 function openZip(file: string): Promise<ZipFile> {
   return new Promise((resolve, reject) => {
     try {
+      const yauzl = createRequire(import.meta.url)('yauzl') as typeof Yauzl; // loaded only for zips
       yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, zip) => {
         if (err) {
           const fsErr = (err as NodeJS.ErrnoException).code !== undefined;

@@ -3,9 +3,14 @@
  * Off when stderr is not a terminal (CI logs, pipes), so nothing but warnings reaches them.
  * Warnings always go to stderr, one line each.
  */
-import cliProgress from 'cli-progress';
+import type cliProgressTypes from 'cli-progress';
+import { createRequire } from 'node:module';
 import pc from 'picocolors';
 import path from 'node:path';
+
+// Loaded only when a bar is shown (a terminal), so piped runs start faster.
+let cliProgress: typeof cliProgressTypes | null = null;
+const load = () => (cliProgress ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes);
 import type { BaselineHooks } from '../detect/baseline.js';
 
 export interface ProgressOptions {
@@ -15,7 +20,7 @@ export interface ProgressOptions {
 }
 
 export class Progress implements BaselineHooks {
-  private bar: cliProgress.SingleBar | null = null;
+  private bar: cliProgressTypes.SingleBar | null = null;
   private readonly enabled: boolean;
   private readonly quiet: boolean;
   private warnings = 0;
@@ -32,9 +37,10 @@ export class Progress implements BaselineHooks {
   private start(format: string, total: number, payload: Record<string, unknown>): void {
     this.stop();
     if (!this.enabled || this.quiet) return;
-    this.bar = new cliProgress.SingleBar(
+    const cp = load();
+    this.bar = new cp.SingleBar(
       { format, stream: process.stderr, hideCursor: true, clearOnComplete: true, barsize: 28, etaBuffer: 20, fps: 10 },
-      cliProgress.Presets.shades_classic,
+      cp.Presets.shades_classic,
     );
     this.bar.start(Math.max(total, 1), 0, payload);
   }
