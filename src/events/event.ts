@@ -24,8 +24,11 @@ export class SyscallEvent {
   nsec = 0;
   /** False when the source's timestamp could not be read (pandas' NaT in the reference). */
   hasTime = true;
-  pid = -1;
-  tid = -1;
+  /** pid and tid are parsed on demand from these byte ranges of `buf` (empty range: unknown). */
+  pidStart = 0;
+  pidEnd = 0;
+  tidStart = 0;
+  tidEnd = 0;
   /** DIR_ENTER, DIR_EXIT, or 0 when unknown. */
   dir = 0;
   /** Interned syscall name id (see NameTable). */
@@ -44,6 +47,16 @@ export class SyscallEvent {
    * in faithful mode): the argument tokens, already split.
    */
   argTokens: string[] | null = null;
+
+  /** Process id, or -1 when the source has none (sysdig's default text has only the thread id). */
+  get pid(): number {
+    return readUint(this.buf, this.pidStart, this.pidEnd);
+  }
+
+  /** Thread id, or -1 when unknown. */
+  get tid(): number {
+    return readUint(this.buf, this.tidStart, this.tidEnd);
+  }
 
   /** The i-th whitespace-separated argument token, or undefined. */
   token(i: number): string | undefined {
@@ -107,4 +120,15 @@ export class SyscallEvent {
 
 function decode(buf: Buffer, s: number, e: number): string {
   return buf.toString('utf8', s, e);
+}
+
+function readUint(buf: Uint8Array, s: number, e: number): number {
+  if (e <= s || e - s > 15) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }

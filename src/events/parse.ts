@@ -20,7 +20,7 @@
  * skipped and counted instead of failing the file.
  */
 import { InputError } from '../util/errors.js';
-import { DIR_ENTER, DIR_EXIT, PY_SPACE, SyscallEvent, isPyAsciiSpace } from './event.js';
+import { DIR_ENTER, DIR_EXIT, PY_SPACE, SyscallEvent } from './event.js';
 import { NameTable } from './names.js';
 
 export type TraceFormat = 'sysdig' | 'lidds';
@@ -273,8 +273,8 @@ export class TraceParser {
     ev.argsEnd = e;
     ev.argTokens = argTokens;
     ev.line = lineNo;
-    ev.pid = -1;
-    ev.tid = -1;
+    ev.pidStart = ev.pidEnd = 0;
+    ev.tidStart = ev.tidEnd = 0;
     this.stats.events++;
     this.onEvent(ev);
   }
@@ -300,48 +300,74 @@ export class TraceParser {
 
   /** `ts_ns uid pid proc tid syscall dir args…` */
   private parseLidds(buf: Buffer, s: number, e: number, lineNo: number): boolean {
-    const n = this.tokenize(buf, s, e, 7);
+    // Fast path, the shape of every line LID-DS writes: single spaces, 7 fields, then args.
+    // Kept small so that V8 optimises it; anything unusual goes to parseLiddsSlow.
+    const sp = PY_SPACE;
+    const t = this.tok;
+    let p = s;
+    let n = 0;
+    while (n < 7) {
+      while (p < e && sp[buf[p]] === 1) p++;
+      if (p >= e) break;
+      t[2 * n] = p;
+      while (p < e && sp[buf[p]] === 0) p++;
+      t[2 * n + 1] = p;
+      n++;
+    }
     if (n < 7) return false;
+    const d0 = buf[t[12]];
+    if (t[13] - t[12] !== 1 || (d0 !== DIR_ENTER && d0 !== DIR_EXIT)) return this.parseLiddsSlow(buf, e, lineNo);
+    if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
+    const ev = this.ev;
+    ev.pidStart = t[4];
+    ev.pidEnd = t[5];
+    ev.tidStart = t[8];
+    ev.tidEnd = t[9];
+    ev.procStart = t[6];
+    ev.procEnd = t[7];
+    ev.nameId = this.names.internBytes(buf, t[10], t[11]);
+    ev.dir = d0;
+    ev.argsStart = t[13];
+    ev.buf = buf;
+    ev.argsEnd = e;
+    ev.argTokens = null;
+    ev.line = lineNo;
+    this.stats.events++;
+    this.onEvent(ev);
+    return true;
+  }
+
+  /** A LID-DS line whose process name has spaces: find the dir token further on. */
+  private parseLiddsSlow(buf: Buffer, e: number, lineNo: number): boolean {
     const t = this.tok;
     const ev = this.ev;
-    let d = 6; // index of the dir token
-    if (!(t[13] - t[12] === 1 && (buf[t[12]] === DIR_ENTER || buf[t[12]] === DIR_EXIT))) {
-      // A process name with spaces: find the dir token further on.
-      d = -1;
-      let p = t[13];
-      const starts: number[] = [t[0], t[2], t[4], t[6], t[8], t[10], t[12]];
-      const ends: number[] = [t[1], t[3], t[5], t[7], t[9], t[11], t[13]];
-      for (let k = 7; k < 64 && p < e; k++) {
-        while (p < e && PY_SPACE[buf[p]] === 1) p++;
-        if (p >= e) break;
-        const ts = p;
-        while (p < e && PY_SPACE[buf[p]] === 0) p++;
-        starts.push(ts);
-        ends.push(p);
-        if (p - ts === 1 && (buf[ts] === DIR_ENTER || buf[ts] === DIR_EXIT) && isDigits(buf, starts[k - 2], ends[k - 2])) {
-          d = k;
-          break;
-        }
+    let d = -1;
+    let p = t[13];
+    const starts: number[] = [t[0], t[2], t[4], t[6], t[8], t[10], t[12]];
+    const ends: number[] = [t[1], t[3], t[5], t[7], t[9], t[11], t[13]];
+    for (let k = 7; k < 64 && p < e; k++) {
+      while (p < e && PY_SPACE[buf[p]] === 1) p++;
+      if (p >= e) break;
+      const ts = p;
+      while (p < e && PY_SPACE[buf[p]] === 0) p++;
+      starts.push(ts);
+      ends.push(p);
+      if (p - ts === 1 && (buf[ts] === DIR_ENTER || buf[ts] === DIR_EXIT) && isDigits(buf, starts[k - 2], ends[k - 2])) {
+        d = k;
+        break;
       }
-      if (d < 0) return false;
-      if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
-      ev.pid = readInt(buf, t[4], t[5]);
-      ev.tid = readInt(buf, starts[d - 2], ends[d - 2]);
-      ev.procStart = t[6];
-      ev.procEnd = ends[d - 3];
-      ev.nameId = this.names.internBytes(buf, starts[d - 1], ends[d - 1]);
-      ev.dir = buf[starts[d]];
-      ev.argsStart = ends[d];
-    } else {
-      if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
-      ev.pid = readInt(buf, t[4], t[5]);
-      ev.tid = readInt(buf, t[8], t[9]);
-      ev.procStart = t[6];
-      ev.procEnd = t[7];
-      ev.nameId = this.names.internBytes(buf, t[10], t[11]);
-      ev.dir = buf[t[12]];
-      ev.argsStart = t[13];
     }
+    if (d < 0) return false;
+    if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
+    ev.pidStart = t[4];
+    ev.pidEnd = t[5];
+    ev.tidStart = starts[d - 2];
+    ev.tidEnd = ends[d - 2];
+    ev.procStart = t[6];
+    ev.procEnd = ends[d - 3];
+    ev.nameId = this.names.internBytes(buf, starts[d - 1], ends[d - 1]);
+    ev.dir = buf[starts[d]];
+    ev.argsStart = ends[d];
     ev.buf = buf;
     ev.argsEnd = e;
     ev.argTokens = null;
@@ -402,8 +428,9 @@ export class TraceParser {
     this.lastSec = sec;
     ev.sec = sec;
     ev.hasTime = true;
-    ev.tid = buf[tidE - 1] === 41 ? readInt(buf, tidS + 1, tidE - 1) : -1;
-    ev.pid = -1;
+    ev.tidStart = tidS + 1;
+    ev.tidEnd = buf[tidE - 1] === 41 ? tidE - 1 : tidS + 1;
+    ev.pidStart = ev.pidEnd = 0;
     ev.procStart = t[6];
     ev.procEnd = procE;
     ev.dir = buf[dirS];
@@ -493,17 +520,6 @@ function isDigits(buf: Uint8Array, s: number, e: number): boolean {
   if (e <= s) return false;
   for (let i = s; i < e; i++) if (buf[i] < 48 || buf[i] > 57) return false;
   return true;
-}
-
-function readInt(buf: Uint8Array, s: number, e: number): number {
-  let v = 0;
-  if (e <= s || e - s > 15) return -1;
-  for (let i = s; i < e; i++) {
-    const d = buf[i] - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
 }
 
 function lastEndBefore(buf: Uint8Array, s: number, limit: number): number {
