@@ -27,6 +27,30 @@ export interface ReadOptions {
   onWarning?: (message: string) => void;
   /** Compute the SHA-256 of the trace text (for the baseline manifest). */
   hash?: boolean;
+  /**
+   * Also hand every event placed in a window to this tap (for detectors that read the syscall
+   * stream itself, e.g. STIDE and BoSC). Without it the hot loop is unchanged.
+   */
+  tap?: EventTap;
+}
+
+/**
+ * Sees each event that lands in a window, with that window's index (0-based, counting empty
+ * windows too). The windows a tap sees are exactly the trace's non-empty windows, in order.
+ * The event is the reader's flyweight: copy what you keep.
+ */
+export interface EventTap {
+  event(ev: SyscallEvent, window: number): void;
+}
+
+/** `push`, plus the tap for every event the clock placed (dropped events place nowhere). */
+function tapped(push: (ev: SyscallEvent) => void, clock: { dropped: number; current: number }, tap: EventTap | undefined): (ev: SyscallEvent) => void {
+  if (tap === undefined) return push;
+  return (ev) => {
+    const dropped = clock.dropped;
+    push(ev);
+    if (clock.dropped === dropped) tap.event(ev, clock.current);
+  };
 }
 
 export interface TraceSummary extends ParseStats {
@@ -116,7 +140,7 @@ export async function encodeTrace(
       onWindow(w);
     },
   );
-  const { stats, format, sha256 } = await readEvents(src, names, opts, (ev) => encoder.push(ev));
+  const { stats, format, sha256 } = await readEvents(src, names, opts, tapped((ev) => encoder.push(ev), encoder.clock, opts.tap));
   encoder.finish();
   const clock = encoder.clock;
   if (clock.late > 0) opts.onWarning?.(`${src.path}: ${clock.late} events were out of time order and counted in a later window`);
@@ -139,7 +163,7 @@ export interface TraceVocabulary {
 export async function collectTrace(src: ChunkSource, opts: ReadOptions, names: NameTable = new NameTable()): Promise<TraceVocabulary> {
   const collector = new TrainingCollector(names, opts.faithful);
   const t = collector.beginTrace(src.path, opts.windowNs);
-  const { stats, format, sha256 } = await readEvents(src, names, opts, t.push);
+  const { stats, format, sha256 } = await readEvents(src, names, opts, tapped(t.push, t.clock, opts.tap));
   const counts = t.finish();
   return {
     counts,
