@@ -35,8 +35,13 @@ function removeAll(s: string, old: string): string {
   return s.split(old).join('');
 }
 
-const LOWER = /\p{Lowercase}/u;
+// Python 3.11 (the reference's) uses Unicode 14 case properties; Node's ICU is newer. Characters
+// cased only in later Unicode versions are uncased for Python, and U+0295 was lowercase until
+// Unicode 16. The exhaustive check in test/process-path.test.ts keeps this list complete.
+const LOWER = /[\p{Lowercase}\u0295]/u;
 const UPPER_OR_TITLE = /[\p{Uppercase}\p{Lt}]/u;
+const UNCASED_IN_UNICODE_14 =
+  /[\u10fc\u1c89\u1c8a\ua7cb-\ua7cf\ua7d2\ua7d4\ua7da-\ua7dc\ua7f1-\ua7f4\uab69\u{10d50}-\u{10d65}\u{10d70}-\u{10d85}\u{16ea0}-\u{16eb8}\u{16ebb}-\u{16ed3}\u{1df25}-\u{1df2a}\u{1e030}-\u{1e06d}]/gu;
 
 /** Python's str.islower(): at least one cased character, and none upper- or title-case. */
 export function pyIsLower(s: string): boolean {
@@ -53,8 +58,9 @@ export function pyIsLower(s: string): boolean {
     if (c >= 97 && c <= 122) sawLower = true;
   }
   if (ascii) return sawLower;
-  if (UPPER_OR_TITLE.test(s)) return false;
-  return LOWER.test(s);
+  const t = s.replace(UNCASED_IN_UNICODE_14, '');
+  if (UPPER_OR_TITLE.test(t)) return false;
+  return LOWER.test(t);
 }
 
 const SCHEME_CHARS = /^[A-Za-z][A-Za-z0-9+\-.]*$/;
