@@ -14,6 +14,7 @@ import { ChidsError } from '../util/errors.js';
 import { readBaselineData, type ArtifactPaths, type Manifest } from './artifacts.js';
 import type { RunHooks } from './baseline.js';
 import { forEachSource, planSources, type SkippedInput } from './inputs.js';
+import { computeMetrics, type Metrics } from './metrics.js';
 import { THETAS, flagsAt } from './thresholds.js';
 
 export type RecordingClass = 'normal' | 'attack';
@@ -55,6 +56,8 @@ export interface EvaluationResult {
   faithful: boolean;
   window_ns: number;
   model: string;
+  /** LID-DS window-level metrics, latency, CFA, precision/F1 and ROC/AUC (src/detect/metrics.ts). */
+  metrics: Metrics;
 }
 
 export interface EvaluateOptions {
@@ -117,8 +120,9 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       attack: classCounts(recordings, 'attack'),
     };
     const rate = (c: ClassCounts) => c.flagged.map((f) => (c.recordings === 0 ? null : f / c.recordings));
+    const theta = [...THETAS];
     return {
-      theta: [...THETAS],
+      theta,
       thresholds,
       detection_rate: rate(counts.attack),
       false_alarm_rate: rate(counts.normal),
@@ -128,6 +132,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       faithful,
       window_ns: windowNs,
       model: scorer.kind,
+      metrics: computeMetrics({ theta, thresholds, recordings }),
     };
   } finally {
     scorer.dispose();

@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { BaselineResult } from '../detect/baseline.js';
 import type { EvaluationResult } from '../detect/evaluate.js';
+import type { Metrics } from '../detect/metrics.js';
 import { fmtMs, fmtNum, fmtRate, fmtTheta } from './format.js';
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -43,5 +44,32 @@ export function evaluationTable(r: EvaluationResult): string {
       (r.skipped.length ? `; ${r.skipped.length} skipped (see warnings)` : '') +
       `; model ${r.model}, ${r.faithful ? 'faithful' : 'improved'} encoding`,
   ];
+  if (r.metrics) lines.push('', metricsTable(r.metrics, r.theta));
   return lines.join('\n');
+}
+
+/** LID-DS window-level metrics per θ, and the AUC (definitions: src/detect/metrics.ts). */
+export function metricsTable(m: Metrics, theta: readonly number[]): string {
+  const t = new Table({
+    head: [head('θ'), head('detected'), head('FA windows'), head('CFA'), head('precision'), head('F1'), head('mean latency')],
+    style,
+    chars,
+  });
+  theta.forEach((th, k) => {
+    t.push([
+      fmtTheta(th),
+      m.attack_recordings ? `${m.detected[k]}/${m.attack_recordings}` : 'n/a',
+      String(m.false_alarm_windows[k]),
+      String(m.cfa[k]),
+      fmtRate(m.precision_cfa[k]),
+      fmtRate(m.f1_cfa[k]),
+      m.mean_latency_s[k] === null ? 'n/a' : `${fmtNum(m.mean_latency_s[k]!, 3)} s`,
+    ]);
+  });
+  const auc = m.auc === null ? 'n/a (needs normal and attack recordings)' : fmtRate(m.auc);
+  return [
+    'LID-DS metrics (per window: an attack is detected by an alarm after its exploit start; earlier alarms are false alarms)',
+    t.toString(),
+    `AUC over recordings (score = highest window error): ${auc}; ${m.timed_attacks} of ${m.attack_recordings} attack recordings have an exploit time`,
+  ].join('\n');
 }
