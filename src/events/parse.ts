@@ -78,7 +78,8 @@ export class TraceParser {
   private noiseBuf: Buffer | null = null;
   // sysdig text timestamps are times of day: count midnights (improved mode only).
   private dayOffset = 0;
-  private lastSec = -1;
+  private lastSec = 0;
+  private hasLast = false;
 
   private readonly file: string;
   private readonly lidds: boolean;
@@ -419,12 +420,19 @@ export class TraceParser {
       if (!found) return false;
     }
     if (!this.readClock(buf, t[2], t[3])) return false;
-    // Times of day: a jump back by more than half a day is the next day.
+    // Times of day: each event goes on the day that puts it nearest the previous one. A jump back
+    // by more than half a day is the next day; a jump forward by more than half a day is a late
+    // event from the day before (out of order across midnight), which leaves the day as it is.
     let sec = ev.sec + this.dayOffset;
-    if (this.lastSec >= 0 && sec < this.lastSec - HALF_DAY) {
-      this.dayOffset += 86400;
-      sec += 86400;
+    if (this.hasLast) {
+      if (sec < this.lastSec - HALF_DAY) {
+        this.dayOffset += 86400;
+        sec += 86400;
+      } else if (sec > this.lastSec + HALF_DAY) {
+        sec -= 86400;
+      }
     }
+    this.hasLast = true;
     this.lastSec = sec;
     ev.sec = sec;
     ev.hasTime = true;
