@@ -256,7 +256,12 @@ export class TraceParser {
       ev.procEnd = t[7];
     } else {
       const ts = t[2];
-      const te = t[3] - 3;
+      // tok[1][:-3] drops 3 characters, not bytes (the line is ASCII or valid UTF-8 here).
+      let te = t[3];
+      for (let k = 0; k < 3 && te > ts; k++) {
+        te--;
+        while (te > ts && (buf[te] & 0xc0) === 0x80) te--;
+      }
       if (te <= ts) {
         ev.hasTime = false; // pandas reads '' as NaT
       } else if (!this.readClock(buf, ts, te)) {
@@ -482,22 +487,25 @@ export class TraceParser {
     return true;
   }
 
-  /** `H:MM:SS[.fffffffff]` in buf[s, e): seconds since midnight and nanoseconds. */
+  /**
+   * `H:M:S[.fffffffff]` in buf[s, e), each of H, M, S one or two digits (sysdig prints HH:MM:SS;
+   * pandas, through dateutil, also reads the shorter forms that [:-3] can leave, e.g. `10:00:0`):
+   * seconds since midnight and nanoseconds. Never reads outside [s, e).
+   */
   private readClock(buf: Uint8Array, s: number, e: number): boolean {
     let p = s;
     let h = 0;
-    let digits = 0;
-    while (p < e && buf[p] >= 48 && buf[p] <= 57 && digits < 2) {
-      h = h * 10 + buf[p] - 48;
-      p++;
-      digits++;
-    }
-    if (digits === 0 || p + 5 > e || buf[p] !== 58) return false;
-    const m = two(buf, p + 1);
-    if (m < 0 || m > 59 || buf[p + 3] !== 58) return false;
-    const sc = two(buf, p + 4);
-    if (sc < 0 || sc > 60 || h > 23) return false;
-    p += 6;
+    let n = 0;
+    for (; n < 2 && p < e && buf[p] >= 48 && buf[p] <= 57; n++, p++) h = h * 10 + buf[p] - 48;
+    if (n === 0 || p >= e || buf[p] !== 58) return false;
+    p++;
+    let m = 0;
+    for (n = 0; n < 2 && p < e && buf[p] >= 48 && buf[p] <= 57; n++, p++) m = m * 10 + buf[p] - 48;
+    if (n === 0 || p >= e || buf[p] !== 58) return false;
+    p++;
+    let sc = 0;
+    for (n = 0; n < 2 && p < e && buf[p] >= 48 && buf[p] <= 57; n++, p++) sc = sc * 10 + buf[p] - 48;
+    if (n === 0 || h > 23 || m > 59 || sc > 60) return false;
     let frac = 0;
     if (p < e) {
       if (buf[p] !== 46 || e - p - 1 > 9) return false;
@@ -515,13 +523,6 @@ export class TraceParser {
     ev.nsec = frac;
     return true;
   }
-}
-
-function two(buf: Uint8Array, p: number): number {
-  const a = buf[p] - 48;
-  const b = buf[p + 1] - 48;
-  if (a < 0 || a > 9 || b < 0 || b > 9) return -1;
-  return a * 10 + b;
 }
 
 function isDigits(buf: Uint8Array, s: number, e: number): boolean {
