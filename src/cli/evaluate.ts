@@ -4,6 +4,7 @@ import { artifactPaths, collect, toJson, windowLength, type ArtifactFlags } from
 interface Flags extends ArtifactFlags {
   ns?: string[];
   ms?: string[];
+  dataset?: string;
   faithful?: boolean;
   window?: number;
   json?: boolean;
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .option('--tl <file>', 'threshold list file (instead of --od)')
     .option('--ns <path>', 'normal recording(s): file or directory; repeatable', collect)
     .option('--ms <path>', 'attack ("malicious") recording(s): file or directory; repeatable', collect)
+    .option('--dataset <dir>', 'a LID-DS scenario directory: evaluate on its test/normal/ and test/normal_and_attack/ (instead of --ns/--ms)')
     .option('--faithful', "encode like the reference (default: the baseline's mode)")
     .option('--window <length>', "window length (default: the baseline's)", windowLength)
     .option('--json', 'print one JSON object on stdout instead of the table')
@@ -32,12 +34,20 @@ export function register(program: Command): void {
 Examples:
   $ chids evaluate --od models/web --ns recordings/test/normal --ms recordings/test/normal_and_attack
   $ chids evaluate --od models/web --ns normal/ --ms attack/ --json > results.json
+  $ chids evaluate --od models/cve --dataset LID-DS-2021/CVE-2017-7529 --json > results.json
   $ chids evaluate --ss m/seen_syscalls.json --sa m/seen_args.json --fm m/max_freq.json \\
                    --tm m/model --tl m/thresh_list.json --ns normal/ --ms attack/`,
     )
     .action(async (flags: Flags) => {
       const { ChidsError } = await import('../util/errors.js');
-      if (!flags.ns?.length && !flags.ms?.length) throw new ChidsError('give recordings to evaluate with --ns (normal) and/or --ms (attack)');
+      if (flags.dataset && (flags.ns?.length || flags.ms?.length)) throw new ChidsError('give the recordings with either --ns/--ms or --dataset, not both');
+      if (flags.dataset) {
+        const { datasetLayout } = await import('../detect/demo.js');
+        const layout = datasetLayout(flags.dataset, ['normal', 'attack']);
+        flags.ns = [layout.normal];
+        flags.ms = [layout.attack];
+      }
+      if (!flags.ns?.length && !flags.ms?.length) throw new ChidsError('give recordings to evaluate with --ns (normal) and/or --ms (attack), or --dataset DIR');
       const { runEvaluate } = await import('../detect/evaluate.js');
       const { Progress } = await import('../report/progress.js');
       const progress = new Progress({ quiet: flags.quiet });

@@ -11,6 +11,7 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerEvaluate } from './evaluate.js';
 import { register as registerEncode } from './encode.js';
 import { register as registerReport } from './report.js';
+import { register as registerDemo } from './demo.js';
 
 function version(): string {
   try {
@@ -42,6 +43,7 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerEvaluate(program);
   registerEncode(program);
   registerReport(program);
+  registerDemo(program);
   return program;
 }
 
