@@ -10,8 +10,6 @@ import { ChidsError } from '../util/errors.js';
 import { register as registerBaseline } from './baseline.js';
 import { register as registerEvaluate } from './evaluate.js';
 import { register as registerEncode } from './encode.js';
-import { register as registerReport } from './report.js';
-import { register as registerDemo } from './demo.js';
 
 function version(): string {
   try {
@@ -27,7 +25,14 @@ export function buildProgram(): Command {
     .name('chids')
     .description('Anomaly-based intrusion detection for containers from their system calls (CHIDS, CCSW 2022).')
     .version(version(), '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors are one line, like every other error: `chids: unknown option '--x' (…)`.
+    // commander's suggestion ("Did you mean --json?") comes on a line of its own; join it.
+    .configureOutput({
+      outputError: (str, write) => write(`chids: ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (run with --help for usage)\n`),
+    })
+    // Before the subcommands are registered, so they inherit it: their usage errors then reach
+    // main() as CommanderErrors (exit 2) instead of commander calling process.exit(1) itself.
+    .exitOverride()
     .addHelpText(
       'after',
       `
@@ -42,14 +47,11 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerBaseline(program);
   registerEvaluate(program);
   registerEncode(program);
-  registerReport(program);
-  registerDemo(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return 0;

@@ -128,9 +128,14 @@ export interface ArtifactPaths {
  * directory, or the `model.json` inside it.
  */
 export function modelHome(given: string): string {
-  if (path.basename(given) === 'model.json') return path.dirname(path.dirname(given));
-  if (existsSync(path.join(given, 'model.json'))) return path.dirname(path.resolve(given));
-  return given;
+  // The loader reads `<home>/model/model.json`, so a model directory can only be found
+  // through its parent when it is called `model` (as `chids baseline` writes it).
+  const modelDir = path.basename(given) === 'model.json' ? path.dirname(path.resolve(given)) : existsSync(path.join(given, 'model.json')) ? path.resolve(given) : null;
+  if (modelDir === null) return given;
+  if (path.basename(modelDir) !== FILES.model) {
+    throw new InputError(given, `the model directory must be named '${FILES.model}' (as \`chids baseline\` writes it); rename it or give the baseline directory that holds ${FILES.model}/`);
+  }
+  return path.dirname(modelDir);
 }
 
 export function pathsInDir(dir: string): ArtifactPaths {
@@ -182,6 +187,27 @@ export interface BaselineWrite {
 }
 
 /**
+ * Refuses an output directory that must not be replaced: a file, or a non-empty directory
+ * that is not a baseline. A missing directory or an existing baseline is fine. `baseline`
+ * calls it before any work (so a long training run is not wasted on an unusable --od), and
+ * writeBaseline again before writing.
+ */
+export async function checkBaselineTarget(dir: string): Promise<void> {
+  let entries: string[] | null;
+  try {
+    const st = await stat(dir);
+    entries = st.isDirectory() ? await readdir(dir) : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ChidsError(`${dir}: cannot be used as the output directory (${(err as Error).message})`);
+  }
+  if (entries === null) throw new ChidsError(`${dir}: exists and is not a directory; choose another --od`);
+  if (entries.length > 0 && !entries.includes(FILES.manifest)) {
+    throw new ChidsError(`${dir}: exists and is not a chids baseline directory (no ${FILES.manifest}); choose another --od or remove it`);
+  }
+}
+
+/**
  * Writes a baseline directory atomically: into `<dir>.tmp-<pid>` first, renamed over `dir` at
  * the end (an existing baseline at `dir` is replaced only once the new one is complete).
  */
@@ -193,14 +219,7 @@ export async function writeBaseline(dir: string, data: BaselineWrite): Promise<v
   } catch (err) {
     throw new ChidsError(`${dir}: cannot create the parent directory (${(err as Error).message})`);
   }
-  if (existsSync(target)) {
-    const st = await stat(target);
-    const entries = st.isDirectory() ? await readdir(target) : null;
-    if (entries === null) throw new ChidsError(`${dir}: exists and is not a directory; choose another --od`);
-    if (entries.length > 0 && !entries.includes(FILES.manifest)) {
-      throw new ChidsError(`${dir}: exists and is not a chids baseline directory (no ${FILES.manifest}); choose another --od or remove it`);
-    }
-  }
+  await checkBaselineTarget(dir);
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
   const old = path.join(parent, `.${path.basename(target)}.old-${process.pid}-${Date.now()}`);
   try {
