@@ -3,6 +3,7 @@ import { collect, positiveInt, nonNegativeInt, toJson, windowLength } from './co
 
 interface Flags {
   td?: string[];
+  dataset?: string;
   od: string;
   faithful?: boolean;
   window: number;
@@ -17,7 +18,8 @@ export function register(program: Command): void {
   program
     .command('baseline')
     .description('learn normal behaviour from training recordings and write a baseline directory')
-    .requiredOption('--td <path>', 'training recording(s): a file (.zip, .sc, .scap, sysdig text) or a directory of them; repeatable', collect)
+    .option('--td <path>', 'training recording(s): a file (.zip, .sc, .scap, sysdig text) or a directory of them; repeatable', collect)
+    .option('--dataset <dir>', 'a LID-DS scenario directory: train on its training/ (instead of --td)')
     .requiredOption('--od <dir>', 'output directory for the baseline (written atomically)')
     .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
     .option('--window <length>', 'window length, e.g. 1s, 500ms', windowLength, 1e9)
@@ -32,9 +34,17 @@ export function register(program: Command): void {
 Examples:
   $ chids baseline --td recordings/training --od models/web
   $ chids baseline --td a.zip --td b.zip --od models/web --seed 42 --epochs 60
-  $ chids baseline --td train_nginx.txt --od models/ref --faithful`,
+  $ chids baseline --td train_nginx.txt --od models/ref --faithful
+  $ chids baseline --dataset LID-DS-2021/CVE-2017-7529 --od models/cve --seed 1`,
     )
     .action(async (flags: Flags) => {
+      const { ChidsError } = await import('../util/errors.js');
+      if (flags.dataset && flags.td?.length) throw new ChidsError('give the training data with either --td or --dataset, not both');
+      if (!flags.dataset && !flags.td?.length) throw new ChidsError('give the training recordings with --td PATH (or a LID-DS scenario with --dataset DIR)');
+      if (flags.dataset) {
+        const { datasetLayout } = await import('../detect/demo.js');
+        flags.td = [datasetLayout(flags.dataset, ['training']).training];
+      }
       // Refuse an unusable --od before reading and training, not after.
       const { checkBaselineTarget } = await import('../detect/artifacts.js');
       await checkBaselineTarget(flags.od);

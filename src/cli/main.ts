@@ -10,6 +10,8 @@ import { ChidsError } from '../util/errors.js';
 import { register as registerBaseline } from './baseline.js';
 import { register as registerEvaluate } from './evaluate.js';
 import { register as registerEncode } from './encode.js';
+import { register as registerReport } from './report.js';
+import { register as registerDemo } from './demo.js';
 
 function version(): string {
   try {
@@ -47,6 +49,8 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerBaseline(program);
   registerEvaluate(program);
   registerEncode(program);
+  registerReport(program);
+  registerDemo(program);
   return program;
 }
 
