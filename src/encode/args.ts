@@ -108,6 +108,8 @@ export class ArgReader {
       }
     } else {
       raw = ev.param(PARAM_OF[fam]);
+      // execveat names its path `pathname` (sysdig/LID-DS: dirfd, pathname, flags).
+      if (raw === undefined && fam === ArgFamily.Execve) raw = ev.param('pathname');
     }
     if (raw === undefined) return null;
     return this.process(raw);
