@@ -67,15 +67,21 @@ export interface TraceSummary extends ParseStats {
   sha256?: string;
 }
 
-/** Guesses the text format from the first non-blank line. */
+/** Bytes of a trace's head that sniffFormat looks at. */
+const SNIFF_BYTES = 8192;
+
+/**
+ * Guesses the text format from the first line that looks like an event of either format in
+ * the first 8 KiB (a line of anything else, such as a warning printed before the events, is
+ * passed over); null when no line does.
+ */
 export function sniffFormat(chunk: Buffer): TraceFormat | null {
-  const text = chunk.subarray(0, Math.min(chunk.length, 8192)).toString('latin1');
+  const text = chunk.subarray(0, Math.min(chunk.length, SNIFF_BYTES)).toString('latin1');
   for (const line of text.split('\n')) {
     const tok = line.trim().split(/\s+/);
     if (tok.length === 0 || tok[0] === '') continue;
     if (/^\d{15,}$/.test(tok[0])) return 'lidds';
     if (tok.length > 1 && /^\d{1,2}:\d\d:\d\d(\.\d+)?$/.test(tok[1])) return 'sysdig';
-    return null;
   }
   return null;
 }
@@ -90,20 +96,33 @@ async function readEvents(
   let parser: TraceParser | null = null;
   let format: TraceFormat | null = src.hint === 'unknown' ? null : src.hint;
   let bytes = 0;
+  // Until the format is known, chunks are held back (a pipe may deliver the first line in
+  // pieces): up to SNIFF_BYTES, then a trace no line of which is recognised is refused.
+  const head: Buffer[] = [];
   for await (const chunk of src.chunks()) {
     if (chunk.length === 0) continue;
+    hash?.update(chunk);
+    bytes += chunk.length;
     if (parser === null) {
-      format ??= sniffFormat(chunk);
       if (format === null) {
-        throw new InputError(src.path, 'unrecognised trace format (expected sysdig -r text or a LID-DS .sc recording)');
+        head.push(Buffer.from(chunk)); // a copy: the source may reuse its buffer
+        format = sniffFormat(head.length === 1 ? head[0] : Buffer.concat(head));
+        if (format === null) {
+          if (bytes < SNIFF_BYTES) continue;
+          throw unrecognised(src.path);
+        }
+      } else {
+        head.push(chunk);
       }
       parser = new TraceParser({ file: src.path, format, faithful: opts.faithful, names, onEvent });
+      for (const c of head) parser.push(c);
+      head.length = 0;
+    } else {
+      parser.push(chunk);
     }
-    hash?.update(chunk);
-    parser.push(chunk);
-    bytes += chunk.length;
     opts.onBytes?.(bytes);
   }
+  if (parser === null && bytes > 0 && src.hint === 'unknown') throw unrecognised(src.path);
   if (parser === null || format === null) {
     // The reference: CorruptedFile for a 0-byte file, NoSyscallsFound for a scap with no events.
     throw new InputError(src.path, bytes === 0 && src.hint !== 'sysdig' ? 'empty file (0 bytes)' : 'no syscall events in the trace');
@@ -120,6 +139,10 @@ async function readEvents(
     );
   }
   return { stats, format, sha256: hash?.digest('hex') };
+}
+
+function unrecognised(file: string): InputError {
+  return new InputError(file, 'unrecognised trace format (expected sysdig -r text or a LID-DS .sc recording)');
 }
 
 /** Encodes one trace against a training vocabulary; windows are reported in order as they close. */
