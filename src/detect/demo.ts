@@ -141,8 +141,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   });
   return {
     dataset: layout.dir,
-    baselineDir,
-    resultsPath,
+    baselineDir: path.resolve(baselineDir),
+    resultsPath: path.resolve(resultsPath),
     reportPath: path.resolve(reportPath),
     baseline,
     evaluation,

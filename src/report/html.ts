@@ -357,12 +357,12 @@ function thetaTable(r: ReportInput, m: Metrics, k: number): string {
   });
   return `<section id="per-theta">
 <h2>Per θ</h2>
-<table class="num">
+<div class="scroll"><table class="num">
 <thead><tr><th>θ</th><th>threshold</th><th>detection rate</th><th>false-alarm rate</th><th>detected after exploit</th><th>false-alarm windows</th><th>CFA</th><th>precision (CFA)</th><th>F1 (CFA)</th><th>mean latency</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
-</table>
+</table></div>
 </section>`;
 }
 
@@ -387,12 +387,12 @@ function recordingTable(r: ReportInput, m: Metrics, k: number, thetaLabel: strin
   });
   return `<section id="recordings">
 <h2>Recordings at θ = ${thetaLabel}</h2>
-<table>
+<div class="scroll"><table>
 <thead><tr><th>recording</th><th>class</th><th>windows</th><th>score (max error)</th><th>exploit at</th><th>flagged</th><th>verdict</th><th>latency</th><th>false-alarm windows</th><th>CFA</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
-</table>
+</table></div>
 </section>`;
 }
 
@@ -533,17 +533,17 @@ code{font-size:12px;background:#eef1f4;padding:1px 4px;border-radius:3px}
 .card .label{font-weight:600}
 .card .hint{color:var(--muted);font-size:12px}
 .charts{display:flex;flex-wrap:wrap;gap:14px}
-.charts figure{flex:1 1 380px}
+.charts figure{flex:1 1 380px;display:flex;justify-content:center}
 .charts figure.wide{flex:1.4 1 460px}
-.charts svg{width:100%}
 figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px;overflow:hidden}
 figure svg{display:block;max-width:100%;height:auto}
 figure.rec{margin:0 0 12px}
 figcaption{padding:2px 6px 6px;font-size:13px}
 figcaption .cls{color:var(--muted);margin-left:6px}
+div.scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line);font-size:13px}
 th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-th{background:#eef1f4;font-weight:600}
+th{background:#eef1f4;font-weight:600;white-space:normal;vertical-align:bottom}
 td.n,table.num td{text-align:right;font-variant-numeric:tabular-nums}
 table.num td:first-child{text-align:left}
 tr.chosen td{background:#fff4d6;font-weight:600}
