@@ -7,10 +7,11 @@
  *
  * Ordering: the reference windows a whole table at once, so for a time-sorted trace (what
  * sysdig, LID-DS and strace produce) it equals this streaming placement exactly. Events
- * earlier than the first one fall in no window in the reference; we drop them too. For an
- * event that belongs to a window already closed, the two modes differ: improved mode counts it
- * in the current window (a late event of a concurrent thread), faithful mode refuses the file,
- * because reproducing the reference there would need the whole trace in memory.
+ * earlier than the first one fall in no window in the reference; faithful mode drops them too,
+ * improved mode counts them as late (below). For an event that belongs to a window already
+ * closed, the two modes differ: improved mode counts it in the current window (a late event of
+ * a concurrent thread), faithful mode refuses the file, because reproducing the reference there
+ * would need the whole trace in memory.
  */
 import { InputError } from '../util/errors.js';
 import type { SyscallEvent } from '../events/event.js';
