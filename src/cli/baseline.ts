@@ -1,21 +1,22 @@
 import type { Command } from 'commander';
 import { collect, positiveInt, nonNegativeInt, toJson, windowLength } from './common.js';
+import { addHyperParameterOptions, modelOption, modelOptionsFrom, type ModelFlags } from './model-options.js';
 
-interface Flags {
+interface Flags extends ModelFlags {
   td?: string[];
   dataset?: string;
   od: string;
   faithful?: boolean;
   window: number;
-  epochs: number;
-  batchSize: number;
+  epochs?: number;
+  batchSize?: number;
   seed?: number;
   json?: boolean;
   quiet?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('baseline')
     .description('learn normal behaviour from training recordings and write a baseline directory')
     .option('--td <path>', 'training recording(s): a file (.zip, .sc, .scap, sysdig text) or a directory of them; repeatable', collect)
@@ -23,11 +24,13 @@ export function register(program: Command): void {
     .requiredOption('--od <dir>', 'output directory for the baseline (written atomically)')
     .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
     .option('--window <length>', 'window length, e.g. 1s, 500ms', windowLength, 1e9)
-    .option('--epochs <n>', 'training epochs', positiveInt('--epochs'), 120)
-    .option('--batch-size <n>', 'training batch size', positiveInt('--batch-size'), 50)
+    .addOption(modelOption())
+    .option('--epochs <n>', 'training epochs (default: chids 120, dense-seq/enhanced/tcn 20, lstm 10)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'training batch size (default: chids 50, sequence models 64)', positiveInt('--batch-size'))
     .option('--seed <n>', 'random seed for reproducible training', nonNegativeInt('--seed'))
     .option('--json', 'print the training summary as JSON on stdout')
-    .option('-q, --quiet', 'no progress or warnings on stderr')
+    .option('-q, --quiet', 'no progress or warnings on stderr');
+  addHyperParameterOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -35,12 +38,18 @@ Examples:
   $ chids baseline --td recordings/training --od models/web
   $ chids baseline --td a.zip --td b.zip --od models/web --seed 42 --epochs 60
   $ chids baseline --td train_nginx.txt --od models/ref --faithful
-  $ chids baseline --dataset LID-DS-2021/CVE-2017-7529 --od models/cve --seed 1`,
+  $ chids baseline --dataset LID-DS-2021/CVE-2017-7529 --od models/cve --seed 1
+  $ chids baseline --td recordings/training --od models/lstm --model lstm --seq-len 10
+  $ chids baseline --td recordings/training --od models/stide --model stide --ngram 6
+
+Models: chids (default), dense-seq, enhanced, lstm, tcn (autoencoders over anomaly vectors or
+sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
     )
     .action(async (flags: Flags) => {
       const { ChidsError } = await import('../util/errors.js');
       if (flags.dataset && flags.td?.length) throw new ChidsError('give the training data with either --td or --dataset, not both');
       if (!flags.dataset && !flags.td?.length) throw new ChidsError('give the training recordings with --td PATH (or a LID-DS scenario with --dataset DIR)');
+      const model = modelOptionsFrom(flags, (flags.model ?? 'chids') as Parameters<typeof modelOptionsFrom>[1], true);
       if (flags.dataset) {
         const { datasetLayout } = await import('../detect/demo.js');
         flags.td = [datasetLayout(flags.dataset, ['training']).training];
@@ -60,6 +69,7 @@ Examples:
           epochs: flags.epochs,
           batchSize: flags.batchSize,
           seed: flags.seed ?? null,
+          model,
           hooks: progress,
         });
         progress.stop();

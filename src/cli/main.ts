@@ -10,6 +10,7 @@ import { ChidsError } from '../util/errors.js';
 import { register as registerBaseline } from './baseline.js';
 import { register as registerEvaluate } from './evaluate.js';
 import { register as registerEncode } from './encode.js';
+import { register as registerCompare } from './compare.js';
 import { register as registerReport } from './report.js';
 import { register as registerDemo } from './demo.js';
 
@@ -49,6 +50,7 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerBaseline(program);
   registerEvaluate(program);
   registerEncode(program);
+  registerCompare(program);
   registerReport(program);
   registerDemo(program);
   return program;

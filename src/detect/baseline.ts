@@ -3,15 +3,18 @@
  *
  * One pass over each training trace collects its vocabulary (seen syscalls and arguments) and
  * its windows' sizes; training windows need nothing else (see TrainingCollector). Then
- * max_freq fixes the anomaly vectors, the autoencoder is trained on them, the thresholds are
- * derived from its training errors, and everything is written atomically to the output
- * directory.
+ * max_freq fixes the anomaly vectors, the detector (`--model`, default the CHIDS autoencoder)
+ * is trained on them, the thresholds are derived from its training scores, and everything is
+ * written atomically to the output directory. Detectors that read the syscalls themselves
+ * (STIDE, BoSC) get a tap on the same single pass over each trace.
  */
 import { createRequire } from 'node:module';
 import { NameTable } from '../events/names.js';
 import { argSyscalls } from '../encode/args.js';
 import { BETA_FOLD_INCREASE, trainingVectors } from '../encode/anomaly.js';
 import { collectTrace, type TraceSummary } from '../encode/pipeline.js';
+import type { TrainingRecording } from '../model/detector.js';
+import type { ModelOptions } from '../model/registry.js';
 import { ChidsError } from '../util/errors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, writeBaseline, type Manifest } from './artifacts.js';
 import { forEachSource, planSources, type SkippedInput } from './inputs.js';
@@ -37,9 +40,12 @@ export interface BaselineOptions {
   outDir: string;
   faithful: boolean;
   windowNs: number;
-  epochs: number;
-  batchSize: number;
+  /** Training epochs and batch size; omitted = the model's defaults (chids: 120 and 50). */
+  epochs?: number;
+  batchSize?: number;
   seed: number | null;
+  /** The detector and its hyper-parameters (src/model/registry.ts); default: chids. */
+  model?: Omit<ModelOptions, 'epochs' | 'batchSize' | 'seed'>;
   hooks?: BaselineHooks;
 }
 
@@ -57,6 +63,8 @@ export interface BaselineResult {
   trainingMs: number;
   finalLoss: number | null;
   finalValLoss: number | null;
+  /** The detector's name (`--model`). */
+  model: string;
   manifest: Manifest;
 }
 
@@ -74,6 +82,8 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   const planned = await planSources(opts.inputs);
   if (planned.length === 0) throw new ChidsError('no training recordings given (--td)');
   const skipped: SkippedInput[] = [];
+  const { createTrainer } = await import('../model/registry.js');
+  const trainer = await createTrainer({ ...opts.model, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed ?? undefined });
   const names = new NameTable();
   const seenSyscalls = new Set<string>();
   const seenArgs = new Set<string>();
@@ -81,13 +91,14 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
     planned,
     async (src, i) => {
       hooks.onTraceStart?.(i, planned.length, src.path, src.textBytes);
+      const tap = trainer.trainingTap?.(names);
       const r = await collectTrace(
         src,
-        { faithful: opts.faithful, windowNs: opts.windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning, hash: true },
+        { faithful: opts.faithful, windowNs: opts.windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning, hash: true, tap },
         names,
       );
       hooks.onTraceEnd?.(r.summary);
-      return r;
+      return { ...r, tap: tap ?? null };
     },
     skipped,
     hooks.onWarning,
@@ -103,20 +114,15 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
     for (const c of r.counts) if (c > maxFreq) maxFreq = c;
     windows += r.counts.length;
   }
-  // Rows in recording order, as the reference feeds them (the last 20 % are Keras' validation split).
-  const rows: number[] = [];
-  for (const r of perTrace) {
+  // Each recording's non-empty windows in order (CHIDS concatenates them in recording order,
+  // as the reference does: the last 20 % are Keras' validation split).
+  const recordings: TrainingRecording[] = perTrace.map((r) => {
+    const rows: number[] = [];
     for (const v of trainingVectors(r.counts, maxFreq)) if (v !== null) rows.push(v[0], v[1], v[2]);
-  }
-  const vectors = rows.length / 3;
-  const { trainChids } = await import('../model/index.js');
-  hooks.onTrainStart?.(vectors, opts.epochs);
-  const trained = await trainChids(Float64Array.from(rows), vectors, {
-    epochs: opts.epochs,
-    batchSize: opts.batchSize,
-    seed: opts.seed ?? undefined,
-    onEpoch: hooks.onEpoch ? (e: number, loss: number, val: number | null) => hooks.onEpoch!(e, opts.epochs, loss, val) : undefined,
+    return { avs: Float64Array.from(rows), n: rows.length / 3, tap: r.tap, file: r.summary.file };
   });
+  const vectors = recordings.reduce((a, r) => a + r.n, 0);
+  const trained = await trainer.fit(recordings, { onTrainStart: hooks.onTrainStart, onEpoch: hooks.onEpoch });
   try {
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -124,17 +130,8 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
       created: new Date().toISOString(),
       chids_version: chidsVersion(),
       model: {
-        type: 'chids',
-        encoding_dim: 2,
-        bottleneck: 1,
-        reg_rate: 0.01,
-        activation: 'sigmoid',
-        optimizer: 'adam',
-        learning_rate: 0.001,
-        loss: 'mse',
-        epochs: opts.epochs,
-        batch_size: opts.batchSize,
-        validation_split: 0.2,
+        type: trainer.name,
+        ...trained.detector.settings,
         seed: trained.seed,
       },
       encoding: {
@@ -158,6 +155,8 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
         final_loss: trained.finalLoss,
         final_val_loss: trained.finalValLoss,
         epochs: trained.epochs,
+        examples: trained.examples,
+        max_score: trained.maxScore,
       },
       thetas: [...THETAS],
       inputs: perTrace.map((r) => ({
@@ -173,7 +172,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
       seenArgs: [...seenArgs],
       maxFreq,
       thresholds: trained.thresholds,
-      saveModel: (dir) => trained.scorer.save(dir),
+      saveModel: (dir) => trained.detector.save(dir),
     });
     return {
       outDir: opts.outDir,
@@ -189,9 +188,10 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
       trainingMs: trained.ms,
       finalLoss: trained.finalLoss,
       finalValLoss: trained.finalValLoss,
+      model: trainer.name,
       manifest,
     };
   } finally {
-    trained.scorer.dispose();
+    trained.detector.dispose();
   }
 }

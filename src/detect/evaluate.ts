@@ -10,6 +10,7 @@ import { NameTable } from '../events/names.js';
 import type { RecordingLabels, TraceSource } from '../events/sources.js';
 import { encodeTrace } from '../encode/pipeline.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
+import type { Detector } from '../model/detector.js';
 import { ChidsError } from '../util/errors.js';
 import { readBaselineData, type ArtifactPaths, type Manifest } from './artifacts.js';
 import type { RunHooks } from './baseline.js';
@@ -56,6 +57,8 @@ export interface EvaluationResult {
   faithful: boolean;
   window_ns: number;
   model: string;
+  /** Wall time of reading, encoding and scoring the recordings (model loaded), and of the detector's scoring alone. */
+  timing?: { total_ms: number; score_ms: number; windows_scored: number };
   /** LID-DS window-level metrics, latency, CFA, precision/F1 and ROC/AUC (src/detect/metrics.ts). */
   metrics: Metrics;
 }
@@ -70,7 +73,7 @@ export interface EvaluateOptions {
   hooks?: RunHooks;
 }
 
-/** Minimal scorer contract (src/model provides the implementations). */
+/** Minimal per-AV scorer contract (the CHIDS autoencoder); every detector: loadDetector in src/model/registry.ts. */
 export interface Scorer {
   readonly kind: string;
   scoreAVs(avs: Float64Array, n: number): Float64Array;
@@ -94,7 +97,10 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   const normal = await planSources(opts.normal);
   const attack = await planSources(opts.attack);
   if (normal.length + attack.length === 0) throw new ChidsError('no recordings to evaluate (--ns, --ms)');
-  const scorer = await loadScorer(opts.artifacts.model);
+  const { loadDetector } = await import('../model/registry.js');
+  const scorer = await loadDetector(opts.artifacts.model, data.manifest?.model.type);
+  const timing = { total_ms: 0, score_ms: 0, windows_scored: 0 };
+  const t0 = performance.now();
   try {
     const all = [...normal.map((p) => ({ ...p, cls: 'normal' as const })), ...attack.map((p) => ({ ...p, cls: 'attack' as const }))];
     const skipped: EvaluationResult['skipped'] = [];
@@ -106,7 +112,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
         [all[i]],
         async (src) => {
           hooks.onTraceStart?.(i, all.length, src.path, src.textBytes);
-          const r = await scoreRecording(src, data.vocab, scorer, thresholds, all[i].cls, faithful, windowNs, hooks, names);
+          const r = await scoreRecording(src, data.vocab, scorer, thresholds, all[i].cls, faithful, windowNs, hooks, names, timing);
           return r;
         },
         one,
@@ -132,6 +138,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
       faithful,
       window_ns: windowNs,
       model: scorer.kind,
+      timing: { ...timing, total_ms: performance.now() - t0 },
       metrics: computeMetrics({ theta, thresholds, recordings }),
     };
   } finally {
@@ -159,21 +166,23 @@ function warnOnModeMismatch(manifest: Manifest | null, faithful: boolean, window
 async function scoreRecording(
   src: TraceSource,
   vocab: Vocabulary,
-  scorer: Scorer,
+  scorer: Detector,
   thresholds: number[],
   cls: RecordingClass,
   faithful: boolean,
   windowNs: number,
   hooks: RunHooks,
   names: NameTable,
+  timing: { score_ms: number; windows_scored: number },
 ): Promise<RecordingResult> {
+  const tap = scorer.newTap?.(names) ?? null;
   let rows = new Float64Array(3 * 256);
   let n = 0;
   const windowHasAv: boolean[] = [];
   const summary = await encodeTrace(
     src,
     vocab,
-    { faithful, windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning },
+    { faithful, windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning, tap: tap ?? undefined },
     (w) => {
       windowHasAv.push(w.av !== null);
       if (w.av === null) return;
@@ -190,7 +199,10 @@ async function scoreRecording(
     names,
   );
   hooks.onTraceEnd?.(summary);
-  const errors = n > 0 ? scorer.scoreAVs(rows.subarray(0, 3 * n), n) : new Float64Array(0);
+  const ts = performance.now();
+  const errors = n > 0 ? scorer.scoreRecording({ avs: rows.subarray(0, 3 * n), n, tap }) : new Float64Array(0);
+  timing.score_ms += performance.now() - ts;
+  timing.windows_scored += n;
   let maxError = 0;
   for (let i = 0; i < errors.length; i++) if (errors[i] > maxError) maxError = errors[i];
   const windowErrors: (number | null)[] = [];

@@ -231,3 +231,82 @@ export async function loadLayersModelDir(dir: string, check: ModelCheck): Promis
   }
 }
 
+/** What a model of any topology must match on load (see loadLayersModelAny). */
+export interface AnyModelCheck {
+  /** `userDefinedMetadata.chids.kind` must equal this. */
+  kind: string;
+  /** Shape the model's input and output must have, batch dimension excluded. */
+  ioShape: readonly number[];
+}
+
+/**
+ * Reads and validates `dir/model/` for a model of any layer topology (the sequence
+ * autoencoders): the layers-model JSON, the recorded kind, the weights' byte length and
+ * finiteness, then loads it with TF.js and checks its input and output shapes. Custom layers
+ * must be registered before (src/model/layers.ts). Returns the model and its
+ * `userDefinedMetadata.chids` object. The caller must have selected a backend (ensureTf).
+ */
+export async function loadLayersModelAny(dir: string, check: AnyModelCheck): Promise<{ model: tf.LayersModel; meta: Record<string, unknown> }> {
+  const modelDir = join(dir, MODEL_DIR);
+  const jsonPath = join(modelDir, MODEL_JSON);
+  const binPath = join(modelDir, WEIGHTS_BIN);
+  let text: string;
+  try {
+    text = await readFile(jsonPath, 'utf8');
+  } catch (err) {
+    throw new InputError(jsonPath, errorText(err));
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(jsonPath, `not valid JSON (${errorText(err)})`);
+  }
+  const parsed = modelJsonSchema.safeParse(raw);
+  if (!parsed.success) throw new InputError(jsonPath, `not a TF.js layers model: ${firstIssue(parsed.error)}`);
+  const mj = parsed.data;
+  const meta = mj.userDefinedMetadata?.['chids'];
+  const kind = (meta as { kind?: unknown } | null | undefined)?.kind;
+  if (meta === null || typeof meta !== 'object' || kind === undefined) {
+    throw new InputError(jsonPath, `records no model kind (userDefinedMetadata.chids.kind), expected "${check.kind}"`);
+  }
+  if (kind !== check.kind) throw new InputError(jsonPath, `holds a "${String(kind)}" model, expected "${check.kind}"`);
+
+  const specs = mj.weightsManifest[0].weights;
+  const expectedBytes = specs.reduce((acc, s) => acc + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+  let bin: Buffer;
+  try {
+    bin = await readFile(binPath);
+  } catch (err) {
+    throw new InputError(binPath, errorText(err));
+  }
+  if (bin.byteLength !== expectedBytes) {
+    throw new InputError(binPath, `has ${bin.byteLength} bytes, expected ${expectedBytes} (${specs.length} float32 tensors listed in ${MODEL_JSON})`);
+  }
+  const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
+  const f32 = new Float32Array(weightData);
+  for (let i = 0; i < f32.length; i++) {
+    if (!Number.isFinite(f32[i])) throw new InputError(binPath, `weight ${i} is not finite (${f32[i]})`);
+  }
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: mj.modelTopology as unknown as tf.io.ModelArtifacts['modelTopology'],
+    format: mj.format,
+    weightSpecs: specs as tf.io.WeightsManifestEntry[],
+    weightData,
+    ...(mj.userDefinedMetadata !== undefined ? { userDefinedMetadata: mj.userDefinedMetadata as Record<string, object> } : {}),
+  };
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (err) {
+    throw new InputError(jsonPath, `cannot load the model: ${errorText(err)}`);
+  }
+  const want = JSON.stringify([null, ...check.ioShape]);
+  const inShape = JSON.stringify(model.inputs[0]?.shape ?? null);
+  const outShape = JSON.stringify(model.outputs[0]?.shape ?? null);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || inShape !== want || outShape !== want) {
+    model.dispose();
+    throw new InputError(jsonPath, `wrong topology: input ${inShape} and output ${outShape}, expected ${want} for both`);
+  }
+  return { model, meta: meta as Record<string, unknown> };
+}

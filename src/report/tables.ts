@@ -17,6 +17,7 @@ export function baselineTable(r: BaselineResult): string {
   const mode = r.manifest.encoding.faithful ? 'faithful (reference quirks)' : 'improved (default)';
   t.push(
     { [head('output directory')]: r.outDir },
+    { [head('model')]: r.model },
     { [head('encoding')]: `${mode}, ${r.manifest.encoding.window_ns / 1e9} s windows` },
     { [head('training recordings')]: `${r.recordings}${r.skipped.length ? ` (${r.skipped.length} skipped)` : ''}` },
     { [head('windows (non-empty)')]: `${r.windows} (${r.vectors})` },

@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { nonNegativeInt, positiveInt, toJson, windowLength } from './common.js';
+import { addHyperParameterOptions, hyperParameters, type ModelFlags } from './model-options.js';
+
+interface Flags extends Omit<ModelFlags, 'model'> {
+  dataset: string;
+  models: string;
+  epochs?: number;
+  seed?: number;
+  out?: string;
+  faithful?: boolean;
+  window?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('compare')
+    .description('train and evaluate several detectors on the same LID-DS split; print one table')
+    .requiredOption('--dataset <dir>', 'a LID-DS scenario directory (training/, test/normal/, test/normal_and_attack/)')
+    .option('--models <list>', 'comma-separated: chids, dense-seq, enhanced, lstm, tcn, stide, bosc', 'chids,dense-seq,enhanced,lstm,tcn,stide,bosc')
+    .option('--epochs <n>', "epochs for every neural model (default: each model's own)", positiveInt('--epochs'))
+    .option('--seed <n>', 'one seed for every model (default: random, reported)', nonNegativeInt('--seed'))
+    .option('--out <dir>', 'keep each baseline in DIR/<model> (default: temporary, removed)')
+    .option('--faithful', 'encode like the reference implementation')
+    .option('--window <length>', 'window length, e.g. 1s', windowLength)
+    .option('--json', 'print one JSON object on stdout instead of the table')
+    .option('-q, --quiet', 'no progress or warnings on stderr');
+  addHyperParameterOptions(cmd)
+    .addHelpText(
+      'after',
+      `
+Hyper-parameter flags apply to the models that take them.
+
+Examples:
+  $ chids compare --dataset data/example
+  $ chids compare --dataset data/example --models chids,lstm,stide --seed 1 --epochs 20
+  $ chids compare --dataset LID-DS-2021/CVE-2017-7529 --models chids,stide,bosc --json > cmp.json`,
+    )
+    .action(async (flags: Flags) => {
+      const { ChidsError } = await import('../util/errors.js');
+      const { isModelName, MODEL_NAMES } = await import('../model/registry.js');
+      const models = flags.models
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      const bad = models.filter((m) => !isModelName(m));
+      if (bad.length) throw new ChidsError(`unknown model${bad.length > 1 ? 's' : ''} ${bad.join(', ')} in --models (choose from: ${MODEL_NAMES.join(', ')})`);
+      const hyper = hyperParameters(flags);
+      const { runCompare } = await import('../detect/compare.js');
+      const { Progress } = await import('../report/progress.js');
+      const progress = new Progress({ quiet: flags.quiet });
+      try {
+        const result = await runCompare({
+          dataset: flags.dataset,
+          models: models as Parameters<typeof runCompare>[0]['models'],
+          seed: flags.seed ?? null,
+          epochs: flags.epochs,
+          hyper,
+          faithful: Boolean(flags.faithful),
+          windowNs: flags.window,
+          outDir: flags.out ?? null,
+          hooks: {
+            ...progress,
+            onModelStart: (m: string, i: number, n: number) => {
+              if (!flags.quiet && !flags.json) process.stderr.write(`[${i + 1}/${n}] ${m}\n`);
+            },
+          },
+        });
+        progress.stop();
+        if (flags.json) {
+          process.stdout.write(toJson(result, 2) + '\n');
+        } else {
+          const { compareTable } = await import('../report/compare-table.js');
+          process.stdout.write(compareTable(result) + '\n');
+        }
+      } finally {
+        progress.stop();
+      }
+    });
+}

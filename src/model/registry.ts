@@ -1,0 +1,252 @@
+/**
+ * Every detector by name: its defaults, a trainer for `baseline`, and loading a saved one for
+ * `evaluate`. Importing this module loads no TF.js: the neural models are imported when asked
+ * for, so STIDE and BoSC run without it.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChidsError, InputError } from '../util/errors.js';
+import { MODEL_NAMES, isModelName, type Detector, type DetectorTrainer, type FitResult, type ModelName, type TrainHooks, type TrainingRecording } from './detector.js';
+
+export { MODEL_NAMES, isModelName, type ModelName } from './detector.js';
+
+/** Everything `--model` and its hyper-parameter flags can set. Omitted = the model's default. */
+export interface ModelOptions {
+  model?: ModelName;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Seed for reproducible training (weights, shuffles, dropout, BoSC's sample). */
+  seed?: number;
+  /** ENCODING_DIM (chids: fixed 2). */
+  encodingDim?: number;
+  /** BOTTLENECK (chids: fixed 1). */
+  bottleneck?: number;
+  /** REG_RATE: L1 activity rate. */
+  regRate?: number;
+  /** T, windows per sequence (sequence models). */
+  seqLen?: number;
+  /** n-gram length (stide). */
+  ngram?: number;
+  /** Largest number of normal bags (bosc). */
+  maxBags?: number;
+}
+
+type Option = Exclude<keyof ModelOptions, 'model' | 'seed'>;
+
+export interface ModelInfo {
+  name: ModelName;
+  /** What it reads. */
+  input: 'anomaly vectors' | 'sequences of anomaly vectors' | 'syscall n-grams' | 'syscall frequencies';
+  summary: string;
+  /** The options it takes, with their defaults. */
+  defaults: Partial<Record<Option, number>>;
+}
+
+/** Training defaults shared by the four sequence autoencoders. */
+export const SEQ_TRAIN_DEFAULTS = Object.freeze({ batchSize: 64, learningRate: 0.01 });
+const SEQ_HYPER = { seqLen: 10, encodingDim: 2, bottleneck: 1 };
+
+export const MODELS: Readonly<Record<ModelName, ModelInfo>> = Object.freeze({
+  chids: {
+    name: 'chids',
+    input: 'anomaly vectors',
+    summary: 'the CHIDS autoencoder (reference): Dense 2-1-1-2-3 sigmoid, L1 activity 0.01 on the first layer',
+    defaults: { epochs: 120, batchSize: 50, learningRate: 0.001, regRate: 0.01 },
+  },
+  'dense-seq': {
+    name: 'dense-seq',
+    input: 'sequences of anomaly vectors',
+    summary: 'dense autoencoder over a flattened sequence: BN, leaky ReLU, L1-sparse linear bottleneck, L2 1e-4 kernels',
+    defaults: { epochs: 20, ...SEQ_TRAIN_DEFAULTS, ...SEQ_HYPER, regRate: 0.01 },
+  },
+  enhanced: {
+    name: 'enhanced',
+    input: 'sequences of anomaly vectors',
+    summary: 'per-step dense autoencoder: BN, leaky ReLU 0.1, dropout 0.2, L1 activity on the second layer, sigmoid output',
+    defaults: { epochs: 20, ...SEQ_TRAIN_DEFAULTS, ...SEQ_HYPER, regRate: 0.01 },
+  },
+  lstm: {
+    name: 'lstm',
+    input: 'sequences of anomaly vectors',
+    summary: 'LSTM autoencoder: masking, LSTM, layer norm, LSTM bottleneck, repeat vector, LSTM, time-distributed dense',
+    defaults: { epochs: 10, ...SEQ_TRAIN_DEFAULTS, ...SEQ_HYPER },
+  },
+  tcn: {
+    name: 'tcn',
+    input: 'sequences of anomaly vectors',
+    summary: 'temporal convolution autoencoder: causal dilated Conv1D (1, 2, 4), global average pooling, repeat vector, transposed convolutions, dense head',
+    defaults: { epochs: 20, ...SEQ_TRAIN_DEFAULTS, ...SEQ_HYPER },
+  },
+  stide: {
+    name: 'stide',
+    input: 'syscall n-grams',
+    summary: 'STIDE: share of the window’s (per-thread) syscall n-grams never seen in training',
+    defaults: { ngram: 6 },
+  },
+  bosc: {
+    name: 'bosc',
+    input: 'syscall frequencies',
+    summary: 'bag of system calls: distance from the window’s syscall frequencies to the nearest normal bag',
+    defaults: { maxBags: 5000 },
+  },
+});
+
+/** Options given that the model does not take (for a clear CLI error). */
+export function inapplicableOptions(opts: ModelOptions): Option[] {
+  const info = MODELS[opts.model ?? 'chids'];
+  return (Object.keys(opts) as (keyof ModelOptions)[]).filter(
+    (k): k is Option => k !== 'model' && k !== 'seed' && opts[k] !== undefined && !(k in info.defaults),
+  );
+}
+
+/** The value of an option for a model: the given one, else the model's default. */
+function pick(opts: ModelOptions, info: ModelInfo, k: Option): number {
+  const v = opts[k] ?? info.defaults[k];
+  if (v === undefined) throw new Error(`${info.name} has no default for ${k}`);
+  return v;
+}
+
+class SeqTrainer implements DetectorTrainer {
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly epochs: number;
+
+  constructor(
+    readonly name: ModelName,
+    private readonly arch: import('./seq-autoencoder.js').SeqArchitecture,
+    private readonly hp: import('./seq-autoencoder.js').SeqHyper,
+    private readonly seed: number | undefined,
+    settings: Record<string, unknown>,
+  ) {
+    this.epochs = hp.epochs;
+    this.settings = settings;
+  }
+
+  async fit(recordings: readonly TrainingRecording[], hooks?: TrainHooks): Promise<FitResult> {
+    const { trainSequenceModel } = await import('./seq-autoencoder.js');
+    return trainSequenceModel(this.arch, this.hp, recordings, this.seed, hooks);
+  }
+}
+
+async function architecture(name: 'dense-seq' | 'enhanced' | 'lstm' | 'tcn') {
+  switch (name) {
+    case 'dense-seq':
+      return (await import('./dense-seq.js')).DENSE_SEQ;
+    case 'enhanced':
+      return (await import('./enhanced.js')).ENHANCED;
+    case 'lstm':
+      return (await import('./lstm.js')).LSTM;
+    case 'tcn':
+      return (await import('./tcn.js')).TCN;
+  }
+}
+
+/** A trainer for the model `opts.model` (default chids) with every default filled in. */
+export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTrainer> {
+  const name = opts.model ?? 'chids';
+  if (!isModelName(name)) throw new ChidsError(`unknown model '${String(name)}' (choose one of: ${MODEL_NAMES.join(', ')})`);
+  const info = MODELS[name];
+  switch (name) {
+    case 'chids': {
+      const { ChidsTrainer } = await import('./chids-detector.js');
+      return new ChidsTrainer({
+        epochs: pick(opts, info, 'epochs'),
+        batchSize: pick(opts, info, 'batchSize'),
+        learningRate: pick(opts, info, 'learningRate'),
+        regRate: pick(opts, info, 'regRate'),
+        seed: opts.seed,
+      });
+    }
+    case 'stide': {
+      const { StideTrainer } = await import('./stide.js');
+      return new StideTrainer({ ngram: pick(opts, info, 'ngram'), seed: opts.seed });
+    }
+    case 'bosc': {
+      const { BoscTrainer } = await import('./bosc.js');
+      return new BoscTrainer({ maxBags: pick(opts, info, 'maxBags'), seed: opts.seed });
+    }
+    default: {
+      const { checkSeqHyper, seqSettings, SEQ_DEFAULTS } = await import('./seq-autoencoder.js');
+      const arch = await architecture(name);
+      const hp = {
+        seqLen: pick(opts, info, 'seqLen'),
+        encodingDim: pick(opts, info, 'encodingDim'),
+        bottleneck: pick(opts, info, 'bottleneck'),
+        regRate: 'regRate' in info.defaults ? pick(opts, info, 'regRate') : 0,
+        epochs: pick(opts, info, 'epochs'),
+        batchSize: pick(opts, info, 'batchSize'),
+        learningRate: pick(opts, info, 'learningRate'),
+        validationSplit: SEQ_DEFAULTS.validationSplit,
+      };
+      checkSeqHyper(hp);
+      const settings = seqSettings(arch, hp);
+      if (!('regRate' in info.defaults)) delete settings['reg_rate'];
+      return new SeqTrainer(name, arch, hp, opts.seed, settings);
+    }
+  }
+}
+
+/**
+ * Which model a baseline's `model/` directory holds, from its files; null when it holds none
+ * of them (the loader then names the missing file).
+ */
+export async function detectModel(dir: string): Promise<ModelName | null> {
+  const modelDir = join(dir, 'model');
+  let files: string[];
+  try {
+    files = await readdir(modelDir);
+  } catch {
+    return null;
+  }
+  if (files.includes('stide.json')) return 'stide';
+  if (files.includes('bosc.json')) return 'bosc';
+  if (files.includes('model.json')) {
+    const jsonPath = join(modelDir, 'model.json');
+    let kind: unknown;
+    try {
+      const doc = JSON.parse(await readFile(jsonPath, 'utf8')) as { userDefinedMetadata?: { chids?: { kind?: unknown } } } | null;
+      kind = doc?.userDefinedMetadata?.chids?.kind;
+    } catch {
+      return 'chids'; // loadChids reports what is wrong with it
+    }
+    if (kind === undefined || kind === 'chids-autoencoder') return 'chids';
+    const byKind: Record<string, ModelName> = {
+      'dense-seq-autoencoder': 'dense-seq',
+      'enhanced-autoencoder': 'enhanced',
+      'lstm-autoencoder': 'lstm',
+      'tcn-autoencoder': 'tcn',
+    };
+    const name = typeof kind === 'string' ? byKind[kind] : undefined;
+    if (name === undefined) throw new InputError(jsonPath, `holds a model of unknown kind ${JSON.stringify(kind)}`);
+    return name;
+  }
+  return null;
+}
+
+/**
+ * Loads the detector saved under `dir/model/`. `expected` (the manifest's model type), when
+ * given, must match what the directory holds.
+ */
+export async function loadDetector(dir: string, expected?: string): Promise<Detector> {
+  const found = await detectModel(dir);
+  if (expected !== undefined && !isModelName(expected)) {
+    throw new InputError(join(dir, 'manifest.json'), `names an unknown model type "${expected}" (this chids knows: ${MODEL_NAMES.join(', ')})`);
+  }
+  if (expected !== undefined && found !== null && expected !== found) {
+    throw new InputError(join(dir, 'manifest.json'), `says the model is "${expected}" but ${join(dir, 'model')} holds a "${found}" model`);
+  }
+  // Nothing recognisable: the manifest's type, else the CHIDS autoencoder; its loader names what is missing.
+  const name: ModelName = found ?? (expected as ModelName | undefined) ?? 'chids';
+  switch (name) {
+    case 'chids':
+      return (await import('./chids-detector.js')).loadChidsDetector(dir);
+    case 'stide':
+      return (await import('./stide.js')).loadStide(dir);
+    case 'bosc':
+      return (await import('./bosc.js')).loadBosc(dir);
+    default: {
+      const { loadSequenceModel } = await import('./seq-autoencoder.js');
+      return loadSequenceModel(await architecture(name), dir);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/** The `chids compare` table (cli-table3), one row per model. */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { CompareResult } from '../detect/compare.js';
+import { fmtMs, fmtTheta } from './format.js';
+
+const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const head = (s: string) => (color ? pc.bold(pc.cyan(s)) : s);
+
+const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
+const at = (v: number | null, theta: number | null) => (v === null ? '—' : `${pct(v)} (θ ${fmtTheta(theta!)})`);
+
+function rate(v: number | null): string {
+  if (v === null) return '—';
+  if (v >= 1e5) return `${(v / 1e3).toFixed(0)} k`;
+  if (v >= 1e4) return `${(v / 1e3).toFixed(1)} k`;
+  return v.toFixed(0);
+}
+
+export function compareTable(r: CompareResult): string {
+  const t = new Table({
+    head: ['model', 'DR @ FAR ≤ 1 %', 'DR @ FAR ≤ 5 %', 'AUC', 'latency', 'training', 'windows/s'].map(head),
+    style: { head: [], border: color ? ['grey'] : [], compact: true },
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  });
+  for (const m of r.models) {
+    t.push([
+      m.model,
+      at(m.dr_at_far_1, m.theta_at_far_1),
+      at(m.dr_at_far_5, m.theta_at_far_5),
+      m.auc === null ? '—' : m.auc.toFixed(3),
+      m.mean_latency_s === null ? '—' : `${m.mean_latency_s.toFixed(2)} s`,
+      fmtMs(m.training_ms),
+      rate(m.windows_per_s),
+    ]);
+  }
+  const c = r.recordings;
+  return [
+    `Comparison on ${r.dataset}`,
+    t.toString(),
+    `trained on ${c.training} recordings, evaluated on ${c.normal} normal and ${c.attack} attack recordings; seed ${r.seed}`,
+    'DR/FAR per recording (any window above max(training score) × θ); AUC over recordings (score = highest window score);',
+    'latency: exploit start → end of the first alarming window, at the θ of the FAR ≤ 5 % column; windows/s: evaluate end to end.',
+  ].join('\n');
+}
