@@ -1,0 +1,113 @@
+/**
+ * `chids compare`: the column rules (bestAtFar), runCompare on a tiny LID-DS scenario written
+ * at test time, and the command end to end (table and --json).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { bestAtFar, runCompare, type CompareResult } from '../src/detect/compare.js';
+import { ChidsError } from '../src/util/errors.js';
+import { assertOk, jsonOf, runCli } from './helpers/cli.js';
+import { writeDataset } from './helpers/lidds-dataset.js';
+
+const tmpDirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'chids-compare-test-'));
+  tmpDirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+});
+
+let dataset: string;
+before(() => {
+  dataset = writeDataset(tmp(), { training: 4, normal: 3, attack: 2, seconds: 16, seed: 3 });
+});
+
+describe('bestAtFar', () => {
+  test('the best detection rate among θ within the false-alarm budget; ties go to the larger θ', () => {
+    const dr = [1, 1, 0.9, 0.9, 0.5];
+    const far = [0.5, 0.04, 0.01, 0, 0];
+    assert.deepEqual(bestAtFar(dr, far, 0.05), { rate: 1, index: 1 });
+    assert.deepEqual(bestAtFar(dr, far, 0.01), { rate: 0.9, index: 3 });
+    assert.deepEqual(bestAtFar(dr, [1, 1, 1, 1, 1], 0.05), { rate: null, index: null });
+    // no normal recordings: every θ is within budget
+    assert.deepEqual(bestAtFar([0.5, 0.7], [null, null], 0.01), { rate: 0.7, index: 1 });
+  });
+});
+
+describe('runCompare', () => {
+  test('trains and evaluates each model on the same split; one row per model, in order', async () => {
+    const out = tmp();
+    const r: CompareResult = await runCompare({
+      dataset,
+      models: ['chids', 'tcn', 'stide', 'bosc'],
+      seed: 8,
+      epochs: 4,
+      hyper: { seqLen: 4, ngram: 5 },
+      outDir: out,
+    });
+    assert.deepEqual(
+      r.models.map((m) => m.model),
+      ['chids', 'tcn', 'stide', 'bosc'],
+    );
+    assert.deepEqual(r.recordings, { training: 4, normal: 3, attack: 2 });
+    assert.equal(r.seed, 8);
+    for (const m of r.models) {
+      assert.equal(m.seed, 8);
+      assert.equal(m.detection_rate.length, 10);
+      assert.ok(m.training_ms > 0);
+      assert.ok(m.windows_scored >= 5 * 15);
+      assert.ok(m.windows_per_s > 0);
+      assert.ok(m.auc !== null && m.auc >= 0 && m.auc <= 1);
+      assert.ok(existsSync(path.join(out, m.model, 'manifest.json')), 'baselines kept with --out');
+      assert.equal(m.baseline, path.join(out, m.model));
+    }
+    const by = Object.fromEntries(r.models.map((m) => [m.model, m]));
+    assert.equal(by['chids'].epochs, 4);
+    assert.equal(by['tcn'].epochs, 4);
+    assert.equal(by['tcn'].settings['seq_len'], 4);
+    assert.equal(by['stide'].settings['ngram'], 5);
+    assert.equal(by['stide'].epochs, 0);
+    assert.equal(by['chids'].settings['seq_len'], undefined, 'hyper-parameters only go to the models that take them');
+    // The web shell is obvious to the syscall-level detectors.
+    for (const m of ['stide', 'bosc']) {
+      assert.equal(by[m].auc, 1);
+      assert.equal(by[m].dr_at_far_5, 1);
+      assert.ok(by[m].mean_latency_s !== null && by[m].mean_latency_s! > 0 && by[m].mean_latency_s! <= 2, `${m} latency ${by[m].mean_latency_s}`);
+    }
+  });
+
+  test('bad requests are refused before any work', async () => {
+    await assert.rejects(runCompare({ dataset, models: [], seed: 1 }), ChidsError);
+    await assert.rejects(runCompare({ dataset, models: ['stide', 'stide'], seed: 1 }), /twice/);
+    await assert.rejects(runCompare({ dataset: path.join(dataset, 'training'), models: ['stide'], seed: 1 }), /missing/);
+  });
+});
+
+describe('chids compare (CLI)', () => {
+  test('--json: one object with a row per model', async () => {
+    const r = await runCli(['compare', '--dataset', dataset, '--models', 'stide,bosc', '--seed', '3', '--json']);
+    assertOk(r);
+    const j = jsonOf<CompareResult>(r);
+    assert.deepEqual(
+      j.models.map((m) => m.model),
+      ['stide', 'bosc'],
+    );
+    assert.equal(j.seed, 3);
+  });
+
+  test('the table, and an unknown model named in one line', async () => {
+    const r = await runCli(['compare', '--dataset', dataset, '--models', 'bosc', '-q']);
+    assertOk(r);
+    for (const col of ['model', 'DR @ FAR ≤ 1 %', 'DR @ FAR ≤ 5 %', 'AUC', 'latency', 'training', 'windows/s', 'bosc']) {
+      assert.ok(r.stdout.includes(col), `table lacks ${col}:\n${r.stdout}`);
+    }
+    const bad = await runCli(['compare', '--dataset', dataset, '--models', 'chids,svm']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^chids: unknown model svm in --models/);
+  });
+});
