@@ -150,6 +150,25 @@ export class WindowEncoder {
     if (this.clock.current >= 0) this.close(this.clock.current);
   }
 
+  /**
+   * Closes every window that ends at or before time (sec, nsec), in the events' time base, as
+   * if an event at that time had arrived (without adding one): a live source calls this on a
+   * timer so a quiet stream still closes its windows on time. Empty windows in between are
+   * reported as push() reports them. No-op before the first event or when the time is still
+   * inside the current window. Returns the number of windows closed.
+   */
+  advanceTo(sec: number, nsec: number): number {
+    const clock = this.clock;
+    const before = clock.current;
+    if (before < 0) return 0;
+    const k = clock.indexAt(sec, nsec);
+    if (k <= before) return 0;
+    this.close(before);
+    for (let j = before + 1; j < k; j++) this.onWindow({ index: j, startNs: clock.startNs(j), events: 0, av: null });
+    clock.current = k;
+    return k - before;
+  }
+
   private add(ev: SyscallEvent): void {
     const s = this.s;
     const id = ev.nameId;

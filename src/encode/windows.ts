@@ -78,6 +78,21 @@ export class WindowClock {
     return k;
   }
 
+  /**
+   * The index of the window holding time (sec, nsec), without placing anything; -1 before the
+   * first event or before the anchor. (For closing windows on a timer: WindowEncoder.advanceTo.)
+   */
+  indexAt(sec: number, nsec: number): number {
+    if (this.current < 0) return -1;
+    const rel = (sec - this.sec0) * 1e9 + (nsec - this.nsec0);
+    if (rel < 0) return -1;
+    const w = this.windowNs;
+    let k = Math.floor(rel / w);
+    if (k * w > rel) k--;
+    else if ((k + 1) * w <= rel) k++;
+    return k;
+  }
+
   /** Start of window k as nanoseconds: epoch ns for LID-DS, ns since midnight for sysdig text. */
   startNs(k: number): bigint {
     return BigInt(this.sec0) * 1_000_000_000n + BigInt(this.nsec0) + BigInt(k) * BigInt(this.windowNs);
