@@ -1,0 +1,161 @@
+/**
+ * Live sources behind one interface (DESIGN.md §8, "capture/"): strace (ptrace), eBPF
+ * (bpftrace) and stdin (a recording or `sysdig` piped in). Each one turns what it reads into
+ * text lines of a trace format the parser knows (LID-DS 2021 for strace and eBPF; LID-DS or
+ * sysdig text for stdin), attributed to a container, and hands them to a {@link SourceSink}
+ * in batches of complete lines. Nothing after the source knows where the events came from.
+ *
+ *     source ──batches──► BoundedQueue ──► consumer (monitor: parser → encoder → model → alerts;
+ *                                                    capture: LID-DS recording)
+ */
+import type { TraceFormat } from '../events/parse.js';
+import type { ContainerInfo } from './containers.js';
+import type { Logger } from './log.js';
+
+export type SourceKind = 'strace' | 'ebpf' | 'stdin';
+
+/** Where time comes from for closing windows. */
+export type SourceClock =
+  /** Wall clock: live sources; a quiet second still closes. */
+  | 'wall'
+  /** The events' own timestamps only: a replay read as fast as it can be. */
+  | 'events'
+  /** A replay paced to its timestamps (`--realtime`): the trace time that has elapsed. */
+  | 'paced';
+
+export interface SourceSink {
+  /**
+   * Complete lines of one container, in the source's format. Returns false when the batch was
+   * dropped (the queue is full).
+   */
+  data(container: ContainerInfo, data: Buffer, lines: number): boolean;
+  /** For a source that must not drop (a replay): resolves when there is room for more. */
+  whenSpace(): Promise<void>;
+  /** Events the capture tool reports it lost (e.g. bpftrace's "Lost N events"). */
+  lost(events: number, reason: string): void;
+  /** The capture process died and was started again. */
+  restarted(reason: string): void;
+  /** The source is attached and producing (strace started, bpftrace probes attached). */
+  ready(info: Record<string, unknown>): void;
+}
+
+export interface LiveSource {
+  readonly kind: SourceKind;
+  /** Format of the lines delivered; for stdin without --format, known after the first chunk. */
+  readonly format: TraceFormat | null;
+  readonly clock: SourceClock;
+  /**
+   * Current time in the events' time base (epoch seconds for the live sources), or null when
+   * windows follow the events only (a fast replay) or before the first event of a paced one.
+   */
+  now(): { sec: number; nsec: number } | null;
+  /**
+   * Runs until the source ends (end of input, the traced command or process exited) or
+   * `signal` aborts. Throws a ChidsError when the source cannot work at all (missing binary,
+   * no permission, eBPF unavailable).
+   */
+  run(sink: SourceSink, signal: AbortSignal): Promise<SourceEnd>;
+}
+
+export interface SourceEnd {
+  reason: 'eof' | 'exited' | 'stopped';
+  detail?: string;
+}
+
+export interface SourceSpec {
+  kind: SourceKind;
+  /** strace / ebpf: processes to trace (their containers). */
+  pids?: number[];
+  /** strace: a command to run and trace (`sh -c CMD`). */
+  cmd?: string;
+  /** stdin: the text format (sniffed when absent). */
+  format?: TraceFormat;
+  /** stdin: pace the replay to its timestamps. */
+  realtime?: boolean;
+  /** stdin: read this stream instead of process.stdin (library use, tests). */
+  input?: NodeJS.ReadableStream;
+  /** Restart the capture process when it dies (default true). */
+  restart?: boolean;
+  /** Upper bound on consecutive restarts before giving up (default 10). */
+  maxRestarts?: number;
+  log: Logger;
+}
+
+/** Wall-clock epoch time as seconds + nanoseconds. */
+export function wallNow(): { sec: number; nsec: number } {
+  const ms = Date.now();
+  const sec = Math.floor(ms / 1000);
+  return { sec, nsec: (ms - sec * 1000) * 1e6 };
+}
+
+/** Opens the source a spec describes (the implementations load lazily). */
+export async function openLiveSource(spec: SourceSpec): Promise<LiveSource> {
+  switch (spec.kind) {
+    case 'strace': {
+      const { StraceSource } = await import('./strace-source.js');
+      return new StraceSource(spec);
+    }
+    case 'ebpf': {
+      const { EbpfSource } = await import('./ebpf.js');
+      return new EbpfSource(spec);
+    }
+    case 'stdin': {
+      const { StdinSource } = await import('./stdin-source.js');
+      return new StdinSource(spec, spec.input as (NodeJS.ReadableStream & { isTTY?: boolean }) | undefined);
+    }
+  }
+}
+
+/**
+ * Splits a stream of bytes into complete lines (the last partial line is kept for the next
+ * chunk), bounded: a line longer than `maxLine` is cut off and counted.
+ */
+export class LineSplitter {
+  private carry = '';
+  overlong = 0;
+
+  constructor(private readonly maxLine = 1 << 20) {}
+
+  /** Calls `line` for every complete line in `chunk`. */
+  push(chunk: Buffer | string, line: (text: string) => void): void {
+    const text = this.carry + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      line(text.slice(start, nl));
+      start = nl + 1;
+    }
+    this.carry = text.slice(start);
+    if (this.carry.length > this.maxLine) {
+      this.overlong++;
+      this.carry = '';
+    }
+  }
+
+  /** The last line, if the stream ended without a newline. */
+  end(line: (text: string) => void): void {
+    if (this.carry !== '') line(this.carry);
+    this.carry = '';
+  }
+}
+
+/**
+ * Groups converted lines by container within one input chunk and hands each group to the
+ * sink as a single batch (one Buffer per container per chunk).
+ */
+export class BatchBuilder {
+  private groups = new Map<ContainerInfo, string[]>();
+
+  add(container: ContainerInfo, line: string): void {
+    let g = this.groups.get(container);
+    if (!g) this.groups.set(container, (g = []));
+    g.push(line);
+  }
+
+  flush(sink: SourceSink): void {
+    if (this.groups.size === 0) return;
+    for (const [c, lines] of this.groups) sink.data(c, Buffer.from(lines.join('\n') + '\n', 'utf8'), lines.length);
+    this.groups = new Map();
+  }
+}
