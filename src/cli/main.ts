@@ -13,6 +13,8 @@ import { register as registerEncode } from './encode.js';
 import { register as registerCompare } from './compare.js';
 import { register as registerReport } from './report.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerMonitor } from './monitor.js';
+import { register as registerCapture } from './capture.js';
 
 function version(): string {
   try {
@@ -53,6 +55,8 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerCompare(program);
   registerReport(program);
   registerDemo(program);
+  registerMonitor(program);
+  registerCapture(program);
   return program;
 }
 

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { positiveNumber, sourceOptions } from './monitor.js';
+
+interface Flags {
+  source: 'strace' | 'ebpf' | 'stdin';
+  pid?: string[];
+  cmd?: string;
+  format?: 'sysdig' | 'lidds';
+  seconds?: number;
+  out: string;
+  restart: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('capture').description('record a live container (or stdin) into a LID-DS 2021 recording (NAME.zip) for training');
+  sourceOptions(cmd)
+    .requiredOption('--out <file.zip>', 'the recording to write, DIR/NAME.zip (NAME.sc + NAME.json inside)')
+    .option('--seconds <n>', 'stop after this many seconds (default: when the source ends or on SIGINT/SIGTERM)', positiveNumber('--seconds'))
+    .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ chids capture --source strace --cmd "./normal-workload.sh" --seconds 60 --out data/train/normal_1.zip
+  $ chids capture --source ebpf --pid 4242 --seconds 300 --out data/train/web_1.zip
+  $ chids baseline --td data/train --od models/web`,
+    )
+    .action(async (flags: Flags) => {
+      const { jsonLogger } = await import('../capture/log.js');
+      const { runCapture } = await import('../capture/capture.js');
+      const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'capture' } });
+      const s = await runCapture({
+        source: { kind: flags.source, pids: flags.pid?.map(Number), cmd: flags.cmd, format: flags.format, restart: flags.restart },
+        out: flags.out,
+        seconds: flags.seconds ?? null,
+        log,
+      });
+      process.stdout.write(
+        flags.json ? JSON.stringify(s) + '\n' : `wrote ${s.path}: ${s.events} events in ${s.seconds.toFixed(1)} s${s.dropped ? `, ${s.dropped} dropped` : ''}\n`,
+      );
+    });
+}

@@ -1,0 +1,111 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { artifactPaths, collect, windowLength, type ArtifactFlags } from './common.js';
+
+interface Flags extends ArtifactFlags {
+  source: 'strace' | 'ebpf' | 'stdin';
+  pid?: string[];
+  cmd?: string;
+  format?: 'sysdig' | 'lidds';
+  realtime?: boolean;
+  theta: number;
+  alerts?: string;
+  webhook?: string;
+  metrics?: string;
+  exploitAt?: number;
+  grace: number;
+  queueMb: number;
+  stdout: boolean;
+  restart: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  quiet?: boolean;
+}
+
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const x = Number(value);
+    if (!/^\s*\d+(\.\d*)?\s*$|^\s*\.\d+\s*$/.test(value) || !(x > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return x;
+  };
+}
+
+export function pidList(value: string, previous: string[] = []): string[] {
+  for (const p of value.split(',')) {
+    if (!/^\d+$/.test(p.trim()) || Number(p) < 1) throw new InvalidArgumentError(`--pid must be a process id (got '${p}')`);
+  }
+  return [...previous, ...value.split(',').map((p) => p.trim())];
+}
+
+/** Options shared by `monitor` and `capture` (source selection and logging). */
+export function sourceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--source <kind>', 'where events come from').choices(['strace', 'ebpf', 'stdin']).default('stdin'))
+    .option('--pid <pid>', 'strace/ebpf: a process of the container to watch (repeatable, or comma-separated)', pidList)
+    .option('--cmd <command>', 'strace: run this shell command and trace it (and its children)')
+    .addOption(new Option('--format <format>', 'stdin: trace format (default: sniffed)').choices(['lidds', 'sysdig']))
+    .option('--no-restart', 'do not restart strace/bpftrace when it dies')
+    .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('-q, --quiet', 'log warnings and errors only');
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('monitor')
+    .description('score a live container (or a replayed recording) window by window and raise Falco-style alerts');
+  sourceOptions(cmd)
+    .option('--od <dir>', 'baseline directory written by `chids baseline`')
+    .option('--ss <file>', 'seen syscalls file (instead of --od)')
+    .option('--sa <file>', 'seen arguments file (instead of --od)')
+    .option('--fm <file>', 'max_freq file (instead of --od)')
+    .option('--tm <dir>', 'model directory (instead of --od)')
+    .option('--tl <file>', 'threshold list file (instead of --od)')
+    .option('--realtime', 'stdin: replay at the pace of the timestamps (default: as fast as it can be read)')
+    .option('--theta <θ>', 'threshold = θ × the largest training error', positiveNumber('--theta'), 1.0)
+    .option('--alerts <file>', 'also append alerts (JSON lines) to this file')
+    .option('--webhook <url>', 'also POST each alert (JSON) to this URL, in the background')
+    .option('--no-stdout', 'do not print alerts on stdout')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--exploit-at <epoch-seconds>', 'label alerts before this time as false alarms (replays of labelled recordings)', positiveNumber('--exploit-at'))
+    .option('--grace <length>', 'live: how long a window waits after its end for late events', windowLength, 250_000_000)
+    .option('--queue-mb <n>', 'bound on buffered events (MiB); beyond it live events are dropped and counted', positiveNumber('--queue-mb'), 64)
+    .addHelpText(
+      'after',
+      `
+Alerts: one JSON line each (Falco's shape: time, rule, priority, output, source, tags,
+output_fields with the container, the anomaly vector, the score, the threshold, θ, and the
+unseen syscalls and arguments). Logs: JSON lines on stderr. SIGINT/SIGTERM flush and exit 0.
+
+Examples:
+  $ cat recording.sc | chids monitor --od models/web --source stdin --format lidds
+  $ unzip -p rec.zip rec.sc | chids monitor --od models/web --exploit-at 1631078877.51
+  $ chids monitor --od models/web --source strace --pid 4242 --alerts /var/log/chids.jsonl
+  $ chids monitor --od models/web --source strace --cmd "./serve.sh" --metrics 127.0.0.1:9464
+  $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"`,
+    )
+    .action(async (flags: Flags) => {
+      const { jsonLogger } = await import('../capture/log.js');
+      const { runMonitor } = await import('../detect/monitor.js');
+      const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'monitor' } });
+      await runMonitor({
+        artifacts: artifactPaths(flags, true),
+        source: {
+          kind: flags.source,
+          pids: flags.pid?.map(Number),
+          cmd: flags.cmd,
+          format: flags.format,
+          realtime: flags.realtime,
+          restart: flags.restart,
+        },
+        theta: flags.theta,
+        graceMs: flags.grace / 1e6,
+        stdout: flags.stdout,
+        alertsFile: flags.alerts,
+        webhook: flags.webhook,
+        metrics: flags.metrics,
+        exploitAtSec: flags.exploitAt,
+        queueBytes: Math.round(flags.queueMb * 1024 * 1024),
+        log,
+      });
+    });
+}
+
+export { collect };

@@ -1,0 +1,146 @@
+/**
+ * Prometheus metrics of the live path (`chids monitor --metrics 127.0.0.1:PORT`), with
+ * prom-client, served at `/metrics` by a plain node:http server.
+ *
+ * The hot path never touches prom-client per event: the monitor counts in plain numbers and
+ * adds them per batch (events) or per window; gauges are read when Prometheus scrapes.
+ *
+ *   chids_events_total{container}            events parsed
+ *   chids_windows_total{container}           windows closed (empty ones included)
+ *   chids_scored_windows_total{container}    windows scored by the model
+ *   chids_alerts_total{container,priority}   alerts raised
+ *   chids_dropped_events_total{reason}       events lost: queue_full, source_lost (bpftrace),
+ *                                            malformed, no_timestamp, too_many_containers
+ *   chids_alert_sink_failures_total{sink,reason}
+ *   chids_source_restarts_total              capture process restarts
+ *   chids_scoring_seconds                    histogram of the model's time per window
+ *   chids_lag_seconds                        now − time of the newest event processed
+ *   chids_queue_bytes                        bytes waiting between source and detector
+ *   chids_containers                         containers being tracked
+ *   + prom-client's default process metrics (CPU, memory, event loop lag)
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ChidsError } from '../util/errors.js';
+
+export class MonitorMetrics {
+  readonly registry = new Registry();
+  readonly events: Counter<'container'>;
+  readonly windows: Counter<'container'>;
+  readonly scored: Counter<'container'>;
+  readonly alerts: Counter<'container' | 'priority'>;
+  readonly dropped: Counter<'reason'>;
+  readonly sinkFailures: Counter<'sink' | 'reason'>;
+  readonly restarts: Counter;
+  readonly scoring: Histogram;
+  readonly lag: Gauge;
+  readonly queueBytes: Gauge;
+  readonly containers: Gauge;
+
+  /** Read at scrape time. */
+  lagSeconds: () => number = () => 0;
+  queued: () => number = () => 0;
+  tracked: () => number = () => 0;
+
+  constructor(defaults = true) {
+    const r = [this.registry];
+    this.events = new Counter({ name: 'chids_events_total', help: 'Syscall events parsed', labelNames: ['container'], registers: r });
+    this.windows = new Counter({ name: 'chids_windows_total', help: 'Windows closed, empty ones included', labelNames: ['container'], registers: r });
+    this.scored = new Counter({ name: 'chids_scored_windows_total', help: 'Windows scored by the model', labelNames: ['container'], registers: r });
+    this.alerts = new Counter({ name: 'chids_alerts_total', help: 'Alerts raised', labelNames: ['container', 'priority'], registers: r });
+    this.dropped = new Counter({ name: 'chids_dropped_events_total', help: 'Events lost, by reason', labelNames: ['reason'], registers: r });
+    this.sinkFailures = new Counter({ name: 'chids_alert_sink_failures_total', help: 'Alerts an output could not deliver', labelNames: ['sink', 'reason'], registers: r });
+    this.restarts = new Counter({ name: 'chids_source_restarts_total', help: 'Restarts of the capture process (strace, bpftrace)', registers: r });
+    this.scoring = new Histogram({
+      name: 'chids_scoring_seconds',
+      help: 'Time to score one window with the model',
+      buckets: [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2],
+      registers: r,
+    });
+    const self = this;
+    this.lag = new Gauge({
+      name: 'chids_lag_seconds',
+      help: 'How far behind the newest processed event is (now minus its timestamp)',
+      registers: r,
+      collect() {
+        this.set(self.lagSeconds());
+      },
+    });
+    this.queueBytes = new Gauge({
+      name: 'chids_queue_bytes',
+      help: 'Bytes waiting between the source and the detector',
+      registers: r,
+      collect() {
+        this.set(self.queued());
+      },
+    });
+    this.containers = new Gauge({
+      name: 'chids_containers',
+      help: 'Containers being tracked',
+      registers: r,
+      collect() {
+        this.set(self.tracked());
+      },
+    });
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'chids_' });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** Parses `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `:9464` = 127.0.0.1). */
+export function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec.trim());
+  if (!m) throw new ChidsError(`--metrics ${spec}: expected HOST:PORT, e.g. 127.0.0.1:9464`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ChidsError(`--metrics ${spec}: port out of range`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export interface MetricsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `/metrics` (and `/healthz`) on host:port. */
+export function startMetricsServer(metrics: MonitorMetrics, listen: string): Promise<MetricsServer> {
+  const { host, port } = parseListen(listen);
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (url !== '/metrics' && url !== '/') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n');
+      return;
+    }
+    metrics.text().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+    );
+  });
+  server.keepAliveTimeout = 5000;
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new ChidsError(`--metrics ${listen}: cannot listen (${err.code ?? err.message})`)));
+    server.listen(port, host, () => {
+      const a = server.address() as AddressInfo;
+      const shown = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve({
+        url: `http://${shown}:${a.port}/metrics`,
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
