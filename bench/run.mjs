@@ -5,10 +5,11 @@
 //     of the same file (the floor for reading it), and the encoder's peak RSS;
 //  2. the same in --faithful mode;
 //  3. training time of the CHIDS autoencoder on 10 k anomaly vectors, our training loop
-//     against TF.js model.fit on the same network (bench/train.ts).
+//     against TF.js model.fit on the same network (bench/train.ts);
+//  4. training time and scoring throughput of every detector (bench/models.ts; BENCH_MODELS=0 skips).
 //
 // Each command runs once to warm the page cache, then RUNS times; medians are reported.
-// Environment: BENCH_RUNS (default 5), BENCH_EVENTS (default 1000000).
+// Environment: BENCH_RUNS (default 5), BENCH_EVENTS (default 1000000), BENCH_MODELS.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -119,3 +120,12 @@ if (train) {
 writeFileSync(path.join(dataDir, 'results.json'), JSON.stringify(result, null, 2) + '\n');
 const ok = result.encode_events_per_s >= 1.3e6 && result.encode_ratio_to_scan >= 0.1 && result.encode_peak_rss_mb < 150;
 console.log(`\ntargets (≥ 1.3 M events/s, ratio ≥ 0.10, peak RSS < 150 MB): ${ok ? 'met' : 'NOT MET'}`);
+
+// 4. (optional; BENCH_MODELS=0 skips it) training time and scoring throughput of every detector
+// on the bundled dataset data/example, or on a generated one (bench/models.ts).
+if (process.env.BENCH_MODELS !== '0') {
+  process.stderr.write('timing the detectors (bench/models.ts) …\n');
+  const md = spawnSync(node, ['--import', 'tsx', path.join(root, 'bench', 'models.ts')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (md.status === 0) console.log(`\nDetectors (bench/models.ts):\n\n${md.stdout.trim()}`);
+  else process.stderr.write(`detector bench failed (exit ${md.status})\n`);
+}

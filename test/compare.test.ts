@@ -3,11 +3,12 @@
  * at test time, and the command end to end (table and --json).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { bestAtFar, runCompare, type CompareResult } from '../src/detect/compare.js';
+import { renderComparison } from '../src/report/compare-html.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
 import { writeDataset } from './helpers/lidds-dataset.js';
@@ -78,7 +79,13 @@ describe('runCompare', () => {
       assert.equal(by[m].auc, 1);
       assert.equal(by[m].dr_at_far_5, 1);
       assert.ok(by[m].mean_latency_s !== null && by[m].mean_latency_s! > 0 && by[m].mean_latency_s! <= 2, `${m} latency ${by[m].mean_latency_s}`);
+      assert.deepEqual(by[m].roc.at(-1), { fpr: 1, tpr: 1 });
     }
+    // The HTML page: the table and two SVG charts (ROC per detector, cost).
+    const html = renderComparison(r);
+    assert.equal(html.match(/<svg/g)?.length, 2);
+    for (const m of r.models) assert.ok(html.includes(`<td>${m.model}</td>`));
+    assert.ok(!/<script/i.test(html), 'self-contained, no script');
   });
 
   test('bad requests are refused before any work', async () => {
@@ -100,9 +107,11 @@ describe('chids compare (CLI)', () => {
     assert.equal(j.seed, 3);
   });
 
-  test('the table, and an unknown model named in one line', async () => {
-    const r = await runCli(['compare', '--dataset', dataset, '--models', 'bosc', '-q']);
+  test('the table, the --report page, and an unknown model named in one line', async () => {
+    const page = path.join(tmp(), 'cmp.html');
+    const r = await runCli(['compare', '--dataset', dataset, '--models', 'bosc', '-q', '--report', page]);
     assertOk(r);
+    assert.match(readFileSync(page, 'utf8'), /ROC over recordings, per detector/);
     for (const col of ['model', 'DR @ FAR ≤ 1 %', 'DR @ FAR ≤ 5 %', 'AUC', 'latency', 'training', 'windows/s', 'bosc']) {
       assert.ok(r.stdout.includes(col), `table lacks ${col}:\n${r.stdout}`);
     }

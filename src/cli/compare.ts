@@ -8,6 +8,7 @@ interface Flags extends Omit<ModelFlags, 'model'> {
   epochs?: number;
   seed?: number;
   out?: string;
+  report?: string;
   faithful?: boolean;
   window?: number;
   json?: boolean;
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option('--epochs <n>', "epochs for every neural model (default: each model's own)", positiveInt('--epochs'))
     .option('--seed <n>', 'one seed for every model (default: random, reported)', nonNegativeInt('--seed'))
     .option('--out <dir>', 'keep each baseline in DIR/<model> (default: temporary, removed)')
+    .option('--report <file>', 'also write an HTML page with the table, the ROC curves and the cost chart')
     .option('--faithful', 'encode like the reference implementation')
     .option('--window <length>', 'window length, e.g. 1s', windowLength)
     .option('--json', 'print one JSON object on stdout instead of the table')
@@ -36,7 +38,8 @@ Hyper-parameter flags apply to the models that take them.
 Examples:
   $ chids compare --dataset data/example
   $ chids compare --dataset data/example --models chids,lstm,stide --seed 1 --epochs 20
-  $ chids compare --dataset LID-DS-2021/CVE-2017-7529 --models chids,stide,bosc --json > cmp.json`,
+  $ chids compare --dataset LID-DS-2021/CVE-2017-7529 --models chids,stide,bosc --json > cmp.json
+  $ chids compare --dataset data/example --report report/compare.html`,
     )
     .action(async (flags: Flags) => {
       const { ChidsError } = await import('../util/errors.js');
@@ -69,6 +72,13 @@ Examples:
           },
         });
         progress.stop();
+        if (flags.report) {
+          const { renderComparison } = await import('../report/compare-html.js');
+          const { writeFileAtomic } = await import('../report/html.js');
+          const { chidsVersion } = await import('../detect/baseline.js');
+          await writeFileAtomic(flags.report, renderComparison(result, { version: chidsVersion() }));
+          if (!flags.quiet) process.stderr.write(`report: ${flags.report}\n`);
+        }
         if (flags.json) {
           process.stdout.write(toJson(result, 2) + '\n');
         } else {

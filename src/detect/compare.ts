@@ -75,6 +75,8 @@ export interface ModelComparison {
   detection_rate: (number | null)[];
   false_alarm_rate: (number | null)[];
   thresholds: number[];
+  /** ROC over recordings (false-positive rate, true-positive rate), from (0, 0) to (1, 1). */
+  roc: { fpr: number; tpr: number }[];
   seed: number;
   settings: Record<string, unknown>;
   baseline: string | null;
@@ -132,6 +134,7 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
     detection_rate: ev.detection_rate,
     false_alarm_rate: ev.false_alarm_rate,
     thresholds: ev.thresholds,
+    roc: (ev.metrics?.roc.points ?? []).map((p) => ({ fpr: p.fpr, tpr: p.tpr })),
     seed: training.seed,
     settings: training.settings,
     baseline,

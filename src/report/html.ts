@@ -516,7 +516,8 @@ const DEFINITIONS = `<section id="definitions">
 </dl>
 </section>`;
 
-const CSS = `
+/** The report's stylesheet (also used by the `chids compare --report` page). */
+export const CSS = `
 :root{--fg:#1b1f24;--muted:#5b6470;--line:#d9dee4;--bg:#f6f8fa;--card:#fff}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
