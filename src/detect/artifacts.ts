@@ -130,7 +130,9 @@ export interface ArtifactPaths {
 export function modelHome(given: string): string {
   // The loader reads `<home>/model/model.json`, so a model directory can only be found
   // through its parent when it is called `model` (as `chids baseline` writes it).
-  const modelDir = path.basename(given) === 'model.json' ? path.dirname(path.resolve(given)) : existsSync(path.join(given, 'model.json')) ? path.resolve(given) : null;
+  // model.json: the autoencoders (TF.js); stide.json, bosc.json: the classic detectors.
+  const files = ['model.json', 'stide.json', 'bosc.json'];
+  const modelDir = files.includes(path.basename(given)) ? path.dirname(path.resolve(given)) : files.some((f) => existsSync(path.join(given, f))) ? path.resolve(given) : null;
   if (modelDir === null) return given;
   if (path.basename(modelDir) !== FILES.model) {
     throw new InputError(given, `the model directory must be named '${FILES.model}' (as \`chids baseline\` writes it); rename it or give the baseline directory that holds ${FILES.model}/`);
