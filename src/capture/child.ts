@@ -220,7 +220,8 @@ export async function supervise(opts: {
     if (ex.stopped || opts.signal.aborted) return { reason: 'stopped' };
     if (ex.spawnError) throw new ChidsError(opts.describe(ex));
     const how = ex.signal ? `killed by ${ex.signal}` : `exit code ${ex.code}`;
-    if (attempt === 0 && ex.bytes === 0 && ex.code !== 0) throw new ChidsError(opts.describe(ex));
+    // A tool that refuses at once (bad pid, no permission, eBPF unavailable) is an error, not a crash to retry.
+    if (attempt === 0 && ex.bytes === 0 && ex.signal === null && ex.code !== 0) throw new ChidsError(opts.describe(ex));
     if (!opts.policy.enabled || !opts.shouldRestart()) return { reason: 'exited', detail: `${opts.name} ended (${how})` };
     if (ex.ms >= opts.policy.stableMs) consecutive = 0;
     consecutive++;

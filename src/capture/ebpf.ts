@@ -394,7 +394,7 @@ export class EbpfSource implements LiveSource {
       if (ex.spawnError.code === 'ENOENT') {
         return bin === 'bpftrace'
           ? "--source ebpf: eBPF is unavailable: the bpftrace binary was not found; install the Debian package 'bpftrace' (apt-get install --no-install-recommends bpftrace)"
-          : `--source ebpf: ${bin} (${BPFTRACE_ENV}) was not found`;
+          : `--source ebpf: eBPF is unavailable: ${bin} (${BPFTRACE_ENV}) was not found`;
       }
       return `--source ebpf: cannot run ${bin}: ${ex.spawnError.message}`;
     }
