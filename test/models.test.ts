@@ -286,6 +286,9 @@ describe('chids baseline --model X, then chids evaluate (CLI)', () => {
     const r1 = await runCli(['baseline', '--td', split.training[0], '--od', od, '--model', 'lstm', '--ngram', '4']);
     assert.equal(r1.code, 1);
     assert.match(r1.stderr, /^chids: --ngram does not apply to --model lstm\n$/);
+    const r3 = await runCli(['baseline', '--td', split.training[0], '--od', od, '--model', 'stide', '--epochs', '3']);
+    assert.equal(r3.code, 1);
+    assert.match(r3.stderr, /^chids: --epochs does not apply to --model stide\n$/);
     const r2 = await runCli(['baseline', '--td', split.training[0], '--od', od, '--model', 'nope']);
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /nope/);

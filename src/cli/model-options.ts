@@ -13,6 +13,9 @@ export interface ModelFlags {
   regRate?: number;
   learningRate?: number;
   maxBags?: number;
+  /** Checked for applicability only (the commands pass them on themselves). */
+  epochs?: number;
+  batchSize?: number;
 }
 
 function nonNegativeNumber(name: string) {
@@ -49,7 +52,7 @@ export function modelOption(): Option {
 
 /** The hyper-parameter flags that were given, for any model. */
 export function hyperParameters(flags: ModelFlags): Omit<ModelOptions, 'model' | 'epochs' | 'seed'> {
-  const { model: _model, ...rest } = modelOptionsFrom(flags, 'chids', false, false);
+  const { model: _model, ...rest } = modelOptionsFrom({ ...flags, epochs: undefined, batchSize: undefined }, 'chids', false, false);
   return rest;
 }
 
@@ -66,11 +69,13 @@ export function modelOptionsFrom(flags: ModelFlags, model: ModelName, strict: bo
   if (flags.regRate !== undefined) opts.regRate = flags.regRate;
   if (flags.learningRate !== undefined) opts.learningRate = flags.learningRate;
   if (flags.maxBags !== undefined) opts.maxBags = flags.maxBags;
-  const extra = inapplicableOptions(opts);
+  const extra = inapplicableOptions({ ...opts, epochs: flags.epochs, batchSize: flags.batchSize });
   if (strict && extra.length > 0) {
     const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
     throw new ChidsError(`${extra.map(flag).join(', ')} ${extra.length === 1 ? 'does' : 'do'} not apply to --model ${model}`);
   }
   if (drop) for (const k of extra) delete opts[k];
+  delete opts.epochs;
+  delete opts.batchSize;
   return opts;
 }
