@@ -187,6 +187,19 @@ for (const name of MODEL_NAMES) {
       }
     });
 
+    if (name === 'stide' || name === 'bosc') {
+      test('live: scoring each window as the encoder closes it gives the offline scores', async () => {
+        const det = fit.detector;
+        const names = new NameTable();
+        const tap = det.newTap!(names);
+        const live: (number | null)[] = [];
+        await encodeTrace(await openSource(split.attack[0]), vocab, { faithful: false, windowNs: 1e9, tap }, (w) => {
+          if (w.av !== null) live.push(det.scoreClosedWindow!(tap, w.index));
+        }, names);
+        assert.deepEqual(live, Array.from(await scoreFile(det, split.attack[0], vocab)));
+      });
+    }
+
     test('the same seed gives the same model', async () => {
       const again = await fitOn(opts, split.training);
       try {

@@ -63,6 +63,8 @@ export class BagTap implements EventTap {
   private touched: number[] = [];
   private unknownCount = 0;
   private current = -1;
+  /** The current window was closed by closeLive() (live use). */
+  private closed = false;
   readonly start = new IntList();
   readonly idx = new IntList();
   readonly cnt = new IntList();
@@ -75,8 +77,9 @@ export class BagTap implements EventTap {
 
   event(ev: SyscallEvent, window: number): void {
     if (window !== this.current) {
-      if (this.current >= 0) this.close();
+      if (this.current >= 0 && !this.closed) this.close();
       this.current = window;
+      this.closed = false;
     }
     if (!isCall(ev)) return;
     const i = this.local.local(ev.nameId);
@@ -107,9 +110,26 @@ export class BagTap implements EventTap {
 
   /** Closes the last window; returns the number of windows. */
   finish(): number {
-    if (!this.done && this.current >= 0) this.close();
+    if (!this.done && this.current >= 0 && !this.closed) this.close();
     this.done = true;
     return this.start.length;
+  }
+
+  /**
+   * Live: closes window `window` if it is the one in progress and hands its bag to `score`
+   * (sorted indices, counts, unknown calls) without storing it; null otherwise.
+   */
+  closeLive(window: number, score: (idx: Int32Array, cnt: Int32Array, unknown: number) => number): number | null {
+    if (window !== this.current || this.closed) return null;
+    this.touched.sort((a, b) => a - b);
+    const idx = Int32Array.from(this.touched);
+    const cnt = Int32Array.from(this.touched, (i) => this.counts[i]);
+    for (const i of this.touched) this.counts[i] = 0;
+    this.touched = [];
+    const unknown = this.unknownCount;
+    this.unknownCount = 0;
+    this.closed = true;
+    return score(idx, cnt, unknown);
   }
 
   /** Entries of window w: [from, to) of idx/cnt. */
@@ -205,6 +225,11 @@ export class BoscDetector implements Detector {
 
   newTap(names: NameTable): BagTap {
     return new BagTap(names, this.syscalls);
+  }
+
+  scoreClosedWindow(tap: EventTap, window: number): number | null {
+    if (!(tap instanceof BagTap)) throw new Error('bosc: scoreClosedWindow needs the tap from newTap()');
+    return tap.closeLive(window, (idx, cnt, unknown) => this.db.nearest(idx, cnt, 0, idx.length, unknown));
   }
 
   scoreRecording(rec: RecordingInput): Float64Array {

@@ -47,6 +47,13 @@ export interface Detector {
   newTap?(names: NameTable): EventTap;
   /** One score per window (length n). Throws a ChidsError on bad input. */
   scoreRecording(rec: RecordingInput): Float64Array;
+  /**
+   * Live scoring, for detectors with a tap: call it when the encoder has just closed window
+   * `window` (its onWindow callback) of the stream the tap is fed; returns that window's score
+   * (the one scoreRecording would give it), or null when the tap saw no event in it. Keeps
+   * nothing per window, so a stream of any length runs in constant memory.
+   */
+  scoreClosedWindow?(tap: EventTap, window: number): number | null;
   /** Writes the model under `dir/model/`; leaves no partial files if it throws. */
   save(dir: string): Promise<void>;
   /** Frees the model (tensors). Unusable afterwards. */

@@ -97,6 +97,8 @@ export class StideTap implements EventTap {
   private readonly streams: GramStreams;
   private readonly local: LocalNames;
   private current = -1;
+  /** The current window was closed by closeWindow() (live use). */
+  private closed = false;
   private total = 0;
   private unseen = 0;
   private readonly scores: number[] = [];
@@ -115,8 +117,9 @@ export class StideTap implements EventTap {
 
   event(ev: SyscallEvent, window: number): void {
     if (window !== this.current) {
-      if (this.current >= 0) this.close();
+      if (this.current >= 0 && !this.closed) this.close();
       this.current = window;
+      this.closed = false;
     }
     if (!isCall(ev)) return;
     const key = this.streams.push(ev, this.local.local(ev.nameId));
@@ -133,9 +136,19 @@ export class StideTap implements EventTap {
 
   /** Per-window scores (closes the last window). */
   finish(): number[] {
-    if (!this.done && this.current >= 0) this.close();
+    if (!this.done && this.current >= 0 && !this.closed) this.close();
     this.done = true;
     return this.scores;
+  }
+
+  /** Live: the score of window `window` if it is the one in progress (see Detector.scoreClosedWindow). */
+  closeWindow(window: number): number | null {
+    if (window !== this.current || this.closed) return null;
+    const score = this.total === 0 ? 0 : this.unseen / this.total;
+    this.total = 0;
+    this.unseen = 0;
+    this.closed = true;
+    return score;
   }
 }
 
@@ -198,6 +211,11 @@ export class StideDetector implements Detector {
 
   newTap(names: NameTable): StideTap {
     return new StideTap(names, this.syscalls, this.grams, this.ngram, this.threadAware);
+  }
+
+  scoreClosedWindow(tap: EventTap, window: number): number | null {
+    if (!(tap instanceof StideTap)) throw new Error('stide: scoreClosedWindow needs the tap from newTap()');
+    return tap.closeWindow(window);
   }
 
   scoreRecording(rec: RecordingInput): Float64Array {
