@@ -121,6 +121,13 @@ writeFileSync(path.join(dataDir, 'results.json'), JSON.stringify(result, null, 2
 const ok = result.encode_events_per_s >= 1.3e6 && result.encode_ratio_to_scan >= 0.1 && result.encode_peak_rss_mb < 150;
 console.log(`\ntargets (≥ 1.3 M events/s, ratio ≥ 0.10, peak RSS < 150 MB): ${ok ? 'met' : 'NOT MET'}`);
 
+// The live path (bench/live.mjs): `cat trace | chids monitor --source stdin` as a whole
+// pipeline, and the scoring latency per window.
+process.stderr.write('timing the live path (bench/live.mjs) …\n');
+const lv = spawnSync(node, [path.join(root, 'bench', 'live.mjs'), String(events)], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+if (lv.status === 0) console.log(`\nLive path (bench/live.mjs):\n\n| figure | value |\n|---|---|\n${lv.stdout.trim()}`);
+else process.stderr.write(`live bench failed (exit ${lv.status})\n`);
+
 // 4. (optional; BENCH_MODELS=0 skips it) training time and scoring throughput of every detector
 // on the bundled dataset data/example, or on a generated one (bench/models.ts).
 if (process.env.BENCH_MODELS !== '0') {
