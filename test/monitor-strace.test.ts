@@ -116,3 +116,20 @@ test('strace killed under a running monitor is restarted with backoff (counted i
   assert.ok(mon.logs.some((l) => l.msg === 'signal received: flushing and stopping'));
   assert.ok(loop.exitCode === null, 'the watched process was left running');
 });
+
+const noUnshare = needsCommand('unshare', ['-pf', '--mount-proc', 'true'], 'the multi-container test needs unshare with CAP_SYS_ADMIN (util-linux, as root)');
+
+test('one strace source, two pid namespaces: the events are attributed to two containers', { skip: noStrace || noUnshare, timeout: 30_000 }, async (t) => {
+  const dir = await workdir(t);
+  const cmd = `ls ${dir} >/dev/null; unshare -pf --mount-proc sh -c 'for i in 1 2 3; do cat ${dir}/allowed/a.txt >/dev/null; sleep 0.05; done'`;
+  const r = await runCli(['capture', '--source', 'strace', '--cmd', cmd, '--seconds', '15', '--out', path.join(dir, 'two.zip'), '--json'], { timeoutMs: 25_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.out[0]) as { containers: { id: string; key: string; events: number }[] };
+  assert.equal(s.containers.length, 2, JSON.stringify(s.containers));
+  const ids = s.containers.map((c) => c.id).sort();
+  assert.equal(ids[0], 'host');
+  assert.match(ids[1], /^pidns-\d+$/);
+  assert.notEqual(s.containers[0].key, s.containers[1].key);
+  assert.ok(s.containers.every((c) => c.events > 0));
+  assert.ok(r.logs.some((l) => l.msg === 'the recording mixes several containers (LID-DS lines carry no container id)'));
+});

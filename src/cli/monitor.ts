@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { artifactPaths, collect, windowLength, type ArtifactFlags } from './common.js';
+import { artifactPaths, windowLength, type ArtifactFlags } from './common.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .option('--no-stdout', 'do not print alerts on stdout')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
     .option('--exploit-at <epoch-seconds>', 'label alerts before this time as false alarms (replays of labelled recordings)', positiveNumber('--exploit-at'))
-    .option('--grace <length>', 'live: how long a window waits after its end for late events', windowLength, 250_000_000)
+    .addOption(new Option('--grace <length>', 'live: how long a window waits after its end for late events').argParser(windowLength).default(250_000_000, '250ms'))
     .option('--queue-mb <n>', 'bound on buffered events (MiB); beyond it live events are dropped and counted', positiveNumber('--queue-mb'), 64)
     .addHelpText(
       'after',
@@ -108,4 +108,3 @@ Examples:
     });
 }
 
-export { collect };
