@@ -152,13 +152,19 @@ export class StideTap implements EventTap {
   }
 }
 
-/** Training tap: per window, the ids of its n-grams (ids from the trainer's shared key table). */
+/**
+ * Training tap: per window, its distinct n-grams and how often each occurs, as (id, count)
+ * pairs (ids from the trainer's shared key table). Memory grows with the windows' distinct
+ * n-grams, not with the number of calls.
+ */
 export class StideTrainingTap implements EventTap {
   private readonly streams: GramStreams;
   private readonly local: LocalNames;
   private current = -1;
+  private done = false;
+  /** (id, count) pairs of every closed window; the window in progress holds raw ids at the end. */
   readonly ids = new IntList();
-  /** Start of each window's ids in `ids`. */
+  /** Start of each window's entries in `ids`. */
   readonly offsets = new IntList();
 
   constructor(
@@ -175,6 +181,7 @@ export class StideTrainingTap implements EventTap {
 
   event(ev: SyscallEvent, window: number): void {
     if (window !== this.current) {
+      if (this.current >= 0) this.compact();
       this.current = window;
       this.offsets.push(this.ids.length);
     }
@@ -188,6 +195,26 @@ export class StideTrainingTap implements EventTap {
       this.keys.set(key, id);
     }
     this.ids.push(id);
+  }
+
+  /** Turns the raw ids of the window in progress into sorted (id, count) pairs. */
+  private compact(): void {
+    const start = this.offsets.data[this.offsets.length - 1];
+    const seg = this.ids.data.slice(start, this.ids.length).sort();
+    this.ids.length = start;
+    for (let i = 0; i < seg.length; ) {
+      let j = i + 1;
+      while (j < seg.length && seg[j] === seg[i]) j++;
+      this.ids.push(seg[i]);
+      this.ids.push(j - i);
+      i = j;
+    }
+  }
+
+  /** Closes the last window (idempotent). */
+  finish(): void {
+    if (!this.done && this.current >= 0) this.compact();
+    this.done = true;
   }
 
   get windows(): number {
@@ -286,6 +313,7 @@ export class StideTrainer implements DetectorTrainer {
     const t0 = performance.now();
     const taps = recordings.map((r) => {
       if (!(r.tap instanceof StideTrainingTap)) throw new Error('stide: every training recording needs its training tap');
+      r.tap.finish();
       if (r.tap.windows !== r.n) throw new Error(`stide: ${r.file}: the tap saw ${r.tap.windows} windows, the encoder ${r.n}`);
       return r.tap;
     });
@@ -300,7 +328,7 @@ export class StideTrainer implements DetectorTrainer {
       for (let w = 0; w < off.length; w++) {
         const end = w + 1 < off.length ? off[w + 1] : ids.length;
         const block = blockBase + Math.floor(w / FOLD_BLOCK_WINDOWS);
-        for (let p = off[w]; p < end; p++) {
+        for (let p = off[w]; p < end; p += 2) {
           folds.see(ids[p], r, block);
           used[ids[p]] = 1;
         }
@@ -321,11 +349,13 @@ export class StideTrainer implements DetectorTrainer {
       const off = tap.offsets.view();
       for (let w = 0; w < off.length; w++, o++) {
         const end = w + 1 < off.length ? off[w + 1] : ids.length;
-        const count = end - off[w];
-        if (count === 0) continue;
+        let count = 0;
         let novel = 0;
-        for (let p = off[w]; p < end; p++) if (!folds.shared(ids[p], byRecording)) novel++;
-        trainScores[o] = novel / count;
+        for (let p = off[w]; p < end; p += 2) {
+          count += ids[p + 1];
+          if (!folds.shared(ids[p], byRecording)) novel += ids[p + 1];
+        }
+        if (count > 0) trainScores[o] = novel / count;
       }
     }
     const frozen = new SyscallIndex(this.index.names, true);
