@@ -1,0 +1,230 @@
+/**
+ * One lab recording, start to finish:
+ *
+ *   stage /srv → start the victim under strace in its namespaces → start the normal clients →
+ *   wait until the victim answers ("container ready") → warm-up → recording window of
+ *   `seconds` (LID-DS: `warmup_end` is its start), with the attack launched at a seeded random
+ *   time inside it → stop everything → convert strace's output (only the recording window)
+ *   into NAME.zip with NAME.sc and NAME.json.
+ *
+ * Every path out (success, error, abort by SIGINT/SIGTERM) stops the sandbox and removes the
+ * work directory; the output appears only when it is complete (temp file + rename).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { ChidsError } from '../util/errors.js';
+import { attackNamed, type AttackOutcome } from './attacks.js';
+import { writeRecordingZip } from './recording-zip.js';
+import { rng } from './rng.js';
+import { Sandbox, delay, straceArgs } from './sandbox.js';
+import { victimNamed, type VictimName } from './victims.js';
+import type { StraceConverterStats } from './strace-to-lidds.js';
+
+export interface RecordOptions {
+  victim: VictimName;
+  /** Attack name, or null for a normal recording. */
+  attack: string | null;
+  /** Length of the recording window (after the warm-up), seconds. */
+  seconds: number;
+  seed: number;
+  /** Destination `…/NAME.zip` (its directory must exist). */
+  outFile: string;
+  /** Warm-up seconds (default: the victim's). */
+  warmupSeconds?: number;
+  /** strace's version (`strace -V`), to pick its timestamp options. */
+  straceVersion: string | null;
+  /** Versions of the programs used, stored in the JSON. */
+  programs?: Record<string, string>;
+  signal?: AbortSignal;
+  log?: (msg: string) => void;
+  /** For tests: called at each phase; a throw aborts the recording like any error. */
+  onPhase?: (phase: 'staged' | 'started' | 'ready' | 'recording' | 'attack' | 'stopped') => void | Promise<void>;
+}
+
+export interface RecordResult {
+  file: string;
+  name: string;
+  victim: VictimName;
+  attack: string | null;
+  events: number;
+  /** Epoch seconds. */
+  warmupEnd: number;
+  exploitStart: number | null;
+  outcome: AttackOutcome | null;
+  stats: StraceConverterStats;
+}
+
+/** Environment variable: parent directory of the lab's work directories (default /var/tmp). */
+export const LAB_TMP_ENV = 'CHIDS_LAB_TMPDIR';
+/** Environment variable: keep the work directory (strace output, victim logs) for debugging. */
+export const LAB_KEEP_ENV = 'CHIDS_LAB_KEEP';
+
+/**
+ * Where work directories go. Not under /tmp: the sandbox mounts its own /tmp, which would
+ * hide them from strace.
+ */
+export function labTmpBase(): string {
+  const base = path.resolve(process.env[LAB_TMP_ENV] || '/var/tmp');
+  if (base === '/tmp' || base.startsWith('/tmp/')) {
+    throw new ChidsError(`${LAB_TMP_ENV}=${base}: must not be under /tmp (the sandbox mounts its own /tmp over it)`);
+  }
+  return base;
+}
+
+const READY_TIMEOUT_MS = 40_000;
+
+export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
+  const victim = victimNamed(opts.victim);
+  const attack = opts.attack === null ? null : attackNamed(opts.attack);
+  if (attack && !attack.victims.includes(victim.name)) {
+    throw new ChidsError(`attack '${attack.name}' does not apply to victim '${victim.name}' (it targets: ${attack.victims.join(', ')})`);
+  }
+  const log = opts.log ?? (() => undefined);
+  const name = path.basename(opts.outFile, '.zip');
+  const warmup = opts.warmupSeconds ?? victim.warmupSeconds;
+  const r = rng(opts.seed ^ 0x9e3779b9);
+  const base = labTmpBase();
+  mkdirSync(base, { recursive: true });
+  const work = mkdtempSync(path.join(base, 'chids-lab-'));
+  const srv = path.join(work, 'srv');
+  const attackerDir = path.join(work, 'attacker');
+  const traceFile = path.join(work, 'strace.txt');
+  let sandbox: Sandbox | null = null;
+  const aborted = () => opts.signal?.aborted === true;
+  const checkAbort = () => {
+    if (aborted()) throw new ChidsError('lab: interrupted; the sandbox was stopped and nothing was written', 130);
+  };
+  try {
+    mkdirSync(srv);
+    mkdirSync(attackerDir);
+    victim.stage(srv, opts.seed);
+    await opts.onPhase?.('staged');
+    checkAbort();
+
+    sandbox = new Sandbox(
+      { srvDir: srv, traceFile, logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', env: { NODE: process.execPath } },
+      opts.straceVersion,
+    );
+    await sandbox.start();
+    await opts.onPhase?.('started');
+
+    // Normal traffic, which also tells when the victim is ready.
+    const c = victim.client(opts.seed, Date.now() + READY_TIMEOUT_MS + (warmup + opts.seconds + 10) * 1000);
+    const client = sandbox.spawnInNet(process.execPath, [c.script, ...c.args, '--ready-timeout', String(READY_TIMEOUT_MS)], {
+      env: { PATH: '/usr/bin:/bin', HOME: attackerDir },
+    });
+    let clientErr = '';
+    client.stderr?.on('data', (d: Buffer) => {
+      if (clientErr.length < 4096) clientErr += d.toString('utf8');
+    });
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS + 2000);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve(v);
+      };
+      const onAbort = () => done(false);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      client.stdout?.on('data', (d: Buffer) => {
+        if (d.toString('utf8').includes('READY')) done(true);
+      });
+      client.once('exit', () => done(false));
+    });
+    checkAbort();
+    if (!ready) {
+      const why = clientErr.trim().split('\n').pop() || sandbox.logTail() || 'no answer';
+      throw new ChidsError(`lab: the ${victim.name} victim did not become ready within ${READY_TIMEOUT_MS / 1000} s (${why})`);
+    }
+    const containerReady = Date.now() / 1000;
+    log(`victim ready; warm-up ${warmup} s`);
+    await opts.onPhase?.('ready');
+    await delay(warmup * 1000, opts.signal);
+    checkAbort();
+
+    const warmupEnd = Date.now();
+    const endMs = warmupEnd + opts.seconds * 1000;
+    log(`recording ${opts.seconds} s${attack ? `, attack ${attack.name}` : ''}`);
+    await opts.onPhase?.('recording');
+    let exploitStart: number | null = null;
+    let outcome: AttackOutcome | null = null;
+    let attackRun: Promise<void> | null = null;
+    if (attack) {
+      // A seeded time in the first half of the window, leaving the attack time to run.
+      const offset = Math.max(1, Math.min(opts.seconds * r.range(0.25, 0.5), opts.seconds - 4));
+      await delay(warmupEnd + offset * 1000 - Date.now(), opts.signal);
+      checkAbort();
+      exploitStart = Date.now() / 1000;
+      log(`attack ${attack.name} at +${(exploitStart - warmupEnd / 1000).toFixed(2)} s`);
+      await opts.onPhase?.('attack');
+      attackRun = attack
+        .run({ sandbox, dir: attackerDir, deadlineMs: endMs - 200, log })
+        .then((o) => {
+          outcome = o;
+        })
+        .catch((err: unknown) => {
+          outcome = { succeeded: false, detail: `attack failed to run: ${(err as Error).message}`, commands: [] };
+        });
+    }
+    await delay(endMs - Date.now(), opts.signal);
+    checkAbort();
+    if (attackRun) await Promise.race([attackRun, delay(1500)]);
+    if (!sandbox.running) throw new ChidsError(`lab: the ${victim.name} victim stopped during the recording (${sandbox.logTail()})`);
+    await sandbox.stop();
+    await opts.onPhase?.('stopped');
+    checkAbort();
+    if (attack && outcome === null) outcome = { succeeded: false, detail: 'still running at the end of the recording (stopped)', commands: [] };
+    const finalOutcome = outcome as AttackOutcome | null;
+    if (finalOutcome) log(`attack outcome: ${finalOutcome.detail}`);
+
+    const nsOf = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
+    const rel = (sec: number) => Math.round((sec - warmupEnd / 1000) * 1e6) / 1e6;
+    const stats = await writeRecordingZip({
+      traceFile,
+      outFile: opts.outFile,
+      converter: { rootUid: 0, rootProc: 'sh', fromNs: nsOf(warmupEnd), toNs: nsOf(endMs) },
+      mtime: new Date(warmupEnd),
+      metadata: (st) => ({
+        container: [
+          { ip: '127.0.0.1', name: `${victim.name}-victim`, role: 'victim' },
+          { ip: '127.0.0.1', name: `${victim.name}-client`, role: 'normal' },
+          ...(attack ? [{ ip: '127.0.0.1', name: 'attacker', role: 'attacker' }] : []),
+        ],
+        exploit: attack !== null,
+        exploit_name: attack ? attack.name : 'none',
+        image: victim.image,
+        recording_time: opts.seconds,
+        time: {
+          container_ready: { absolute: containerReady, relative: rel(containerReady), source: 'CONTROL_SCRIPT' },
+          exploit: exploitStart === null ? [] : [{ absolute: exploitStart, name: attack!.name, relative: rel(exploitStart), source: 'CONTROL_SCRIPT' }],
+          warmup_end: { absolute: warmupEnd / 1000, relative: 0, source: 'CONTROL_SCRIPT' },
+        },
+        chids_lab: {
+          format: 1,
+          victim: victim.name,
+          victim_description: victim.description,
+          attack: attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome } : null,
+          seed: opts.seed,
+          warmup_seconds: warmup,
+          capture: { tool: 'strace', version: opts.straceVersion, args: straceArgs('FILE', opts.straceVersion).join(' ') },
+          events: st.events,
+          distinct_syscalls: st.syscalls.size,
+          converter: { strace_lines: st.lines, skipped: st.skipped, signals: st.signals, clamped: st.clamped, orphan_resumes: st.orphanResumes },
+          programs: opts.programs ?? {},
+        },
+      }),
+    });
+    if (stats.events === 0) {
+      rmSync(opts.outFile, { force: true });
+      throw new ChidsError(`lab: strace recorded no events of the ${victim.name} victim in the recording window (${sandbox.logTail()})`);
+    }
+    return { file: opts.outFile, name, victim: victim.name, attack: attack?.name ?? null, events: stats.events, warmupEnd: warmupEnd / 1000, exploitStart, outcome: finalOutcome, stats };
+  } finally {
+    if (sandbox) {
+      if (sandbox.running) await sandbox.stop(3000).catch(() => sandbox?.kill());
+      sandbox.kill();
+    }
+    if (!process.env[LAB_KEEP_ENV]) rmSync(work, { recursive: true, force: true });
+    else log(`kept the work directory ${work}`);
+  }
+}
