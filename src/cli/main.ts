@@ -11,6 +11,7 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerEvaluate } from './evaluate.js';
 import { register as registerEncode } from './encode.js';
 import { register as registerCompare } from './compare.js';
+import { register as registerLab } from './lab.js';
 import { register as registerReport } from './report.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerMonitor } from './monitor.js';
@@ -53,6 +54,7 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerEvaluate(program);
   registerEncode(program);
   registerCompare(program);
+  registerLab(program);
   registerReport(program);
   registerDemo(program);
   registerMonitor(program);
