@@ -3,7 +3,7 @@
  * at test time, and the command end to end (table and --json).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +11,7 @@ import { bestAtFar, runCompare, type CompareResult } from '../src/detect/compare
 import { renderComparison } from '../src/report/compare-html.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
-import { writeDataset } from './helpers/lidds-dataset.js';
+import { recordingText, writeDataset } from './helpers/lidds-dataset.js';
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -86,6 +86,24 @@ describe('runCompare', () => {
     assert.equal(html.match(/<svg/g)?.length, 2);
     for (const m of r.models) assert.ok(html.includes(`<td>${m.model}</td>`));
     assert.ok(!/<script/i.test(html), 'self-contained, no script');
+  });
+
+  test("a model that cannot train gets a row saying why; the others still run", async () => {
+    // Traces of exit events only: no calls for STIDE and BoSC to read, windows for CHIDS.
+    const root = tmp();
+    let seed = 50;
+    for (const [split, n] of [['training', 3], ['test/normal', 1], ['test/normal_and_attack', 1]] as const) {
+      mkdirSync(path.join(root, split), { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const text = recordingText({ name: 'x', seconds: 8, exploitAt: null, seed: seed++, startSec: 1_700_000_000 + seed * 100 });
+        writeFileSync(path.join(root, split, `r${i}.sc`), text.split('\n').filter((l) => !l.includes(' > ')).join('\n'));
+      }
+    }
+    const r = await runCompare({ dataset: root, models: ['bosc', 'chids'], seed: 1, epochs: 2 });
+    assert.match(r.models[0].error ?? '', /bosc: the training recordings hold no system call/);
+    assert.equal(r.models[1].error, null);
+    assert.ok(r.models[1].windows_scored > 0);
+    await assert.rejects(runCompare({ dataset: root, models: ['bosc', 'stide'], seed: 1 }), /every model failed/);
   });
 
   test('bad requests are refused before any work', async () => {

@@ -80,6 +80,8 @@ export interface ModelComparison {
   seed: number;
   settings: Record<string, unknown>;
   baseline: string | null;
+  /** Why this model could not be trained or evaluated (the others still are); null when it ran. */
+  error: string | null;
 }
 
 export interface CompareResult {
@@ -138,6 +140,37 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
     seed: training.seed,
     settings: training.settings,
     baseline,
+    error: null,
+  };
+}
+
+/** The row of a model that failed. */
+function failedRow(model: ModelName, seed: number, error: string): ModelComparison {
+  const none = Array<null>(THETAS.length).fill(null);
+  return {
+    model,
+    kind: model,
+    dr_at_far_1: null,
+    theta_at_far_1: null,
+    dr_at_far_5: null,
+    theta_at_far_5: null,
+    auc: null,
+    mean_latency_s: null,
+    recall_at_far_5: null,
+    training_ms: 0,
+    epochs: 0,
+    examples: 0,
+    windows_scored: 0,
+    windows_per_s: 0,
+    model_windows_per_s: null,
+    detection_rate: none,
+    false_alarm_rate: none,
+    thresholds: [],
+    roc: [],
+    seed,
+    settings: {},
+    baseline: null,
+    error,
   };
 }
 
@@ -161,22 +194,34 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
       for (const k of inapplicableOptions(hyper)) delete hyper[k];
       const takesEpochs = model !== 'stide' && model !== 'bosc';
       const od = path.join(work, model);
-      const b = await runBaseline({
-        inputs: [layout.training],
-        outDir: od,
-        faithful: opts.faithful ?? false,
-        windowNs: opts.windowNs ?? 1e9,
-        epochs: takesEpochs ? opts.epochs : undefined,
-        seed,
-        model: hyper,
-        hooks,
-      });
-      const ev = await runEvaluate({
-        normal: [layout.normal],
-        attack: [layout.attack],
-        artifacts: pathsInDir(od),
-        hooks,
-      });
+      let b: Awaited<ReturnType<typeof runBaseline>>;
+      let ev: EvaluationResult;
+      try {
+        b = await runBaseline({
+          inputs: [layout.training],
+          outDir: od,
+          faithful: opts.faithful ?? false,
+          windowNs: opts.windowNs ?? 1e9,
+          epochs: takesEpochs ? opts.epochs : undefined,
+          seed,
+          model: hyper,
+          hooks,
+        });
+        ev = await runEvaluate({
+          normal: [layout.normal],
+          attack: [layout.attack],
+          artifacts: pathsInDir(od),
+          hooks,
+        });
+      } catch (err) {
+        // One model's failure (e.g. STIDE on traces without enter events) does not end the comparison.
+        if (!(err instanceof ChidsError)) throw err;
+        const row = failedRow(model, seed, err.message);
+        hooks.onWarning?.(`${model}: ${err.message}`);
+        rows.push(row);
+        hooks.onModelEnd?.(row);
+        continue;
+      }
       counts = { training: b.recordings, normal: ev.counts.normal.recordings, attack: ev.counts.attack.recordings };
       const { type: _type, seed: _seed, ...settings } = b.manifest.model as Record<string, unknown>;
       const row = summarize(
@@ -197,6 +242,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   } finally {
     if (!opts.outDir) await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
+  if (rows.every((r) => r.error !== null)) throw new ChidsError(`every model failed; the first: ${rows[0].model}: ${rows[0].error}`);
   return {
     dataset: opts.dataset,
     training: layout.training,

@@ -16,6 +16,7 @@ function rocChart(r: CompareResult): string {
   const series: Series[] = [];
   const markers: Marker[] = [];
   r.models.forEach((m, i) => {
+    if (m.error !== null) return;
     const color = PALETTE[i % PALETTE.length];
     series.push({ name: `${m.model} (AUC ${m.auc === null ? 'n/a' : m.auc.toFixed(3)})`, color, width: 2, points: m.roc.map((p) => [p.fpr, p.tpr] as const) });
     m.detection_rate.forEach((dr, k) => {
@@ -40,7 +41,7 @@ function rocChart(r: CompareResult): string {
 }
 
 function costChart(r: CompareResult): string {
-  const pts = r.models.filter((m) => m.training_ms > 0 && m.windows_per_s > 0);
+  const pts = r.models.filter((m) => m.error === null && m.training_ms > 0 && m.windows_per_s > 0);
   const xs = pts.map((m) => m.training_ms / 1000);
   const ys = pts.map((m) => m.windows_per_s);
   const lo = (v: number[]) => Math.pow(10, Math.floor(Math.log10(Math.min(...v)) - 0.2));
@@ -66,6 +67,7 @@ function costChart(r: CompareResult): string {
 }
 
 function row(m: ModelComparison): string {
+  if (m.error !== null) return `<tr><td>${esc(m.model)}</td><td colspan="6">failed: ${esc(m.error)}</td></tr>`;
   const at = (v: number | null, t: number | null) => (v === null ? '—' : `${pct(v)} <span class="sub">θ ${fmtTheta(t!)}</span>`);
   const cells = [
     `<td>${esc(m.model)}</td>`,

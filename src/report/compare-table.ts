@@ -24,6 +24,10 @@ export function compareTable(r: CompareResult): string {
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
   });
   for (const m of r.models) {
+    if (m.error !== null) {
+      t.push([m.model, { colSpan: 6, content: `failed: ${m.error}` }]);
+      continue;
+    }
     t.push([
       m.model,
       at(m.dr_at_far_1, m.theta_at_far_1),
