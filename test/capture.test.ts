@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { containerFrom, pickCgroupPath, pidNamespaceOf, STDIN_CONTAINER } from '../src/capture/containers.js';
 import { buildScript, EbpfConverter } from '../src/capture/ebpf.js';
-import { ProcessTable, type ProcInfo } from '../src/capture/procs.js';
 import { BoundedQueue } from '../src/capture/queue.js';
 import { LiddsRecorder } from '../src/capture/recorder.js';
 import { BatchBuilder, LineSplitter, type SourceSink } from '../src/capture/source.js';
 import { lineTime } from '../src/capture/stdin-source.js';
-import { cString, splitArgs, StraceConverter } from '../src/capture/strace.js';
+import { ContainerTracker } from '../src/capture/attribution.js';
+import { StraceToLidds } from '../src/lab/strace-to-lidds.js';
 import { encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary } from '../src/encode/vocabulary.js';
 import { openSource } from '../src/events/sources.js';
@@ -23,109 +23,44 @@ import { openSource } from '../src/events/sources.js';
 const HOST = containerFrom(4026531836, null, 4026531836);
 const OTHER = containerFrom(4026532999, '/docker/' + 'ab'.repeat(32), 4026531836);
 
-function table(): ProcessTable {
-  const t = new ProcessTable({ ownPidns: 4026531836, fallback: HOST, procfs: false });
-  t.set({ tid: 100, tgid: 100, comm: 'sh', exe: '/usr/bin/sh', uid: 0, container: HOST });
-  return t;
-}
+/** strace -f output (strace 6.1, -yy, ns timestamps) of a shell whose vfork child runs cat. */
+const STRACE = [
+  '100 1700000000.000010000 vfork( <unfinished ...>',
+  '101 1700000000.000020000 execve("/usr/bin/cat", ["cat", "/etc/shadow"], 0x55 /* 3 vars */ <unfinished ...>',
+  '100 1700000000.000030000 <... vfork resumed>) = 101 <0.000020000>',
+  '101 1700000000.000040000 <... execve resumed>) = 0 <0.000020000>',
+  '101 1700000000.000045000 openat(AT_FDCWD</tmp>, "/etc/shadow", O_RDONLY) = 3</etc/shadow> <0.000001000>',
+  '101 1700000000.000060000 exit_group(0) = ?',
+  '101 1700000000.000070000 +++ exited with 0 +++',
+];
 
-function convert(lines: string[], procs = table()): { out: string[]; who: ProcInfo[]; conv: StraceConverter } {
+test('strace lines through the lab converter, attributed by thread: a child gone before /proc is read inherits its parent', () => {
+  // The parent (100) is known to be in another container; the child (101) is never seen in /proc.
+  const t2 = new ContainerTracker({ ownPidns: 4026531836, fallback: HOST, procfs: false });
+  (t2 as unknown as { byTid: Map<number, unknown> }).byTid.set(100, OTHER);
+  const conv = new StraceToLidds({ rootUid: 0, rootProc: 'sh' });
   const out: string[] = [];
-  const who: ProcInfo[] = [];
-  const conv = new StraceConverter(procs, (p, l) => {
-    out.push(l);
-    who.push(p);
-  });
-  for (const l of lines) conv.line(l);
-  return { out, who, conv };
-}
-
-test('strace: a complete call becomes an enter and an exit event, stamped start and start + duration', () => {
-  const { out } = convert(['100 1700000000.000010 openat(AT_FDCWD</tmp>, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3</etc/passwd> <0.000005>']);
-  assert.deepEqual(out, [
-    '1700000000000010000 0 100 sh 100 openat > ',
-    '1700000000000015000 0 100 sh 100 openat < fd=3(<f>/etc/passwd) name=/etc/passwd flags=O_RDONLY|O_CLOEXEC',
-  ]);
+  const who: string[] = [];
+  for (const l of STRACE) {
+    const start = out.length;
+    conv.push(l, out);
+    for (const sc of out.slice(start)) who.push(t2.ofLine(sc).id);
+  }
+  assert.ok(out.some((l) => / 101 openat < fd=3\(<f>\/etc\/shadow\) name=\/etc\/shadow /.test(l)), out.join('\n'));
+  assert.ok(out.some((l) => / execve > filename=\/usr\/bin\/cat/.test(l)));
+  assert.deepEqual(new Set(who), new Set([OTHER.id]), 'every event of the tree is in the parent\'s container');
+  t2.exit(101);
+  assert.equal(t2.of(101), HOST, 'a forgotten thread falls back to the target\'s container');
 });
 
-test('strace: argument families get sysdig parameter names; other calls res= and fd=', () => {
-  const { out } = convert([
-    '100 1700000000.000100 newfstatat(AT_FDCWD</tmp>, "/usr/bin/ls", {st_mode=S_IFREG|0755, st_size=151344, ...}, 0) = 0 <0.000001>',
-    '100 1700000000.000200 stat("/nope", 0x7ffd) = -1 ENOENT (No such file or directory) <0.000001>',
-    '100 1700000000.000300 read(3</etc/passwd>, "root:x:0:0"..., 4096) = 10 <0.000001>',
-    '100 1700000000.000400 open("/dev/null<char 1:3>", O_RDONLY) = -1 EACCES (Permission denied) <0.000001>',
-    '100 1700000000.000500 getpid() = 100 <0.000001>',
-  ]);
-  assert.equal(out[1], '1700000000000101000 0 100 sh 100 newfstatat < res=0 path=/usr/bin/ls');
-  assert.equal(out[3], '1700000000000201000 0 100 sh 100 stat < res=-1(ENOENT) path=/nope');
-  assert.equal(out[4], '1700000000000300000 0 100 sh 100 read > fd=3(<f>/etc/passwd)');
-  assert.equal(out[5], '1700000000000301000 0 100 sh 100 read < res=10');
-  assert.equal(out[7], '1700000000000401000 0 100 sh 100 open < fd=-1(EACCES) name=/dev/null<char 1:3> flags=O_RDONLY');
-  assert.equal(out[9], '1700000000000501000 0 100 sh 100 getpid < res=100');
-});
-
-test('strace: unfinished and resumed calls, vfork children, execve and exits', () => {
-  const procs = table();
-  const { out, who, conv } = convert(
-    [
-      '100 1700000000.000010 vfork( <unfinished ...>',
-      '101 1700000000.000020 execve("/usr/bin/cat", ["cat", "/etc/shadow"], 0x55 /* 3 vars */ <unfinished ...>',
-      '100 1700000000.000030 <... vfork resumed>) = 101 <0.000020>',
-      '101 1700000000.000040 <... execve resumed>) = 0 <0.000020>',
-      '101 1700000000.000050 --- SIGCHLD {si_signo=SIGCHLD} ---',
-      '101 1700000000.000060 exit_group(0) = ?',
-      '101 1700000000.000070 +++ exited with 0 +++',
-      'strace: Process 5 detached',
-    ],
-    procs,
-  );
-  assert.deepEqual(out, [
-    '1700000000000010000 0 100 sh 100 vfork > ',
-    '1700000000000020000 0 101 sh 101 execve > filename=/usr/bin/cat',
-    '1700000000000030000 0 100 sh 100 vfork < res=101 exe=/usr/bin/sh',
-    '1700000000000040000 0 101 cat 101 execve < res=0 exe=/usr/bin/cat',
-    '1700000000000060000 0 101 cat 101 exit_group > ',
-  ]);
-  assert.equal(who[1].container, HOST, 'a child seen before the clone returns inherits from the cloning thread');
-  assert.equal(conv.stats.notices, 2);
-  assert.equal(conv.stats.unparsed, 1);
-  assert.equal(procs.size, 1, 'the exited thread is forgotten');
-});
-
-test('strace: clone with CLONE_THREAD joins the parent process; timestamps never go back', () => {
-  const procs = table();
-  const { out } = convert(
-    [
-      '100 1700000000.000100 clone3({flags=CLONE_VM|CLONE_THREAD|CLONE_SIGHAND, exit_signal=0}, 88) = 102 <0.000050>',
-      '102 1700000000.000120 futex(0x7f, FUTEX_WAIT, 0, NULL) = 0 <0.000001>',
-      '[pid 102] 1700000000.000130 gettid() = 102 <0.000001>',
-    ],
-    procs,
-  );
-  assert.equal(out[1], '1700000000000150000 0 100 sh 100 clone3 < res=102 exe=/usr/bin/sh flags=CLONE_VM|CLONE_THREAD|CLONE_SIGHAND');
-  assert.equal(out[2], '1700000000000150000 0 100 sh 102 futex > ', 'the thread is in process 100; its start is clamped to the previous exit');
-  assert.match(out[4], /^1700000000000150000 0 100 sh 102 gettid > $/);
-});
-
-test('strace: lines without a pid prefix use the default thread; garbage is counted, not fatal', () => {
-  const procs = table();
-  const out: string[] = [];
-  const conv = new StraceConverter(procs, (_p, l) => out.push(l), 100);
-  conv.line('1700000000.000001 getuid() = 0 <0.000001>');
-  conv.line('');
-  conv.line('not strace at all');
-  conv.line('100 1700000000.000002 weird(');
-  assert.equal(out.length, 2);
-  assert.equal(conv.stats.unparsed, 3);
-});
-
-test('strace argument helpers: splitArgs nests quotes, brackets and -yy annotations; cString decodes escapes', () => {
-  const { args, end } = splitArgs('3<TCP:[1.2.3.4:5->6.7.8.9:10]>, "a,b\\"c", [{fd=4</x,y>, events=POLLIN}], 2) = 1', 0);
-  assert.deepEqual(args, ['3<TCP:[1.2.3.4:5->6.7.8.9:10]>', '"a,b\\"c"', '[{fd=4</x,y>, events=POLLIN}]', '2']);
-  assert.ok(end > 0);
-  assert.equal(cString('"/tmp/caf\\303\\251\\n"'), '/tmp/café\n');
-  assert.equal(cString('"abc"...'), 'abc');
-  assert.equal(cString('0x7ffd'), null);
+test('ContainerTracker reads clone exits in the parent (res=CHILD) and in the child (res=0 ptid=PARENT)', () => {
+  const t = new ContainerTracker({ ownPidns: 1, fallback: HOST, procfs: false });
+  (t as unknown as { byTid: Map<number, unknown> }).byTid.set(7, OTHER);
+  assert.equal(t.ofLine('1700000000000000000 0 7 sh 7 clone < res=8 exe=/bin/sh tid=7(sh) pid=7(sh) ptid=1(init)'), OTHER);
+  assert.equal(t.of(8), OTHER);
+  assert.equal(t.ofLine('1700000000000000000 0 9 sh 9 clone3 < res=0 exe=/bin/sh tid=9(sh) pid=9(sh) ptid=7(sh)'), OTHER);
+  assert.equal(t.ofLine('garbage'), HOST);
+  assert.equal(t.container(4026532001, null).id, 'pidns-4026532001');
 });
 
 test('containers: ids from cgroup paths, keys from pid namespaces', () => {

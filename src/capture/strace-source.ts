@@ -1,5 +1,8 @@
 /**
- * `--source strace`: ptrace through `strace -f -ttt -T -yy -s 256` (Debian package `strace`).
+ * `--source strace`: ptrace through strace (Debian package `strace`), with the lab's options
+ * (`-f -I2 -s 256 -yy`, ns timestamps and durations on strace ≥ 6, else `-ttt -T`; see
+ * src/lab/sandbox.ts) and the lab's converter (src/lab/strace-to-lidds.ts), so that live
+ * captures, live monitoring and lab recordings turn the same syscalls into the same events.
  *
  *  - `--pid PID …`: attaches to each PID, its threads and its live descendants, and follows
  *    every child they make (-f). When strace dies while a target is still alive, it is
@@ -7,21 +10,24 @@
  *  - `--cmd "…"`: runs `sh -c CMD` under strace; the source ends when the command does.
  *
  * strace writes its trace to a FIFO (`-o FIFO`), which makes it prefix every line with the
- * thread id and keeps it apart from the traced command's output; strace's stderr is logged. Lines are converted to
- * LID-DS 2021 lines (strace.ts) and attributed to containers by thread (procs.ts).
+ * thread id and keeps it apart from the traced command's output; strace's stderr is logged.
+ * Each converted line is attributed to a container by its thread (attribution.ts).
  */
+import { spawnSync } from 'node:child_process';
+import { StraceToLidds } from '../lab/strace-to-lidds.js';
+import { straceArgs } from '../lab/sandbox.js';
 import { ChidsError } from '../util/errors.js';
+import { ContainerTracker } from './attribution.js';
 import type { ChildExit } from './child.js';
 import { DEFAULT_RESTART, FIFO_TOKEN, runChild, supervise } from './child.js';
-import { containerFrom, containerOfPid, descendantsOf, isAlive, pidNamespaceOf } from './containers.js';
-import { ProcessTable } from './procs.js';
+import { commOf, containerFrom, containerOfPid, descendantsOf, isAlive, pidNamespaceOf, statusOf } from './containers.js';
 import { BatchBuilder, LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
-import { StraceConverter } from './strace.js';
 
 /** Environment variable that overrides the strace binary. */
 export const STRACE_ENV = 'CHIDS_STRACE';
-const STRACE_FLAGS = ['-f', '-ttt', '-T', '-yy', '-s', '256', '-q'];
 const STDERR_KEEP = 20;
+const TID = /^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)/;
+const EXIT_LINE = /^(?:\[pid\s+\d+\]\s+|\d+\s+)?\d+\.\d+\s+\+\+\+ (?:exited|killed)/;
 
 export class StraceSource implements LiveSource {
   readonly kind = 'strace' as const;
@@ -51,18 +57,35 @@ export class StraceSource implements LiveSource {
   async run(sink: SourceSink, signal: AbortSignal): Promise<SourceEnd> {
     const own = pidNamespaceOf('self');
     const first = this.pids.length > 0 ? containerOfPid(this.pids[0], own) : null;
-    const procs = new ProcessTable({ ownPidns: own, fallback: first ?? containerFrom(own, null, own) });
+    const tracker = new ContainerTracker({ ownPidns: own, fallback: first ?? containerFrom(own, null, own) });
     const batch = new BatchBuilder();
-    const conv = new StraceConverter(procs, (p, line) => batch.add(p.container, line));
+    // Threads already running when strace attaches get the target's name and uid.
+    const root = this.pids.length > 0 ? { rootUid: statusOf(this.pids[0])?.uid ?? 0, rootProc: commOf(this.pids[0]) ?? '<NA>' } : { rootUid: process.getuid?.() ?? 0 };
+    const conv = new StraceToLidds(root);
+    const out: string[] = [];
     const bin = process.env[STRACE_ENV] || 'strace';
+    const version = straceVersion(bin);
     const log = this.spec.log;
     const policy = { ...DEFAULT_RESTART, enabled: this.spec.restart ?? true, max: this.spec.maxRestarts ?? DEFAULT_RESTART.max };
+    let unparsed = 0;
+    const line = (l: string) => {
+      const m = TID.exec(l);
+      const tid = m ? Number(m[1] ?? m[2]) : -1;
+      if (this.rootPid < 0 && tid > 0) this.rootPid = tid;
+      out.length = 0;
+      const skipped = conv.stats.skipped;
+      conv.push(l, out);
+      if (conv.stats.skipped !== skipped) unparsed++;
+      for (const sc of out) batch.add(tracker.ofLine(sc), sc);
+      if (tid > 0 && EXIT_LINE.test(l)) tracker.exit(tid);
+    };
 
     const start = (attempt: number): Promise<ChildExit> => {
       const splitter = new LineSplitter();
       let argv: string[];
+      const opts = ['-q', ...straceArgs(FIFO_TOKEN, version)];
       if (attempt === 0 && this.cmd !== null) {
-        argv = [bin, ...STRACE_FLAGS, '-o', FIFO_TOKEN, '--', '/bin/sh', '-c', this.cmd];
+        argv = [bin, ...opts, '--', '/bin/sh', '-c', this.cmd];
       } else {
         const roots = this.cmd !== null ? [this.rootPid] : this.pids;
         const targets = new Set<number>();
@@ -71,7 +94,7 @@ export class StraceSource implements LiveSource {
           targets.add(r);
           for (const d of descendantsOf(r)) targets.add(d);
         }
-        argv = [bin, ...STRACE_FLAGS, '-o', FIFO_TOKEN, ...[...targets].flatMap((p) => ['-p', String(p)])];
+        argv = [bin, ...opts, ...[...targets].flatMap((p) => ['-p', String(p)])];
       }
       let announced = false;
       return runChild(
@@ -87,24 +110,18 @@ export class StraceSource implements LiveSource {
             }
           },
           onOutput: (chunk) => {
-            splitter.push(chunk, (l) => {
-              if (this.rootPid < 0) {
-                const m = /^(\d+) /.exec(l);
-                if (m) this.rootPid = Number(m[1]);
-              }
-              conv.line(l);
-            });
+            splitter.push(chunk, line);
             if (!announced && this.rootPid > 0) {
               announced = true;
               sink.ready({ source: 'strace', command: this.cmd, pid: this.rootPid });
             }
             batch.flush(sink);
           },
-          onStderrLine: (line) => this.stderr(line),
+          onStderrLine: (l) => this.stderr(l),
         },
         signal,
       ).then((ex) => {
-        splitter.end((l) => conv.line(l));
+        splitter.end(line);
         batch.flush(sink);
         return ex;
       });
@@ -120,7 +137,8 @@ export class StraceSource implements LiveSource {
       shouldRestart: () => (this.cmd !== null ? this.rootPid > 0 && isAlive(this.rootPid) : this.pids.some(isAlive)),
       describe: (ex) => this.describe(bin, ex),
     });
-    log.info('strace source ended', { reason: end.reason, detail: end.detail, lines: conv.stats.lines, events: conv.stats.events, unparsed: conv.stats.unparsed });
+    const st = conv.stats;
+    log.info('strace source ended', { reason: end.reason, detail: end.detail, lines: st.lines, events: st.events, unparsed, clamped: st.clamped });
     return end;
   }
 
@@ -145,4 +163,11 @@ export class StraceSource implements LiveSource {
     const why = this.stderrTail.filter((l) => /strace:|ptrace|permitted|denied/i.test(l)).slice(-3).join(' ') || this.stderrTail.slice(-2).join(' ');
     return `--source strace: strace failed (${ex.signal ?? `exit ${ex.code}`})${why ? `: ${why.slice(0, 400)}` : ''}`;
   }
+}
+
+/** `strace -V`'s version ("6.1"), or null (then µs timestamps are used). */
+function straceVersion(bin: string): string | null {
+  const r = spawnSync(bin, ['-V'], { encoding: 'utf8', timeout: 5000 });
+  const m = /version\s+(\d+(?:\.\d+)*)/.exec(r.stdout ?? '');
+  return m ? m[1] : null;
 }
