@@ -323,3 +323,31 @@ test('metrics: /metrics serves the live counters, histogram and gauges', async (
   assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
   assert.throws(() => parseListen('nope'), /HOST:PORT/);
 });
+
+test('a model that reads the syscalls gets a tap fed with every windowed event, and scores each window as it closes', () => {
+  const taps: { events: [string, number][] }[] = [];
+  const tapScorer: WindowScorer = {
+    kind: 'tap',
+    history: 1,
+    newTap: () => {
+      const t = { events: [] as [string, number][], event: (ev: SyscallEvent, w: number) => t.events.push([String(ev.nameId), w]) };
+      taps.push(t);
+      return t;
+    },
+    scoreLast: (_a, _n, tap, window) => (tap as unknown as { events: [string, number][] }).events.filter(([, w]) => w === window).length,
+    dispose: () => undefined,
+  };
+  const { m, windows } = monitor({ scorer: tapScorer });
+  m.feed(STDIN_CONTAINER, Buffer.from([0.1, 0.2, 0.3, 1.5, 3.2].map((t) => line(T0 + t, 'read')).join('')), 'lidds');
+  m.finish();
+  assert.equal(taps.length, 1, 'one tap per container');
+  assert.deepEqual(taps[0].events.map(([, w]) => w), [0, 0, 0, 1, 3]);
+  assert.deepEqual(
+    windows.filter((w) => w.score !== null).map((w) => [w.window.index, w.score]),
+    [
+      [0, 3],
+      [1, 1],
+      [3, 1],
+    ],
+  );
+});

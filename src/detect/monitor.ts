@@ -24,6 +24,7 @@ import type { Logger } from '../capture/log.js';
 import { BoundedQueue } from '../capture/queue.js';
 import { openLiveSource, type LiveSource, type SourceSink, type SourceSpec } from '../capture/source.js';
 import { WindowEncoder, type EncodedWindow } from '../encode/anomaly.js';
+import type { EventTap } from '../encode/pipeline.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
 import type { SyscallEvent } from '../events/event.js';
 import { NameTable } from '../events/names.js';
@@ -44,30 +45,39 @@ export function thresholdFor(thresholds: readonly number[], theta: number): numb
 }
 
 /**
- * What the monitor needs of a model: the score of the newest window given the anomaly vectors
- * of the last `history` windows of its container (oldest first, `n × 3`; n < history at the
- * start of a stream). The CHIDS autoencoder looks at one AV (history 1); the sequence
- * autoencoders at the last T (their `seq_len`), as `evaluate` scores them.
+ * What the monitor needs of a model: the score of the window that just closed. Models that
+ * read anomaly vectors get those of the container's last `history` windows (oldest first,
+ * `n × 3`; n < history at the start of a stream): the CHIDS autoencoder looks at one, the
+ * sequence autoencoders at the last T (their `seq_len`), as `evaluate` scores them. Models
+ * that read the syscalls themselves (STIDE, BoSC) have a per-container tap the monitor feeds
+ * with every event it places in a window, and score the closed window from it.
  */
 export interface WindowScorer {
   readonly kind: string;
   readonly history: number;
-  scoreLast(avs: Float64Array, n: number): number;
+  /** For models that read the syscalls: a fresh tap for one container's stream. */
+  newTap?(names: NameTable): EventTap;
+  /** The newest window's score; `tap` and `window` (its index) are given when newTap exists. Null: no score. */
+  scoreLast(avs: Float64Array, n: number, tap?: EventTap, window?: number): number | null;
   dispose(): void;
 }
 
-/**
- * Loads the baseline's model as a {@link WindowScorer}. Models that read the syscall stream of
- * whole recordings (STIDE, BoSC) have no per-window form yet and are refused.
- */
+/** Loads the baseline's model (any of the registry's detectors) as a {@link WindowScorer}. */
 export async function loadWindowScorer(dir: string, modelType?: string): Promise<WindowScorer> {
   const { loadDetector } = await import('../model/registry.js');
   const det = await loadDetector(dir, modelType);
   if (det.newTap !== undefined) {
-    det.dispose();
-    throw new ChidsError(
-      `chids monitor scores anomaly vectors window by window; the "${det.name}" model reads the syscall stream of whole recordings and cannot be used live yet (use chids, dense-seq, enhanced, lstm or tcn)`,
-    );
+    if (det.scoreClosedWindow === undefined) {
+      det.dispose();
+      throw new ChidsError(`the "${det.name}" model cannot score a live stream (it has no per-window scoring)`);
+    }
+    return {
+      kind: det.kind,
+      history: 1,
+      newTap: (names) => det.newTap!(names),
+      scoreLast: (_avs, _n, tap, window) => det.scoreClosedWindow!(tap!, window!),
+      dispose: () => det.dispose(),
+    };
   }
   const seq = Number(det.settings['seq_len'] ?? 1);
   const history = Number.isInteger(seq) && seq >= 1 ? seq : 1;
@@ -89,7 +99,7 @@ export interface ScoredWindow {
 
 export interface MonitorOptions {
   vocab: Vocabulary;
-  scorer: Pick<WindowScorer, 'kind' | 'history' | 'scoreLast'>;
+  scorer: Pick<WindowScorer, 'kind' | 'history' | 'scoreLast' | 'newTap'>;
   theta: number;
   /** The ten thresholds of the baseline (thresh_list.json). */
   thresholds: readonly number[];
@@ -121,6 +131,8 @@ interface Pipeline {
   /** The last `history` AVs, oldest first (n × 3), and how many there are. */
   avs: Float64Array;
   n: number;
+  /** The model's tap, for models that read the syscalls. */
+  tap: EventTap | null;
 }
 
 /** Scoring latencies kept for the percentiles (a ring; the histogram has them all). */
@@ -248,6 +260,7 @@ export class Monitor {
       lastWallMs: Date.now(),
       avs: new Float64Array(3 * Math.max(1, this.o.scorer.history)),
       n: 0,
+      tap: this.o.scorer.newTap?.(this.names) ?? null,
     };
     p.parser = this.parser(p, format);
     this.pipelines.set(container.key, p);
@@ -272,7 +285,16 @@ export class Monitor {
       }
       enc.push(ev);
     };
-    return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent });
+    const tap = p.tap;
+    const tapped =
+      tap === null
+        ? onEvent
+        : (ev: SyscallEvent): void => {
+            const dropped = enc.clock.dropped;
+            onEvent(ev);
+            if (enc.clock.dropped === dropped) tap.event(ev, enc.clock.current);
+          };
+    return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent: tapped });
   }
 
   /** Closes, in every container, the windows that end at or before (sec, nsec). */
@@ -330,8 +352,9 @@ export class Monitor {
     p.avs[at + 1] = w.av[1];
     p.avs[at + 2] = w.av[2];
     const t0 = performance.now();
-    const score = this.o.scorer.scoreLast(p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), p.n);
+    const scored = this.o.scorer.scoreLast(p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), p.n, p.tap ?? undefined, w.index);
     const dt = performance.now() - t0;
+    const score = scored ?? 0;
     this.latencies[this.latencyCount++ % LATENCY_RING] = dt;
     m?.scoring.observe(dt / 1000);
     p.scored++;
@@ -470,7 +493,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   const windowNs = o.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
   const scorer = await loadWindowScorer(o.artifacts.model, data.manifest?.model.type);
   // Warm the model up so that the first real window is scored as fast as the rest.
-  for (let i = 0; i < 32; i++) scorer.scoreLast(new Float64Array(3 * scorer.history).fill(i / 64), scorer.history);
+  if (scorer.newTap === undefined) for (let i = 0; i < 32; i++) scorer.scoreLast(new Float64Array(3 * scorer.history).fill(i / 64), scorer.history);
   const metrics = o.metrics ? new MonitorMetrics() : null;
   const sinks: AlertSink[] = [];
   let server: MetricsServer | null = null;
