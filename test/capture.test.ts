@@ -77,10 +77,10 @@ test('containers: ids from cgroup paths, keys from pid namespaces', () => {
 });
 
 test('ebpf: the bpftrace program filters by pid namespace or process tree and reads paths on their own probes', () => {
-  const probes = [{ name: 'openat', nr: 257, tp: 'openat', field: 'filename' }];
+  const probes = [{ name: 'openat', nr: 257, tp: 'openat', field: 'filename', dfd: true }];
   const ns = buildScript({ scope: { kind: 'pidns', inum: 4026532000 }, btf: true, pathProbes: probes });
   assert.match(ns, /tracepoint:raw_syscalls:sys_enter \/curtask->nsproxy->pid_ns_for_children->ns\.inum == 4026532000 && args->id != 257\//);
-  assert.match(ns, /tracepoint:syscalls:sys_enter_openat .*str\(args->filename\)/);
+  assert.match(ns, /tracepoint:syscalls:sys_enter_openat .*args->dfd, str\(args->filename\)/);
   assert.doesNotMatch(ns, /@t\[/);
   const tree = buildScript({ scope: { kind: 'tree', tids: [10, 11] }, btf: false, pathProbes: [] });
   assert.match(tree, /BEGIN \{ @t\[10\] = 1; @t\[11\] = 1; \}/);
@@ -91,14 +91,33 @@ test('ebpf: the bpftrace program filters by pid namespace or process tree and re
 test('ebpf: bpftrace lines become LID-DS lines in epoch time, per container', () => {
   const out: [string, string][] = [];
   const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 999_999_000 }, 4026531836, HOST, (c, l) => out.push([c.id, l]), false);
-  assert.equal(conv.line('5000000002 7 7 0 257 > 4026532999 42\tcat\t/etc/shadow'), true);
+  assert.equal(conv.line('5000000002 7 7 0 257 > 4026532999 42\tcat\t-100 /etc/shadow'), true);
   assert.equal(conv.line('5000000003 7 7 0 257 < 4026532999 42\tcat\t3'), true);
   assert.equal(conv.line('5000000004 7 7 0 0 < 4026531836 1\tmy proc\t-11'), true);
+  assert.equal(conv.line('5000000005 7 7 0 262 > 4026531836 1\tcat\t3 /tmp/a b'), true);
+  assert.equal(conv.line('5000000006 7 7 0 262 < 4026531836 1\tcat\t0'), true);
+  // fstatat(fd, "") is named after the path the fd was opened with; an exit reported as -1 takes its enter's number.
+  conv.line('5000000007 7 7 0 257 > 4026531836 1\tcat\t-100 /etc/ld.so.cache');
+  conv.line('5000000008 7 7 0 257 < 4026531836 1\tcat\t3');
+  conv.line('5000000009 7 7 0 262 > 4026531836 1\tcat\t3 ');
+  conv.line('5000000010 7 7 0 262 < 4026531836 1\tcat\t0');
+  conv.line('5000000011 7 7 0 58 > 4026531836 1\tsh\t');
+  conv.line('5000000012 7 7 0 -1 < 4026531836 1\tsh\t8');
+  conv.line('5000000013 7 7 0 -2 > 4026531836 1\tsh\t256');
   assert.equal(conv.line('Attaching 24 probes...'), false);
   assert.deepEqual(out, [
     ['pidns-4026532999', '1700000005999999002 0 7 cat 7 openat > '],
     ['pidns-4026532999', '1700000005999999003 0 7 cat 7 openat < fd=3 name=/etc/shadow'],
-    ['host', '1700000005999999004 0 7 my_proc 7 read < res=-11'],
+    ['host', '1700000005999999004 0 7 my\\x20proc 7 read < res=-11'],
+    ['host', '1700000005999999005 0 7 cat 7 newfstatat > '],
+    ['host', '1700000005999999006 0 7 cat 7 newfstatat < res=0 path=/tmp/a\\x20b'],
+    ['host', '1700000005999999007 0 7 cat 7 openat > '],
+    ['host', '1700000005999999008 0 7 cat 7 openat < fd=3 name=/etc/ld.so.cache'],
+    ['host', '1700000005999999009 0 7 cat 7 newfstatat > '],
+    ['host', '1700000005999999010 0 7 cat 7 newfstatat < res=0 path=/etc/ld.so.cache'],
+    ['host', '1700000005999999011 0 7 sh 7 vfork > '],
+    ['host', '1700000005999999012 0 7 sh 7 vfork < res=8'],
+    ['host', '1700000005999999013 0 7 sh 7 procexit > status=1'],
   ]);
 });
 

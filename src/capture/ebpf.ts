@@ -9,9 +9,11 @@
  * `raw_syscalls:sys_enter/sys_exit` give every syscall by number (EXTRA = the return value
  * on exit). The syscalls whose argument chids reads (open/stat/execve families, DESIGN.md §4)
  * are left out of the raw probes and traced through their own `syscalls:sys_enter_X/exit_X`
- * tracepoints, which can read the path (EXTRA = the path on enter, the return value on
- * exit). The lines are converted to LID-DS 2021 lines with sysdig's parameter names
- * (`name=`, `path=`, `filename=`, `exe=`), as the strace source writes them.
+ * tracepoints, which can read the path (EXTRA = the directory fd and the path on enter, the
+ * return value on exit). The lines are converted to LID-DS 2021 lines with sysdig's parameter names
+ * (`name=`, `path=`, `filename=`, `exe=`), as the lab's strace converter writes them (paths
+ * made one token with its tokenSafe; an empty fstatat path named after the path its fd was
+ * opened with; a thread's end as a `procexit` event).
  *
  * Which processes: when PID lives in a pid namespace of its own (a container), every task of
  * that namespace (`curtask->nsproxy->pid_ns_for_children->ns.inum`, needs kernel BTF); else
@@ -28,6 +30,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { tokenSafe } from '../lab/strace-args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
@@ -56,13 +59,15 @@ const PATH_SYSCALLS: { name: string; tp: string; family: Family }[] = [
 ];
 
 const CLONE_FAMILY = new Set(['clone', 'clone3', 'fork', 'vfork']);
+/** Pseudo syscall number of the procexit lines (a thread ended). */
+const PROCEXIT_NR = -2;
 
 export interface ScriptOptions {
   scope: { kind: 'pidns'; inum: number } | { kind: 'tree'; tids: number[] };
   /** Kernel BTF is there: the pid namespace can be read per event. */
   btf: boolean;
-  /** Path tracepoints available: syscall → { nr, tracepoint, path field }. */
-  pathProbes: { name: string; nr: number; tp: string; field: string }[];
+  /** Path tracepoints available: syscall → { nr, tracepoint, path field, has a dfd field }. */
+  pathProbes: { name: string; nr: number; tp: string; field: string; dfd?: boolean }[];
 }
 
 /** The bpftrace program for a scope (pure; tested without bpftrace). */
@@ -73,16 +78,22 @@ export function buildScript(o: ScriptOptions): string {
   const fields = (nr: string) => `nsecs, tid, pid, uid, ${nr}, ${ns}, cgroup, comm`;
   const skip = o.pathProbes.map((p) => ` && args->id != ${p.nr}`).join('');
   const lines: string[] = [];
+  // A thread's end, as the lab's converter writes strace's `+++ exited`: procexit (NR -2), EXTRA = exit code.
+  const status = o.btf ? 'curtask->exit_code' : '0';
+  const procexit = `printf(${head('>')}%d\\n", ${fields(String(PROCEXIT_NR))}, ${status});`;
   if (o.scope.kind === 'tree') {
     lines.push(`BEGIN { ${o.scope.tids.map((t) => `@t[${t}] = 1;`).join(' ')} }`);
     lines.push('tracepoint:sched:sched_process_fork /@t[args->parent_pid]/ { @t[args->child_pid] = 1; }');
-    lines.push('tracepoint:sched:sched_process_exit /@t[tid]/ { delete(@t[tid]); }');
+    lines.push(`tracepoint:sched:sched_process_exit /@t[tid]/ { ${procexit} delete(@t[tid]); }`);
     lines.push('END { clear(@t); }'); // bpftrace would print the map at exit
+  } else {
+    lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${procexit} }`);
   }
   lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { printf(${head('>')}\\n", ${fields('args->id')}); }`);
   lines.push(`tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { printf(${head('<')}%ld\\n", ${fields('args->id')}, args->ret); }`);
   for (const p of o.pathProbes) {
-    lines.push(`tracepoint:syscalls:sys_enter_${p.tp} /${filter}/ { printf(${head('>')}%s\\n", ${fields(String(p.nr))}, str(args->${p.field})); }`);
+    // EXTRA = the directory fd (-100 when the call has none) and the path.
+    lines.push(`tracepoint:syscalls:sys_enter_${p.tp} /${filter}/ { printf(${head('>')}%d %s\\n", ${fields(String(p.nr))}, ${p.dfd ? 'args->dfd' : '-100'}, str(args->${p.field})); }`);
     lines.push(`tracepoint:syscalls:sys_exit_${p.tp} /${filter}/ { printf(${head('<')}%ld\\n", ${fields(String(p.nr))}, args->ret); }`);
   }
   return lines.join('\n') + '\n';
@@ -117,8 +128,9 @@ function pathProbes(root: string): ScriptOptions['pathProbes'] {
     const nr = nrOf.get(p.name);
     const fmt = path.join(root, 'events', 'syscalls', `sys_enter_${p.tp}`, 'format');
     if (nr === undefined || !existsSync(fmt) || !existsSync(path.join(root, 'events', 'syscalls', `sys_exit_${p.tp}`))) continue;
-    const m = /field:const char \* (filename|pathname|path);/.exec(readFileSync(fmt, 'utf8'));
-    if (m) out.push({ name: p.name, nr, tp: p.tp, field: m[1] });
+    const text = readFileSync(fmt, 'utf8');
+    const m = /field:const char \* (filename|pathname|path);/.exec(text);
+    if (m) out.push({ name: p.name, nr, tp: p.tp, field: m[1], dfd: /field:int dfd;/.test(text) });
   }
   return out;
 }
@@ -136,6 +148,10 @@ export class EbpfConverter {
   private readonly family = new Map<number, Family>();
   private readonly pending = new Map<number, string>();
   private readonly exes = new Map<number, string>();
+  /** The path each (pid, fd) was opened with, to name fstatat(fd, "") as the lab's converter does. */
+  private readonly fdPaths = new Map<string, string>();
+  /** Number of each thread's last raw enter (the kernel reports -1 on some exits, e.g. vfork's parent). */
+  private readonly lastNr = new Map<number, number>();
   private readonly containers = new Map<string, ContainerInfo>();
   private lastSec = 0;
   private lastNsec = 0;
@@ -172,23 +188,49 @@ export class EbpfConverter {
       this.stats.unparsed++;
       return true;
     }
-    const comm = text.slice(t1 + 1, t2).replace(/\s/g, '_') || '?';
+    const comm = tokenSafe(text.slice(t1 + 1, t2)) || '?';
     const extra = text.slice(t2 + 1);
-    const name = X86_64_SYSCALLS[nr] ?? `syscall_${nr}`;
-    const fam = this.family.get(nr);
+    let sysnr = nr;
+    if (nr >= 0 && this.family.get(nr) === undefined) {
+      if (dir === '>') {
+        this.lastNr.set(tid, nr);
+        if (this.lastNr.size > 65536) this.lastNr.delete(this.lastNr.keys().next().value!);
+      }
+    } else if (nr === -1 && dir === '<') {
+      sysnr = this.lastNr.get(tid) ?? -1;
+    }
+    const name = sysnr === PROCEXIT_NR ? 'procexit' : (X86_64_SYSCALLS[sysnr] ?? `syscall_${sysnr}`);
+    const fam = this.family.get(sysnr);
     let args = '';
-    if (dir === '>') {
+    if (sysnr === PROCEXIT_NR) {
+      const code = Number(extra) | 0;
+      args = `status=${code & 0x7f ? code & 0x7f : (code >> 8) & 0xff}`;
+      this.pending.delete(tid);
+      this.lastNr.delete(tid);
+    } else if (dir === '>') {
       if (fam !== undefined) {
-        this.pending.set(tid, extra);
+        // EXTRA = "DFD PATH"; the path made one token as the lab's converter does, and an empty
+        // stat path (fstatat(fd, "", AT_EMPTY_PATH)) named after the file the fd is open on.
+        const sp = extra.indexOf(' ');
+        const dfd = sp < 0 ? -100 : Number(extra.slice(0, sp));
+        let file = tokenSafe(sp < 0 ? extra : extra.slice(sp + 1));
+        if (file === '' && fam === 'stat' && dfd >= 0) file = this.fdPaths.get(`${pid}:${dfd}`) ?? '';
+        this.pending.set(tid, file);
         if (this.pending.size > 65536) this.pending.delete(this.pending.keys().next().value!);
-        if (fam === 'exec') args = `filename=${extra}`;
+        if (fam === 'exec') args = `filename=${file}`;
       }
     } else {
       const ret = extra;
       if (fam !== undefined) {
         const file = this.pending.get(tid);
         this.pending.delete(tid);
-        if (fam === 'open') args = `fd=${ret}${file !== undefined ? ` name=${file}` : ''}`;
+        if (fam === 'open') {
+          args = `fd=${ret}${file !== undefined ? ` name=${file}` : ''}`;
+          if (file !== undefined && Number(ret) >= 0) {
+            if (this.fdPaths.size > 65536) this.fdPaths.clear();
+            this.fdPaths.set(`${pid}:${ret}`, file);
+          }
+        }
         else if (fam === 'stat') args = `res=${ret}${file !== undefined ? ` path=${file}` : ''}`;
         else {
           if (ret === '0' && file !== undefined) this.exes.set(pid, file);
