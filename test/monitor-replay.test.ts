@@ -12,13 +12,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openSource } from '../src/events/sources.js';
 import { alertsOf, runCli, startCli } from './helpers/live.js';
-import { lidRecording, missing } from './helpers/paths.js';
+import { lidRecording, missing, repoRoot } from './helpers/paths.js';
 
 async function workdir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-replay-'));
@@ -70,6 +70,41 @@ test('stdin replay of an attack recording: an alert after the exploit start, eve
   assert.equal(summary.exploit.alerts_after, after.length);
   assert.ok(summary.exploit.first_alert_after_s > 0 && summary.exploit.first_alert_after_s <= 2);
   console.log(`replay: ${alerts.length} alerts, ${before.length} false alarms before the exploit, first alert ${summary.exploit.first_alert_after_s.toFixed(2)} s after it`);
+});
+
+const example = path.join(repoRoot, 'data', 'example');
+const noExample = existsSync(path.join(example, 'test', 'normal_and_attack'))
+  ? false
+  : (console.warn(`!!! SKIPPED: the bundled dataset ${example} is not there; the bundled-replay test needs it !!!`), 'no bundled dataset');
+
+test('stdin replay of the bundled attack recordings: alerts after the exploit start, earlier ones labelled false alarms', { skip: noExample, timeout: 80_000 }, async (t) => {
+  const dir = await workdir(t);
+  const model = path.join(dir, 'model');
+  const base = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', model, '--seed', '1'], { timeoutMs: 60_000 });
+  assert.equal(base.code, 0, base.stderr);
+  const attackDir = path.join(example, 'test', 'normal_and_attack');
+  let detected = 0;
+  const files = readdirSync(attackDir).filter((f) => f.endsWith('.zip')).sort();
+  for (const f of files) {
+    const zip = path.join(attackDir, f);
+    const exploit = (await (await openSource(zip)).labels())?.exploitStartSec;
+    if (exploit == null) continue;
+    const sc = path.join(dir, 'replay.sc');
+    await writeFile(sc, await scText(zip));
+    const fd = openSync(sc, 'r');
+    const mon = await runCli(['monitor', '--od', model, '--exploit-at', String(exploit)], { timeoutMs: 30_000, stdin: fd });
+    closeSync(fd);
+    assert.equal(mon.code, 0, mon.stderr);
+    const exploitNs = BigInt(Math.round(exploit * 1e6)) * 1000n;
+    for (const { alert } of alertsOf(mon)) {
+      const end = BigInt(alert.output_fields['chids.window.start_ns']) + 1_000_000_000n;
+      assert.equal(alert.output_fields['chids.label'], end <= exploitNs ? 'false_alarm' : 'after_exploit_start', `${f}: ${alert.output}`);
+    }
+    const s = mon.logs.find((l) => l.msg === 'monitor stopped') as Record<string, any>;
+    if (s.exploit.alerts_after > 0) detected++;
+  }
+  console.log(`bundled replay: ${detected} of ${files.length} attack recordings alert after their exploit start`);
+  assert.ok(detected >= 1, 'at least one bundled attack is detected after its exploit start');
 });
 
 test('--realtime paces a replay: a window closes on time across a quiet stretch, and SIGTERM flushes and exits 0', { timeout: 60_000 }, async (t) => {
