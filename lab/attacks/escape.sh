@@ -1,5 +1,6 @@
 # Container-escape attempts from inside the victim, as an attacker with code execution tries
-# them (here as the web app's user www-data, so they fail, but every attempt is recorded).
+# them (here as the web app's user www-data, so they fail, or stay inside the sandbox, like
+# `unshare -r`; every attempt is recorded).
 exec 2>&1
 echo "== whoami"; id
 echo "== init environment"; cat /proc/1/environ

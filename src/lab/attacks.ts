@@ -102,7 +102,7 @@ const bruteforce: Attack = {
     return {
       succeeded: found !== null,
       detail: found ? `found ${found[1]}:${found[2]}` : `no password found${r.timedOut ? ' (stopped at the deadline)' : ''}`,
-      commands: [`hydra ${args.map(shellQuote).join(' ')}`],
+      commands: [shown('hydra', args)],
     };
   },
 };
@@ -127,7 +127,7 @@ const sqli: Attack = {
     return {
       succeeded: injectable,
       detail: `${injectable ? 'injection found' : 'no injection found'}${dumped ? ', users table dumped' : ''}${r.timedOut ? ' (stopped at the deadline)' : ''}`,
-      commands: [`sqlmap ${args.map(shellQuote).join(' ')}`],
+      commands: [shown('sqlmap', args)],
     };
   },
 };
@@ -143,7 +143,7 @@ const uploadExec: Attack = {
     const jar = path.join(ctx.dir, 'cookies.txt');
     const cmds: string[] = [];
     const curl = async (args: string[]) => {
-      cmds.push(`curl ${args.map(shellQuote).join(' ')}`);
+      cmds.push(shown('curl', args));
       return runIn(ctx, 'curl', ['-s', '-m', '5', ...args]);
     };
     await curl(['-c', jar, '-d', 'user=mallory&pass=mallory1', `${WEB}/login`]);
@@ -173,7 +173,7 @@ const cmdInjection: Attack = {
     return {
       succeeded: res?.connected === true && /uid=\d+/.test(res.output ?? ''),
       detail: res?.connected ? `reverse shell connected (${(res.output ?? '').length} bytes of output)` : 'no reverse shell connection',
-      commands: [`node ${args.map(shellQuote).join(' ')}`],
+      commands: [shown('node', args)],
     };
   },
 };
@@ -195,7 +195,7 @@ const escape: Attack = {
       // The goal (leaving the sandbox) is not reachable as www-data: the attempts are the point.
       succeeded: false,
       detail: res?.connected ? `escape script ran through the injection (${out.split('\n').length} lines of output, ${refused} refusals)` : 'injection failed',
-      commands: [`node ${args.map(shellQuote).join(' ')}`],
+      commands: [shown('node', args)],
     };
   },
 };
@@ -239,6 +239,12 @@ function parseJson(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+/** A command line for the metadata, with the lab's directory written `lab/` (not the host path). */
+function shown(cmd: string, args: string[]): string {
+  const lab = labDir();
+  return [cmd, ...args].map((a) => shellQuote(a.split(lab).join('lab'))).join(' ');
 }
 
 function shellQuote(s: string): string {

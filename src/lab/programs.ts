@@ -86,7 +86,7 @@ export function programVersions(names: readonly string[]): Record<string, string
     curl: () => versionOf('curl', ['--version'], /curl (\S+)/),
     'redis-cli': () => versionOf('redis-cli', ['--version'], /redis-cli (\S+)/),
     bash: () => versionOf('bash', ['--version'], /version (\S+)/),
-    ping: () => versionOf('ping', ['-V'], /(iputils\S*|s\d+)/),
+    ping: () => versionOf('ping', ['-V'], /iputils[- ](\S+)/),
   };
   const out: Record<string, string> = {};
   for (const n of names) {
