@@ -73,7 +73,6 @@ Examples:
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        if (flags.seed === undefined) log(`seed ${seed}`);
         const results = await recordMany({
           victim: flags.victim,
           attack,
@@ -85,6 +84,7 @@ Examples:
           warmupSeconds: flags.warmup,
           signal: ac.signal,
           log,
+          note: flags.seed === undefined ? `seed ${seed} (from the clock; --seed ${seed} repeats this plan)` : undefined,
         } as Parameters<typeof recordMany>[0]);
         for (const r of results) process.stdout.write(`${r.file}\n`);
       } finally {

@@ -121,6 +121,8 @@ export interface RecordManyOptions extends PlanOptions {
   /** Progress lines (stderr in the CLI). */
   log?: (msg: string) => void;
   onPhase?: Parameters<typeof recordOne>[0]['onPhase'];
+  /** Logged once the plan is checked (the CLI says where a clock-made seed came from). */
+  note?: string;
 }
 
 /** Checks everything a plan needs before the first recording starts. */
@@ -141,6 +143,7 @@ export async function recordMany(o: RecordManyOptions): Promise<RecordResult[]> 
   const plan = planRecordings(o);
   preflight(o.victim, plan.map((p) => p.attack));
   const log = o.log ?? (() => undefined);
+  if (o.note) log(o.note);
   const straceVersion = versionOf('strace', ['-V'], /version\s+(\S+)/);
   const victim = victimNamed(o.victim);
   const progs = programVersions(['node', 'strace', ...victim.programs, ...new Set(plan.flatMap((p) => (p.attack ? attackNamed(p.attack).programs : [])))]);
