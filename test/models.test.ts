@@ -136,6 +136,17 @@ describe('sequences', () => {
     assert.throws(() => attributeToWindows([1, 2], 5, 3), RangeError);
   });
 
+  test('without --epochs, small training sets get more epochs (at least minSteps gradient steps)', async () => {
+    const { epochsFor, MAX_AUTO_EPOCHS } = await import('../src/model/seq-autoencoder.js');
+    assert.equal(epochsFor({ epochs: 20, minSteps: 300 }, 1), 300);
+    assert.equal(epochsFor({ epochs: 20, minSteps: 300 }, 100), 20);
+    assert.equal(epochsFor({ epochs: 20, minSteps: 0 }, 1), 20, 'epochs given: exactly those');
+    assert.equal(epochsFor({ epochs: 20, minSteps: 1e9 }, 1), MAX_AUTO_EPOCHS);
+    const trainer = await createTrainer({ model: 'tcn' });
+    assert.equal((await createTrainer({ model: 'tcn', epochs: 3 })).settings['min_steps'], undefined);
+    assert.equal(trainer.settings['min_steps'], 1000);
+  });
+
   test('errors are the mean squared error over real steps only', () => {
     const b = buildSequences([{ avs: Float64Array.from([0.5, 0, 0]), n: 1 }], 2, -1);
     const pred = Float32Array.from([9, 9, 9, 0.5, 0.3, 0]); // the padded step is ignored

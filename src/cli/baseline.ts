@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
     .option('--window <length>', 'window length, e.g. 1s, 500ms', windowLength, 1e9)
     .addOption(modelOption())
-    .option('--epochs <n>', 'training epochs (default: chids 120, dense-seq and enhanced 20, lstm 10, tcn 40)', positiveInt('--epochs'))
+    .option('--epochs <n>', 'training epochs (default: chids 120; sequence models: dense-seq and enhanced 20, lstm 10, tcn 40, or more to make at least 300 gradient steps (tcn 1000))', positiveInt('--epochs'))
     .option('--batch-size <n>', 'training batch size (default: chids 50, sequence models 64)', positiveInt('--batch-size'))
     .option('--seed <n>', 'random seed for reproducible training', nonNegativeInt('--seed'))
     .option('--json', 'print the training summary as JSON on stdout')

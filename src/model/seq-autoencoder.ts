@@ -48,9 +48,24 @@ export interface SeqHyper {
   batchSize: number;
   learningRate: number;
   validationSplit: number;
+  /**
+   * When > 0 (epochs not given by the user), train at least this many gradient steps: small
+   * training sets (a few dozen sequences, one batch per epoch) get more epochs, up to
+   * MAX_AUTO_EPOCHS. 0: exactly `epochs`.
+   */
+  minSteps: number;
 }
 
-export const SEQ_DEFAULTS: Readonly<Omit<SeqHyper, 'epochs' | 'batchSize'>> = Object.freeze({
+/** Upper bound of the epochs minSteps can ask for. */
+export const MAX_AUTO_EPOCHS = 2000;
+
+/** Epochs a fit runs: `epochs`, or more when minSteps asks for them. */
+export function epochsFor(hp: Pick<SeqHyper, 'epochs' | 'minSteps'>, batchesPerEpoch: number): number {
+  if (!(hp.minSteps > 0) || batchesPerEpoch < 1) return hp.epochs;
+  return Math.max(hp.epochs, Math.min(MAX_AUTO_EPOCHS, Math.ceil(hp.minSteps / batchesPerEpoch)));
+}
+
+export const SEQ_DEFAULTS: Readonly<Omit<SeqHyper, 'epochs' | 'batchSize' | 'minSteps'>> = Object.freeze({
   seqLen: 10,
   encodingDim: 2,
   bottleneck: 1,
@@ -153,6 +168,7 @@ export function seqSettings(arch: SeqArchitecture, hp: SeqHyper): Record<string,
     learning_rate: hp.learningRate,
     loss: 'masked mse',
     epochs: hp.epochs,
+    ...(hp.minSteps > 0 ? { min_steps: hp.minSteps } : {}),
     batch_size: hp.batchSize,
     validation_split: hp.validationSplit,
     pad_value: arch.padValue,
@@ -299,7 +315,7 @@ export async function trainSequenceModel(
     return total as tf.Scalar;
   };
 
-  const epochs = hp.epochs;
+  const epochs = epochsFor(hp, batchSizes.length);
   hooks.onTrainStart?.(S, epochs);
   const history: { loss: number[]; valLoss: (number | null)[] } = { loss: [], valLoss: [] };
   let ok = false;
@@ -352,7 +368,7 @@ export async function trainSequenceModel(
     if (!ok) model.dispose();
   }
 
-  const detector = new SeqDetector(arch, model, T, seqSettings(arch, hp));
+  const detector = new SeqDetector(arch, model, T, seqSettings(arch, { ...hp, epochs }));
   const parts: Float64Array[] = [];
   let total = 0;
   for (const r of recordings) {
