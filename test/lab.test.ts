@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,13 @@ function skipReason(): string | false {
   if (missing.length) {
     const pkgs = [...new Set(missing.map((p) => PACKAGES[p] ?? p))].join(' ');
     const msg = `!!! SKIPPED: the lab recording tests need ${missing.join(', ')}: apt-get install ${pkgs} (.ci/run does) !!!`;
+    console.warn(msg);
+    return msg;
+  }
+  // Root in a container without CAP_SYS_ADMIN/CAP_SYS_PTRACE cannot make namespaces or trace.
+  const probe = spawnSync('unshare', ['--pid', '--mount', '--uts', '--ipc', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
+  if (probe.status !== 0) {
+    const msg = `!!! SKIPPED: this machine cannot create namespaces or ptrace as root (${(probe.stderr?.toString() || probe.error?.message || '').trim().split('\n')[0]}) !!!`;
     console.warn(msg);
     return msg;
   }
