@@ -405,3 +405,22 @@ test('parseWindowLength', () => {
     assert.throws(() => parseWindowLength(tiny), /too short/, tiny);
   }
 });
+
+test('improved mode: a corrupt timestamp far in the future is skipped, not billions of empty windows', async () => {
+  const base = 1631078867000000000n;
+  const line = (ts: bigint, name: string) => `${ts} 0 10 app 10 ${name} > fd=1\n`;
+  const text =
+    line(base, 'read') +
+    line(base + 500_000_000n, 'write') +
+    line(4631078867000000000n, 'read') + // a damaged digit: year 2116
+    line(base + 1_200_000_000n, 'close') +
+    '163107886800000000 0 10 app 10 read > fd=1\n' + // 18 digits: truncated, malformed
+    line(base + 2_100_000_000n, 'read');
+  const warnings: string[] = [];
+  const windows: EncodedWindow[] = [];
+  const vocab = makeVocabulary(['read', 'write', 'close'], [], 10);
+  const summary = await encodeTrace(bufferSource('jump.sc', text, 'lidds'), vocab, { faithful: false, windowNs: DEFAULT_WINDOW_NS, onWarning: (w) => warnings.push(w) }, (w) => windows.push(w));
+  assert.deepEqual(windows.map((w) => w.events), [2, 1, 1]);
+  assert.equal(summary.malformed, 1);
+  assert.ok(warnings.some((w) => /more than a day after/.test(w)), warnings.join('\n'));
+});

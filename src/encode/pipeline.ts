@@ -167,6 +167,7 @@ export async function encodeTrace(
   encoder.finish();
   const clock = encoder.clock;
   if (clock.late > 0) opts.onWarning?.(`${src.path}: ${clock.late} events were out of time order and counted in a later window`);
+  if (clock.jumps > 0) opts.onWarning?.(`${src.path}: skipped ${clock.jumps} events more than a day after the previous ones (corrupt timestamps?)`);
   const startNs = clock.current >= 0 ? clock.startNs(0).toString() : null;
   return { ...stats, file: src.path, format, windows, dropped: clock.dropped, late: clock.late, startNs, sha256 };
 }

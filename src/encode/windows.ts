@@ -17,6 +17,8 @@ import { InputError } from '../util/errors.js';
 import type { SyscallEvent } from '../events/event.js';
 
 export const DEFAULT_WINDOW_NS = 1_000_000_000;
+/** A jump forward in time larger than this is taken for a corrupt timestamp (improved mode). */
+export const MAX_JUMP_NS = 86_400e9;
 
 export class WindowClock {
   /** Index of the current (open) window, -1 before the first timed event. */
@@ -28,6 +30,12 @@ export class WindowClock {
   dropped = 0;
   /** Events placed in the current window although their time belongs to an earlier one. */
   late = 0;
+  /**
+   * Improved mode: events more than a day after the latest event so far, dropped. One
+   * corrupt timestamp would otherwise open billions of empty windows.
+   */
+  jumps = 0;
+  private latestRel = 0;
 
   constructor(
     readonly windowNs: number,
@@ -58,6 +66,15 @@ export class WindowClock {
       }
       this.late++;
       return this.current;
+    }
+    if (!this.faithful) {
+      // Compared with the latest event, or the current window when a timer moved it on.
+      const ref = Math.max(this.latestRel, this.current * this.windowNs);
+      if (rel - ref > MAX_JUMP_NS) {
+        this.jumps++;
+        return -1;
+      }
+      if (rel > this.latestRel) this.latestRel = rel;
     }
     const w = this.windowNs;
     let k = Math.floor(rel / w);

@@ -323,7 +323,9 @@ export class TraceParser {
     if (n < 7) return false;
     const d0 = buf[t[12]];
     if (t[13] - t[12] !== 1 || (d0 !== DIR_ENTER && d0 !== DIR_EXIT)) return this.parseLiddsSlow(buf, e, lineNo);
-    if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
+    // LID-DS 2021 writes epoch nanoseconds: 19 digits (years 2001-2286). A shorter number is
+    // a truncated or damaged timestamp, not a time in 1975.
+    if (t[1] - t[0] !== 19 || !this.readEpochNs(buf, t[0], t[1], 0)) return false;
     const ev = this.ev;
     ev.pidStart = t[4];
     ev.pidEnd = t[5];
@@ -364,7 +366,9 @@ export class TraceParser {
       }
     }
     if (d < 0) return false;
-    if (!this.readEpochNs(buf, t[0], t[1], 0)) return false;
+    // LID-DS 2021 writes epoch nanoseconds: 19 digits (years 2001-2286). A shorter number is
+    // a truncated or damaged timestamp, not a time in 1975.
+    if (t[1] - t[0] !== 19 || !this.readEpochNs(buf, t[0], t[1], 0)) return false;
     ev.pidStart = t[4];
     ev.pidEnd = t[5];
     ev.tidStart = starts[d - 2];
