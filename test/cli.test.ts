@@ -173,14 +173,14 @@ describe('chids baseline', { skip: skipGolden }, () => {
   it('--json prints the summary as one JSON object', () => {
     assertOk(improvedJsonRun);
     const j = jsonOf<Record<string, unknown> & { thresholds: number[]; skipped: unknown[] }>(improvedJsonRun);
-    for (const k of ['recordings', 'windows', 'seenSyscalls', 'seenArgs', 'maxFreq', 'thresholds', 'trainingMs', 'finalLoss', 'skipped']) {
+    for (const k of ['recordings', 'windows', 'seen_syscalls', 'seen_args', 'max_freq', 'theta', 'thresholds', 'training_ms', 'final_loss', 'skipped']) {
       assert.ok(k in j, `--json has ${k}: ${Object.keys(j)}`);
     }
     assert.equal(j.recordings, 2);
     assert.deepEqual(j.skipped, []);
     assert.deepEqual(j.thresholds, readJson(path.join(improvedJson, 'thresh_list.json')));
-    assert.equal(j.maxFreq, readJson(path.join(improvedJson, 'max_freq.json')));
-    assert.equal(typeof j.finalLoss, 'number');
+    assert.equal(j.max_freq, readJson(path.join(improvedJson, 'max_freq.json')));
+    assert.equal(typeof j.final_loss, 'number');
   });
 
   it('same --seed, same inputs ⇒ identical thresholds and weights', () => {

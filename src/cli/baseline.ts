@@ -74,8 +74,26 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
         });
         progress.stop();
         if (flags.json) {
-          const { manifest, ...rest } = result;
-          process.stdout.write(toJson({ ...rest, encoding: manifest.encoding, model: manifest.model }, 2) + '\n');
+          // snake_case, like evaluate --json and the manifest.
+          const r = result;
+          const summary = {
+            out_dir: r.outDir,
+            recordings: r.recordings,
+            skipped: r.skipped,
+            windows: r.windows,
+            vectors: r.vectors,
+            seen_syscalls: r.seenSyscalls,
+            seen_args: r.seenArgs,
+            max_freq: r.maxFreq,
+            theta: r.thetas,
+            thresholds: r.thresholds,
+            training_ms: r.trainingMs,
+            final_loss: r.finalLoss,
+            final_val_loss: r.finalValLoss,
+            encoding: r.manifest.encoding,
+            model: r.manifest.model,
+          };
+          process.stdout.write(toJson(summary, 2) + '\n');
         } else {
           const { baselineTable } = await import('../report/tables.js');
           process.stdout.write(baselineTable(result) + '\n');
