@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect, positiveInt, nonNegativeInt, toJson, windowLength } from './common.js';
 import { addHyperParameterOptions, modelOption, modelOptionsFrom, type ModelFlags } from './model-options.js';
 
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option('--dataset <dir>', 'a LID-DS scenario directory: train on its training/ (instead of --td)')
     .requiredOption('--od <dir>', 'output directory for the baseline (written atomically)')
     .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
-    .option('--window <length>', 'window length, e.g. 1s, 500ms', windowLength, 1e9)
+    .addOption(new Option('--window <length>', 'window length, e.g. 1s, 500ms').argParser(windowLength).default(1e9, '1s'))
     .addOption(modelOption())
     .option('--epochs <n>', 'training epochs (default: chids 120; sequence models: dense-seq and enhanced 20, lstm 10, tcn 40, or more to make at least 300 gradient steps (tcn 1000))', positiveInt('--epochs'))
     .option('--batch-size <n>', 'training batch size (default: chids 50, sequence models 64)', positiveInt('--batch-size'))
