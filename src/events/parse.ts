@@ -304,6 +304,18 @@ export class TraceParser {
 
   // ---- improved mode -------------------------------------------------------------------
 
+  /** Delivers the event whose fields a parse method filled in; args run to the end of the line. */
+  private emit(buf: Buffer, e: number, lineNo: number): true {
+    const ev = this.ev;
+    ev.buf = buf;
+    ev.argsEnd = e;
+    ev.argTokens = null;
+    ev.line = lineNo;
+    this.stats.events++;
+    this.onEvent(ev);
+    return true;
+  }
+
   /** `ts_ns uid pid proc tid syscall dir args…` */
   private parseLidds(buf: Buffer, s: number, e: number, lineNo: number): boolean {
     // Fast path, the shape of every line LID-DS writes: single spaces, 7 fields, then args.
@@ -336,13 +348,7 @@ export class TraceParser {
     ev.nameId = this.names.internBytes(buf, t[10], t[11]);
     ev.dir = d0;
     ev.argsStart = t[13];
-    ev.buf = buf;
-    ev.argsEnd = e;
-    ev.argTokens = null;
-    ev.line = lineNo;
-    this.stats.events++;
-    this.onEvent(ev);
-    return true;
+    return this.emit(buf, e, lineNo);
   }
 
   /** A LID-DS line whose process name has spaces: find the dir token further on. */
@@ -378,13 +384,7 @@ export class TraceParser {
     ev.nameId = this.names.internBytes(buf, starts[d - 1], ends[d - 1]);
     ev.dir = buf[starts[d]];
     ev.argsStart = ends[d];
-    ev.buf = buf;
-    ev.argsEnd = e;
-    ev.argTokens = null;
-    ev.line = lineNo;
-    this.stats.events++;
-    this.onEvent(ev);
-    return true;
+    return this.emit(buf, e, lineNo);
   }
 
   /** `num time cpu proc (tid) dir type args…` */

@@ -130,15 +130,11 @@ function firstIssue(err: z.ZodError): string {
   return `${where}: ${issue.message}`;
 }
 
-/**
- * Reads and validates `dir/model/`, then builds the model with TF.js. The caller must have
- * selected a backend (ensureTf).
- */
-export async function loadLayersModelDir(dir: string, check: ModelCheck): Promise<tf.LayersModel> {
+/** Reads and checks `dir/model/model.json` (shared by both loaders). */
+async function readModelJson(dir: string) {
   const modelDir = join(dir, MODEL_DIR);
   const jsonPath = join(modelDir, MODEL_JSON);
   const binPath = join(modelDir, WEIGHTS_BIN);
-
   let text: string;
   try {
     text = await readFile(jsonPath, 'utf8');
@@ -153,7 +149,15 @@ export async function loadLayersModelDir(dir: string, check: ModelCheck): Promis
   }
   const parsed = modelJsonSchema.safeParse(raw);
   if (!parsed.success) throw new InputError(jsonPath, `not a TF.js layers model: ${firstIssue(parsed.error)}`);
-  const mj = parsed.data;
+  return { modelDir, jsonPath, binPath, mj: parsed.data };
+}
+
+/**
+ * Reads and validates `dir/model/`, then builds the model with TF.js. The caller must have
+ * selected a backend (ensureTf).
+ */
+export async function loadLayersModelDir(dir: string, check: ModelCheck): Promise<tf.LayersModel> {
+  const { jsonPath, binPath, mj } = await readModelJson(dir);
 
   // Model kind, if recorded.
   const meta = mj.userDefinedMetadata?.['chids'];
@@ -247,24 +251,7 @@ export interface AnyModelCheck {
  * `userDefinedMetadata.chids` object. The caller must have selected a backend (ensureTf).
  */
 export async function loadLayersModelAny(dir: string, check: AnyModelCheck): Promise<{ model: tf.LayersModel; meta: Record<string, unknown> }> {
-  const modelDir = join(dir, MODEL_DIR);
-  const jsonPath = join(modelDir, MODEL_JSON);
-  const binPath = join(modelDir, WEIGHTS_BIN);
-  let text: string;
-  try {
-    text = await readFile(jsonPath, 'utf8');
-  } catch (err) {
-    throw new InputError(jsonPath, errorText(err));
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(jsonPath, `not valid JSON (${errorText(err)})`);
-  }
-  const parsed = modelJsonSchema.safeParse(raw);
-  if (!parsed.success) throw new InputError(jsonPath, `not a TF.js layers model: ${firstIssue(parsed.error)}`);
-  const mj = parsed.data;
+  const { jsonPath, binPath, mj } = await readModelJson(dir);
   const meta = mj.userDefinedMetadata?.['chids'];
   const kind = (meta as { kind?: unknown } | null | undefined)?.kind;
   if (meta === null || typeof meta !== 'object' || kind === undefined) {
