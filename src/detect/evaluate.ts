@@ -210,7 +210,9 @@ async function scoreRecording(
   for (const has of windowHasAv) windowErrors.push(has ? errors[j++] : null);
   let labels: RecordingLabels | null = null;
   try {
-    labels = await src.labels();
+    const full = await src.labels();
+    // The label fields, not the whole document (a LID-DS .json lists every client container).
+    labels = full && { ...full, raw: undefined };
   } catch (err) {
     hooks.onWarning?.(`${(err as Error).message} (labels ignored)`);
   }
