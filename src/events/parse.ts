@@ -452,14 +452,8 @@ export class TraceParser {
     ev.procEnd = procE;
     ev.dir = buf[dirS];
     ev.nameId = this.names.internBytes(buf, nameS, nameE);
-    ev.buf = buf;
     ev.argsStart = nameE;
-    ev.argsEnd = e;
-    ev.argTokens = null;
-    ev.line = lineNo;
-    this.stats.events++;
-    this.onEvent(ev);
-    return true;
+    return this.emit(buf, e, lineNo);
   }
 
   // ---- timestamps ----------------------------------------------------------------------

@@ -153,6 +153,46 @@ async function readModelJson(dir: string) {
 }
 
 /**
+ * Reads weights.bin (its byte length must match the manifest, every weight must be finite) and
+ * builds the model with TF.js (shared by both loaders).
+ */
+async function buildFromFiles(
+  jsonPath: string,
+  binPath: string,
+  mj: Awaited<ReturnType<typeof readModelJson>>['mj'],
+  specs: Awaited<ReturnType<typeof readModelJson>>['mj']['weightsManifest'][number]['weights'],
+): Promise<tf.LayersModel> {
+  const expectedBytes = specs.reduce((acc, s) => acc + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+  let bin: Buffer;
+  try {
+    bin = await readFile(binPath);
+  } catch (err) {
+    throw new InputError(binPath, errorText(err));
+  }
+  if (bin.byteLength !== expectedBytes) {
+    throw new InputError(binPath, `has ${bin.byteLength} bytes, expected ${expectedBytes} (${specs.length} float32 tensors listed in ${MODEL_JSON})`);
+  }
+  const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
+  const f32 = new Float32Array(weightData);
+  for (let i = 0; i < f32.length; i++) {
+    if (!Number.isFinite(f32[i])) throw new InputError(binPath, `weight ${i} is not finite (${f32[i]})`);
+  }
+
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: mj.modelTopology as unknown as tf.io.ModelArtifacts['modelTopology'],
+    format: mj.format,
+    weightSpecs: specs as tf.io.WeightsManifestEntry[],
+    weightData,
+    ...(mj.userDefinedMetadata !== undefined ? { userDefinedMetadata: mj.userDefinedMetadata as Record<string, object> } : {}),
+  };
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (err) {
+    throw new InputError(jsonPath, `cannot load the model: ${errorText(err)}`);
+  }
+}
+
+/**
  * Reads and validates `dir/model/`, then builds the model with TF.js. The caller must have
  * selected a backend (ensureTf).
  */
@@ -205,34 +245,7 @@ export async function loadLayersModelDir(dir: string, check: ModelCheck): Promis
   if (shapes !== expectedShapes) {
     throw new InputError(jsonPath, `wrong topology: weight shapes ${shapes || '(none)'}, expected ${expectedShapes}`);
   }
-  const expectedBytes = specs.reduce((acc, s) => acc + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
-  let bin: Buffer;
-  try {
-    bin = await readFile(binPath);
-  } catch (err) {
-    throw new InputError(binPath, errorText(err));
-  }
-  if (bin.byteLength !== expectedBytes) {
-    throw new InputError(binPath, `has ${bin.byteLength} bytes, expected ${expectedBytes} (${specs.length} float32 tensors listed in ${MODEL_JSON})`);
-  }
-  const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
-  const f32 = new Float32Array(weightData);
-  for (let i = 0; i < f32.length; i++) {
-    if (!Number.isFinite(f32[i])) throw new InputError(binPath, `weight ${i} is not finite (${f32[i]})`);
-  }
-
-  const artifacts: tf.io.ModelArtifacts = {
-    modelTopology: mj.modelTopology as unknown as tf.io.ModelArtifacts['modelTopology'],
-    format: mj.format,
-    weightSpecs: specs as tf.io.WeightsManifestEntry[],
-    weightData,
-    ...(mj.userDefinedMetadata !== undefined ? { userDefinedMetadata: mj.userDefinedMetadata as Record<string, object> } : {}),
-  };
-  try {
-    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-  } catch (err) {
-    throw new InputError(jsonPath, `cannot load the model: ${errorText(err)}`);
-  }
+  return buildFromFiles(jsonPath, binPath, mj, specs);
 }
 
 /** What a model of any topology must match on load (see loadLayersModelAny). */
@@ -260,34 +273,7 @@ export async function loadLayersModelAny(dir: string, check: AnyModelCheck): Pro
   if (kind !== check.kind) throw new InputError(jsonPath, `holds a "${String(kind)}" model, expected "${check.kind}"`);
 
   const specs = mj.weightsManifest[0].weights;
-  const expectedBytes = specs.reduce((acc, s) => acc + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
-  let bin: Buffer;
-  try {
-    bin = await readFile(binPath);
-  } catch (err) {
-    throw new InputError(binPath, errorText(err));
-  }
-  if (bin.byteLength !== expectedBytes) {
-    throw new InputError(binPath, `has ${bin.byteLength} bytes, expected ${expectedBytes} (${specs.length} float32 tensors listed in ${MODEL_JSON})`);
-  }
-  const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
-  const f32 = new Float32Array(weightData);
-  for (let i = 0; i < f32.length; i++) {
-    if (!Number.isFinite(f32[i])) throw new InputError(binPath, `weight ${i} is not finite (${f32[i]})`);
-  }
-  const artifacts: tf.io.ModelArtifacts = {
-    modelTopology: mj.modelTopology as unknown as tf.io.ModelArtifacts['modelTopology'],
-    format: mj.format,
-    weightSpecs: specs as tf.io.WeightsManifestEntry[],
-    weightData,
-    ...(mj.userDefinedMetadata !== undefined ? { userDefinedMetadata: mj.userDefinedMetadata as Record<string, object> } : {}),
-  };
-  let model: tf.LayersModel;
-  try {
-    model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-  } catch (err) {
-    throw new InputError(jsonPath, `cannot load the model: ${errorText(err)}`);
-  }
+  const model = await buildFromFiles(jsonPath, binPath, mj, specs);
   const want = JSON.stringify([null, ...check.ioShape]);
   const inShape = JSON.stringify(model.inputs[0]?.shape ?? null);
   const outShape = JSON.stringify(model.outputs[0]?.shape ?? null);
