@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCompare } from '../src/detect/compare.js';
+import { runCompare } from '../src/app/compare.js';
 import { MODEL_NAMES, isModelName, type ModelName } from '../src/model/registry.js';
 import { writeDataset } from '../test/helpers/lidds-dataset.js';
 

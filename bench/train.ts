@@ -9,7 +9,7 @@
  * must not be slower than model.fit. Both are warmed up first; with --repeat R they run
  * alternately R times and the best time of each is reported (the machine may be shared).
  */
-import { buildChidsModel, ensureTf, mulberry32, tf, trainChids } from '../src/model/index.js';
+import { buildChidsModel, ensureTf, mulberry32, tf, trainChids } from '../src/model/nn/index.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);

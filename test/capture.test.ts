@@ -15,10 +15,10 @@ import { LiddsRecorder } from '../src/capture/recorder.js';
 import { BatchBuilder, LineSplitter, type SourceSink } from '../src/capture/source.js';
 import { lineTime } from '../src/capture/stdin-source.js';
 import { ContainerTracker } from '../src/capture/attribution.js';
-import { StraceToLidds } from '../src/lab/strace-to-lidds.js';
+import { StraceToLidds } from '../src/trace/strace/to-lidds.js';
 import { encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary } from '../src/encode/vocabulary.js';
-import { openSource } from '../src/events/sources.js';
+import { openSource } from '../src/trace/sources/readers.js';
 
 const HOST = containerFrom(4026531836, null, 4026531836);
 const OTHER = containerFrom(4026532999, '/docker/' + 'ab'.repeat(32), 4026531836);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bestAtFar, runCompare, type CompareResult } from '../src/detect/compare.js';
+import { bestAtFar, runCompare, type CompareResult } from '../src/app/compare.js';
 import { renderComparison } from '../src/report/compare-html.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';

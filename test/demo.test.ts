@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
-import { bundledDataset, datasetLayout, runDemo } from '../src/detect/demo.js';
-import type { EvaluationResult } from '../src/detect/evaluate.js';
-import { mulberry32 } from '../src/model/prng.js';
+import { bundledDataset, datasetLayout, runDemo } from '../src/app/demo.js';
+import type { EvaluationResult } from '../src/app/evaluate.js';
+import { mulberry32 } from '../src/util/rng.js';
 import { ChidsError } from '../src/util/errors.js';
 import { lidRecording, missing, repoRoot } from './helpers/paths.js';
 

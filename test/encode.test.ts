@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NameTable } from '../src/events/names.js';
-import { TraceParser } from '../src/events/parse.js';
+import { NameTable } from '../src/trace/names.js';
+import { TraceParser } from '../src/trace/parse.js';
 import { ArgFamily, ArgReader, argFamilyOf } from '../src/encode/args.js';
 import { trainingVectors, type EncodedWindow } from '../src/encode/anomaly.js';
 import { collectTrace, encodeTrace, sniffFormat, type TraceSummary } from '../src/encode/pipeline.js';

@@ -38,7 +38,7 @@ const scenarios: Record<string, Scenario> = skip ? {} : JSON.parse(readFileSync(
 async function sourceFor(name: string): Promise<ChunkSource> {
   const file = path.join(goldenInputs, name);
   if (name.endsWith('.scap')) {
-    const { openSource } = await import('../src/events/sources.js');
+    const { openSource } = await import('../src/trace/sources/readers.js');
     return openSource(file);
   }
   return fileSource(file);
@@ -114,8 +114,8 @@ test('golden: first timestamps are truncated to µs like the reference', { skip 
     const { WindowEncoder } = await import('../src/encode/anomaly.js');
     void WindowEncoder;
     const src = await sourceFor(file);
-    const { NameTable } = await import('../src/events/names.js');
-    const { TraceParser } = await import('../src/events/parse.js');
+    const { NameTable } = await import('../src/trace/names.js');
+    const { TraceParser } = await import('../src/trace/parse.js');
     const parser = new TraceParser({
       file,
       format: 'sysdig',

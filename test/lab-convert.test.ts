@@ -1,8 +1,8 @@
 /**
- * The strace → LID-DS converter (src/lab/strace-to-lidds.ts): hand-written cases from real
+ * The strace → LID-DS converter (src/trace/strace/to-lidds.ts): hand-written cases from real
  * strace 6.1 output, property tests with fast-check (random and truncated lines never crash it
  * and always give well-formed, time-ordered `.sc` lines), a round trip through chids' own
- * LID-DS reader, and the zip writer (src/lab/recording-zip.ts).
+ * LID-DS reader, and the zip writer (src/trace/lidds/recording-zip.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,11 +10,11 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { StraceToLidds, parseCall } from '../src/lab/strace-to-lidds.js';
-import { decodeCString, fdValue, sockaddrValue, splitArgs, stringArray, tokenSafe } from '../src/lab/strace-args.js';
-import { writeRecordingZip } from '../src/lab/recording-zip.js';
+import { StraceToLidds, parseCall } from '../src/trace/strace/to-lidds.js';
+import { decodeCString, fdValue, sockaddrValue, splitArgs, stringArray, tokenSafe } from '../src/trace/strace/args.js';
+import { writeRecordingZip } from '../src/trace/lidds/recording-zip.js';
 import { collectTrace } from '../src/encode/pipeline.js';
-import { openSource } from '../src/events/sources.js';
+import { openSource } from '../src/trace/sources/readers.js';
 import { bufferSource } from './helpers/file-source.js';
 
 /** strace -f -yy --absolute-timestamps=format:unix,precision:ns --syscall-times=ns output (strace 6.1, shortened). */

@@ -18,7 +18,7 @@ import { findProgram, PACKAGES, requirePrograms } from '../src/lab/programs.js';
 import { preflight } from '../src/lab/dataset.js';
 import { LAB_TMP_ENV } from '../src/lab/record.js';
 import { collectTrace } from '../src/encode/pipeline.js';
-import { openSource } from '../src/events/sources.js';
+import { openSource } from '../src/trace/sources/readers.js';
 import { ChidsError } from '../src/util/errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -17,8 +17,8 @@ import {
   verdictAt,
   windowOutcome,
   type MetricsRecording,
-} from '../src/detect/metrics.js';
-import { THETAS } from '../src/detect/thresholds.js';
+} from '../src/engine/metrics.js';
+import { THETAS } from '../src/engine/verdicts.js';
 
 const S = 1_000_000_000n; // one second in ns
 

@@ -24,7 +24,7 @@ import {
   thresholdsFrom,
   trainChids,
   trainRowCount,
-} from '../src/model/index.js';
+} from '../src/model/nn/index.js';
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -593,7 +593,7 @@ describe('performance and hygiene', () => {
   test('importing src/model, training, saving and loading print nothing (no tfjs-node banner)', () => {
     const dir = tmp();
     const code =
-      "const m = await import('./src/model/index.ts');" +
+      "const m = await import('./src/model/nn/index.ts');" +
       'const r = await m.trainChids(new Float64Array(30).fill(0.1), 10, { epochs: 1, seed: 1 });' +
       'r.scorer.scoreAVs(new Float64Array(3), 1);' +
       `await r.scorer.save(${JSON.stringify(dir)}); r.scorer.dispose();` +

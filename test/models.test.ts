@@ -10,17 +10,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pathsInDir, readManifest } from '../src/detect/artifacts.js';
-import { runBaseline } from '../src/detect/baseline.js';
-import { runEvaluate } from '../src/detect/evaluate.js';
+import { pathsInDir, readManifest } from '../src/engine/baseline-dir.js';
+import { runBaseline } from '../src/app/train.js';
+import { runEvaluate } from '../src/app/evaluate.js';
 import { trainingVectors } from '../src/encode/anomaly.js';
 import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary, type Vocabulary } from '../src/encode/vocabulary.js';
-import { NameTable } from '../src/events/names.js';
-import { openSource } from '../src/events/sources.js';
+import { NameTable } from '../src/trace/names.js';
+import { openSource } from '../src/trace/sources/readers.js';
 import type { Detector, FitResult, TrainingRecording } from '../src/model/detector.js';
 import { createTrainer, loadDetector, MODEL_NAMES, type ModelName, type ModelOptions } from '../src/model/registry.js';
-import { attributeToWindows, buildSequences, sequenceCount, sequenceErrors } from '../src/model/sequences.js';
+import { attributeToWindows, buildSequences, sequenceCount, sequenceErrors } from '../src/model/nn/sequences.js';
 import { THETAS } from '../src/model/thresholds.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
@@ -137,7 +137,7 @@ describe('sequences', () => {
   });
 
   test('without --epochs, small training sets get more epochs (at least minSteps gradient steps)', async () => {
-    const { epochsFor, MAX_AUTO_EPOCHS } = await import('../src/model/seq-autoencoder.js');
+    const { epochsFor, MAX_AUTO_EPOCHS } = await import('../src/model/nn/seq-autoencoder.js');
     assert.equal(epochsFor({ epochs: 20, minSteps: 300 }, 1), 300);
     assert.equal(epochsFor({ epochs: 20, minSteps: 300 }, 100), 20);
     assert.equal(epochsFor({ epochs: 20, minSteps: 0 }, 1), 20, 'epochs given: exactly those');
@@ -254,7 +254,7 @@ describe('baseline --model and evaluate, in the library', () => {
   });
 
   test('chids through the common interface is the reference autoencoder, bit for bit', async () => {
-    const { trainChids } = await import('../src/model/chids.js');
+    const { trainChids } = await import('../src/model/nn/chids.js');
     const { fit, recordings } = await fitOn({ model: 'chids', seed: 9, epochs: 5 }, split.training);
     const all = recordings.flatMap((r) => Array.from(r.avs));
     const direct = await trainChids(Float64Array.from(all), all.length / 3, { epochs: 5, seed: 9 });

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openSource } from '../src/events/sources.js';
+import { openSource } from '../src/trace/sources/readers.js';
 import { alertsOf, needsCommand, runCli, startCli } from './helpers/live.js';
 
 const noEbpf =

@@ -16,7 +16,7 @@ import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openSource } from '../src/events/sources.js';
+import { openSource } from '../src/trace/sources/readers.js';
 import { alertsOf, runCli, startCli } from './helpers/live.js';
 import { lidRecording, missing, repoRoot } from './helpers/paths.js';
 

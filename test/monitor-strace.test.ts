@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openSource } from '../src/events/sources.js';
+import { openSource } from '../src/trace/sources/readers.js';
 import { alertsOf, needsCommand, runCli, startCli } from './helpers/live.js';
 
 const noStrace = needsCommand('strace', ['-f', '-qq', '-o', '/dev/null', 'true'], 'the strace source needs strace with ptrace permission (apt-get install strace)');

@@ -1,7 +1,7 @@
 /**
- * The streaming detector's core (src/detect/monitor.ts) with a stand-in model, the encoder's
- * advanceTo, the alert shape and sinks (src/detect/alerts.ts) and the metrics endpoint
- * (src/detect/metrics-server.ts). Everything in-process, no TF.js, no root.
+ * The streaming detector's core (src/app/monitor.ts) with a stand-in model, the encoder's
+ * advanceTo, the alert shape and sinks (src/outputs/alerts.ts) and the metrics endpoint
+ * (src/outputs/prometheus.ts). Everything in-process, no TF.js, no root.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,15 +13,15 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { containerFrom, STDIN_CONTAINER } from '../src/capture/containers.js';
-import { silentLogger } from '../src/capture/log.js';
-import { FileSink, WebhookSink, alertLine, buildAlert, isoNs, type AlertSink, type FalcoAlert } from '../src/detect/alerts.js';
-import { MonitorMetrics, parseListen, startMetricsServer } from '../src/detect/metrics-server.js';
-import { Monitor, thresholdFor, type ScoredWindow, type WindowScorer } from '../src/detect/monitor.js';
-import { THETAS } from '../src/detect/thresholds.js';
+import { silentLogger } from '../src/util/log.js';
+import { FileSink, WebhookSink, alertLine, buildAlert, isoNs, type AlertSink, type FalcoAlert } from '../src/outputs/alerts.js';
+import { MonitorMetrics, parseListen, startMetricsServer } from '../src/outputs/prometheus.js';
+import { Monitor, thresholdFor, type ScoredWindow, type WindowScorer } from '../src/app/monitor.js';
+import { THETAS } from '../src/engine/verdicts.js';
 import { WindowEncoder, type EncodedWindow } from '../src/encode/anomaly.js';
 import { makeVocabulary } from '../src/encode/vocabulary.js';
-import { SyscallEvent } from '../src/events/event.js';
-import { NameTable } from '../src/events/names.js';
+import { SyscallEvent } from '../src/trace/event.js';
+import { NameTable } from '../src/trace/names.js';
 
 /** Scores a window by its unseen-syscall and unseen-argument features: 0 for normal windows. */
 const fakeScorer: WindowScorer = {

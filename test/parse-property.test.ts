@@ -1,5 +1,5 @@
 /**
- * Property tests of the parser (src/events/parse.ts) with fast-check:
+ * Property tests of the parser (src/trace/parse.ts) with fast-check:
  *  (a) any bytes, pushed in any chunking, in both formats and both modes: the parser throws
  *      nothing but InputError, and the chunking never changes what it produces;
  *  (b) real lines (Falco's cat_write.txt, a LID-DS 2021 recording) damaged at random: improved
@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { NameTable } from '../src/events/names.js';
-import { PY_SPACE, type SyscallEvent } from '../src/events/event.js';
-import { TraceParser, type TraceFormat } from '../src/events/parse.js';
+import { NameTable } from '../src/trace/names.js';
+import { PY_SPACE, type SyscallEvent } from '../src/trace/event.js';
+import { TraceParser, type TraceFormat } from '../src/trace/parse.js';
 import { encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary } from '../src/encode/vocabulary.js';
 import { InputError } from '../src/util/errors.js';

@@ -1,5 +1,5 @@
 /**
- * TraceParser (src/events/parse.ts) on hand-written lines, in both formats (sysdig text and
+ * TraceParser (src/trace/parse.ts) on hand-written lines, in both formats (sysdig text and
  * LID-DS) and both modes: improved (the default: fields found by structure, full-ns times,
  * malformed lines skipped and counted) and faithful (the reference's reading, quirks included:
  * noise and length filters on Python's bytes repr, positional fields, µs truncation, crashes
@@ -7,9 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SyscallEvent } from '../src/events/event.js';
-import { NameTable } from '../src/events/names.js';
-import { TraceParser, pyBytesRepr, type ParseStats, type TraceFormat } from '../src/events/parse.js';
+import type { SyscallEvent } from '../src/trace/event.js';
+import { NameTable } from '../src/trace/names.js';
+import { TraceParser, pyBytesRepr, type ParseStats, type TraceFormat } from '../src/trace/parse.js';
 import { InputError } from '../src/util/errors.js';
 
 interface Ev {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
-import { THETAS } from '../src/detect/thresholds.js';
+import { THETAS } from '../src/engine/verdicts.js';
 import { chart, esc, fmtTick, logTicks, niceTicks } from '../src/report/charts.js';
 import { parseResults, readResults, renderReport, writeFileAtomic, writeReport, type ReportInput } from '../src/report/html.js';
 import { InputError } from '../src/util/errors.js';

@@ -1,5 +1,5 @@
 /**
- * Byte sources (src/events/sources.ts, labels.ts, inputs.ts), on real inputs: the LID-DS 2021
+ * Byte sources (src/trace/sources/readers.ts, labels.ts, inputs.ts), on real inputs: the LID-DS 2021
  * recording and the golden .scap captures from ../shared, read through the real sysdig, plus
  * damaged copies of them and small archives built here. Every failure must be an InputError
  * (one line, naming the file); nothing may hang, leak a file descriptor or leave a sysdig behind.
@@ -14,8 +14,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import { CHUNK_BYTES, SYSDIG_ENV, expandInputs, openSource, type TraceSource } from '../src/events/sources.js';
-import { parseLabels } from '../src/events/labels.js';
+import { CHUNK_BYTES, SYSDIG_ENV, expandInputs, openSource, type TraceSource } from '../src/trace/sources/readers.js';
+import { parseLabels } from '../src/trace/labels.js';
 import { InputError } from '../src/util/errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -453,7 +453,7 @@ test('parseLabels: defaults and pass-through', () => {
 
 test("stdin ('-') streams what is piped in", () => {
   const code = `
-    const { openSource } = await import(${JSON.stringify(pathToFileURL(path.join(repoRoot, 'src/events/sources.ts')).href)});
+    const { openSource } = await import(${JSON.stringify(pathToFileURL(path.join(repoRoot, 'src/trace/sources/readers.ts')).href)});
     const s = await openSource('-');
     let n = 0; for await (const c of s.chunks()) n += c.length;
     console.log(JSON.stringify({ n, kind: s.kind, name: s.name, hint: s.hint, textBytes: s.textBytes, labels: await s.labels() }));`;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ChidsError } from '../util/errors.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../util/log.js';
 import type { SourceSink } from './source.js';
 
 export interface ChildSpec {

@@ -30,7 +30,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { tokenSafe } from '../lab/strace-args.js';
+import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';

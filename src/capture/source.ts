@@ -8,9 +8,9 @@
  *     source ──batches──► BoundedQueue ──► consumer (monitor: parser → encoder → model → alerts;
  *                                                    capture: LID-DS recording)
  */
-import type { TraceFormat } from '../events/parse.js';
+import type { TraceFormat } from '../trace/parse.js';
 import type { ContainerInfo } from './containers.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../util/log.js';
 
 export type SourceKind = 'strace' | 'ebpf' | 'stdin';
 

@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { sniffFormat } from '../encode/pipeline.js';
-import type { TraceFormat } from '../events/parse.js';
+import type { TraceFormat } from '../trace/parse.js';
 import { ChidsError } from '../util/errors.js';
 import { sleep } from './child.js';
 import { STDIN_CONTAINER } from './containers.js';

@@ -51,13 +51,13 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
       if (!flags.dataset && !flags.td?.length) throw new ChidsError('give the training recordings with --td PATH (or a LID-DS scenario with --dataset DIR)');
       const model = modelOptionsFrom(flags, (flags.model ?? 'chids') as Parameters<typeof modelOptionsFrom>[1], true);
       if (flags.dataset) {
-        const { datasetLayout } = await import('../detect/demo.js');
+        const { datasetLayout } = await import('../app/demo.js');
         flags.td = [datasetLayout(flags.dataset, ['training']).training];
       }
       // Refuse an unusable --od before reading and training, not after.
-      const { checkBaselineTarget } = await import('../detect/artifacts.js');
+      const { checkBaselineTarget } = await import('../engine/baseline-dir.js');
       await checkBaselineTarget(flags.od);
-      const { runBaseline } = await import('../detect/baseline.js');
+      const { runBaseline } = await import('../app/train.js');
       const { Progress } = await import('../report/progress.js');
       const progress = new Progress({ quiet: flags.quiet });
       try {

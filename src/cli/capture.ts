@@ -29,8 +29,8 @@ Examples:
   $ chids baseline --td data/train --od models/web`,
     )
     .action(async (flags: Flags) => {
-      const { jsonLogger } = await import('../capture/log.js');
-      const { runCapture } = await import('../capture/capture.js');
+      const { jsonLogger } = await import('../util/log.js');
+      const { runCapture } = await import('../app/capture.js');
       const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'capture' } });
       const s = await runCapture({
         source: { kind: flags.source, pids: flags.pid?.map(Number), cmd: flags.cmd, format: flags.format, restart: flags.restart },

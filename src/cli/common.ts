@@ -1,6 +1,6 @@
 /** Shared CLI plumbing: option parsers, artifact flags, JSON output. No detection logic here. */
 import { InvalidArgumentError } from 'commander';
-import { modelHome, pathsInDir, type ArtifactPaths } from '../detect/artifacts.js';
+import { modelHome, pathsInDir, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { parseWindowLength } from '../encode/windows.js';
 import { ChidsError } from '../util/errors.js';
 

@@ -51,7 +51,7 @@ Examples:
       const bad = models.filter((m) => !isModelName(m));
       if (bad.length) throw new ChidsError(`unknown model${bad.length > 1 ? 's' : ''} ${bad.join(', ')} in --models (choose from: ${MODEL_NAMES.join(', ')})`);
       const hyper = hyperParameters(flags);
-      const { runCompare } = await import('../detect/compare.js');
+      const { runCompare } = await import('../app/compare.js');
       const { Progress } = await import('../report/progress.js');
       const progress = new Progress({ quiet: flags.quiet });
       try {
@@ -75,7 +75,7 @@ Examples:
         if (flags.report) {
           const { renderComparison } = await import('../report/compare-html.js');
           const { writeFileAtomic } = await import('../report/html.js');
-          const { chidsVersion } = await import('../detect/baseline.js');
+          const { chidsVersion } = await import('../app/train.js');
           await writeFileAtomic(flags.report, renderComparison(result, { version: chidsVersion() }));
           if (!flags.quiet) process.stderr.write(`report: ${flags.report}\n`);
         }

@@ -29,7 +29,7 @@ Examples:
   $ chids demo --dataset ~/LID-DS-2021/CVE-2017-7529 --out runs/cve-2017-7529`,
     )
     .action(async (flags: Flags) => {
-      const { runDemo } = await import('../detect/demo.js');
+      const { runDemo } = await import('../app/demo.js');
       const { Progress } = await import('../report/progress.js');
       const { evaluationTable } = await import('../report/tables.js');
       const { fmtMs } = await import('../report/format.js');

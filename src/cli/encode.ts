@@ -31,7 +31,7 @@ Examples:
   $ chids encode --od models/ref --faithful test_attack.txt | jq -c .av`,
     )
     .action(async (files: string[], flags: Flags) => {
-      const { encodeFiles } = await import('../detect/encode-files.js');
+      const { encodeFiles } = await import('../app/encode.js');
       const { Progress } = await import('../report/progress.js');
       const progress = new Progress({ quiet: flags.quiet });
       const out: string[] = [];

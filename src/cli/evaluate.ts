@@ -42,13 +42,13 @@ Examples:
       const { ChidsError } = await import('../util/errors.js');
       if (flags.dataset && (flags.ns?.length || flags.ms?.length)) throw new ChidsError('give the recordings with either --ns/--ms or --dataset, not both');
       if (flags.dataset) {
-        const { datasetLayout } = await import('../detect/demo.js');
+        const { datasetLayout } = await import('../app/demo.js');
         const layout = datasetLayout(flags.dataset, ['normal', 'attack']);
         flags.ns = [layout.normal];
         flags.ms = [layout.attack];
       }
       if (!flags.ns?.length && !flags.ms?.length) throw new ChidsError('give recordings to evaluate with --ns (normal) and/or --ms (attack), or --dataset DIR');
-      const { runEvaluate } = await import('../detect/evaluate.js');
+      const { runEvaluate } = await import('../app/evaluate.js');
       const { Progress } = await import('../report/progress.js');
       const progress = new Progress({ quiet: flags.quiet });
       try {

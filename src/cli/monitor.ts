@@ -82,8 +82,8 @@ Examples:
   $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"`,
     )
     .action(async (flags: Flags) => {
-      const { jsonLogger } = await import('../capture/log.js');
-      const { runMonitor } = await import('../detect/monitor.js');
+      const { jsonLogger } = await import('../util/log.js');
+      const { runMonitor } = await import('../app/monitor.js');
       const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'monitor' } });
       await runMonitor({
         artifacts: artifactPaths(flags, true),

@@ -30,7 +30,7 @@ Examples:
     )
     .action(async (file: string, flags: Flags) => {
       const { readResults, writeReport } = await import('../report/html.js');
-      const { chidsVersion } = await import('../detect/baseline.js');
+      const { chidsVersion } = await import('../app/train.js');
       const results = await readResults(file);
       const out = await writeReport(flags.output, results, { theta: flags.theta, title: flags.title, source: file, version: chidsVersion() });
       process.stdout.write(`report: ${out}\n`);

@@ -15,8 +15,8 @@
  * floats come out bit-identical: centrality = degree × (1 / (n − 1)); a single-node graph has
  * centrality 1; usi = |U| × (in + out); uai = |A| × |V| × (in + out); fi = size / (max_freq × 5).
  */
-import type { SyscallEvent } from '../events/event.js';
-import type { NameTable } from '../events/names.js';
+import type { SyscallEvent } from '../trace/event.js';
+import type { NameTable } from '../trace/names.js';
 import { ArgFamily, ArgReader, argFamilyOf } from './args.js';
 import type { Vocabulary } from './vocabulary.js';
 import { WindowClock } from './windows.js';

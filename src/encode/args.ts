@@ -9,7 +9,7 @@
  * clone3, execveat, …), and the value is read by parameter name, so the enter and exit events
  * of a call, and every sysdig/LID-DS layout, give the same path.
  */
-import type { SyscallEvent } from '../events/event.js';
+import type { SyscallEvent } from '../trace/event.js';
 import { processPath } from './process-path.js';
 
 export const ArgFamily = {

@@ -4,13 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { InputError } from '../util/errors.js';
-import { NameTable } from '../events/names.js';
-import { TraceParser, type ParseStats, type TraceFormat } from '../events/parse.js';
-import type { SyscallEvent } from '../events/event.js';
+import { NameTable } from '../trace/names.js';
+import { TraceParser, type ParseStats, type TraceFormat } from '../trace/parse.js';
+import type { SyscallEvent } from '../trace/event.js';
 import { TrainingCollector, WindowEncoder, type EncodedWindow } from './anomaly.js';
 import type { Vocabulary } from './vocabulary.js';
 
-/** What the pipeline needs of a source (src/events/sources.ts provides it). */
+/** What the pipeline needs of a source (src/trace/sources/readers.ts provides it). */
 export interface ChunkSource {
   readonly path: string;
   readonly hint: 'sysdig' | 'lidds' | 'unknown';

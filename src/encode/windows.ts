@@ -14,7 +14,7 @@
  * would need the whole trace in memory.
  */
 import { InputError } from '../util/errors.js';
-import type { SyscallEvent } from '../events/event.js';
+import type { SyscallEvent } from '../trace/event.js';
 
 export const DEFAULT_WINDOW_NS = 1_000_000_000;
 /** A jump forward in time larger than this is taken for a corrupt timestamp (improved mode). */

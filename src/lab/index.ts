@@ -11,8 +11,8 @@ import { ATTACKS } from './attacks.js';
 import { PACKAGES } from './programs.js';
 import { VICTIMS } from './victims.js';
 
-export { StraceToLidds, parseCall, type StraceConverterOptions, type StraceConverterStats } from './strace-to-lidds.js';
-export { writeRecordingZip } from './recording-zip.js';
+export { StraceToLidds, parseCall, type StraceConverterOptions, type StraceConverterStats } from '../trace/strace/to-lidds.js';
+export { writeRecordingZip } from '../trace/lidds/recording-zip.js';
 export { recordOne, type RecordOptions, type RecordResult } from './record.js';
 export { planRecordings, recordMany, recordingNames, type PlannedRecording, type Split } from './dataset.js';
 export { ATTACKS, attacksFor, attackNamed, type Attack } from './attacks.js';

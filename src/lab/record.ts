@@ -14,11 +14,11 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
 import { attackNamed, type AttackOutcome } from './attacks.js';
-import { writeRecordingZip } from './recording-zip.js';
+import { writeRecordingZip } from '../trace/lidds/recording-zip.js';
 import { rng } from './rng.js';
 import { Sandbox, delay, straceArgs } from './sandbox.js';
 import { victimNamed, type VictimName } from './victims.js';
-import type { StraceConverterStats } from './strace-to-lidds.js';
+import type { StraceConverterStats } from '../trace/strace/to-lidds.js';
 
 export interface RecordOptions {
   victim: VictimName;

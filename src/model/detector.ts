@@ -13,7 +13,7 @@
  *
  * This module is free of TF.js.
  */
-import type { NameTable } from '../events/names.js';
+import type { NameTable } from '../trace/names.js';
 import type { EventTap } from '../encode/pipeline.js';
 
 /** The names `--model` accepts. */

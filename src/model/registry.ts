@@ -127,8 +127,8 @@ class SeqTrainer implements DetectorTrainer {
 
   constructor(
     readonly name: ModelName,
-    private readonly arch: import('./seq-autoencoder.js').SeqArchitecture,
-    private readonly hp: import('./seq-autoencoder.js').SeqHyper,
+    private readonly arch: import('./nn/seq-autoencoder.js').SeqArchitecture,
+    private readonly hp: import('./nn/seq-autoencoder.js').SeqHyper,
     private readonly seed: number | undefined,
     settings: Record<string, unknown>,
   ) {
@@ -137,7 +137,7 @@ class SeqTrainer implements DetectorTrainer {
   }
 
   async fit(recordings: readonly TrainingRecording[], hooks?: TrainHooks): Promise<FitResult> {
-    const { trainSequenceModel } = await import('./seq-autoencoder.js');
+    const { trainSequenceModel } = await import('./nn/seq-autoencoder.js');
     return trainSequenceModel(this.arch, this.hp, recordings, this.seed, hooks);
   }
 }
@@ -145,13 +145,13 @@ class SeqTrainer implements DetectorTrainer {
 async function architecture(name: 'dense-seq' | 'enhanced' | 'lstm' | 'tcn') {
   switch (name) {
     case 'dense-seq':
-      return (await import('./dense-seq.js')).DENSE_SEQ;
+      return (await import('./nn/dense-seq.js')).DENSE_SEQ;
     case 'enhanced':
-      return (await import('./enhanced.js')).ENHANCED;
+      return (await import('./nn/enhanced.js')).ENHANCED;
     case 'lstm':
-      return (await import('./lstm.js')).LSTM;
+      return (await import('./nn/lstm.js')).LSTM;
     case 'tcn':
-      return (await import('./tcn.js')).TCN;
+      return (await import('./nn/tcn.js')).TCN;
   }
 }
 
@@ -162,7 +162,7 @@ export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTr
   const info = MODELS[name];
   switch (name) {
     case 'chids': {
-      const { ChidsTrainer } = await import('./chids-detector.js');
+      const { ChidsTrainer } = await import('./nn/chids-detector.js');
       return new ChidsTrainer({
         epochs: pick(opts, info, 'epochs'),
         batchSize: pick(opts, info, 'batchSize'),
@@ -172,15 +172,15 @@ export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTr
       });
     }
     case 'stide': {
-      const { StideTrainer } = await import('./stide.js');
+      const { StideTrainer } = await import('./classic/stide.js');
       return new StideTrainer({ ngram: pick(opts, info, 'ngram'), seed: opts.seed });
     }
     case 'bosc': {
-      const { BoscTrainer } = await import('./bosc.js');
+      const { BoscTrainer } = await import('./classic/bosc.js');
       return new BoscTrainer({ maxBags: pick(opts, info, 'maxBags'), seed: opts.seed });
     }
     default: {
-      const { checkSeqHyper, seqSettings, SEQ_DEFAULTS } = await import('./seq-autoencoder.js');
+      const { checkSeqHyper, seqSettings, SEQ_DEFAULTS } = await import('./nn/seq-autoencoder.js');
       const arch = await architecture(name);
       const hp = {
         seqLen: pick(opts, info, 'seqLen'),
@@ -254,13 +254,13 @@ export async function loadDetector(dir: string, expected?: string): Promise<Dete
   const name: ModelName = found ?? (expected as ModelName | undefined) ?? 'chids';
   switch (name) {
     case 'chids':
-      return (await import('./chids-detector.js')).loadChidsDetector(dir);
+      return (await import('./nn/chids-detector.js')).loadChidsDetector(dir);
     case 'stide':
-      return (await import('./stide.js')).loadStide(dir);
+      return (await import('./classic/stide.js')).loadStide(dir);
     case 'bosc':
-      return (await import('./bosc.js')).loadBosc(dir);
+      return (await import('./classic/bosc.js')).loadBosc(dir);
     default: {
-      const { loadSequenceModel } = await import('./seq-autoencoder.js');
+      const { loadSequenceModel } = await import('./nn/seq-autoencoder.js');
       return loadSequenceModel(await architecture(name), dir);
     }
   }

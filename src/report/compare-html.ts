@@ -4,7 +4,7 @@
  * - the ROC over recordings of every detector, with each one's ten θ as dots;
  * - cost: training time against scoring throughput (log axes), one labelled dot per detector.
  */
-import type { CompareResult, ModelComparison } from '../detect/compare.js';
+import type { CompareResult, ModelComparison } from '../app/compare.js';
 import { chart, esc, fmtTick, type Marker, type Series } from './charts.js';
 import { fmtMs, fmtTheta } from './format.js';
 import { CSS } from './html.js';

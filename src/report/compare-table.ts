@@ -1,7 +1,7 @@
 /** The `chids compare` table (cli-table3), one row per model. */
 import Table from 'cli-table3';
 import pc from 'picocolors';
-import type { CompareResult } from '../detect/compare.js';
+import type { CompareResult } from '../app/compare.js';
 import { fmtMs, fmtTheta } from './format.js';
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;

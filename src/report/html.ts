@@ -9,14 +9,14 @@
  * - for each recording, its window errors over time with the thresholds (min θ, chosen θ,
  *   max θ) and the exploit start marked.
  *
- * Metrics are recomputed from the windows (src/detect/metrics.ts), so a results file from any
+ * Metrics are recomputed from the windows (src/engine/metrics.ts), so a results file from any
  * chids version that has window errors makes the same report.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { computeMetrics, thetaIndex, verdictAt, type Metrics, type RecordingMetrics, type Verdict } from '../detect/metrics.js';
+import { computeMetrics, thetaIndex, verdictAt, type Metrics, type RecordingMetrics, type Verdict } from '../engine/metrics.js';
 import { ChidsError, InputError } from '../util/errors.js';
 import { chart, esc, fmtTick, type Marker, type RefLine, type Series } from './charts.js';
 import { fmtNum, fmtRate, fmtTheta } from './format.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 // Loaded only when a bar is shown (a terminal), so piped runs start faster.
 let cliProgress: typeof cliProgressTypes | null = null;
 const load = () => (cliProgress ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes);
-import type { BaselineHooks } from '../detect/baseline.js';
+import type { BaselineHooks } from '../app/train.js';
 
 export interface ProgressOptions {
   /** Force on/off; default: on when stderr is a TTY. */

@@ -1,9 +1,9 @@
 /** Text tables for the terminal (cli-table3), colour only when stdout is a terminal. */
 import Table from 'cli-table3';
 import pc from 'picocolors';
-import type { BaselineResult } from '../detect/baseline.js';
-import type { EvaluationResult } from '../detect/evaluate.js';
-import type { Metrics } from '../detect/metrics.js';
+import type { BaselineResult } from '../app/train.js';
+import type { EvaluationResult } from '../app/evaluate.js';
+import type { Metrics } from '../engine/metrics.js';
 import { fmtMs, fmtNum, fmtRate, fmtTheta } from './format.js';
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -49,7 +49,7 @@ export function evaluationTable(r: EvaluationResult): string {
   return lines.join('\n');
 }
 
-/** LID-DS window-level metrics per θ, and the AUC (definitions: src/detect/metrics.ts). */
+/** LID-DS window-level metrics per θ, and the AUC (definitions: src/engine/metrics.ts). */
 export function metricsTable(m: Metrics, theta: readonly number[]): string {
   const t = new Table({
     head: [head('θ'), head('detected'), head('FA windows'), head('CFA'), head('precision'), head('F1'), head('mean latency')],

@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
-import { mulberry32 } from '../../src/model/prng.js';
+import { mulberry32 } from '../../src/util/rng.js';
 
 export interface SyntheticRecording {
   name: string;

@@ -1,0 +1,70 @@
+/**
+ * `chids encode`: anomaly vectors of every window of some traces, against a training
+ * vocabulary, without any model (and without loading TF.js).
+ */
+import { NameTable } from '../trace/names.js';
+import { encodeTrace } from '../encode/pipeline.js';
+import type { AnomalyVector } from '../encode/anomaly.js';
+import { ChidsError } from '../util/errors.js';
+import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
+import type { RunHooks } from './train.js';
+import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
+
+export interface WindowLine {
+  file: string;
+  window: number;
+  /** Window start in ns: epoch (LID-DS) or since midnight (sysdig text). */
+  start_ns: bigint;
+  events: number;
+  /** [] for an empty window, as the reference. */
+  av: AnomalyVector | [];
+}
+
+export interface EncodeFilesOptions {
+  files: readonly string[];
+  artifacts: ArtifactPaths;
+  faithful?: boolean;
+  windowNs?: number;
+  hooks?: RunHooks;
+}
+
+export async function encodeFiles(
+  opts: EncodeFilesOptions,
+  onWindow: (w: WindowLine) => void,
+): Promise<{ traces: number; windows: number; skipped: SkippedInput[] }> {
+  const hooks = opts.hooks ?? {};
+  const data = await readBaselineData({ ...opts.artifacts, thresholds: null, model: null });
+  const faithful = opts.faithful ?? data.manifest?.encoding.faithful ?? false;
+  const windowNs = opts.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
+  if (data.manifest && data.manifest.encoding.faithful !== faithful) {
+    hooks.onWarning?.(
+      `the baseline was built in ${data.manifest.encoding.faithful ? 'faithful' : 'improved'} mode; encoding in ${faithful ? 'faithful' : 'improved'} mode`,
+    );
+  }
+  const planned = await planSources(opts.files);
+  if (planned.length === 0) throw new ChidsError('no traces to encode');
+  const skipped: SkippedInput[] = [];
+  const names = new NameTable();
+  let windows = 0;
+  const done = await forEachSource(
+    planned,
+    async (src, i) => {
+      hooks.onTraceStart?.(i, planned.length, src.path, src.textBytes);
+      const summary = await encodeTrace(
+        src,
+        data.vocab,
+        { faithful, windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning },
+        (w) => {
+          windows++;
+          onWindow({ file: src.path, window: w.index, start_ns: w.startNs, events: w.events, av: w.av ?? [] });
+        },
+        names,
+      );
+      hooks.onTraceEnd?.(summary);
+      return summary;
+    },
+    skipped,
+    hooks.onWarning,
+  );
+  return { traces: done.length, windows, skipped };
+}

@@ -1,0 +1,672 @@
+/**
+ * The streaming detector behind `chids monitor` (DESIGN.md §1, live):
+ *
+ *     live source ──batches──► BoundedQueue ──► per container: TraceParser → WindowEncoder
+ *                                                   → model (one AV per closed window) → alert sinks
+ *
+ * {@link Monitor} is the core, free of I/O: feed it batches of trace lines per container and
+ * the time (`tick`), and it reports every window as it closes, scored, with an alert when the
+ * score is above the threshold. {@link runMonitor} wires a source, the queue, the sinks, the
+ * metrics server, the clock and the signals around it.
+ *
+ * Windows close on time: a window [t0 + k·W, t0 + (k+1)·W) closes when an event of a later
+ * window arrives or, for live sources, when the clock passes its end plus a grace period (for
+ * events still in flight from the capture tool), so a quiet second still closes. The clock is
+ * the wall clock for strace and eBPF, the recording's own timestamps for a replay read at full
+ * speed, and the elapsed trace time for a `--realtime` replay.
+ *
+ * Each container (pid namespace, plus the container id of its cgroup) has its own parser and
+ * encoder; the vocabulary, the model and the name table are shared.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ContainerInfo } from '../capture/containers.js';
+import type { Logger } from '../util/log.js';
+import { BoundedQueue } from '../capture/queue.js';
+import { openLiveSource, type LiveSource, type SourceSink, type SourceSpec } from '../capture/source.js';
+import { WindowEncoder, type EncodedWindow } from '../encode/anomaly.js';
+import type { EventTap } from '../encode/pipeline.js';
+import type { Vocabulary } from '../encode/vocabulary.js';
+import type { SyscallEvent } from '../trace/event.js';
+import { NameTable } from '../trace/names.js';
+import { TraceParser, type TraceFormat } from '../trace/parse.js';
+import { ChidsError, describeError } from '../util/errors.js';
+import { FileSink, StdoutSink, WebhookSink, alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
+import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
+import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outputs/prometheus.js';
+import { THETAS } from '../engine/verdicts.js';
+
+/** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training error. */
+export function thresholdFor(thresholds: readonly number[], theta: number): number {
+  if (!(theta > 0) || !Number.isFinite(theta)) throw new ChidsError(`--theta must be a positive number, got ${theta}`);
+  const i = THETAS.findIndex((t) => Math.abs(t - theta) < 1e-9);
+  if (i >= 0) return thresholds[i];
+  const maxError = thresholds[4] / THETAS[4]; // θ = 1.0
+  return maxError * theta;
+}
+
+/**
+ * What the monitor needs of a model: the score of the window that just closed. Models that
+ * read anomaly vectors get those of the container's last `history` windows (oldest first,
+ * `n × 3`; n < history at the start of a stream): the CHIDS autoencoder looks at one, the
+ * sequence autoencoders at the last T (their `seq_len`), as `evaluate` scores them. Models
+ * that read the syscalls themselves (STIDE, BoSC) have a per-container tap the monitor feeds
+ * with every event it places in a window, and score the closed window from it.
+ */
+export interface WindowScorer {
+  readonly kind: string;
+  readonly history: number;
+  /** For models that read the syscalls: a fresh tap for one container's stream. */
+  newTap?(names: NameTable): EventTap;
+  /** The newest window's score; `tap` and `window` (its index) are given when newTap exists. Null: no score. */
+  scoreLast(avs: Float64Array, n: number, tap?: EventTap, window?: number): number | null;
+  dispose(): void;
+}
+
+/** Loads the baseline's model (any of the registry's detectors) as a {@link WindowScorer}. */
+export async function loadWindowScorer(dir: string, modelType?: string): Promise<WindowScorer> {
+  const { loadDetector } = await import('../model/registry.js');
+  const det = await loadDetector(dir, modelType);
+  if (det.newTap !== undefined) {
+    if (det.scoreClosedWindow === undefined) {
+      det.dispose();
+      throw new ChidsError(`the "${det.name}" model cannot score a live stream (it has no per-window scoring)`);
+    }
+    return {
+      kind: det.kind,
+      history: 1,
+      newTap: (names) => det.newTap!(names),
+      scoreLast: (_avs, _n, tap, window) => det.scoreClosedWindow!(tap!, window!),
+      dispose: () => det.dispose(),
+    };
+  }
+  const seq = Number(det.settings['seq_len'] ?? 1);
+  const history = Number.isInteger(seq) && seq >= 1 ? seq : 1;
+  return {
+    kind: det.kind,
+    history,
+    scoreLast: (avs, n) => det.scoreRecording({ avs, n, tap: null })[n - 1],
+    dispose: () => det.dispose(),
+  };
+}
+
+/** A window as it closed, with its score (null for an empty window) and the alert it raised. */
+export interface ScoredWindow {
+  container: ContainerInfo;
+  window: EncodedWindow;
+  score: number | null;
+  alert: FalcoAlert | null;
+}
+
+export interface MonitorOptions {
+  vocab: Vocabulary;
+  scorer: Pick<WindowScorer, 'kind' | 'history' | 'scoreLast' | 'newTap'>;
+  theta: number;
+  /** The ten thresholds of the baseline (thresh_list.json). */
+  thresholds: readonly number[];
+  faithful: boolean;
+  windowNs: number;
+  sinks: AlertSink[];
+  metrics?: MonitorMetrics | null;
+  log: Logger;
+  /** Attack start (epoch seconds): alerts before it are labelled false alarms (replays of labelled recordings). */
+  exploitAtSec?: number | null;
+  /** Containers tracked at most; events of further ones are dropped and counted (default 256). */
+  maxContainers?: number;
+  onWindow?: (w: ScoredWindow) => void;
+}
+
+interface Pipeline {
+  info: ContainerInfo;
+  label: string;
+  parser: TraceParser;
+  encoder: WindowEncoder;
+  format: TraceFormat;
+  events: number;
+  windows: number;
+  scored: number;
+  alerts: number;
+  lastSec: number;
+  lastNsec: number;
+  lastWallMs: number;
+  /** The last `history` AVs, oldest first (n × 3), and how many there are. */
+  avs: Float64Array;
+  n: number;
+  /** The model's tap, for models that read the syscalls. */
+  tap: EventTap | null;
+}
+
+/** Scoring latencies kept for the percentiles (a ring; the histogram has them all). */
+const LATENCY_RING = 1 << 16;
+
+export interface MonitorStats {
+  events: number;
+  windows: number;
+  scored: number;
+  alerts: number;
+  falseAlarms: number;
+  alertsAfterExploit: number;
+  firstAlertAfterExploitNs: bigint | null;
+  dropped: { queue_full: number; source_lost: number; malformed: number; no_timestamp: number; too_many_containers: number };
+  restarts: number;
+}
+
+export class Monitor {
+  readonly stats: MonitorStats = {
+    events: 0,
+    windows: 0,
+    scored: 0,
+    alerts: 0,
+    falseAlarms: 0,
+    alertsAfterExploit: 0,
+    firstAlertAfterExploitNs: null,
+    dropped: { queue_full: 0, source_lost: 0, malformed: 0, no_timestamp: 0, too_many_containers: 0 },
+    restarts: 0,
+  };
+  readonly threshold: number;
+  readonly criticalThreshold: number;
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly names = new NameTable();
+  private readonly latencies = new Float64Array(LATENCY_RING);
+  private latencyCount = 0;
+  private readonly maxContainers: number;
+  private readonly exploitNs: bigint | null;
+  private warnedContainers = false;
+  private parseErrors = 0;
+
+  constructor(private readonly o: MonitorOptions) {
+    if (o.thresholds.length !== THETAS.length) throw new ChidsError(`the baseline has ${o.thresholds.length} thresholds, expected ${THETAS.length}`);
+    this.threshold = thresholdFor(o.thresholds, o.theta);
+    this.criticalThreshold = o.thresholds[THETAS.length - 1];
+    this.maxContainers = o.maxContainers ?? 256;
+    this.exploitNs = o.exploitAtSec == null ? null : BigInt(Math.round(o.exploitAtSec * 1e6)) * 1000n;
+  }
+
+  /** Containers being tracked. */
+  get containers(): number {
+    return this.pipelines.size;
+  }
+
+  /** Feeds text lines (or, for a single-container replay, raw chunks) of one container. */
+  feed(container: ContainerInfo, data: Buffer, format: TraceFormat): void {
+    let p = this.pipelines.get(container.key);
+    if (p === undefined) {
+      if (this.pipelines.size >= this.maxContainers) {
+        const n = countLines(data);
+        this.stats.dropped.too_many_containers += n;
+        this.o.metrics?.dropped.inc({ reason: 'too_many_containers' }, n);
+        if (!this.warnedContainers) {
+          this.warnedContainers = true;
+          this.o.log.warn('too many containers: events of further ones are dropped', { max: this.maxContainers, container: container.id });
+        }
+        return;
+      }
+      p = this.open(container, format);
+    }
+    const before = p.parser.stats.events;
+    const malformedBefore = p.parser.stats.malformed;
+    const droppedBefore = p.encoder.clock.dropped;
+    try {
+      p.parser.push(data);
+    } catch (err) {
+      // Faithful mode refuses lines the reference would crash on; a live detector goes on.
+      this.parseErrors++;
+      if (this.parseErrors <= 10) this.o.log.warn('unreadable trace data skipped', { container: container.id, error: describeError(err) });
+      p.parser = this.parser(p, format);
+      this.stats.dropped.malformed++;
+      this.o.metrics?.dropped.inc({ reason: 'malformed' });
+    }
+    this.account(p, before, malformedBefore, droppedBefore);
+  }
+
+  private account(p: Pipeline, before: number, malformedBefore: number, droppedBefore: number): void {
+    const n = p.parser.stats.events - before;
+    if (n > 0) {
+      p.events += n;
+      this.stats.events += n;
+      p.lastWallMs = Date.now();
+      this.o.metrics?.events.inc({ container: p.label }, n);
+    }
+    const bad = p.parser.stats.malformed - malformedBefore;
+    if (bad > 0) {
+      this.stats.dropped.malformed += bad;
+      this.o.metrics?.dropped.inc({ reason: 'malformed' }, bad);
+    }
+    const untimed = p.encoder.clock.dropped - droppedBefore;
+    if (untimed > 0) {
+      this.stats.dropped.no_timestamp += untimed;
+      this.o.metrics?.dropped.inc({ reason: 'no_timestamp' }, untimed);
+    }
+  }
+
+  private open(container: ContainerInfo, format: TraceFormat): Pipeline {
+    const encoder = new WindowEncoder(
+      this.o.vocab,
+      this.names,
+      { file: container.id, faithful: this.o.faithful, windowNs: this.o.windowNs, details: true },
+      (w) => this.onWindow(p, w),
+    );
+    const p: Pipeline = {
+      info: container,
+      label: container.id,
+      parser: null as unknown as TraceParser,
+      encoder,
+      format,
+      events: 0,
+      windows: 0,
+      scored: 0,
+      alerts: 0,
+      lastSec: -1,
+      lastNsec: 0,
+      lastWallMs: Date.now(),
+      avs: new Float64Array(3 * Math.max(1, this.o.scorer.history)),
+      n: 0,
+      tap: this.o.scorer.newTap?.(this.names) ?? null,
+    };
+    p.parser = this.parser(p, format);
+    this.pipelines.set(container.key, p);
+    this.o.log.info('tracking container', { container: container.id, key: container.key, pidns: container.pidns, cgroup: container.cgroup });
+    return p;
+  }
+
+  private parser(p: Pipeline, format: TraceFormat): TraceParser {
+    const enc = p.encoder;
+    const faithful = this.o.faithful;
+    const onEvent = (ev: SyscallEvent): void => {
+      if (faithful && enc.clock.current >= 0 && ev.hasTime && enc.clock.indexAt(ev.sec, ev.nsec) < enc.clock.current) {
+        // Faithful windows refuse time going back; a live stream may (a late thread): count it
+        // in the current window, as improved mode does.
+        const start = enc.clock.startNs(enc.clock.current);
+        ev.sec = Number(start / 1_000_000_000n);
+        ev.nsec = Number(start % 1_000_000_000n);
+      }
+      if (ev.hasTime) {
+        p.lastSec = ev.sec;
+        p.lastNsec = ev.nsec;
+      }
+      enc.push(ev);
+    };
+    const tap = p.tap;
+    const tapped =
+      tap === null
+        ? onEvent
+        : (ev: SyscallEvent): void => {
+            const dropped = enc.clock.dropped;
+            onEvent(ev);
+            if (enc.clock.dropped === dropped) tap.event(ev, enc.clock.current);
+          };
+    return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent: tapped });
+  }
+
+  /** Closes, in every container, the windows that end at or before (sec, nsec). */
+  tick(sec: number, nsec: number): void {
+    for (const p of this.pipelines.values()) p.encoder.advanceTo(sec, nsec);
+  }
+
+  /** End of the stream: every container's last window closes. */
+  finish(): void {
+    for (const p of this.pipelines.values()) {
+      try {
+        p.parser.end();
+      } catch {
+        // a truncated last line: nothing to score
+      }
+      p.encoder.finish();
+    }
+  }
+
+  /** Time of the newest event seen in any container, or null. */
+  newestEvent(): { sec: number; nsec: number } | null {
+    let best: { sec: number; nsec: number } | null = null;
+    for (const p of this.pipelines.values()) {
+      if (p.lastSec < 0) continue;
+      if (best === null || p.lastSec > best.sec || (p.lastSec === best.sec && p.lastNsec > best.nsec)) best = { sec: p.lastSec, nsec: p.lastNsec };
+    }
+    return best;
+  }
+
+  /** Forgets containers that have had no events for `idleMs` (their last window is closed first). */
+  evictIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const [key, p] of this.pipelines) {
+      if (now - p.lastWallMs < idleMs) continue;
+      p.encoder.finish();
+      this.pipelines.delete(key);
+      this.o.log.info('container idle, no longer tracked', { container: p.info.id, events: p.events, windows: p.windows, alerts: p.alerts });
+    }
+  }
+
+  private onWindow(p: Pipeline, w: EncodedWindow): void {
+    p.windows++;
+    this.stats.windows++;
+    const m = this.o.metrics;
+    m?.windows.inc({ container: p.label });
+    if (w.av === null) {
+      this.o.onWindow?.({ container: p.info, window: w, score: null, alert: null });
+      return;
+    }
+    const h = p.avs.length / 3;
+    if (p.n === h) p.avs.copyWithin(0, 3);
+    else p.n++;
+    const at = 3 * (p.n - 1);
+    p.avs[at] = w.av[0];
+    p.avs[at + 1] = w.av[1];
+    p.avs[at + 2] = w.av[2];
+    const t0 = performance.now();
+    const scored = this.o.scorer.scoreLast(p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), p.n, p.tap ?? undefined, w.index);
+    const dt = performance.now() - t0;
+    const score = scored ?? 0;
+    this.latencies[this.latencyCount++ % LATENCY_RING] = dt;
+    m?.scoring.observe(dt / 1000);
+    p.scored++;
+    this.stats.scored++;
+    m?.scored.inc({ container: p.label });
+    let alert: FalcoAlert | null = null;
+    if (score > this.threshold) alert = this.raise(p, w, score);
+    this.o.onWindow?.({ container: p.info, window: w, score, alert });
+  }
+
+  private raise(p: Pipeline, w: EncodedWindow, score: number): FalcoAlert {
+    const v: WindowVerdict = {
+      container: p.info,
+      index: w.index,
+      startNs: w.startNs,
+      windowNs: this.o.windowNs,
+      events: w.events,
+      av: w.av!,
+      score,
+      threshold: this.threshold,
+      theta: this.o.theta,
+      criticalThreshold: this.criticalThreshold,
+      unseenSyscalls: w.unseenSyscalls ?? [],
+      unseenArgs: w.unseenArgs ?? [],
+      model: this.o.scorer.kind,
+    };
+    if (this.exploitNs !== null) {
+      const endNs = w.startNs + BigInt(this.o.windowNs);
+      if (endNs <= this.exploitNs) {
+        v.label = 'false_alarm';
+        this.stats.falseAlarms++;
+      } else {
+        v.label = 'after_exploit_start';
+        this.stats.alertsAfterExploit++;
+        if (this.stats.firstAlertAfterExploitNs === null) this.stats.firstAlertAfterExploitNs = endNs;
+      }
+    }
+    const alert = buildAlert(v);
+    const line = alertLine(alert);
+    for (const s of this.o.sinks) {
+      try {
+        s.send(alert, line);
+      } catch (err) {
+        this.o.log.error('alert output failed', { sink: s.name, error: describeError(err) });
+        this.o.metrics?.sinkFailures.inc({ sink: s.name, reason: 'error' });
+      }
+    }
+    p.alerts++;
+    this.stats.alerts++;
+    this.o.metrics?.alerts.inc({ container: p.label, priority: alert.priority });
+    return alert;
+  }
+
+  /** Scoring time per window, in ms, over the last {@link LATENCY_RING} windows. */
+  scoringLatency(): { n: number; p50: number; p99: number; max: number } {
+    const n = Math.min(this.latencyCount, LATENCY_RING);
+    if (n === 0) return { n: 0, p50: 0, p99: 0, max: 0 };
+    const xs = Float64Array.from(this.latencies.subarray(0, n)).sort();
+    const q = (f: number) => xs[Math.min(n - 1, Math.ceil(f * n) - 1)];
+    return { n: this.latencyCount, p50: q(0.5), p99: q(0.99), max: xs[n - 1] };
+  }
+
+  /** Per-container counts. */
+  containerStats(): { id: string; key: string; events: number; windows: number; scored: number; alerts: number }[] {
+    return [...this.pipelines.values()].map((p) => ({ id: p.info.id, key: p.info.key, events: p.events, windows: p.windows, scored: p.scored, alerts: p.alerts }));
+  }
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface RunMonitorOptions {
+  artifacts: ArtifactPaths;
+  source: Omit<SourceSpec, 'log'>;
+  theta: number;
+  /** Live sources: how long after its end a window waits for late events (ms). */
+  graceMs?: number;
+  /** Also print alerts on stdout (default true). */
+  stdout?: boolean;
+  alertsFile?: string;
+  webhook?: string;
+  /** `HOST:PORT` for Prometheus. */
+  metrics?: string;
+  exploitAtSec?: number;
+  /** Queue bound in bytes (default 64 MiB). */
+  queueBytes?: number;
+  /** Faithful encoding / window length (default: the baseline's). */
+  faithful?: boolean;
+  windowNs?: number;
+  log: Logger;
+  /** Install SIGINT/SIGTERM handlers that flush and end (default true). */
+  handleSignals?: boolean;
+  /** Stops the monitor (library use, tests). */
+  signal?: AbortSignal;
+  /** Where stdout alerts go (default process.stdout). */
+  writeStdout?: (line: string) => void;
+  onWindow?: (w: ScoredWindow) => void;
+  /** A live source is ready (attached). */
+  onReady?: (info: Record<string, unknown>) => void;
+}
+
+export interface MonitorSummary {
+  source: string;
+  end: string;
+  events: number;
+  windows: number;
+  scored: number;
+  alerts: number;
+  dropped: MonitorStats['dropped'];
+  restarts: number;
+  theta: number;
+  threshold: number;
+  containers: ReturnType<Monitor['containerStats']>;
+  scoring_ms: { n: number; p50: number; p99: number; max: number };
+  elapsed_s: number;
+  events_per_s: number;
+  exploit?: { at: number; false_alarms: number; alerts_after: number; first_alert_after_s: number | null };
+  metrics_url?: string;
+}
+
+const TICK_MS = 100;
+const IDLE_EVICT_MS = 10 * 60 * 1000;
+
+export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> {
+  const log = o.log;
+  const t0 = performance.now();
+  const data = await readBaselineData(o.artifacts);
+  if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
+  if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
+  const faithful = o.faithful ?? data.manifest?.encoding.faithful ?? false;
+  const windowNs = o.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
+  const scorer = await loadWindowScorer(o.artifacts.model, data.manifest?.model.type);
+  // Warm the model up so that the first real window is scored as fast as the rest.
+  if (scorer.newTap === undefined) for (let i = 0; i < 32; i++) scorer.scoreLast(new Float64Array(3 * scorer.history).fill(i / 64), scorer.history);
+  const metrics = o.metrics ? new MonitorMetrics() : null;
+  const sinks: AlertSink[] = [];
+  let server: MetricsServer | null = null;
+  const ac = new AbortController();
+  const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
+  let ticker: NodeJS.Timeout | null = null;
+  const signalHandlers: [NodeJS.Signals, () => void][] = [];
+  try {
+    if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
+    if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
+    if (o.webhook) {
+      sinks.push(
+        new WebhookSink(o.webhook, {
+          log,
+          onDrop: (reason) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }),
+        }),
+      );
+    }
+    const monitor = new Monitor({
+      vocab: data.vocab,
+      scorer,
+      theta: o.theta,
+      thresholds: data.thresholds,
+      faithful,
+      windowNs,
+      sinks,
+      metrics,
+      log,
+      exploitAtSec: o.exploitAtSec ?? null,
+      onWindow: o.onWindow,
+    });
+    const source: LiveSource = await openLiveSource({ ...o.source, log });
+    const graceMs = o.graceMs ?? 250;
+    let pumping = false;
+    const pump = () => {
+      const deadline = performance.now() + 25;
+      for (let b = queue.shift(); b !== undefined; b = queue.shift()) {
+        monitor.feed(b.container, b.data, source.format ?? 'lidds');
+        if (performance.now() > deadline) break;
+      }
+      pumping = false;
+      if (queue.length > 0) schedule();
+    };
+    const schedule = () => {
+      if (pumping) return;
+      pumping = true;
+      setImmediate(pump);
+    };
+    const queue = new BoundedQueue(o.queueBytes ?? 64 << 20, source.clock === 'wall' ? 'drop' : 'block', schedule);
+    let lostWarned = 0;
+    const sink: SourceSink = {
+      data: (container, buf, lines) => {
+        const ok = queue.push({ container, data: buf, lines });
+        if (!ok) {
+          monitor.stats.dropped.queue_full += lines;
+          metrics?.dropped.inc({ reason: 'queue_full' }, lines);
+          if (queue.droppedBatches === 1) log.warn('queue full: dropping events (the detector cannot keep up)', { queue_bytes: queue.maxBytes });
+        }
+        return ok;
+      },
+      whenSpace: () => queue.whenSpace(),
+      lost: (n, reason) => {
+        monitor.stats.dropped.source_lost += n;
+        metrics?.dropped.inc({ reason: 'source_lost' }, n);
+        if (lostWarned++ < 10) log.warn('source lost events', { events: n, reason });
+      },
+      restarted: () => {
+        monitor.stats.restarts++;
+        metrics?.restarts.inc();
+      },
+      ready: (info) => {
+        log.info('source ready', info);
+        o.onReady?.(info);
+      },
+    };
+    if (metrics) {
+      metrics.queued = () => queue.bytes;
+      metrics.tracked = () => monitor.containers;
+      metrics.lagSeconds = () => {
+        const newest = monitor.newestEvent();
+        const now = source.clock === 'events' ? null : source.now();
+        if (!newest || !now) return 0;
+        return Math.max(0, now.sec - newest.sec + (now.nsec - newest.nsec) / 1e9);
+      };
+      server = await startMetricsServer(metrics, o.metrics!);
+      log.info('metrics listening', { url: server.url });
+    }
+    if (o.handleSignals ?? true) {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        const h = () => {
+          if (ac.signal.aborted) {
+            log.warn('second signal: exiting without flushing', { signal: sig });
+            process.exit(130);
+          }
+          log.info('signal received: flushing and stopping', { signal: sig });
+          ac.abort();
+        };
+        process.on(sig, h);
+        signalHandlers.push([sig, h]);
+      }
+    }
+    if (source.clock !== 'events') {
+      let lastEvict = Date.now();
+      ticker = setInterval(() => {
+        if (queue.length > 0) return; // events still to place: their arrival closes the windows
+        const now = source.now();
+        if (now === null) return;
+        let ns = now.nsec - graceMs * 1e6;
+        let sec = now.sec;
+        while (ns < 0) {
+          ns += 1e9;
+          sec--;
+        }
+        monitor.tick(sec, ns);
+        if (source.clock === 'wall' && Date.now() - lastEvict > 60_000) {
+          lastEvict = Date.now();
+          monitor.evictIdle(IDLE_EVICT_MS);
+        }
+      }, TICK_MS);
+    }
+    log.info('monitor started', {
+      source: source.kind,
+      clock: source.clock,
+      theta: o.theta,
+      threshold: monitor.threshold,
+      faithful,
+      window_ns: windowNs,
+      model: scorer.kind,
+      outputs: sinks.map((s) => s.name),
+    });
+    const end = await source.run(sink, stopAll);
+    if (ticker) clearInterval(ticker);
+    ticker = null;
+    // Flush: everything queued, then the last window of every container.
+    for (let b = queue.shift(); b !== undefined; b = queue.shift()) monitor.feed(b.container, b.data, source.format ?? 'lidds');
+    queue.releaseAll();
+    monitor.finish();
+    const elapsed = (performance.now() - t0) / 1000;
+    const s = monitor.stats;
+    const summary: MonitorSummary = {
+      source: source.kind,
+      end: end.detail ?? end.reason,
+      events: s.events,
+      windows: s.windows,
+      scored: s.scored,
+      alerts: s.alerts,
+      dropped: { ...s.dropped },
+      restarts: s.restarts,
+      theta: o.theta,
+      threshold: monitor.threshold,
+      containers: monitor.containerStats(),
+      scoring_ms: monitor.scoringLatency(),
+      elapsed_s: elapsed,
+      events_per_s: elapsed > 0 ? Math.round(s.events / elapsed) : 0,
+    };
+    if (o.exploitAtSec != null) {
+      const first = s.firstAlertAfterExploitNs;
+      summary.exploit = {
+        at: o.exploitAtSec,
+        false_alarms: s.falseAlarms,
+        alerts_after: s.alertsAfterExploit,
+        first_alert_after_s: first === null ? null : Number(first) / 1e9 - o.exploitAtSec,
+      };
+    }
+    if (server) summary.metrics_url = server.url;
+    log.info('monitor stopped', summary as unknown as Record<string, unknown>);
+    return summary;
+  } finally {
+    if (ticker) clearInterval(ticker);
+    for (const [sig, h] of signalHandlers) process.removeListener(sig, h);
+    for (const s of sinks) await s.close().catch(() => undefined);
+    if (server) await server.close();
+    scorer.dispose();
+  }
+}
+

@@ -1,0 +1,197 @@
+/**
+ * `chids baseline`: learn what normal looks like from training recordings.
+ *
+ * One pass over each training trace collects its vocabulary (seen syscalls and arguments) and
+ * its windows' sizes; training windows need nothing else (see TrainingCollector). Then
+ * max_freq fixes the anomaly vectors, the detector (`--model`, default the CHIDS autoencoder)
+ * is trained on them, the thresholds are derived from its training scores, and everything is
+ * written atomically to the output directory. Detectors that read the syscalls themselves
+ * (STIDE, BoSC) get a tap on the same single pass over each trace.
+ */
+import { createRequire } from 'node:module';
+import { NameTable } from '../trace/names.js';
+import { argSyscalls } from '../encode/args.js';
+import { BETA_FOLD_INCREASE, trainingVectors } from '../encode/anomaly.js';
+import { collectTrace, type TraceSummary } from '../encode/pipeline.js';
+import type { TrainingRecording } from '../model/detector.js';
+import type { ModelOptions } from '../model/registry.js';
+import { ChidsError } from '../util/errors.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, writeBaseline, type Manifest } from '../engine/baseline-dir.js';
+import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
+import { THETAS } from '../engine/verdicts.js';
+
+export const PATH_LENGTH = 3;
+
+export interface RunHooks {
+  /** A trace starts: its position, the number of traces, and its size when known. */
+  onTraceStart?(index: number, total: number, path: string, bytes: number | null): void;
+  onBytes?(bytes: number): void;
+  onTraceEnd?(summary: TraceSummary): void;
+  onWarning?(message: string): void;
+}
+
+export interface BaselineHooks extends RunHooks {
+  onTrainStart?(vectors: number, epochs: number): void;
+  onEpoch?(epoch: number, epochs: number, loss: number, valLoss: number | null): void;
+}
+
+export interface BaselineOptions {
+  inputs: readonly string[];
+  outDir: string;
+  faithful: boolean;
+  windowNs: number;
+  /** Training epochs and batch size; omitted = the model's defaults (chids: 120 and 50). */
+  epochs?: number;
+  batchSize?: number;
+  seed: number | null;
+  /** The detector and its hyper-parameters (src/model/registry.ts); default: chids. */
+  model?: Omit<ModelOptions, 'epochs' | 'batchSize' | 'seed'>;
+  hooks?: BaselineHooks;
+}
+
+export interface BaselineResult {
+  outDir: string;
+  recordings: number;
+  skipped: SkippedInput[];
+  windows: number;
+  vectors: number;
+  seenSyscalls: number;
+  seenArgs: number;
+  maxFreq: number;
+  thetas: number[];
+  thresholds: number[];
+  trainingMs: number;
+  finalLoss: number | null;
+  finalValLoss: number | null;
+  /** The detector's name (`--model`). */
+  model: string;
+  manifest: Manifest;
+}
+
+export function chidsVersion(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return (require('../../package.json') as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult> {
+  const hooks = opts.hooks ?? {};
+  const planned = await planSources(opts.inputs);
+  if (planned.length === 0) throw new ChidsError('no training recordings given (--td)');
+  const skipped: SkippedInput[] = [];
+  const { createTrainer } = await import('../model/registry.js');
+  const trainer = await createTrainer({ ...opts.model, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed ?? undefined });
+  const names = new NameTable();
+  const seenSyscalls = new Set<string>();
+  const seenArgs = new Set<string>();
+  const perTrace = await forEachSource(
+    planned,
+    async (src, i) => {
+      hooks.onTraceStart?.(i, planned.length, src.path, src.textBytes);
+      const tap = trainer.trainingTap?.(names);
+      const r = await collectTrace(
+        src,
+        { faithful: opts.faithful, windowNs: opts.windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning, hash: true, tap },
+        names,
+      );
+      hooks.onTraceEnd?.(r.summary);
+      return { ...r, tap: tap ?? null };
+    },
+    skipped,
+    hooks.onWarning,
+  );
+  if (perTrace.length === 0) {
+    throw new ChidsError(`no usable training recordings: all ${skipped.length} were skipped (first: ${skipped[0]?.reason})`);
+  }
+  let maxFreq = 0;
+  let windows = 0;
+  for (const r of perTrace) {
+    r.seenSyscalls.forEach((s) => seenSyscalls.add(s));
+    r.seenArgs.forEach((s) => seenArgs.add(s));
+    for (const c of r.counts) if (c > maxFreq) maxFreq = c;
+    windows += r.counts.length;
+  }
+  // Each recording's non-empty windows in order (CHIDS concatenates them in recording order,
+  // as the reference does: the last 20 % are Keras' validation split).
+  const recordings: TrainingRecording[] = perTrace.map((r) => {
+    const rows: number[] = [];
+    for (const v of trainingVectors(r.counts, maxFreq)) if (v !== null) rows.push(v[0], v[1], v[2]);
+    return { avs: Float64Array.from(rows), n: rows.length / 3, tap: r.tap, file: r.summary.file };
+  });
+  const vectors = recordings.reduce((a, r) => a + r.n, 0);
+  const trained = await trainer.fit(recordings, { onTrainStart: hooks.onTrainStart, onEpoch: hooks.onEpoch });
+  try {
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      created: new Date().toISOString(),
+      chids_version: chidsVersion(),
+      model: {
+        type: trainer.name,
+        ...trained.detector.settings,
+        seed: trained.seed,
+      },
+      encoding: {
+        faithful: opts.faithful,
+        window_ns: opts.windowNs,
+        beta_fold_increase: BETA_FOLD_INCREASE,
+        path_length: PATH_LENGTH,
+        arg_syscalls: argSyscalls(opts.faithful),
+      },
+      counts: {
+        recordings: perTrace.length,
+        skipped: skipped.length,
+        windows,
+        vectors,
+        seen_syscalls: seenSyscalls.size,
+        seen_args: seenArgs.size,
+        max_freq: maxFreq,
+      },
+      training: {
+        ms: Math.round(trained.ms),
+        final_loss: trained.finalLoss,
+        final_val_loss: trained.finalValLoss,
+        epochs: trained.epochs,
+        examples: trained.examples,
+        max_score: trained.maxScore,
+      },
+      thetas: [...THETAS],
+      inputs: perTrace.map((r) => ({
+        path: r.summary.file,
+        sha256: r.summary.sha256 ?? '',
+        events: r.summary.events,
+        windows: r.counts.length,
+      })),
+    };
+    await writeBaseline(opts.outDir, {
+      manifest,
+      seenSyscalls: [...seenSyscalls],
+      seenArgs: [...seenArgs],
+      maxFreq,
+      thresholds: trained.thresholds,
+      saveModel: (dir) => trained.detector.save(dir),
+    });
+    return {
+      outDir: opts.outDir,
+      recordings: perTrace.length,
+      skipped,
+      windows,
+      vectors,
+      seenSyscalls: seenSyscalls.size,
+      seenArgs: seenArgs.size,
+      maxFreq,
+      thetas: [...THETAS],
+      thresholds: trained.thresholds,
+      trainingMs: trained.ms,
+      finalLoss: trained.finalLoss,
+      finalValLoss: trained.finalValLoss,
+      model: trainer.name,
+      manifest,
+    };
+  } finally {
+    trained.detector.dispose();
+  }
+}

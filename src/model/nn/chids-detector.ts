@@ -1,0 +1,108 @@
+/**
+ * The CHIDS autoencoder (chids.ts) behind the common Detector interface: it scores each
+ * window's anomaly vector on its own, so a recording's scores are its AVs' reconstruction
+ * errors. Training is exactly trainChids on all training AVs in recording order (the last 20 %
+ * of them are Keras' validation split), as the reference does.
+ */
+import { CHIDS_DEFAULTS, CHIDS_KIND, ChidsScorer, loadChids, trainChids, type ChidsTrainOptions } from './chids.js';
+import { concatAVs, type Detector, type DetectorTrainer, type FitResult, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
+
+export interface ChidsModelOptions {
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** REG_RATE: the L1 activity rate of the first layer (default 0.01). */
+  regRate?: number;
+  validationSplit?: number;
+  seed?: number;
+}
+
+/** The manifest's record of the CHIDS autoencoder (the reference's configuration). */
+export function chidsSettings(o: Required<Omit<ChidsModelOptions, 'seed'>>): Record<string, unknown> {
+  return {
+    encoding_dim: 2,
+    bottleneck: 1,
+    reg_rate: o.regRate,
+    activation: 'sigmoid',
+    optimizer: 'adam',
+    learning_rate: o.learningRate,
+    loss: 'mse',
+    epochs: o.epochs,
+    batch_size: o.batchSize,
+    validation_split: o.validationSplit,
+  };
+}
+
+export class ChidsDetector implements Detector {
+  readonly name = 'chids' as const;
+  readonly kind = CHIDS_KIND;
+
+  constructor(
+    readonly scorer: ChidsScorer,
+    readonly settings: Readonly<Record<string, unknown>>,
+  ) {}
+
+  scoreRecording(rec: RecordingInput): Float64Array {
+    return this.scorer.scoreAVs(rec.avs.subarray(0, rec.n * 3), rec.n);
+  }
+
+  save(dir: string): Promise<void> {
+    return this.scorer.save(dir);
+  }
+
+  dispose(): void {
+    this.scorer.dispose();
+  }
+}
+
+export class ChidsTrainer implements DetectorTrainer {
+  readonly name = 'chids' as const;
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly epochs: number;
+  private readonly o: Required<Omit<ChidsModelOptions, 'seed'>>;
+
+  constructor(private readonly opts: ChidsModelOptions = {}) {
+    this.o = {
+      epochs: opts.epochs ?? CHIDS_DEFAULTS.epochs,
+      batchSize: opts.batchSize ?? CHIDS_DEFAULTS.batchSize,
+      learningRate: opts.learningRate ?? CHIDS_DEFAULTS.learningRate,
+      regRate: opts.regRate ?? CHIDS_DEFAULTS.activityL1,
+      validationSplit: opts.validationSplit ?? CHIDS_DEFAULTS.validationSplit,
+    };
+    this.epochs = this.o.epochs;
+    this.settings = chidsSettings(this.o);
+  }
+
+  async fit(recordings: readonly TrainingRecording[], hooks: TrainHooks = {}): Promise<FitResult> {
+    const { avs, n } = concatAVs(recordings);
+    hooks.onTrainStart?.(n, this.o.epochs);
+    const trainOpts: ChidsTrainOptions = {
+      epochs: this.o.epochs,
+      batchSize: this.o.batchSize,
+      learningRate: this.o.learningRate,
+      activityL1: this.o.regRate,
+      validationSplit: this.o.validationSplit,
+      seed: this.opts.seed,
+      signal: hooks.signal,
+      onEpoch: hooks.onEpoch ? (e, loss, val) => hooks.onEpoch!(e, this.o.epochs, loss, val) : undefined,
+    };
+    const r = await trainChids(avs, n, trainOpts);
+    return {
+      detector: new ChidsDetector(r.scorer, this.settings),
+      trainScores: r.trainErrors,
+      maxScore: r.maxError,
+      thresholds: r.thresholds,
+      examples: n,
+      finalLoss: r.finalLoss,
+      finalValLoss: r.finalValLoss,
+      epochs: r.epochs,
+      seed: r.seed,
+      ms: r.ms,
+    };
+  }
+}
+
+export async function loadChidsDetector(dir: string): Promise<ChidsDetector> {
+  const scorer = await loadChids(dir);
+  return new ChidsDetector(scorer, { reg_rate: scorer.activityL1 });
+}

@@ -1,0 +1,31 @@
+/**
+ * Detector models: the CHIDS autoencoder (DESIGN.md §6), its thresholds, and save/load in the
+ * TF.js layers format (§7). Importing this module prints nothing.
+ */
+export { AV_FEATURES, packAVs, checkAVShape, type AnomalyScorer } from '../scorer.js';
+export { THETAS, thresholdsFrom, maxOf } from '../thresholds.js';
+export {
+  CHIDS_KIND,
+  CHIDS_LAYERS,
+  CHIDS_DEFAULTS,
+  ChidsScorer,
+  buildChidsModel,
+  chidsForward,
+  chidsLoss,
+  deriveSeeds,
+  loadChids,
+  minTrainingRows,
+  reconstructionErrors,
+  trainChids,
+  trainRowCount,
+  type ChidsTrainOptions,
+  type ChidsTrainResult,
+} from './chids.js';
+export { KerasAdam, KERAS_ADAM, type AdamOptions } from './adam.js';
+export { MODEL_DIR, MODEL_JSON, WEIGHTS_BIN, loadLayersModelDir, saveLayersModel, type ModelCheck } from './io.js';
+export { mulberry32, shuffleInPlace, randomSeed, isSeed } from '../../util/rng.js';
+export { ensureTf, tf } from './tf.js';
+// Every detector behind one interface (issue 4): registry, interface, sequence windows.
+export { MODEL_NAMES, MODELS, createTrainer, detectModel, inapplicableOptions, isModelName, loadDetector, type ModelInfo, type ModelOptions } from '../registry.js';
+export type { Detector, DetectorTrainer, FitResult, ModelName, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
+export { attributeToWindows, buildSequences, sequenceCount, sequenceErrors, type SequenceBatch } from './sequences.js';

@@ -1,0 +1,426 @@
+/**
+ * What the four sequence autoencoders (dense-seq, enhanced, lstm, tcn) share: hyper-parameters,
+ * the training loop, scoring over sliding sequences, save and load. Each architecture file only
+ * builds its network (a tf.Sequential from `(T, 3)` to `(T, 3)`).
+ *
+ * Training (the same as the CHIDS autoencoder's where it can be, see chids.ts):
+ * - examples: every sliding sequence of T windows of every training recording (sequences.ts);
+ * - the last `validation_split` of the sequences are held out (Keras), before shuffling;
+ * - shuffled every epoch by the seeded PRNG, batches of `batch_size`, the last one partial;
+ * - loss = masked MSE (mean of (x̂ − x)² over the real steps and the 3 features of the batch)
+ *   + reg_rate · Σ|a| / batch_size for the layer with an L1 activity penalty (Keras' activity
+ *   regularizer, which TF.js cannot run, written out as in chids.ts)
+ *   + Σ rate · ‖W‖² for kernels with an L2 penalty (Keras' kernel_regularizer);
+ * - Keras' Adam (adam.ts), in float32;
+ * - layers run in training mode (batch statistics in batch norm, dropout on); TF.js's
+ *   `model.apply` cannot pass `training` through a model, so the layers are applied one by one
+ *   (every architecture here is a chain), carrying masks the way TF.js does.
+ *
+ * Reproducibility: every initializer takes a sub-seed of `--seed`; dropout draws its masks from
+ * TF.js's unseeded generator, which seeds itself from Math.random(), so each training step
+ * runs with Math.random temporarily replaced by the run's seeded PRNG (a synchronous section:
+ * nothing else can observe it).
+ *
+ * Scores: a sequence's error is the masked mean squared reconstruction error; windows get the
+ * error of the sequence they end (sequences.ts).
+ */
+import { ChidsError } from '../../util/errors.js';
+import { KerasAdam, KERAS_ADAM } from './adam.js';
+import type { Detector, FitResult, ModelName, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
+import { loadLayersModelAny, saveLayersModel } from './io.js';
+import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace, type Rng } from '../../util/rng.js';
+import { AV_FEATURES, checkAVShape } from '../scorer.js';
+import { attributeToWindows, buildSequences, sequenceErrors, type SequenceBatch } from './sequences.js';
+import { maxOf, thresholdsFrom } from '../thresholds.js';
+import { ensureTf, tf } from './tf.js';
+
+/** Hyper-parameters every sequence autoencoder takes (defaults from the project brief). */
+export interface SeqHyper {
+  /** T: windows per sequence. */
+  seqLen: number;
+  /** ENCODING_DIM: width of the encoding layers (per step, or units / filters; see each model). */
+  encodingDim: number;
+  /** BOTTLENECK: width of the bottleneck. */
+  bottleneck: number;
+  /** REG_RATE: L1 activity regularization rate (models that have one). */
+  regRate: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  validationSplit: number;
+  /**
+   * When > 0 (epochs not given by the user), train at least this many gradient steps: small
+   * training sets (a few dozen sequences, one batch per epoch) get more epochs, up to
+   * MAX_AUTO_EPOCHS. 0: exactly `epochs`.
+   */
+  minSteps: number;
+}
+
+/** Upper bound of the epochs minSteps can ask for. */
+export const MAX_AUTO_EPOCHS = 2000;
+
+/** Epochs a fit runs: `epochs`, or more when minSteps asks for them. */
+export function epochsFor(hp: Pick<SeqHyper, 'epochs' | 'minSteps'>, batchesPerEpoch: number): number {
+  if (!(hp.minSteps > 0) || batchesPerEpoch < 1) return hp.epochs;
+  return Math.max(hp.epochs, Math.min(MAX_AUTO_EPOCHS, Math.ceil(hp.minSteps / batchesPerEpoch)));
+}
+
+export const SEQ_DEFAULTS: Readonly<Omit<SeqHyper, 'epochs' | 'batchSize' | 'minSteps'>> = Object.freeze({
+  seqLen: 10,
+  encodingDim: 2,
+  bottleneck: 1,
+  regRate: 0.01,
+  learningRate: KERAS_ADAM.learningRate,
+  validationSplit: 0.2,
+});
+
+/** A built network and where its penalties apply. */
+export interface BuiltNet {
+  model: tf.Sequential;
+  /** Index (in model.layers) of the layer whose output carries the L1 activity penalty, or null. */
+  activityLayer: number | null;
+  /** Layers whose `kernel` carries an L2 penalty, and the rate. */
+  l2: { layers: readonly number[]; rate: number } | null;
+}
+
+export interface SeqArchitecture {
+  name: Extract<ModelName, 'dense-seq' | 'enhanced' | 'lstm' | 'tcn'>;
+  /** Kind recorded with the saved model. */
+  kind: string;
+  /** Value of padded steps (the LSTM's Masking layer skips it; others never see it in the loss). */
+  padValue: number;
+  /** One line for the README and --help. */
+  summary: string;
+  /** Builds the network; `seed` fixes every initializer. */
+  build(hp: SeqHyper, seed: number): BuiltNet;
+  /** Fixed architecture constants, for the manifest. */
+  constants: Readonly<Record<string, unknown>>;
+}
+
+/** Rows per forward pass when scoring. */
+const SCORE_CHUNK = 4096;
+
+type Kwargs = { training: boolean; mask?: tf.Tensor };
+
+/**
+ * Runs the chain of layers on `x`, carrying masks like TF.js's graph executor, in training or
+ * inference mode. Returns the output and, if asked, the output of layer `capture`.
+ */
+export function forwardLayers(model: tf.LayersModel, x: tf.Tensor, training: boolean, capture: number | null = null): { out: tf.Tensor; captured: tf.Tensor | null } {
+  let h = x;
+  let mask: tf.Tensor | undefined;
+  let captured: tf.Tensor | null = null;
+  const layers = model.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i];
+    const kwargs: Kwargs = { training };
+    if (mask !== undefined) kwargs.mask = mask;
+    const y = layer.apply(h, kwargs) as tf.Tensor;
+    const m = layer.computeMask(h, mask) as tf.Tensor | tf.Tensor[] | null;
+    mask = m === null || Array.isArray(m) ? undefined : m;
+    h = y;
+    if (i === capture) captured = y;
+  }
+  return { out: h, captured };
+}
+
+/** Runs `fn` with Math.random replaced by `rng` (TF.js seeds its unseeded ops from it). */
+function withRandom<T>(rng: Rng, fn: () => T): T {
+  const saved = Math.random;
+  Math.random = rng;
+  try {
+    return fn();
+  } finally {
+    Math.random = saved;
+  }
+}
+
+function checkFinite(avs: Float64Array, n: number): void {
+  for (let i = 0; i < n * AV_FEATURES; i++) {
+    if (!Number.isFinite(avs[i])) {
+      throw new ChidsError(`anomaly vector ${Math.floor(i / AV_FEATURES)} has a non-finite value (${avs[i]}) in feature ${i % AV_FEATURES}`);
+    }
+  }
+}
+
+export function checkSeqHyper(hp: SeqHyper): void {
+  const posInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new ChidsError(`${name} must be a positive integer, got ${v}`);
+  };
+  posInt('sequence length', hp.seqLen);
+  posInt('encoding dim', hp.encodingDim);
+  posInt('bottleneck', hp.bottleneck);
+  posInt('epochs', hp.epochs);
+  posInt('batch size', hp.batchSize);
+  if (!(hp.regRate >= 0 && Number.isFinite(hp.regRate))) throw new ChidsError(`reg rate must be a non-negative number, got ${hp.regRate}`);
+  if (!(hp.learningRate > 0 && Number.isFinite(hp.learningRate))) throw new ChidsError(`learning rate must be a positive number, got ${hp.learningRate}`);
+  if (!(hp.validationSplit >= 0 && hp.validationSplit < 1)) throw new ChidsError(`validation split must be in [0, 1), got ${hp.validationSplit}`);
+}
+
+/** The manifest's record of a sequence model: hyper-parameters plus the architecture's constants. */
+export function seqSettings(arch: SeqArchitecture, hp: SeqHyper): Record<string, unknown> {
+  return {
+    seq_len: hp.seqLen,
+    encoding_dim: hp.encodingDim,
+    bottleneck: hp.bottleneck,
+    reg_rate: hp.regRate,
+    optimizer: 'adam',
+    learning_rate: hp.learningRate,
+    loss: 'masked mse',
+    epochs: hp.epochs,
+    ...(hp.minSteps > 0 ? { min_steps: hp.minSteps } : {}),
+    batch_size: hp.batchSize,
+    validation_split: hp.validationSplit,
+    pad_value: arch.padValue,
+    score: 'masked MSE of the sequence, attributed to its last window',
+    ...arch.constants,
+  };
+}
+
+/** A trained (or loaded) sequence autoencoder. */
+export class SeqDetector implements Detector {
+  readonly name: SeqArchitecture['name'];
+  readonly kind: string;
+  private disposed = false;
+
+  constructor(
+    readonly arch: SeqArchitecture,
+    readonly model: tf.LayersModel,
+    readonly seqLen: number,
+    readonly settings: Readonly<Record<string, unknown>>,
+  ) {
+    this.name = arch.name;
+    this.kind = arch.kind;
+  }
+
+  private live(): tf.LayersModel {
+    if (this.disposed) throw new Error(`${this.kind}: used after dispose()`);
+    return this.model;
+  }
+
+  /** Reconstructions of a batch of sequences (`count × T × 3`, float32). */
+  reconstruct(batch: SequenceBatch): Float32Array {
+    const model = this.live();
+    const T = batch.seqLen;
+    const step = T * AV_FEATURES;
+    const out = new Float32Array(batch.count * step);
+    for (let start = 0; start < batch.count; start += SCORE_CHUNK) {
+      const rows = Math.min(SCORE_CHUNK, batch.count - start);
+      const y = tf.tidy(() => forwardLayers(model, tf.tensor3d(batch.x.subarray(start * step, (start + rows) * step), [rows, T, AV_FEATURES]), false).out);
+      out.set(y.dataSync() as Float32Array, start * step);
+      y.dispose();
+    }
+    return out;
+  }
+
+  /** Error of each sliding sequence of the recording (before attribution). */
+  sequenceErrors(avs: Float64Array, n: number): Float64Array {
+    checkAVShape(avs, n);
+    checkFinite(avs, n);
+    const batch = buildSequences([{ avs, n }], this.seqLen, this.arch.padValue);
+    return sequenceErrors(batch, this.reconstruct(batch));
+  }
+
+  scoreRecording(rec: RecordingInput): Float64Array {
+    if (rec.n === 0) return new Float64Array(0);
+    return attributeToWindows(this.sequenceErrors(rec.avs, rec.n), rec.n, this.seqLen);
+  }
+
+  save(dir: string): Promise<void> {
+    this.live();
+    return saveLayersModel(this.model, dir, {
+      chids: { kind: this.kind, model: this.name, features: AV_FEATURES, seq_len: this.seqLen, pad_value: this.arch.padValue, settings: this.settings },
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
+
+/** Sub-seeds: initial weights, shuffles, dropout. */
+function subSeeds(seed: number): { model: number; shuffle: number; dropout: number } {
+  const rng = mulberry32(seed);
+  return { model: nextUint32(rng), shuffle: nextUint32(rng), dropout: nextUint32(rng) };
+}
+
+/**
+ * Trains a sequence autoencoder on the training recordings' AVs and derives the thresholds
+ * from the per-window scores of every training recording.
+ */
+export async function trainSequenceModel(
+  arch: SeqArchitecture,
+  hp: SeqHyper,
+  recordings: readonly TrainingRecording[],
+  seedOpt: number | undefined,
+  hooks: TrainHooks = {},
+): Promise<FitResult> {
+  const t0 = performance.now();
+  checkSeqHyper(hp);
+  if (seedOpt !== undefined && !isSeed(seedOpt)) throw new ChidsError(`seed must be an integer in [0, 4294967295], got ${seedOpt}`);
+  for (const r of recordings) {
+    checkAVShape(r.avs, r.n);
+    checkFinite(r.avs, r.n);
+  }
+  const batch = buildSequences(recordings, hp.seqLen, arch.padValue);
+  const S = batch.count;
+  const trainRows = Math.floor(S * (1 - hp.validationSplit));
+  if (trainRows < 1) {
+    throw new ChidsError(
+      `need more training windows: ${S} sequence${S === 1 ? '' : 's'} of ${hp.seqLen} windows` +
+        (hp.validationSplit > 0 ? `, of which ${Math.round(hp.validationSplit * 100)}% are held out for validation` : ''),
+    );
+  }
+  const valRows = S - trainRows;
+  await ensureTf();
+  const seed = seedOpt ?? randomSeed();
+  const sub = subSeeds(seed);
+  const net = arch.build(hp, sub.model);
+  const model = net.model;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const adam = new KerasAdam(vars, { learningRate: hp.learningRate });
+  const shuffleRng = mulberry32(sub.shuffle);
+  const dropoutRng = mulberry32(sub.dropout);
+  const T = hp.seqLen;
+  const l2Kernels = (net.l2?.layers ?? []).map((i) => {
+    // TF.js makes variable names unique per process ("encoder/kernel_1"): match the stem.
+    const k = model.layers[i].trainableWeights.find((w) => /(^|\/)kernel(_\d+)?$/.test(w.name));
+    if (k === undefined) throw new Error(`${arch.name}: layer ${model.layers[i].name} has no kernel for its L2 penalty`);
+    return k.read();
+  });
+
+  const x = tf.tensor3d(batch.x, [S, T, AV_FEATURES]);
+  const m = tf.tensor2d(batch.mask, [S, T]);
+  const xTrain = valRows > 0 ? x.slice([0, 0, 0], [trainRows, T, AV_FEATURES]) : x;
+  const mTrain = valRows > 0 ? m.slice([0, 0], [trainRows, T]) : m;
+  const xVal = valRows > 0 ? x.slice([trainRows, 0, 0], [valRows, T, AV_FEATURES]) : null;
+  const mVal = valRows > 0 ? m.slice([trainRows, 0], [valRows, T]) : null;
+  const batchSizes: number[] = [];
+  for (let s = 0; s < trainRows; s += hp.batchSize) batchSizes.push(Math.min(hp.batchSize, trainRows - s));
+  const order = new Int32Array(trainRows);
+  for (let i = 0; i < trainRows; i++) order[i] = i;
+
+  const loss = (xb: tf.Tensor, mb: tf.Tensor, training: boolean): tf.Scalar => {
+    const { out, captured } = forwardLayers(model, xb, training, net.activityLayer);
+    const se = tf.mean(tf.square(tf.sub(out, xb)), -1);
+    let total: tf.Tensor = tf.div(tf.sum(tf.mul(se, mb)), tf.maximum(tf.sum(mb), 1));
+    if (captured !== null && hp.regRate > 0) {
+      total = tf.add(total, tf.div(tf.mul(hp.regRate, tf.sum(tf.abs(captured))), xb.shape[0]));
+    }
+    if (net.l2 !== null) {
+      for (const k of l2Kernels) total = tf.add(total, tf.mul(net.l2.rate, tf.sum(tf.square(k))));
+    }
+    return total as tf.Scalar;
+  };
+
+  const epochs = epochsFor(hp, batchSizes.length);
+  hooks.onTrainStart?.(S, epochs);
+  const history: { loss: number[]; valLoss: (number | null)[] } = { loss: [], valLoss: [] };
+  let ok = false;
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      if (hooks.signal?.aborted) throw new ChidsError(`training cancelled at epoch ${epoch} of ${epochs}`);
+      shuffleInPlace(order, shuffleRng);
+      const idx = tf.tensor1d(order.slice(), 'int32');
+      const [xs, ms] = tf.tidy(() => [tf.gather(xTrain, idx), tf.gather(mTrain, idx)]);
+      idx.dispose();
+      const xbs = batchSizes.length === 1 ? [xs] : tf.split(xs, batchSizes);
+      const mbs = batchSizes.length === 1 ? [ms] : tf.split(ms, batchSizes);
+      let weighted = 0;
+      try {
+        for (let b = 0; b < xbs.length; b++) {
+          const value = withRandom(dropoutRng, () =>
+            tf.tidy(() => {
+              const { value, grads } = tf.variableGrads(() => loss(xbs[b], mbs[b], true), vars);
+              adam.apply(vars.map((v) => grads[v.name]));
+              return value;
+            }),
+          );
+          weighted += (value.dataSync()[0] ?? NaN) * xbs[b].shape[0];
+          value.dispose();
+        }
+      } finally {
+        if (xbs.length > 1) tf.dispose([...xbs, ...mbs]);
+        tf.dispose([xs, ms]);
+      }
+      const epochLoss = weighted / trainRows;
+      if (!Number.isFinite(epochLoss)) {
+        throw new ChidsError(`training diverged at epoch ${epoch} (loss ${epochLoss}); try a lower --learning-rate`);
+      }
+      let valLoss: number | null = null;
+      if (xVal !== null && mVal !== null) {
+        const v = tf.tidy(() => loss(xVal, mVal, false));
+        valLoss = v.dataSync()[0] ?? NaN;
+        v.dispose();
+      }
+      history.loss.push(epochLoss);
+      history.valLoss.push(valLoss);
+      hooks.onEpoch?.(epoch, epochs, epochLoss, valLoss);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    ok = true;
+  } finally {
+    adam.dispose();
+    if (xVal !== null) tf.dispose([xTrain, mTrain, xVal, mVal!]);
+    tf.dispose([x, m]);
+    if (!ok) model.dispose();
+  }
+
+  const detector = new SeqDetector(arch, model, T, seqSettings(arch, { ...hp, epochs }));
+  const parts: Float64Array[] = [];
+  let total = 0;
+  for (const r of recordings) {
+    const s = detector.scoreRecording({ avs: r.avs, n: r.n, tap: null });
+    parts.push(s);
+    total += s.length;
+  }
+  const trainScores = new Float64Array(total);
+  let o = 0;
+  for (const p of parts) {
+    trainScores.set(p, o);
+    o += p.length;
+  }
+  const maxScore = maxOf(trainScores);
+  return {
+    detector,
+    trainScores,
+    maxScore,
+    thresholds: thresholdsFrom(maxScore),
+    examples: S,
+    finalLoss: history.loss[history.loss.length - 1] ?? null,
+    finalValLoss: history.valLoss[history.valLoss.length - 1] ?? null,
+    epochs,
+    seed,
+    ms: performance.now() - t0,
+  };
+}
+
+/** Loads a sequence autoencoder saved by SeqDetector.save. */
+export async function loadSequenceModel(arch: SeqArchitecture, dir: string): Promise<SeqDetector> {
+  await ensureTf();
+  // The TCN's custom layer must be registered before its model is deserialized.
+  await import('./layers.js');
+  const jsonPath = `${dir}/model/model.json`;
+  const peek = await readSeqLen(jsonPath);
+  const { model, meta } = await loadLayersModelAny(dir, { kind: arch.kind, ioShape: [peek, AV_FEATURES] });
+  const settings = meta['settings'];
+  return new SeqDetector(arch, model, peek, settings !== null && typeof settings === 'object' ? (settings as Record<string, unknown>) : { seq_len: peek });
+}
+
+/** The sequence length recorded in model.json (validated again, with everything else, on load). */
+async function readSeqLen(jsonPath: string): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const { InputError } = await import('../../util/errors.js');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(jsonPath, 'utf8'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new InputError(jsonPath, e.code === 'ENOENT' ? 'missing (no such file)' : `not valid JSON (${e.message?.split('\n')[0]})`);
+  }
+  const T = (doc as { userDefinedMetadata?: { chids?: { seq_len?: unknown } } } | null)?.userDefinedMetadata?.chids?.seq_len;
+  if (typeof T !== 'number' || !Number.isInteger(T) || T < 1) throw new InputError(jsonPath, 'records no valid sequence length (userDefinedMetadata.chids.seq_len)');
+  return T;
+}

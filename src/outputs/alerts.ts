@@ -1,0 +1,280 @@
+/**
+ * Alerts in Falco's JSON shape, and where they go.
+ *
+ * One alert is one JSON line, shaped like Falco's `json_output` so the tools that already read
+ * Falco (falcosidekick, a SIEM's Falco parser, jq scripts) read chids too:
+ *
+ *     {"time":"2021-09-08T05:27:58.513988000Z","rule":"Anomalous syscall window",
+ *      "priority":"Warning","source":"syscall","tags":["chids","anomaly","container"],
+ *      "hostname":"…","output":"05:27:58.513988000: Warning anomalous syscall window …",
+ *      "output_fields":{"container.id":"…","chids.av":[…],"chids.score":…,
+ *                       "chids.threshold":…,"chids.theta":1,"chids.unseen_syscalls":[…],
+ *                       "chids.unseen_args":[…],…}}
+ *
+ * `time` is the end of the window (in the events' time: for a replay, the recording's time).
+ * Priority: `Critical` when the score is above the θ = 2.0 threshold too (twice the largest
+ * training error), else `Warning`.
+ *
+ * Sinks share one small interface (as Falco's outputs do): stdout, a file (appended, each
+ * alert written through to the kernel as it is raised), and a webhook (HTTP POST of the JSON,
+ * in the background with a bounded queue and bounded retries; it never blocks detection).
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ContainerInfo } from '../capture/containers.js';
+import type { Logger } from '../util/log.js';
+import type { AnomalyVector } from '../encode/anomaly.js';
+import { ChidsError } from '../util/errors.js';
+
+export const ALERT_RULE = 'Anomalous syscall window';
+/** Unseen syscalls / arguments listed in one alert at most (the totals are given too). */
+export const MAX_LISTED = 50;
+
+export type FalcoPriority = 'Emergency' | 'Alert' | 'Critical' | 'Error' | 'Warning' | 'Notice' | 'Informational' | 'Debug';
+
+export interface FalcoAlert {
+  time: string;
+  rule: string;
+  priority: FalcoPriority;
+  output: string;
+  source: 'syscall';
+  tags: string[];
+  hostname: string;
+  output_fields: Record<string, unknown>;
+}
+
+/** What is known about a scored window when it raises an alert. */
+export interface WindowVerdict {
+  container: ContainerInfo;
+  index: number;
+  startNs: bigint;
+  windowNs: number;
+  events: number;
+  av: AnomalyVector;
+  score: number;
+  threshold: number;
+  theta: number;
+  /** The θ = 2.0 threshold (for the priority). */
+  criticalThreshold: number;
+  unseenSyscalls: string[];
+  unseenArgs: string[];
+  model: string;
+  /** With --exploit-at: what the alert is, judged against the attack start. */
+  label?: 'false_alarm' | 'after_exploit_start';
+}
+
+const HOST = os.hostname();
+
+/** ns since the epoch → RFC 3339 with nanoseconds (`2021-09-08T05:27:58.513988000Z`). */
+export function isoNs(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const frac = ns % 1_000_000_000n;
+  const base = new Date(Number(ms)).toISOString(); // …T05:27:58.513Z
+  return `${base.slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
+}
+
+export function buildAlert(v: WindowVerdict): FalcoAlert {
+  const endNs = v.startNs + BigInt(v.windowNs);
+  const time = isoNs(endNs);
+  const priority: FalcoPriority = v.score > v.criticalThreshold ? 'Critical' : 'Warning';
+  const why: string[] = [];
+  if (v.unseenSyscalls.length > 0) why.push(`unseen syscalls ${list(v.unseenSyscalls)}`);
+  if (v.unseenArgs.length > 0) why.push(`unseen args ${list(v.unseenArgs)}`);
+  if (why.length === 0) why.push('unusual volume or sequence');
+  const label = v.label ? ` [${v.label === 'false_alarm' ? 'false alarm: before the exploit start' : 'after the exploit start'}]` : '';
+  const output =
+    `${time.slice(11, 29)}: ${priority} anomalous syscall window in container ${v.container.id} ` +
+    `(window ${v.index}, ${v.events} events): score ${fmt(v.score)} > threshold ${fmt(v.threshold)} (θ=${v.theta}); ${why.join('; ')}${label}`;
+  const fields: Record<string, unknown> = {
+    'container.id': v.container.id,
+    'container.key': v.container.key,
+    'container.pidns': v.container.pidns,
+    'container.cgroup': v.container.cgroup,
+    'container.full_id': v.container.containerId,
+    'evt.time': endNs,
+    'chids.window.index': v.index,
+    'chids.window.start': isoNs(v.startNs),
+    'chids.window.end': time,
+    'chids.window.start_ns': v.startNs,
+    'chids.window.events': v.events,
+    'chids.av': v.av,
+    'chids.score': v.score,
+    'chids.threshold': v.threshold,
+    'chids.theta': v.theta,
+    'chids.unseen_syscalls': v.unseenSyscalls.slice(0, MAX_LISTED),
+    'chids.unseen_syscalls_total': v.unseenSyscalls.length,
+    'chids.unseen_args': v.unseenArgs.slice(0, MAX_LISTED),
+    'chids.unseen_args_total': v.unseenArgs.length,
+    'chids.model': v.model,
+  };
+  if (v.label) fields['chids.label'] = v.label;
+  return { time, rule: ALERT_RULE, priority, output, source: 'syscall', tags: ['chids', 'anomaly', 'container'], hostname: HOST, output_fields: fields };
+}
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(3);
+}
+
+function list(xs: string[]): string {
+  const shown = xs.slice(0, 5).join(', ');
+  return `[${shown}${xs.length > 5 ? `, … ${xs.length - 5} more` : ''}]`;
+}
+
+/** One JSON line; bigints (ns times) are written as JSON integers. */
+export function alertLine(a: FalcoAlert): string {
+  return JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? `__BIGINT__${v}` : v)).replace(/"__BIGINT__(-?\d+)"/g, '$1') + '\n';
+}
+
+export interface AlertSink {
+  readonly name: string;
+  /** Hands an alert over; must not block (the webhook queues it). */
+  send(alert: FalcoAlert, line: string): void;
+  /** Flushes what is pending (bounded in time) and releases resources. */
+  close(): Promise<void>;
+}
+
+export class StdoutSink implements AlertSink {
+  readonly name = 'stdout';
+  constructor(private readonly write: (line: string) => void = (l) => process.stdout.write(l)) {}
+  send(_a: FalcoAlert, line: string): void {
+    this.write(line);
+  }
+  async close(): Promise<void> {}
+}
+
+/** Appends each alert to a file, written through (writeSync) as it is raised. */
+export class FileSink implements AlertSink {
+  readonly name = 'file';
+  private fd: number;
+  constructor(readonly file: string) {
+    try {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      this.fd = openSync(file, 'a');
+    } catch (err) {
+      throw new ChidsError(`--alerts ${file}: cannot open for appending (${(err as Error).message})`);
+    }
+  }
+  send(_a: FalcoAlert, line: string): void {
+    if (this.fd < 0) return;
+    writeSync(this.fd, line);
+  }
+  async close(): Promise<void> {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+export interface WebhookOptions {
+  /** Alerts waiting at most; beyond, new ones are dropped and counted. */
+  maxQueue?: number;
+  /** Attempts per alert (first try included). */
+  attempts?: number;
+  timeoutMs?: number;
+  /** First retry delay, doubled each retry. */
+  backoffMs?: number;
+  log: Logger;
+  /** Counts an alert the webhook could not deliver (queue full or every attempt failed). */
+  onDrop?: (reason: 'queue_full' | 'failed') => void;
+  fetch?: typeof fetch;
+}
+
+/** POSTs each alert as JSON, one at a time in the background. */
+export class WebhookSink implements AlertSink {
+  readonly name = 'webhook';
+  private queue: string[] = [];
+  private running: Promise<void> | null = null;
+  private closing = false;
+  delivered = 0;
+  failed = 0;
+  dropped = 0;
+  private readonly o: Required<Omit<WebhookOptions, 'onDrop' | 'fetch'>> & Pick<WebhookOptions, 'onDrop'> & { fetch: typeof fetch };
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly url: string,
+    opts: WebhookOptions,
+  ) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new ChidsError(`--webhook ${url}: not a valid URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ChidsError(`--webhook ${url}: only http:// and https:// URLs are supported`);
+    this.o = { maxQueue: 1000, attempts: 3, timeoutMs: 5000, backoffMs: 500, fetch: globalThis.fetch, ...opts };
+  }
+
+  send(_a: FalcoAlert, line: string): void {
+    if (this.closing) return;
+    if (this.queue.length >= this.o.maxQueue) {
+      this.dropped++;
+      this.o.onDrop?.('queue_full');
+      return;
+    }
+    this.queue.push(line);
+    if (this.running === null) this.running = this.drain().finally(() => (this.running = null));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const body = this.queue.shift()!;
+      let ok = false;
+      let last = '';
+      for (let attempt = 1; attempt <= this.o.attempts && !this.abort.signal.aborted; attempt++) {
+        try {
+          const res = await this.o.fetch(this.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs), this.abort.signal]),
+          });
+          await res.arrayBuffer().catch(() => undefined);
+          if (res.ok) {
+            ok = true;
+            break;
+          }
+          last = `HTTP ${res.status}`;
+        } catch (err) {
+          last = (err as Error).message;
+        }
+        if (attempt < this.o.attempts) await delay(this.o.backoffMs * 2 ** (attempt - 1), this.abort.signal);
+      }
+      if (ok) this.delivered++;
+      else {
+        this.failed++;
+        this.o.onDrop?.('failed');
+        this.o.log.warn('webhook delivery failed', { url: this.url, attempts: this.o.attempts, error: last });
+      }
+    }
+  }
+
+  /** Waits for the queue to drain, at most `graceMs`, then gives up on the rest. */
+  async close(graceMs = 5000): Promise<void> {
+    this.closing = true;
+    if (this.running) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.running, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    if (this.queue.length > 0 || this.running) {
+      this.dropped += this.queue.length;
+      this.queue = [];
+      this.abort.abort();
+      await this.running?.catch(() => undefined);
+    }
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

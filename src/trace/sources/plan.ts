@@ -1,0 +1,71 @@
+/**
+ * Turning the paths a user gives into trace sources, with the rule every command shares:
+ * a path named explicitly must work (its failure is the command's failure), while a bad
+ * recording found inside a directory (unreadable, corrupt zip, no events…) is skipped with a
+ * warning and counted; the reference aborts the whole run on one bad file.
+ */
+import { stat } from 'node:fs/promises';
+import { listRecordings } from './paths.js';
+import { openSource, type TraceSource } from './readers.js';
+import { InputError, describeError } from '../../util/errors.js';
+
+export interface PlannedSource {
+  path: string;
+  /** True when the path was found by expanding a directory (then its failure is skippable). */
+  fromDirectory: boolean;
+}
+
+export interface SkippedInput {
+  path: string;
+  reason: string;
+}
+
+/** Lists the recordings to read, without opening them. */
+export async function planSources(paths: readonly string[]): Promise<PlannedSource[]> {
+  const out: PlannedSource[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      out.push({ path: p, fromDirectory: false });
+      continue;
+    }
+    let isDir = false;
+    try {
+      isDir = (await stat(p)).isDirectory();
+    } catch {
+      throw new InputError(p, 'no such file or directory');
+    }
+    if (isDir) {
+      const found = await listRecordings(p);
+      if (found.length === 0) throw new InputError(p, 'no recordings (.zip, .sc, .scap, .txt) found in this directory');
+      for (const f of found) out.push({ path: f, fromDirectory: true });
+    } else {
+      out.push({ path: p, fromDirectory: false });
+    }
+  }
+  return out;
+}
+
+/**
+ * Opens every planned source and runs `work` on it; failures of directory members are
+ * recorded in `skipped` and reported through `onWarning`, failures of named files are thrown.
+ */
+export async function forEachSource<T>(
+  planned: readonly PlannedSource[],
+  work: (src: TraceSource, index: number) => Promise<T>,
+  skipped: SkippedInput[],
+  onWarning?: (msg: string) => void,
+): Promise<T[]> {
+  const results: T[] = [];
+  for (let i = 0; i < planned.length; i++) {
+    const { path, fromDirectory } = planned[i];
+    try {
+      results.push(await work(await openSource(path), i));
+    } catch (err) {
+      if (!fromDirectory || !(err instanceof InputError)) throw err;
+      const reason = describeError(err);
+      skipped.push({ path, reason });
+      onWarning?.(`skipped ${reason}`);
+    }
+  }
+  return results;
+}
