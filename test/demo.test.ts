@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
-import { bundledDataset, datasetLayout, runDemo } from '../src/app/demo.js';
+import { runDemo } from '../src/app/demo.js';
+import { writeReport } from '../src/report/html.js';
+import { datasetLayout } from '../src/trace/lidds/layout.js';
+import { bundledDataset } from '../src/util/package.js';
 import type { EvaluationResult } from '../src/app/evaluate.js';
 import { mulberry32 } from '../src/util/rng.js';
 import { ChidsError } from '../src/util/errors.js';
@@ -261,7 +264,7 @@ describe('--dataset on baseline and evaluate', () => {
     const root = path.join(tmp(), 'real');
     writeTinyDataset(root);
     symlinkSync(lidRecording, path.join(root, 'test', 'normal_and_attack', path.basename(lidRecording)));
-    const r = await runDemo({ dataset: root, outDir: path.join(tmp(), 'out'), seed: 1, epochs: 20 });
+    const r = await runDemo({ dataset: root, outDir: path.join(tmp(), 'out'), seed: 1, epochs: 20, writeReport });
     const real = r.evaluation.metrics.recordings.find((x) => x.file.endsWith('aggressive_nightingale_1018.zip'))!;
     assert.ok(real, 'evaluated');
     // first event 1631078867380457267 ns, exploit 1631078877.513988 s: 10.133530733 s in
@@ -274,7 +277,7 @@ describe('--dataset on baseline and evaluate', () => {
       else assert.ok(Math.abs(real.latency_s[k]! - (w + 1 - 10.133530733)) < 1e-9, `θ index ${k}`);
       assert.ok(real.cfa[k] <= 1 || real.false_alarms[k] > 1, 'CFA counts runs');
     }
-    const html = readFileSync(r.reportPath, 'utf8');
+    const html = readFileSync(r.reportPath!, 'utf8');
     assert.ok(html.includes('aggressive_nightingale_1018.zip'));
     assert.ok(html.includes('exploit 10.13 s'));
   });

@@ -8,7 +8,8 @@ import { after, describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import { THETAS } from '../src/engine/verdicts.js';
 import { chart, esc, fmtTick, logTicks, niceTicks } from '../src/report/charts.js';
-import { parseResults, readResults, renderReport, writeFileAtomic, writeReport, type ReportInput } from '../src/report/html.js';
+import { parseResults, readResults, renderReport, writeReport, type ReportInput } from '../src/report/html.js';
+import { writeFileAtomic } from '../src/util/fs.js';
 import { InputError } from '../src/util/errors.js';
 import { repoRoot } from './helpers/paths.js';
 

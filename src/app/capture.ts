@@ -12,7 +12,8 @@ import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { BoundedQueue } from '../capture/queue.js';
 import { LiddsRecorder, type RecordingMeta } from '../capture/recorder.js';
-import { openLiveSource, type SourceSink, type SourceSpec } from '../capture/source.js';
+import { openLiveSource } from '../capture/open.js';
+import { type SourceSink, type SourceSpec } from '../capture/source.js';
 
 export interface CaptureOptions {
   source: Omit<SourceSpec, 'log'>;

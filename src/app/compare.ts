@@ -25,7 +25,7 @@ import type { ModelName, ModelOptions } from '../model/registry.js';
 import { ChidsError } from '../util/errors.js';
 import { pathsInDir } from '../engine/baseline-dir.js';
 import { runBaseline, type BaselineHooks } from './train.js';
-import { datasetLayout } from './demo.js';
+import { datasetLayout } from '../trace/lidds/layout.js';
 import { runEvaluate, type EvaluationResult } from './evaluate.js';
 import { THETAS } from '../engine/verdicts.js';
 

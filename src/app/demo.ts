@@ -8,70 +8,16 @@
  * directory. With no `--dataset` it uses the example dataset bundled in the repository
  * (`data/example/`).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ChidsError } from '../util/errors.js';
 import { pathsInDir } from '../engine/baseline-dir.js';
-import { chidsVersion, runBaseline, type BaselineHooks, type BaselineResult } from './train.js';
+import { datasetLayout } from '../trace/lidds/layout.js';
+import { bundledDataset, chidsVersion } from '../util/package.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { toJson } from '../util/json.js';
+import { runBaseline, type BaselineHooks, type BaselineResult } from './train.js';
 import { runEvaluate, type EvaluationResult } from './evaluate.js';
-
-/** The splits of a LID-DS scenario directory. */
-export interface DatasetLayout {
-  dir: string;
-  training: string;
-  validation: string;
-  normal: string;
-  attack: string;
-}
-
-export type DatasetSplit = 'training' | 'validation' | 'normal' | 'attack';
-
-const SPLIT_PATHS: Record<DatasetSplit, string> = {
-  training: 'training',
-  validation: 'validation',
-  normal: path.join('test', 'normal'),
-  attack: path.join('test', 'normal_and_attack'),
-};
-
-const LAYOUT_HINT = 'a LID-DS scenario directory holds training/, validation/, test/normal/ and test/normal_and_attack/';
-
-/**
- * The split directories of a LID-DS scenario directory; ChidsError naming what is missing when
- * `dir` or one of the `need`ed splits is not there.
- */
-export function datasetLayout(dir: string, need: readonly DatasetSplit[] = []): DatasetLayout {
-  const isDir = (p: string) => {
-    try {
-      return statSync(p).isDirectory();
-    } catch {
-      return false;
-    }
-  };
-  if (!isDir(dir)) throw new ChidsError(`${dir}: ${existsSync(dir) ? 'not a directory' : 'no such directory'} (${LAYOUT_HINT})`);
-  const layout: DatasetLayout = {
-    dir,
-    training: path.join(dir, SPLIT_PATHS.training),
-    validation: path.join(dir, SPLIT_PATHS.validation),
-    normal: path.join(dir, SPLIT_PATHS.normal),
-    attack: path.join(dir, SPLIT_PATHS.attack),
-  };
-  const missing = need.filter((s) => !isDir(layout[s]));
-  if (missing.length) {
-    throw new ChidsError(`${dir}: not a LID-DS scenario directory: missing ${missing.map((s) => SPLIT_PATHS[s] + '/').join(', ')} (${LAYOUT_HINT})`);
-  }
-  return layout;
-}
-
-/** The package's root directory (this file is src/app/demo.ts or dist/app/demo.js). */
-export function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
-
-/** Where the bundled example dataset lives. */
-export function bundledDataset(): string {
-  return path.join(packageRoot(), 'data', 'example');
-}
 
 export interface DemoOptions {
   /** A LID-DS scenario directory; default: the bundled example dataset. */
@@ -85,13 +31,19 @@ export interface DemoOptions {
   hooks?: BaselineHooks;
   /** Progress messages between the stages ("training on 12 recordings…"). */
   onStage?(message: string): void;
+  /**
+   * Writes the HTML report of the evaluation (the CLI passes the report module's writer; the
+   * use case does not depend on presentation). Without it no `index.html` is written.
+   */
+  writeReport?(file: string, evaluation: EvaluationResult, meta: { theta?: number; source: string; version: string; title: string }): Promise<unknown>;
 }
 
 export interface DemoResult {
   dataset: string;
   baselineDir: string;
   resultsPath: string;
-  reportPath: string;
+  /** null when no report writer was given. */
+  reportPath: string | null;
   baseline: BaselineResult;
   evaluation: EvaluationResult;
   ms: number;
@@ -131,9 +83,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     artifacts: pathsInDir(baselineDir),
     hooks: opts.hooks,
   });
-  const { writeFileAtomic, writeReport } = await import('../report/html.js');
-  await writeFileAtomic(resultsPath, JSON.stringify(evaluation) + '\n');
-  await writeReport(reportPath, evaluation, {
+  await writeFileAtomic(resultsPath, toJson(evaluation) + '\n');
+  await opts.writeReport?.(reportPath, evaluation, {
     theta: opts.theta,
     source: layout.dir,
     version: chidsVersion(),
@@ -143,7 +94,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     dataset: layout.dir,
     baselineDir: path.resolve(baselineDir),
     resultsPath: path.resolve(resultsPath),
-    reportPath: path.resolve(reportPath),
+    reportPath: opts.writeReport ? path.resolve(reportPath) : null,
     baseline,
     evaluation,
     ms: performance.now() - t0,

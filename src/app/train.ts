@@ -8,13 +8,13 @@
  * written atomically to the output directory. Detectors that read the syscalls themselves
  * (STIDE, BoSC) get a tap on the same single pass over each trace.
  */
-import { createRequire } from 'node:module';
 import { NameTable } from '../trace/names.js';
 import { argSyscalls } from '../encode/args.js';
 import { BETA_FOLD_INCREASE, trainingVectors } from '../encode/anomaly.js';
 import { collectTrace, type TraceSummary } from '../encode/pipeline.js';
 import type { TrainingRecording } from '../model/detector.js';
 import type { ModelOptions } from '../model/registry.js';
+import { chidsVersion } from '../util/package.js';
 import { ChidsError } from '../util/errors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, writeBaseline, type Manifest } from '../engine/baseline-dir.js';
 import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
@@ -68,14 +68,6 @@ export interface BaselineResult {
   manifest: Manifest;
 }
 
-export function chidsVersion(): string {
-  const require = createRequire(import.meta.url);
-  try {
-    return (require('../../package.json') as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult> {
   const hooks = opts.hooks ?? {};

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ChidsError } from '../util/errors.js';
+import { sleep } from '../util/sleep.js';
 import type { Logger } from '../util/log.js';
 import type { SourceSink } from './source.js';
 
@@ -183,19 +184,6 @@ export interface RestartPolicy {
 
 export const DEFAULT_RESTART: RestartPolicy = { enabled: true, max: 10, baseDelayMs: 500, maxDelayMs: 10_000, stableMs: 30_000 };
 
-/** Sleeps `ms`, or less when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * The supervision loop shared by the strace and eBPF sources: start the child (via `start`),

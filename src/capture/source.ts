@@ -88,24 +88,6 @@ export function wallNow(): { sec: number; nsec: number } {
   return { sec, nsec: (ms - sec * 1000) * 1e6 };
 }
 
-/** Opens the source a spec describes (the implementations load lazily). */
-export async function openLiveSource(spec: SourceSpec): Promise<LiveSource> {
-  switch (spec.kind) {
-    case 'strace': {
-      const { StraceSource } = await import('./strace-source.js');
-      return new StraceSource(spec);
-    }
-    case 'ebpf': {
-      const { EbpfSource } = await import('./ebpf.js');
-      return new EbpfSource(spec);
-    }
-    case 'stdin': {
-      const { StdinSource } = await import('./stdin-source.js');
-      return new StdinSource(spec, spec.input as (NodeJS.ReadableStream & { isTTY?: boolean }) | undefined);
-    }
-  }
-}
-
 /**
  * Splits a stream of bytes into complete lines (the last partial line is kept for the next
  * chunk), bounded: a line longer than `maxLine` is cut off and counted.

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { sniffFormat } from '../encode/pipeline.js';
 import type { TraceFormat } from '../trace/parse.js';
 import { ChidsError } from '../util/errors.js';
-import { sleep } from './child.js';
+import { sleep } from '../util/sleep.js';
 import { STDIN_CONTAINER } from './containers.js';
 import { LineSplitter, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 

@@ -1,7 +1,7 @@
 /**
  * `--source strace`: ptrace through strace (Debian package `strace`), with the lab's options
  * (`-f -I2 -s 256 -yy`, ns timestamps and durations on strace ≥ 6, else `-ttt -T`; see
- * src/lab/sandbox.ts) and the lab's converter (src/trace/strace/to-lidds.ts), so that live
+ * src/trace/strace/options.ts) and the lab's converter (src/trace/strace/to-lidds.ts), so that live
  * captures, live monitoring and lab recordings turn the same syscalls into the same events.
  *
  *  - `--pid PID …`: attaches to each PID, its threads and its live descendants, and follows
@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { StraceToLidds } from '../trace/strace/to-lidds.js';
-import { straceArgs } from '../lab/sandbox.js';
+import { straceArgs } from '../trace/strace/options.js';
 import { ChidsError } from '../util/errors.js';
 import { ContainerTracker } from './attribution.js';
 import type { ChildExit } from './child.js';

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { collect, positiveInt, nonNegativeInt, toJson, windowLength } from './common.js';
+import { collect, positiveInt, nonNegativeInt, windowLength } from './common.js';
+import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, modelOption, modelOptionsFrom, type ModelFlags } from './model-options.js';
 
 interface Flags extends ModelFlags {
@@ -51,7 +52,7 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
       if (!flags.dataset && !flags.td?.length) throw new ChidsError('give the training recordings with --td PATH (or a LID-DS scenario with --dataset DIR)');
       const model = modelOptionsFrom(flags, (flags.model ?? 'chids') as Parameters<typeof modelOptionsFrom>[1], true);
       if (flags.dataset) {
-        const { datasetLayout } = await import('../app/demo.js');
+        const { datasetLayout } = await import('../trace/lidds/layout.js');
         flags.td = [datasetLayout(flags.dataset, ['training']).training];
       }
       // Refuse an unusable --od before reading and training, not after.

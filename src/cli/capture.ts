@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { positiveNumber, sourceOptions } from './monitor.js';
+import { positiveNumber, sourceOptions } from './common.js';
 
 interface Flags {
   source: 'strace' | 'ebpf' | 'stdin';

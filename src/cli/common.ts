@@ -1,5 +1,5 @@
 /** Shared CLI plumbing: option parsers, artifact flags, JSON output. No detection logic here. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { modelHome, pathsInDir, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { parseWindowLength } from '../encode/windows.js';
 import { ChidsError } from '../util/errors.js';
@@ -8,19 +8,26 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-export function positiveInt(name: string) {
+/**
+ * One parser for every numeric flag: `integer` flags take digits only, others any finite decimal
+ * (`1e-3` too, for learning rates); `min` is the smallest value allowed, `above` an exclusive
+ * lower bound. The message names the flag and what it must be.
+ */
+function numberFlag(name: string, what: string, integer: boolean, ok: (v: number) => boolean) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return Number(value);
+    const v = Number(value);
+    const wellFormed = integer ? /^\d+$/.test(value) : value.trim() !== '' && Number.isFinite(v);
+    if (!wellFormed || !ok(v)) throw new InvalidArgumentError(`${name} must be ${what}`);
+    return v;
   };
 }
 
-export function nonNegativeInt(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-    return Number(value);
-  };
-}
+export const positiveInt = (name: string) => numberFlag(name, 'a positive integer', true, (v) => v >= 1);
+export const nonNegativeInt = (name: string) => numberFlag(name, 'a non-negative integer', true, () => true);
+export const positiveNumber = (name: string) => numberFlag(name, 'a positive number', false, (v) => v > 0);
+export const nonNegativeNumber = (name: string) => numberFlag(name, 'a non-negative number', false, (v) => v >= 0);
+export const secondsValue = (name: string) => numberFlag(name, 'a number of seconds', false, (v) => v >= 0);
+export const thetaValue = numberFlag('θ', 'a positive number, e.g. 1.0', false, (v) => v > 0);
 
 export function windowLength(value: string): number {
   try {
@@ -28,6 +35,25 @@ export function windowLength(value: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+export function pidList(value: string, previous: string[] = []): string[] {
+  for (const p of value.split(',')) {
+    if (!/^\d+$/.test(p.trim()) || Number(p) < 1) throw new InvalidArgumentError(`--pid must be a process id (got '${p}')`);
+  }
+  return [...previous, ...value.split(',').map((p) => p.trim())];
+}
+
+/** Options shared by `monitor` and `capture` (source selection and logging). */
+export function sourceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--source <kind>', 'where events come from').choices(['strace', 'ebpf', 'stdin']).default('stdin'))
+    .option('--pid <pid>', 'strace/ebpf: a process of the container to watch (repeatable, or comma-separated)', pidList)
+    .option('--cmd <command>', 'strace: run this shell command and trace it (and its children)')
+    .addOption(new Option('--format <format>', 'stdin: trace format (default: sniffed)').choices(['lidds', 'sysdig']))
+    .option('--no-restart', 'do not restart strace/bpftrace when it dies')
+    .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('-q, --quiet', 'log warnings and errors only');
 }
 
 export interface ArtifactFlags {
@@ -54,9 +80,4 @@ export function artifactPaths(flags: ArtifactFlags, needModel: boolean): Artifac
   if (missing.length) throw new ChidsError(`missing ${missing.map((k) => '--' + k).join(', ')} (or use --od DIR)`);
   const model = flags.tm ? modelHome(flags.tm) : null;
   return { dir: null, seenSyscalls: flags.ss!, seenArgs: flags.sa!, maxFreq: flags.fm!, thresholds: flags.tl ?? null, model };
-}
-
-/** JSON with bigint support (window starts are exact ns). */
-export function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `__BIGINT__${v}` : v), indent).replace(/"__BIGINT__(-?\d+)"/g, '$1');
 }

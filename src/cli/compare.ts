@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { nonNegativeInt, positiveInt, toJson, windowLength } from './common.js';
+import { nonNegativeInt, positiveInt, windowLength } from './common.js';
+import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, hyperParameters, type ModelFlags } from './model-options.js';
 
 interface Flags extends Omit<ModelFlags, 'model'> {
@@ -74,8 +75,8 @@ Examples:
         progress.stop();
         if (flags.report) {
           const { renderComparison } = await import('../report/compare-html.js');
-          const { writeFileAtomic } = await import('../report/html.js');
-          const { chidsVersion } = await import('../app/train.js');
+          const { writeFileAtomic } = await import('../util/fs.js');
+          const { chidsVersion } = await import('../util/package.js');
           await writeFileAtomic(flags.report, renderComparison(result, { version: chidsVersion() }));
           if (!flags.quiet) process.stderr.write(`report: ${flags.report}\n`);
         }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { nonNegativeInt, positiveInt } from './common.js';
-import { thetaValue } from './report.js';
+import { nonNegativeInt, positiveInt, thetaValue } from './common.js';
 
 interface Flags {
   dataset?: string;
@@ -33,6 +32,7 @@ Examples:
       const { Progress } = await import('../report/progress.js');
       const { evaluationTable } = await import('../report/tables.js');
       const { fmtMs } = await import('../report/format.js');
+      const { writeReport } = await import('../report/html.js');
       const progress = new Progress({ quiet: flags.quiet });
       try {
         const r = await runDemo({
@@ -42,6 +42,7 @@ Examples:
           epochs: flags.epochs,
           theta: flags.theta,
           hooks: progress,
+          writeReport,
           onStage: flags.quiet ? undefined : (msg) => process.stderr.write(`chids demo: ${msg}\n`),
         });
         progress.stop();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { artifactPaths, toJson, windowLength, type ArtifactFlags } from './common.js';
+import { artifactPaths, windowLength, type ArtifactFlags } from './common.js';
+import { toJson } from '../util/json.js';
 
 interface Flags extends ArtifactFlags {
   faithful?: boolean;

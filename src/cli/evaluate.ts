@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { artifactPaths, collect, toJson, windowLength, type ArtifactFlags } from './common.js';
+import { artifactPaths, collect, windowLength, type ArtifactFlags } from './common.js';
+import { toJson } from '../util/json.js';
 
 interface Flags extends ArtifactFlags {
   ns?: string[];
@@ -42,7 +43,7 @@ Examples:
       const { ChidsError } = await import('../util/errors.js');
       if (flags.dataset && (flags.ns?.length || flags.ms?.length)) throw new ChidsError('give the recordings with either --ns/--ms or --dataset, not both');
       if (flags.dataset) {
-        const { datasetLayout } = await import('../app/demo.js');
+        const { datasetLayout } = await import('../trace/lidds/layout.js');
         const layout = datasetLayout(flags.dataset, ['normal', 'attack']);
         flags.ns = [layout.normal];
         flags.ms = [layout.attack];

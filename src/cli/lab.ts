@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { nonNegativeInt, positiveInt } from './common.js';
+import { nonNegativeInt, positiveInt, secondsValue } from './common.js';
 
 interface RecordFlags {
   victim: string;
@@ -14,14 +13,6 @@ interface RecordFlags {
   quiet?: boolean;
 }
 
-function seconds(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number of seconds`);
-    return n;
-  };
-}
-
 export function register(program: Command): void {
   const lab = program
     .command('lab')
@@ -32,12 +23,12 @@ export function register(program: Command): void {
     .description('record LID-DS 2021 recordings (NAME.zip: NAME.sc + NAME.json) of a victim under normal traffic and, optionally, an attack')
     .option('--victim <name>', 'victim service: web (nginx + Node.js + SQLite + Redis) or redis', 'web')
     .option('--attack <name>', "attack to launch (see 'chids lab list'), 'all' for each of the victim's attacks in turn, or 'none' (default: none; all with --split)")
-    .option('--seconds <n>', 'length of each recording after the warm-up', seconds('--seconds'), 20)
+    .option('--seconds <n>', 'length of each recording after the warm-up', secondsValue('--seconds'), 20)
     .option('--count <n>', 'number of recordings', positiveInt('--count'), 1)
     .option('--seed <n>', 'seed for traffic, attack times and names (default: from the clock, printed)', nonNegativeInt('--seed'))
     .option('--out <dir>', 'output directory', 'recordings')
     .option('--split', 'write the LID-DS layout training/ validation/ test/normal/ test/normal_and_attack/ (attacks only in the last)')
-    .option('--warmup <n>', "seconds of normal traffic before each recording starts (default: the victim's)", seconds('--warmup'))
+    .option('--warmup <n>', "seconds of normal traffic before each recording starts (default: the victim's)", secondsValue('--warmup'))
     .option('-q, --quiet', 'no progress on stderr')
     .addHelpText(
       'after',

@@ -1,85 +1,7 @@
 #!/usr/bin/env node
-/**
- * The `chids` command. Each subcommand lives in its own module and loads the library lazily,
- * so `chids encode` never pays for (or prints the banner of) TF.js.
- */
-import { Command, CommanderError } from 'commander';
+/** The `chids` executable: process-level wiring around the program in ./program.ts. */
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { ChidsError } from '../util/errors.js';
-import { register as registerBaseline } from './baseline.js';
-import { register as registerEvaluate } from './evaluate.js';
-import { register as registerEncode } from './encode.js';
-import { register as registerCompare } from './compare.js';
-import { register as registerLab } from './lab.js';
-import { register as registerReport } from './report.js';
-import { register as registerDemo } from './demo.js';
-import { register as registerMonitor } from './monitor.js';
-import { register as registerCapture } from './capture.js';
-
-function version(): string {
-  try {
-    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('chids')
-    .description('Anomaly-based intrusion detection for containers from their system calls (CHIDS, CCSW 2022).')
-    .version(version(), '-V, --version')
-    // Usage errors are one line, like every other error: `chids: unknown option '--x' (…)`.
-    // commander's suggestion ("Did you mean --json?") comes on a line of its own; join it.
-    .configureOutput({
-      outputError: (str, write) => write(`chids: ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (run with --help for usage)\n`),
-    })
-    // Before the subcommands are registered, so they inherit it: their usage errors then reach
-    // main() as CommanderErrors (exit 2) instead of commander calling process.exit(1) itself.
-    .exitOverride()
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ chids baseline --td recordings/training --od models/web
-  $ chids evaluate --od models/web --ns recordings/test/normal --ms recordings/test/normal_and_attack
-  $ chids encode --od models/web trace.sc
-
-Inputs: LID-DS 2021 recordings (.zip or .sc), sysdig captures (.scap, read with the Debian
-package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
-    );
-  registerBaseline(program);
-  registerEvaluate(program);
-  registerEncode(program);
-  registerCompare(program);
-  registerLab(program);
-  registerReport(program);
-  registerDemo(program);
-  registerMonitor(program);
-  registerCapture(program);
-  return program;
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return 0;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // commander already printed the message (or the help / version).
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
-    }
-    if (err instanceof ChidsError) {
-      process.stderr.write(`chids: ${err.message.split('\n')[0]}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`chids: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return 70;
-  }
-}
+import { run } from './program.js';
 
 // A closed pipe (e.g. `chids encode … | head`) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -96,6 +18,6 @@ if (process.env.CHIDS_RUSAGE) {
   });
 }
 
-main(process.argv).then((code) => {
+run(process.argv).then((code) => {
   process.exitCode = code;
 });

@@ -1,8 +1,8 @@
 /** `--model` and the hyper-parameter flags, shared by `baseline` and `compare`. Parsing only. */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { MODEL_NAMES, inapplicableOptions, type ModelName, type ModelOptions } from '../model/registry.js';
 import { ChidsError } from '../util/errors.js';
-import { positiveInt } from './common.js';
+import { nonNegativeNumber, positiveInt, positiveNumber } from './common.js';
 
 export interface ModelFlags {
   model?: string;
@@ -16,22 +16,6 @@ export interface ModelFlags {
   /** Checked for applicability only (the commands pass them on themselves). */
   epochs?: number;
   batchSize?: number;
-}
-
-function nonNegativeNumber(name: string) {
-  return (value: string): number => {
-    const v = Number(value);
-    if (value.trim() === '' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
-    return v;
-  };
-}
-
-function positiveNumber(name: string) {
-  return (value: string): number => {
-    const v = Number(value);
-    if (value.trim() === '' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return v;
-  };
 }
 
 /** The hyper-parameter flags (not --model itself, whose form differs per command). */

@@ -1,5 +1,5 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { artifactPaths, windowLength, type ArtifactFlags } from './common.js';
+import { Option, type Command } from 'commander';
+import { artifactPaths, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
@@ -18,33 +18,6 @@ interface Flags extends ArtifactFlags {
   restart: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   quiet?: boolean;
-}
-
-export function positiveNumber(name: string) {
-  return (value: string): number => {
-    const x = Number(value);
-    if (!/^\s*\d+(\.\d*)?\s*$|^\s*\.\d+\s*$/.test(value) || !(x > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return x;
-  };
-}
-
-export function pidList(value: string, previous: string[] = []): string[] {
-  for (const p of value.split(',')) {
-    if (!/^\d+$/.test(p.trim()) || Number(p) < 1) throw new InvalidArgumentError(`--pid must be a process id (got '${p}')`);
-  }
-  return [...previous, ...value.split(',').map((p) => p.trim())];
-}
-
-/** Options shared by `monitor` and `capture` (source selection and logging). */
-export function sourceOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--source <kind>', 'where events come from').choices(['strace', 'ebpf', 'stdin']).default('stdin'))
-    .option('--pid <pid>', 'strace/ebpf: a process of the container to watch (repeatable, or comma-separated)', pidList)
-    .option('--cmd <command>', 'strace: run this shell command and trace it (and its children)')
-    .addOption(new Option('--format <format>', 'stdin: trace format (default: sniffed)').choices(['lidds', 'sysdig']))
-    .option('--no-restart', 'do not restart strace/bpftrace when it dies')
-    .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .option('-q, --quiet', 'log warnings and errors only');
 }
 
 export function register(program: Command): void {

@@ -1,16 +1,10 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { thetaValue } from './common.js';
 
 interface Flags {
   output: string;
   theta: number;
   title?: string;
-}
-
-export function thetaValue(value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError('θ must be a positive number, e.g. 1.0');
-  return v;
 }
 
 export function register(program: Command): void {
@@ -30,7 +24,7 @@ Examples:
     )
     .action(async (file: string, flags: Flags) => {
       const { readResults, writeReport } = await import('../report/html.js');
-      const { chidsVersion } = await import('../app/train.js');
+      const { chidsVersion } = await import('../util/package.js');
       const results = await readResults(file);
       const out = await writeReport(flags.output, results, { theta: flags.theta, title: flags.title, source: file, version: chidsVersion() });
       process.stdout.write(`report: ${out}\n`);

@@ -14,12 +14,12 @@
  *
  * This module must not import TF.js: `encode` reads a vocabulary without loading the model.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { z } from 'zod';
 import type { Manifest } from './manifest.js';
 import { ChidsError, InputError } from '../util/errors.js';
+import { readJsonFile, validate } from '../util/json.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
 
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from './manifest.js';
@@ -46,32 +46,25 @@ export interface BaselineData {
 }
 
 async function readJson(file: string): Promise<unknown> {
-  let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    return await readJsonFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(file, 'missing (is this a chids baseline directory? run `chids baseline` to make one)');
-    if (code === 'EISDIR') throw new InputError(file, 'is a directory, expected a JSON file');
-    throw new InputError(file, `cannot read: ${(err as Error).message}`);
-  }
-  if (text.trim() === '') throw new InputError(file, 'empty file');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(file, `not valid JSON (${(err as Error).message})`);
+    if (err instanceof InputError && !existsSync(file) && !isSymlink(file)) {
+      throw new InputError(file, 'missing (is this a chids baseline directory? run `chids baseline` to make one)');
+    }
+    throw err;
   }
 }
 
-function check<T>(file: string, schema: z.ZodType<T>, value: unknown, what: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    throw new InputError(file, `not a valid ${what}${where}: ${issue?.message ?? 'invalid'}`);
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
   }
-  return r.data;
 }
+
+const check = validate;
 
 /** A JSON array of strings; checked by hand because these are read by `encode`, which should start fast. */
 function checkStrings(file: string, value: unknown, what: string): string[] {

@@ -16,7 +16,9 @@ import { ChidsError } from '../util/errors.js';
 import { attackNamed, type AttackOutcome } from './attacks.js';
 import { writeRecordingZip } from '../trace/lidds/recording-zip.js';
 import { rng } from './rng.js';
-import { Sandbox, delay, straceArgs } from './sandbox.js';
+import { straceArgs } from '../trace/strace/options.js';
+import { sleep as delay } from '../util/sleep.js';
+import { Sandbox } from './sandbox.js';
 import { victimNamed, type VictimName } from './victims.js';
 import type { StraceConverterStats } from '../trace/strace/to-lidds.js';
 

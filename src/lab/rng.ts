@@ -1,4 +1,6 @@
-/** Seeded pseudo-random numbers (mulberry32) for the lab's choices: same seed, same recording plan. */
+/** The lab's seeded choices (same seed, same recording plan), on the project's one generator. */
+import { mulberry32 } from '../util/rng.js';
+
 export interface Rng {
   next(): number;
   /** Integer in [lo, hi]. */
@@ -9,14 +11,7 @@ export interface Rng {
 }
 
 export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),

@@ -22,6 +22,8 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { ChidsError } from '../util/errors.js';
+import { sleep as delay } from '../util/sleep.js';
+import { straceArgs } from '../trace/strace/options.js';
 
 /** The PATH every process of the sandbox gets (the host's PATH would leak into the traces). */
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -38,16 +40,6 @@ export interface SandboxOptions {
   /** Extra environment for the victim (on top of PATH, HOME, LANG). */
   env?: Record<string, string>;
   hostname?: string;
-}
-
-/** strace options: ns timestamps where strace has them (≥ 6.0), µs otherwise. */
-export function straceArgs(traceFile: string, version: string | null): string[] {
-  const major = version ? Number(/^(\d+)/.exec(version)?.[1] ?? 0) : 0;
-  const time = major >= 6 ? ['--absolute-timestamps=format:unix,precision:ns', '--syscall-times=ns'] : ['-ttt', '-T'];
-  // -I2: strace must act on SIGTERM (detach, flush, exit). With -o and a command it blocks fatal
-  // signals by default (-I3), and with -I1 it installs no handler, which the init of a pid
-  // namespace needs to receive a signal at all.
-  return ['-f', '-I2', ...time, '-s', '256', '-yy', '-o', traceFile];
 }
 
 const SETUP = String.raw`
@@ -279,18 +271,6 @@ export function childOf(ppid: number): number | null {
   return null;
 }
 
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Runs a command to completion (for setup steps outside the sandbox); throws with its stderr. */
 export function runSync(cmd: string, args: string[], input?: string): string {

@@ -26,6 +26,8 @@ import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import type { AnomalyVector } from '../encode/anomaly.js';
 import { ChidsError } from '../util/errors.js';
+import { toJson } from '../util/json.js';
+import { sleep as delay } from '../util/sleep.js';
 
 export const ALERT_RULE = 'Anomalous syscall window';
 /** Unseen syscalls / arguments listed in one alert at most (the totals are given too). */
@@ -123,7 +125,7 @@ function list(xs: string[]): string {
 
 /** One JSON line; bigints (ns times) are written as JSON integers. */
 export function alertLine(a: FalcoAlert): string {
-  return JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? `__BIGINT__${v}` : v)).replace(/"__BIGINT__(-?\d+)"/g, '$1') + '\n';
+  return toJson(a) + '\n';
 }
 
 export interface AlertSink {
@@ -266,15 +268,3 @@ export class WebhookSink implements AlertSink {
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -12,12 +12,12 @@
  * Metrics are recomputed from the windows (src/engine/metrics.ts), so a results file from any
  * chids version that has window errors makes the same report.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { computeMetrics, thetaIndex, verdictAt, type Metrics, type RecordingMetrics, type Verdict } from '../engine/metrics.js';
-import { ChidsError, InputError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { readJsonFile, validate } from '../util/json.js';
 import { chart, esc, fmtTick, type Marker, type RefLine, type Series } from './charts.js';
 import { fmtNum, fmtRate, fmtTheta } from './format.js';
 
@@ -85,50 +85,18 @@ export interface ReportInput {
 
 /** Checks an evaluation result (parsed JSON) and returns it typed; InputError naming `file` otherwise. */
 export function parseResults(doc: unknown, file: string): ReportInput {
-  const r = ResultsSchema.safeParse(doc);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue && issue.path.length ? ` at ${issue.path.join('.')}` : '';
-    throw new InputError(file, `not a chids evaluation result${where}: ${issue?.message ?? 'invalid'} (make one with \`chids evaluate --json > results.json\`)`);
-  }
-  const v: ReportInput = r.data;
+  const v: ReportInput = validate(file, ResultsSchema, doc, 'chids evaluation result', ' (make one with `chids evaluate --json > results.json`)');
   if (v.thresholds.length !== v.theta.length) throw new InputError(file, `${v.theta.length} θ values but ${v.thresholds.length} thresholds`);
   return v;
 }
 
 export async function readResults(file: string): Promise<ReportInput> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(file, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read (${(err as Error).message})`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(file, `not valid JSON (${(err as Error).message.split('\n')[0]})`);
-  }
-  return parseResults(doc, file);
+  return parseResults(await readJsonFile(file), file);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Output
 
-/** Writes a file atomically: a temporary sibling, then rename (a reader never sees half a file). */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw new ChidsError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
 
 export interface ReportOptions {
   /** θ for the verdicts, the summary and the highlighted threshold; the nearest θ is used. Default 1.0. */

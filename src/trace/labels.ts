@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type * as Zod from 'zod';
 import { InputError } from '../util/errors.js';
+import { firstIssue } from '../util/json.js';
 
 export interface RecordingLabels {
   /** The recording contains an attack. */
@@ -67,9 +68,7 @@ export function parseLabels(text: string, file: string, what?: string): Recordin
   }
   const parsed = schema().safeParse(doc);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    throw new InputError(file, `${prefix}invalid labels: ${where}: ${issue?.message ?? 'invalid'}`);
+    throw new InputError(file, `${prefix}invalid labels: ${firstIssue(parsed.error)}`);
   }
   const v = parsed.data;
   const first = v.time?.exploit?.[0];

@@ -3,6 +3,7 @@
  * line on stderr, `{"time","level","msg",…fields}`, so a log shipper can read them as they
  * come. stdout stays reserved for alerts.
  */
+import { toJson } from './json.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -33,7 +34,7 @@ export function jsonLogger(opts: JsonLoggerOptions = {}): Logger {
     const rec = { time: new Date().toISOString(), level, msg, ...base, ...fields };
     let line: string;
     try {
-      line = JSON.stringify(rec, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+      line = toJson(rec);
     } catch {
       line = JSON.stringify({ time: rec.time, level, msg });
     }

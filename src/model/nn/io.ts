@@ -9,11 +9,12 @@
  * them, and hands them to TF.js through `tf.io.fromMemory`. Every problem on load is a one-line
  * ChidsError (an InputError naming the file).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../util/errors.js';
+import { replaceDirAtomic } from '../../util/fs.js';
+import { firstIssue, readJsonFile } from '../../util/json.js';
 import { tf } from './tf.js';
 
 /** Sub-directory of a baseline that holds the model. */
@@ -71,22 +72,10 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string, metada
     ...(art.userDefinedMetadata !== undefined ? { userDefinedMetadata: art.userDefinedMetadata } : {}),
   };
 
-  const target = join(dir, MODEL_DIR);
-  const tmp = join(dir, `.${MODEL_DIR}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  let current = tmp;
-  try {
-    await mkdir(tmp, { recursive: true });
-    current = join(tmp, WEIGHTS_BIN);
-    await writeFile(current, weights);
-    current = join(tmp, MODEL_JSON);
-    await writeFile(current, JSON.stringify(json) + '\n');
-    current = target;
-    await rm(target, { recursive: true, force: true });
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    throw new InputError(current === target ? target : current.replace(tmp, target), `cannot write: ${errorText(err)}`);
-  }
+  await replaceDirAtomic(join(dir, MODEL_DIR), async (tmp) => {
+    await writeFile(join(tmp, WEIGHTS_BIN), weights);
+    await writeFile(join(tmp, MODEL_JSON), JSON.stringify(json) + '\n');
+  });
 }
 
 const weightSpecSchema = z.object({
@@ -123,30 +112,13 @@ const denseLayerSchema = z.object({
   }),
 });
 
-function firstIssue(err: z.ZodError): string {
-  const issue = err.issues[0];
-  if (issue === undefined) return 'invalid';
-  const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  return `${where}: ${issue.message}`;
-}
 
 /** Reads and checks `dir/model/model.json` (shared by both loaders). */
 async function readModelJson(dir: string) {
   const modelDir = join(dir, MODEL_DIR);
   const jsonPath = join(modelDir, MODEL_JSON);
   const binPath = join(modelDir, WEIGHTS_BIN);
-  let text: string;
-  try {
-    text = await readFile(jsonPath, 'utf8');
-  } catch (err) {
-    throw new InputError(jsonPath, errorText(err));
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(jsonPath, `not valid JSON (${errorText(err)})`);
-  }
+  const raw = await readJsonFile(jsonPath);
   const parsed = modelJsonSchema.safeParse(raw);
   if (!parsed.success) throw new InputError(jsonPath, `not a TF.js layers model: ${firstIssue(parsed.error)}`);
   return { modelDir, jsonPath, binPath, mj: parsed.data };

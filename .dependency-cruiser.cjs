@@ -1,0 +1,48 @@
+/**
+ * The layering of src/: each folder is one layer and may import only the layers listed before
+ * it (and itself). A wrong-way import or a module cycle fails `npm test` (test/layers.test.ts)
+ * and `npm run lint`.
+ */
+const LAYERS = ['util', 'trace', 'encode', 'model', 'engine', 'capture', 'outputs', 'app', 'report', 'lab', 'cli'];
+
+const layerRules = LAYERS.slice(0, -1).map((layer, i) => ({
+  name: `${layer}-imports-upward`,
+  comment: `src/${layer}/ may import only ${LAYERS.slice(0, i + 1).join(', ')}`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: { path: `^src/(${LAYERS.slice(i + 1).join('|')})/` },
+}));
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'modules must not depend on themselves through others',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'no-layer-imports-front-door',
+      comment: 'src/index.ts is the public API; nothing inside imports it',
+      severity: 'error',
+      from: { path: '^src/.+/' },
+      to: { path: '^src/index\\.ts$' },
+    },
+    {
+      name: 'cli-commands-independent',
+      comment: 'one file per command: a command does not import another command',
+      severity: 'error',
+      from: { path: '^src/cli/', pathNot: '^src/cli/(main|program)\\.ts$' },
+      to: { path: '^src/cli/', pathNot: '^src/cli/(common|model-options)\\.ts$' },
+    },
+    ...layerRules,
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

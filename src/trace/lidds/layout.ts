@@ -1,0 +1,54 @@
+/**
+ * The LID-DS 2021 scenario layout that `--dataset DIR` means everywhere: `training/`,
+ * `validation/`, `test/normal/` and `test/normal_and_attack/`, each full of `NAME.zip` recordings.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ChidsError } from '../../util/errors.js';
+
+/** The splits of a LID-DS scenario directory. */
+export interface DatasetLayout {
+  dir: string;
+  training: string;
+  validation: string;
+  normal: string;
+  attack: string;
+}
+
+export type DatasetSplit = 'training' | 'validation' | 'normal' | 'attack';
+
+const SPLIT_PATHS: Record<DatasetSplit, string> = {
+  training: 'training',
+  validation: 'validation',
+  normal: path.join('test', 'normal'),
+  attack: path.join('test', 'normal_and_attack'),
+};
+
+const LAYOUT_HINT = 'a LID-DS scenario directory holds training/, validation/, test/normal/ and test/normal_and_attack/';
+
+/**
+ * The split directories of a LID-DS scenario directory; ChidsError naming what is missing when
+ * `dir` or one of the `need`ed splits is not there.
+ */
+export function datasetLayout(dir: string, need: readonly DatasetSplit[] = []): DatasetLayout {
+  const isDir = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (!isDir(dir)) throw new ChidsError(`${dir}: ${existsSync(dir) ? 'not a directory' : 'no such directory'} (${LAYOUT_HINT})`);
+  const layout: DatasetLayout = {
+    dir,
+    training: path.join(dir, SPLIT_PATHS.training),
+    validation: path.join(dir, SPLIT_PATHS.validation),
+    normal: path.join(dir, SPLIT_PATHS.normal),
+    attack: path.join(dir, SPLIT_PATHS.attack),
+  };
+  const missing = need.filter((s) => !isDir(layout[s]));
+  if (missing.length) {
+    throw new ChidsError(`${dir}: not a LID-DS scenario directory: missing ${missing.map((s) => SPLIT_PATHS[s] + '/').join(', ')} (${LAYOUT_HINT})`);
+  }
+  return layout;
+}
