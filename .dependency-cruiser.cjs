@@ -3,6 +3,8 @@
  * it (and itself). A wrong-way import or a module cycle fails `npm test` (test/layers.test.ts)
  * and `npm run lint`.
  */
+const { existsSync } = require('node:fs');
+
 const LAYERS = ['util', 'trace', 'encode', 'model', 'engine', 'capture', 'outputs', 'app', 'report', 'lab', 'cli'];
 
 const layerRules = LAYERS.slice(0, -1).map((layer, i) => ({
@@ -42,7 +44,7 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '^(dist|node_modules)/' },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: 'tsconfig.json' },
+    ...(existsSync('tsconfig.json') ? { tsConfig: { fileName: 'tsconfig.json' } } : {}),
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },
   },
 };

@@ -448,7 +448,7 @@ describe('chids encode', { skip: skipGolden }, () => {
     const encLoads = resolved(encLog);
     const evalLoads = resolved(evalLog);
     assert.ok(encLoads.some((l) => l.startsWith('commander\t')), 'the tracer saw encode resolve its modules');
-    assert.ok(encLoads.some((l) => /src\/detect\/encode-files/.test(l)), 'encode resolved its own code');
+    assert.ok(encLoads.some((l) => /src\/app\/encode\./.test(l)), 'encode resolved its own code');
     assert.deepEqual(
       encLoads.filter((l) => /@tensorflow/.test(l)),
       [],

@@ -72,7 +72,7 @@ for (const [name, sc] of Object.entries(scenarios)) {
     for (const [file, exp] of Object.entries(sc.files)) {
       await t.test(file, async () => {
         const windows: EncodedWindow[] = [];
-        let summary;
+        let summary: Awaited<ReturnType<typeof encodeTrace>>;
         try {
           const src = await sourceFor(file);
           summary = await encodeTrace(src, vocab, opts, (w) => windows.push(w));

@@ -322,7 +322,7 @@ test('writeRecordingZip: NAME.zip with NAME.sc and NAME.json, readable by openSo
     const labels = await src.labels();
     assert.equal(labels?.exploit, true);
     assert.equal(labels?.exploitStartSec, 1795747227.25);
-    assert.equal((labels?.raw as { events: number }).events, stats.events);
+    assert.equal((labels!.raw as { events: number }).events, stats.events);
     let text = '';
     for await (const c of src.chunks()) text += c.toString('utf8');
     assert.equal(text.trim().split('\n').length, stats.events);

@@ -147,7 +147,7 @@ export function pathsInDir(dir: string): ArtifactPaths {
 /** Reads and cross-checks the vocabulary (and thresholds, when there are any). */
 export async function readBaselineData(paths: ArtifactPaths): Promise<BaselineData> {
   if (paths.dir !== null) {
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(paths.dir);
     } catch {

@@ -178,7 +178,7 @@ const cmdInjection: Attack = {
   },
 };
 
-const escape: Attack = {
+const containerEscape: Attack = {
   name: 'escape',
   cwe: 'CWE-250',
   title: 'container-escape attempts through the command injection: /proc/1/environ, runtime sockets, mount, cgroup release_agent, core_pattern, nsenter, unshare',
@@ -220,7 +220,7 @@ const redisConfigWrite: Attack = {
   },
 };
 
-export const ATTACKS: readonly Attack[] = [bruteforce, sqli, uploadExec, cmdInjection, escape, redisConfigWrite];
+export const ATTACKS: readonly Attack[] = [bruteforce, sqli, uploadExec, cmdInjection, containerEscape, redisConfigWrite];
 
 export function attackNamed(name: string): Attack {
   const a = ATTACKS.find((x) => x.name === name);

@@ -1,6 +1,11 @@
 /**
- * Runs the real `chids` CLI as a child process (`node --import tsx src/cli/main.ts …` from the
- * repository root), for the end-to-end tests, and checks the shape of its errors.
+ * Runs the real `chids` CLI and checks the shape of its errors. By default in this process,
+ * through the same program the executable runs (src/cli/program.ts), with stdout and stderr
+ * captured: a child process costs ~1.5 s of TypeScript loading, most of the suite's time. A run
+ * goes to a child process (`node --import tsx src/cli/main.ts …`) when it needs one: stdin input
+ * or `-`, an environment or working directory of its own, preloaded modules, the live commands
+ * (monitor, capture, lab: signals and child processes), or `subprocess: true` (the end-to-end
+ * tests that prove the executable itself works).
  */
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
@@ -30,10 +35,61 @@ export interface CliOptions {
   preload?: string[];
   cwd?: string;
   timeoutMs?: number;
+  /** Run as a child process even when the run could be made in-process. */
+  subprocess?: boolean;
 }
 
-/** `chids ARGS…` as a child process. Never rejects on a non-zero exit. */
+const LIVE_COMMANDS = new Set(['monitor', 'capture', 'lab']);
+
+function needsChild(args: readonly string[], opts: CliOptions): boolean {
+  return (
+    opts.subprocess === true ||
+    opts.input !== undefined ||
+    opts.env !== undefined ||
+    (opts.preload?.length ?? 0) > 0 ||
+    (opts.cwd !== undefined && path.resolve(opts.cwd) !== repoRoot) ||
+    args.includes('-') ||
+    LIVE_COMMANDS.has(args[0] ?? '')
+  );
+}
+
+/** In-process runs share process.stdout/stderr, so they take turns. */
+let turn: Promise<unknown> = Promise.resolve();
+
+async function runInProcess(args: readonly string[]): Promise<CliResult> {
+  const { run } = await import('../../src/cli/program.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const capture = (sink: string[]) =>
+    ((chunk: string | Uint8Array, enc?: unknown, cb?: unknown) => {
+      sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = typeof enc === 'function' ? enc : cb;
+      if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+      return true;
+    }) as typeof process.stdout.write;
+  const realOut = process.stdout.write;
+  const realErr = process.stderr.write;
+  process.stdout.write = capture(out);
+  process.stderr.write = capture(err);
+  let code: number;
+  try {
+    code = await run(['node', 'chids', ...args]);
+  } finally {
+    process.stdout.write = realOut;
+    process.stderr.write = realErr;
+  }
+  return { code, signal: null, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** `chids ARGS…`, in-process or as a child process (see above). Never rejects on a non-zero exit. */
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  if (needsChild(args, opts)) return runChild(args, opts);
+  const mine = turn.then(() => runInProcess(args));
+  turn = mine.catch(() => undefined);
+  return mine;
+}
+
+function runChild(args: readonly string[], opts: CliOptions): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
   delete env.NODE_TEST_CONTEXT; // the child is not a test file
