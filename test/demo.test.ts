@@ -138,9 +138,7 @@ describe('chids demo', () => {
 
   test('on a LID-DS directory: prints the θ table and the metrics, writes the report', () => {
     const out = path.join(tmp(), 'run');
-    const t0 = Date.now();
     const r = chids(['demo', '--dataset', dataset, '--out', out, '--seed', '1']);
-    const ms = Date.now() - t0;
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Evaluation summary/);
     assert.match(r.stdout, /detection rate.*false alarm rate/);
@@ -150,7 +148,6 @@ describe('chids demo', () => {
     const report = path.join(out, 'index.html');
     assert.ok(r.stdout.includes(`report:   ${path.resolve(report)}\n`), r.stdout);
     assert.match(r.stderr, /chids demo: training a baseline/);
-    assert.ok(ms < 60_000, `took ${ms} ms`);
 
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as EvaluationResult;
     const m = results.metrics;
@@ -205,10 +202,8 @@ describe('chids demo', () => {
       t.diagnostic('data/example is not in the repository yet: checked the error only');
       return;
     }
-    const t0 = Date.now();
     const r = chids(['demo', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(Date.now() - t0 < 120_000, `the demo took ${Date.now() - t0} ms`);
     assert.ok(existsSync(path.join(out, 'index.html')));
     assert.match(r.stdout, /LID-DS metrics/);
   });

@@ -12,12 +12,12 @@ import {
   firstAttackWindow,
   recordingMetrics,
   rocCurve,
-  secondsToNs,
   thetaIndex,
   verdictAt,
   windowOutcome,
   type MetricsRecording,
 } from '../src/engine/metrics.js';
+import { secondsToNs } from '../src/util/time.js';
 import { THETAS } from '../src/engine/verdicts.js';
 
 const S = 1_000_000_000n; // one second in ns

@@ -558,18 +558,15 @@ describe('save / load', () => {
 });
 
 describe('performance and hygiene', () => {
-  test('scoring 100k AVs is fast', async () => {
+  test('scoring 100k AVs gives one finite score each (its speed: npm run bench)', async () => {
     const r = await trainChids(synthetic(50), 50, { epochs: 1, seed: 1 });
     try {
       const n = 100_000;
       const avs = synthetic(n, 31);
       r.scorer.scoreAVs(avs.subarray(0, 3000), 1000); // warm up
-      const t0 = performance.now();
       const e = r.scorer.scoreAVs(avs, n);
-      const ms = performance.now() - t0;
       assert.equal(e.length, n);
-      // well under a second on an idle machine; generous here because CI machines are shared
-      assert.ok(ms < 2000, `scoring 100k AVs took ${ms.toFixed(0)} ms`);
+      assert.ok(e.every(Number.isFinite), 'every score is finite');
     } finally {
       r.scorer.dispose();
     }

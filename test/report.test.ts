@@ -237,12 +237,12 @@ describe('reading results and writing the report', () => {
     delete doc.recordings[1].window_errors;
     assert.throws(() => parseResults(doc, 'r.json'), (e: Error) => e instanceof InputError && /r\.json: .*recordings\.1\.window_errors/.test(e.message));
     assert.throws(() => parseResults({ ...sampleResults(), thresholds: [1] }, 'r.json'), /10 θ values but 1 thresholds/);
-    assert.throws(() => parseResults([], 'r.json'), /not a chids evaluation result/);
+    assert.throws(() => parseResults([], 'r.json'), /not a valid chids evaluation result/);
   });
 
   test('readResults: missing file and bad JSON are InputErrors', async () => {
     const d = tmp();
-    await assert.rejects(readResults(path.join(d, 'nope.json')), /nope\.json: no such file/);
+    await assert.rejects(readResults(path.join(d, 'nope.json')), /nope\.json: missing \(no such file\)/);
     writeFileSync(path.join(d, 'bad.json'), '{"theta": [');
     await assert.rejects(readResults(path.join(d, 'bad.json')), /bad\.json: not valid JSON/);
   });
@@ -280,7 +280,7 @@ describe('reading results and writing the report', () => {
     assert.ok(html.includes('At θ = 0.8'));
     const bad = run('report', path.join(d, 'missing.json'));
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /^chids: .*missing\.json: no such file\n$/);
+    assert.match(bad.stderr, /^chids: .*missing\.json: missing \(no such file\)\n$/);
     const badTheta = run('report', results, '--theta', 'abc');
     assert.notEqual(badTheta.status, 0);
     assert.match(badTheta.stderr, /θ must be a positive number/);

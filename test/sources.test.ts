@@ -381,7 +381,6 @@ test('large capture streams in ~1 MiB chunks; leaving the loop early kills and r
   assert.ok(whole.data.length > 5_000_000 && whole.chunks >= 5, `${whole.data.length} bytes in ${whole.chunks} chunks`);
   assert.ok(whole.max <= CHUNK_BYTES + 64 * 1024, `max chunk ${whole.max}`);
 
-  const t0 = Date.now();
   let pid = 0;
   for await (const c of src.chunks()) {
     assert.ok(c.length > 0);
@@ -393,7 +392,6 @@ test('large capture streams in ~1 MiB chunks; leaving the loop early kills and r
   assert.ok(pid > 0);
   assert.equal(existsSync(`/proc/${pid}`), false, 'sysdig must be killed and reaped when the loop is left');
   assert.deepEqual(childrenNamed('sysdig'), []);
-  assert.ok(Date.now() - t0 < 5000);
 });
 
 // ---------------------------------------------------------------------------------------------

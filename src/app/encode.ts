@@ -6,6 +6,7 @@ import { NameTable } from '../trace/names.js';
 import { encodeTrace } from '../encode/pipeline.js';
 import type { AnomalyVector } from '../encode/anomaly.js';
 import { ChidsError } from '../util/errors.js';
+import { resolveEncoding } from '../engine/encoding.js';
 import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import type { RunHooks } from './train.js';
 import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
@@ -34,13 +35,7 @@ export async function encodeFiles(
 ): Promise<{ traces: number; windows: number; skipped: SkippedInput[] }> {
   const hooks = opts.hooks ?? {};
   const data = await readBaselineData({ ...opts.artifacts, thresholds: null, model: null });
-  const faithful = opts.faithful ?? data.manifest?.encoding.faithful ?? false;
-  const windowNs = opts.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
-  if (data.manifest && data.manifest.encoding.faithful !== faithful) {
-    hooks.onWarning?.(
-      `the baseline was built in ${data.manifest.encoding.faithful ? 'faithful' : 'improved'} mode; encoding in ${faithful ? 'faithful' : 'improved'} mode`,
-    );
-  }
+  const { faithful, windowNs } = resolveEncoding(data.manifest, opts, hooks.onWarning);
   const planned = await planSources(opts.files);
   if (planned.length === 0) throw new ChidsError('no traces to encode');
   const skipped: SkippedInput[] = [];

@@ -12,7 +12,8 @@ import { encodeTrace } from '../encode/pipeline.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
 import type { Detector } from '../model/detector.js';
 import { ChidsError } from '../util/errors.js';
-import { readBaselineData, type ArtifactPaths, type Manifest } from '../engine/baseline-dir.js';
+import { resolveEncoding } from '../engine/encoding.js';
+import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import type { RunHooks } from './train.js';
 import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
 import { computeMetrics, type Metrics } from '../engine/metrics.js';
@@ -73,27 +74,13 @@ export interface EvaluateOptions {
   hooks?: RunHooks;
 }
 
-/** Minimal per-AV scorer contract (the CHIDS autoencoder); every detector: loadDetector in src/model/registry.ts. */
-export interface Scorer {
-  readonly kind: string;
-  scoreAVs(avs: Float64Array, n: number): Float64Array;
-  dispose(): void;
-}
-
-export async function loadScorer(modelPath: string): Promise<Scorer> {
-  const { loadChids } = await import('../model/nn/index.js');
-  return loadChids(modelPath);
-}
-
 export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
   const hooks = opts.hooks ?? {};
   const data = await readBaselineData(opts.artifacts);
   if (data.thresholds === null) throw new ChidsError('no threshold list given (--tl)');
   if (opts.artifacts.model === null) throw new ChidsError('no model given (--tm)');
   const thresholds = data.thresholds;
-  const faithful = opts.faithful ?? data.manifest?.encoding.faithful ?? false;
-  const windowNs = opts.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
-  warnOnModeMismatch(data.manifest, faithful, windowNs, hooks);
+  const { faithful, windowNs } = resolveEncoding(data.manifest, opts, hooks.onWarning);
   const normal = await planSources(opts.normal);
   const attack = await planSources(opts.attack);
   if (normal.length + attack.length === 0) throw new ChidsError('no recordings to evaluate (--ns, --ms)');
@@ -149,18 +136,6 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
 function classCounts(recs: RecordingResult[], cls: RecordingClass): ClassCounts {
   const mine = recs.filter((r) => r.class === cls);
   return { recordings: mine.length, flagged: THETAS.map((_, i) => mine.filter((r) => r.flagged[i]).length) };
-}
-
-function warnOnModeMismatch(manifest: Manifest | null, faithful: boolean, windowNs: number, hooks: RunHooks): void {
-  if (!manifest) return;
-  if (manifest.encoding.faithful !== faithful) {
-    hooks.onWarning?.(
-      `the baseline was built in ${manifest.encoding.faithful ? 'faithful' : 'improved'} mode but this run encodes in ${faithful ? 'faithful' : 'improved'} mode: vectors will not be comparable`,
-    );
-  }
-  if (manifest.encoding.window_ns !== windowNs) {
-    hooks.onWarning?.(`the baseline used ${manifest.encoding.window_ns} ns windows but this run uses ${windowNs} ns`);
-  }
 }
 
 async function scoreRecording(

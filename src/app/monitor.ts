@@ -31,64 +31,29 @@ import type { SyscallEvent } from '../trace/event.js';
 import { NameTable } from '../trace/names.js';
 import { TraceParser, type TraceFormat } from '../trace/parse.js';
 import { ChidsError, describeError } from '../util/errors.js';
+import { secondsToNs } from '../util/time.js';
 import { FileSink, StdoutSink, WebhookSink, alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
+import { resolveEncoding } from '../engine/encoding.js';
 import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outputs/prometheus.js';
-import { THETAS } from '../engine/verdicts.js';
+import { THETAS, maxScoreOf } from '../engine/verdicts.js';
+import type { Detector } from '../model/detector.js';
 
-/** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training error. */
+/** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
   if (!(theta > 0) || !Number.isFinite(theta)) throw new ChidsError(`--theta must be a positive number, got ${theta}`);
   const i = THETAS.findIndex((t) => Math.abs(t - theta) < 1e-9);
   if (i >= 0) return thresholds[i];
-  const maxError = thresholds[4] / THETAS[4]; // θ = 1.0
-  return maxError * theta;
+  return maxScoreOf(thresholds) * theta;
 }
 
 /**
- * What the monitor needs of a model: the score of the window that just closed. Models that
- * read anomaly vectors get those of the container's last `history` windows (oldest first,
- * `n × 3`; n < history at the start of a stream): the CHIDS autoencoder looks at one, the
- * sequence autoencoders at the last T (their `seq_len`), as `evaluate` scores them. Models
- * that read the syscalls themselves (STIDE, BoSC) have a per-container tap the monitor feeds
- * with every event it places in a window, and score the closed window from it.
+ * What the monitor needs of a detector: its live scoring. Detectors that read anomaly vectors
+ * get those of the container's last `history` windows; detectors that read the syscalls
+ * themselves (STIDE, BoSC) have a per-container tap the monitor feeds with every event it places
+ * in a window.
  */
-export interface WindowScorer {
-  readonly kind: string;
-  readonly history: number;
-  /** For models that read the syscalls: a fresh tap for one container's stream. */
-  newTap?(names: NameTable): EventTap;
-  /** The newest window's score; `tap` and `window` (its index) are given when newTap exists. Null: no score. */
-  scoreLast(avs: Float64Array, n: number, tap?: EventTap, window?: number): number | null;
-  dispose(): void;
-}
-
-/** Loads the baseline's model (any of the registry's detectors) as a {@link WindowScorer}. */
-export async function loadWindowScorer(dir: string, modelType?: string): Promise<WindowScorer> {
-  const { loadDetector } = await import('../model/registry.js');
-  const det = await loadDetector(dir, modelType);
-  if (det.newTap !== undefined) {
-    if (det.scoreClosedWindow === undefined) {
-      det.dispose();
-      throw new ChidsError(`the "${det.name}" model cannot score a live stream (it has no per-window scoring)`);
-    }
-    return {
-      kind: det.kind,
-      history: 1,
-      newTap: (names) => det.newTap!(names),
-      scoreLast: (_avs, _n, tap, window) => det.scoreClosedWindow!(tap!, window!),
-      dispose: () => det.dispose(),
-    };
-  }
-  const seq = Number(det.settings['seq_len'] ?? 1);
-  const history = Number.isInteger(seq) && seq >= 1 ? seq : 1;
-  return {
-    kind: det.kind,
-    history,
-    scoreLast: (avs, n) => det.scoreRecording({ avs, n, tap: null })[n - 1],
-    dispose: () => det.dispose(),
-  };
-}
+export type LiveDetector = Pick<Detector, 'kind' | 'history' | 'scoreWindow' | 'newTap'>;
 
 /** A window as it closed, with its score (null for an empty window) and the alert it raised. */
 export interface ScoredWindow {
@@ -100,7 +65,7 @@ export interface ScoredWindow {
 
 export interface MonitorOptions {
   vocab: Vocabulary;
-  scorer: Pick<WindowScorer, 'kind' | 'history' | 'scoreLast' | 'newTap'>;
+  scorer: LiveDetector;
   theta: number;
   /** The ten thresholds of the baseline (thresh_list.json). */
   thresholds: readonly number[];
@@ -179,7 +144,7 @@ export class Monitor {
     this.threshold = thresholdFor(o.thresholds, o.theta);
     this.criticalThreshold = o.thresholds[THETAS.length - 1];
     this.maxContainers = o.maxContainers ?? 256;
-    this.exploitNs = o.exploitAtSec == null ? null : BigInt(Math.round(o.exploitAtSec * 1e6)) * 1000n;
+    this.exploitNs = o.exploitAtSec == null ? null : secondsToNs(o.exploitAtSec);
   }
 
   /** Containers being tracked. */
@@ -353,7 +318,7 @@ export class Monitor {
     p.avs[at + 1] = w.av[1];
     p.avs[at + 2] = w.av[2];
     const t0 = performance.now();
-    const scored = this.o.scorer.scoreLast(p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), p.n, p.tap ?? undefined, w.index);
+    const scored = this.o.scorer.scoreWindow({ avs: p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), n: p.n, tap: p.tap, window: w.index });
     const dt = performance.now() - t0;
     const score = scored ?? 0;
     this.latencies[this.latencyCount++ % LATENCY_RING] = dt;
@@ -490,11 +455,13 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   const data = await readBaselineData(o.artifacts);
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
-  const faithful = o.faithful ?? data.manifest?.encoding.faithful ?? false;
-  const windowNs = o.windowNs ?? data.manifest?.encoding.window_ns ?? 1e9;
-  const scorer = await loadWindowScorer(o.artifacts.model, data.manifest?.model.type);
+  const { faithful, windowNs } = resolveEncoding(data.manifest, o, (msg) => log.warn(msg));
+  const { loadDetector } = await import('../model/registry.js');
+  const scorer = await loadDetector(o.artifacts.model, data.manifest?.model.type);
   // Warm the model up so that the first real window is scored as fast as the rest.
-  if (scorer.newTap === undefined) for (let i = 0; i < 32; i++) scorer.scoreLast(new Float64Array(3 * scorer.history).fill(i / 64), scorer.history);
+  if (scorer.reads === 'vectors') {
+    for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
+  }
   const metrics = o.metrics ? new MonitorMetrics() : null;
   const sinks: AlertSink[] = [];
   let server: MetricsServer | null = null;

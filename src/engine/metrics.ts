@@ -29,6 +29,7 @@
  *   attack recording. AUC is the trapezoid area under the ROC, which equals the Mann–Whitney
  *   probability that an attack recording outscores a normal one, ties counting ½.
  */
+import { secondsToNs } from '../util/time.js';
 
 export type MetricsClass = 'normal' | 'attack';
 
@@ -127,21 +128,6 @@ export interface Metrics {
 // ---------------------------------------------------------------------------------------------
 // Time
 
-/**
- * Epoch seconds (a float, as in LID-DS `.json`) to integer ns, from the number's shortest
- * decimal form: 1631078877.513988 → 1631078877513988000n exactly, not the binary float's
- * 1631078877513987827n.
- */
-export function secondsToNs(sec: number): bigint {
-  if (!Number.isFinite(sec)) throw new RangeError(`not a finite time: ${sec}`);
-  const s = String(sec);
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(s);
-  if (!m) return BigInt(Math.round(sec * 1e9)); // exponent form: tiny or huge values
-  const frac = (m[3] ?? '').padEnd(9, '0');
-  let ns = BigInt(m[2]) * 1_000_000_000n + BigInt(frac.slice(0, 9));
-  if (frac.length > 9 && frac.charCodeAt(9) >= 53 /* '5' */) ns += 1n;
-  return m[1] === '-' ? -ns : ns;
-}
 
 function parseNs(s: string): bigint {
   if (!/^-?\d+$/.test(s)) throw new RangeError(`not an integer ns time: ${JSON.stringify(s)}`);

@@ -1,15 +1,17 @@
 /**
- * The one interface every chids detector implements (DESIGN.md §6, §9: "fit on windows, score a
- * window, save, load"): the CHIDS autoencoder, the sequence autoencoders (dense-seq, enhanced,
- * lstm, tcn) and the classic baselines (STIDE, BoSC).
+ * The one protocol every chids detector implements — fit on windows, score a window, save, load —
+ * used alike by evaluate, compare and monitor: the CHIDS autoencoder, the sequence autoencoders
+ * (dense-seq, enhanced, lstm, tcn) and the classic baselines (STIDE, BoSC).
  *
  * A detector sees a recording as its NON-EMPTY windows, in order (the windows that have an
  * anomaly vector, the ones `evaluate` scores), and gives exactly one score per window; higher
  * is more anomalous. Thresholds are the same for all: max(training score) × θ.
  *
- * Most detectors read the windows' anomaly vectors. STIDE and BoSC read the syscalls inside
- * each window instead: they provide an EventTap that the encode pipeline feeds during the same
- * single pass over the trace (src/encode/pipeline.ts, `ReadOptions.tap`).
+ * What a detector reads is explicit (`reads`): the windows' anomaly vectors, or the syscalls
+ * inside each window, which it collects through its own EventTap that the encode pipeline feeds
+ * during the same single pass over the trace (src/encode/pipeline.ts, `ReadOptions.tap`). The tap
+ * type is the detector's own (`Tap`), so a detector never has to check at run time what it was
+ * handed.
  *
  * This module is free of TF.js.
  */
@@ -25,35 +27,52 @@ export function isModelName(s: string): s is ModelName {
 }
 
 /** A recording as a detector sees it. */
-export interface RecordingInput {
+export interface RecordingInput<Tap extends EventTap = EventTap> {
   /** Anomaly vectors of the non-empty windows, `n × 3` row-major ([fi, usi, uai] per window). */
   avs: Float64Array;
   n: number;
   /** The tap this detector's newTap() returned, after the pipeline fed it the recording. */
-  tap: EventTap | null;
+  tap: Tap | null;
 }
 
-export interface Detector {
+/**
+ * A stream as it stands when the encoder has just closed a window: the anomaly vectors of the
+ * last non-empty windows (at most the detector's `history`, oldest first, `n × 3`; fewer at the
+ * start of a stream) and, for detectors that read syscalls, their tap and the closed window's
+ * index.
+ */
+export interface ClosedWindow<Tap extends EventTap = EventTap> {
+  avs: Float64Array;
+  n: number;
+  tap: Tap | null;
+  window: number;
+}
+
+export interface Detector<Tap extends EventTap = EventTap> {
   /** Registry name, as in the manifest's `model.type` (e.g. "lstm"). */
   readonly name: ModelName;
   /** Model kind as recorded with the saved model (e.g. "lstm-autoencoder"); evaluate reports it. */
   readonly kind: string;
   /** Every setting that defines the model (JSON-safe), for the manifest. */
   readonly settings: Readonly<Record<string, unknown>>;
+  /** What the scores come from: the windows' anomaly vectors, or the syscalls (through the tap). */
+  readonly reads: 'vectors' | 'syscalls';
+  /** Anomaly vectors of context `scoreWindow` needs: 1 for one window, T for a sequence model, 0 when it reads syscalls. */
+  readonly history: number;
   /**
-   * For detectors that read syscalls: a fresh per-recording tap to hand to the encode pipeline.
-   * `names` is the NameTable the pipeline interns syscall names into.
+   * For detectors that read syscalls: a fresh per-recording (or per-stream) tap to hand to the
+   * encode pipeline. `names` is the NameTable the pipeline interns syscall names into.
    */
-  newTap?(names: NameTable): EventTap;
+  newTap?(names: NameTable): Tap;
   /** One score per window (length n). Throws a ChidsError on bad input. */
-  scoreRecording(rec: RecordingInput): Float64Array;
+  scoreRecording(rec: RecordingInput<Tap>): Float64Array;
   /**
-   * Live scoring, for detectors with a tap: call it when the encoder has just closed window
-   * `window` (its onWindow callback) of the stream the tap is fed; returns that window's score
-   * (the one scoreRecording would give it), or null when the tap saw no event in it. Keeps
-   * nothing per window, so a stream of any length runs in constant memory.
+   * Streaming scoring: the score of the window that just closed (the one scoreRecording would give
+   * it, as far as the stream so far determines it), or null when there is nothing to score (no
+   * event of this detector's in it). Keeps nothing per window, so a stream of any length runs in
+   * constant memory.
    */
-  scoreClosedWindow?(tap: EventTap, window: number): number | null;
+  scoreWindow(w: ClosedWindow<Tap>): number | null;
   /** Writes the model under `dir/model/`; leaves no partial files if it throws. */
   save(dir: string): Promise<void>;
   /** Frees the model (tensors). Unusable afterwards. */
@@ -61,12 +80,12 @@ export interface Detector {
 }
 
 /** One training recording, after the single pass. */
-export interface TrainingRecording {
+export interface TrainingRecording<Tap extends EventTap = EventTap> {
   /** Training anomaly vectors of its non-empty windows (`n × 3`). */
   avs: Float64Array;
   n: number;
   /** The tap from the trainer's trainingTap(), fed with this recording; null if none. */
-  tap: EventTap | null;
+  tap: Tap | null;
   /** Recording path (for messages). */
   file: string;
 }
@@ -98,15 +117,21 @@ export interface FitResult {
 }
 
 /** Builds one detector: taps the training traces (if it reads syscalls), then fits. */
-export interface DetectorTrainer {
+export interface DetectorTrainer<Tap extends EventTap = EventTap> {
   readonly name: ModelName;
   /** The settings the detector will have (for the manifest), with every default filled in. */
   readonly settings: Readonly<Record<string, unknown>>;
   /** Epochs the fit will run (0 for non-neural detectors). */
   readonly epochs: number;
   /** A fresh tap for one training trace, for detectors that read syscalls. */
-  trainingTap?(names: NameTable): EventTap;
-  fit(recordings: readonly TrainingRecording[], hooks?: TrainHooks): Promise<FitResult>;
+  trainingTap?(names: NameTable): Tap;
+  fit(recordings: readonly TrainingRecording<Tap>[], hooks?: TrainHooks): Promise<FitResult>;
+}
+
+/** scoreWindow for detectors that read anomaly vectors: the last window's score over the history given. */
+export function scoreLastVector(det: Pick<Detector, 'scoreRecording'>, w: ClosedWindow): number | null {
+  if (w.n === 0) return null;
+  return det.scoreRecording({ avs: w.avs.subarray(0, 3 * w.n), n: w.n, tap: null })[w.n - 1];
 }
 
 /** Concatenates the recordings' AVs (recording order), as the CHIDS autoencoder trains on them. */

@@ -1,28 +1,8 @@
-/**
- * What every detector model offers the rest of chids (the CHIDS autoencoder today; LSTM, TCN,
- * STIDE and BoSC later). A scorer turns anomaly vectors into one anomaly score per vector
- * (for the autoencoder: the reconstruction error); thresholds and verdicts live outside.
- */
+/** The row-major layout detectors take anomaly vectors in: `n × 3`, `[fi0, usi0, uai0, fi1, …]`. */
 
-/** Features per anomaly vector: [fi, usi, uai] (DESIGN.md §5). */
+/** Features per anomaly vector: [fi, usi, uai]. */
 export const AV_FEATURES = 3;
 
-export interface AnomalyScorer {
-  /** Model type, as recorded in the baseline manifest (e.g. "chids-autoencoder"). */
-  readonly kind: string;
-  /**
-   * One score per anomaly vector. `avs` is `n × 3`, row-major (`[fi0, usi0, uai0, fi1, …]`).
-   * Throws a ChidsError on a non-finite input value.
-   */
-  scoreAVs(avs: Float64Array, n: number): Float64Array;
-  /**
-   * Writes the model's files under `dir` (for the autoencoder: `dir/model/model.json` and
-   * `dir/model/weights.bin`). Leaves no partial files behind if it throws.
-   */
-  save(dir: string): Promise<void>;
-  /** Frees the model's tensors. The scorer is unusable afterwards. */
-  dispose(): void;
-}
 
 /** Packs anomaly vectors (`[fi, usi, uai]` tuples) into the row-major layout scorers take. */
 export function packAVs(vectors: readonly (readonly number[])[]): { avs: Float64Array; n: number } {

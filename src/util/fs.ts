@@ -19,7 +19,7 @@ function reason(err: unknown): string {
   if (e?.code === 'ENOSPC') return 'no space left on the device';
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return 'permission denied';
   if (e?.code === 'EROFS') return 'read-only file system';
-  return (e?.message ?? String(err)).split('\n')[0];
+  return e?.code ?? (e?.message ?? String(err)).split('\n')[0];
 }
 
 /** Writes `file` atomically (temporary sibling, then rename). ChidsError naming the file on failure. */

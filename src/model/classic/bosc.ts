@@ -34,7 +34,7 @@ import type { SyscallEvent } from '../../trace/event.js';
 import type { NameTable } from '../../trace/names.js';
 import type { EventTap } from '../../encode/pipeline.js';
 import { ChidsError } from '../../util/errors.js';
-import type { Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
+import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, mulberry32, randomSeed, shuffleInPlace } from '../../util/rng.js';
 import { FOLD_BLOCK_WINDOWS, FoldTracker, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
@@ -208,9 +208,11 @@ export class BagDatabase {
   }
 }
 
-export class BoscDetector implements Detector {
+export class BoscDetector implements Detector<BagTap> {
   readonly name = 'bosc' as const;
   readonly kind = BOSC_KIND;
+  readonly reads = 'syscalls' as const;
+  readonly history = 0;
   readonly settings: Readonly<Record<string, unknown>>;
   readonly db: BagDatabase;
 
@@ -227,13 +229,13 @@ export class BoscDetector implements Detector {
     return new BagTap(names, this.syscalls);
   }
 
-  scoreClosedWindow(tap: EventTap, window: number): number | null {
-    if (!(tap instanceof BagTap)) throw new Error('bosc: scoreClosedWindow needs the tap from newTap()');
-    return tap.closeLive(window, (idx, cnt, unknown) => this.db.nearest(idx, cnt, 0, idx.length, unknown));
+  scoreWindow(w: ClosedWindow<BagTap>): number | null {
+    if (w.tap === null) return null;
+    return w.tap.closeLive(w.window, (idx, cnt, unknown) => this.db.nearest(idx, cnt, 0, idx.length, unknown));
   }
 
-  scoreRecording(rec: RecordingInput): Float64Array {
-    if (!(rec.tap instanceof BagTap)) throw new Error('bosc: scoreRecording needs the tap from newTap(), fed with the recording');
+  scoreRecording(rec: RecordingInput<BagTap>): Float64Array {
+    if (rec.tap === null) throw new Error('bosc: scoreRecording needs the tap from newTap(), fed with the recording');
     const tap = rec.tap;
     const windows = tap.finish();
     if (windows !== rec.n) throw new Error(`bosc: the tap saw ${windows} windows, the encoder ${rec.n}`);
@@ -272,7 +274,7 @@ function boscSettings(maxBags: number, bags: number): Record<string, unknown> {
   };
 }
 
-export class BoscTrainer implements DetectorTrainer {
+export class BoscTrainer implements DetectorTrainer<BagTap> {
   readonly name = 'bosc' as const;
   readonly epochs = 0;
   readonly settings: Readonly<Record<string, unknown>>;
@@ -292,10 +294,10 @@ export class BoscTrainer implements DetectorTrainer {
     return new BagTap(names, this.index);
   }
 
-  async fit(recordings: readonly TrainingRecording[], hooks: TrainHooks = {}): Promise<FitResult> {
+  async fit(recordings: readonly TrainingRecording<BagTap>[], hooks: TrainHooks = {}): Promise<FitResult> {
     const t0 = performance.now();
     const taps = recordings.map((r) => {
-      if (!(r.tap instanceof BagTap)) throw new Error('bosc: every training recording needs its training tap');
+      if (r.tap === null) throw new Error('bosc: every training recording needs its training tap');
       const w = r.tap.finish();
       if (w !== r.n) throw new Error(`bosc: ${r.file}: the tap saw ${w} windows, the encoder ${r.n}`);
       return r.tap;

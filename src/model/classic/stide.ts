@@ -22,7 +22,7 @@ import type { SyscallEvent } from '../../trace/event.js';
 import type { NameTable } from '../../trace/names.js';
 import type { EventTap } from '../../encode/pipeline.js';
 import { ChidsError } from '../../util/errors.js';
-import type { Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
+import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, randomSeed } from '../../util/rng.js';
 import { FOLD_BLOCK_WINDOWS, FoldTracker, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
@@ -141,7 +141,7 @@ export class StideTap implements EventTap {
     return this.scores;
   }
 
-  /** Live: the score of window `window` if it is the one in progress (see Detector.scoreClosedWindow). */
+  /** Live: the score of window `window` if it is the one in progress (see Detector.scoreWindow). */
   closeWindow(window: number): number | null {
     if (window !== this.current || this.closed) return null;
     const score = this.total === 0 ? 0 : this.unseen / this.total;
@@ -222,9 +222,11 @@ export class StideTrainingTap implements EventTap {
   }
 }
 
-export class StideDetector implements Detector {
+export class StideDetector implements Detector<StideTap> {
   readonly name = 'stide' as const;
   readonly kind = STIDE_KIND;
+  readonly reads = 'syscalls' as const;
+  readonly history = 0;
   readonly settings: Readonly<Record<string, unknown>>;
 
   constructor(
@@ -240,13 +242,12 @@ export class StideDetector implements Detector {
     return new StideTap(names, this.syscalls, this.grams, this.ngram, this.threadAware);
   }
 
-  scoreClosedWindow(tap: EventTap, window: number): number | null {
-    if (!(tap instanceof StideTap)) throw new Error('stide: scoreClosedWindow needs the tap from newTap()');
-    return tap.closeWindow(window);
+  scoreWindow(w: ClosedWindow<StideTap>): number | null {
+    return w.tap === null ? null : w.tap.closeWindow(w.window);
   }
 
-  scoreRecording(rec: RecordingInput): Float64Array {
-    if (!(rec.tap instanceof StideTap)) throw new Error('stide: scoreRecording needs the tap from newTap(), fed with the recording');
+  scoreRecording(rec: RecordingInput<StideTap>): Float64Array {
+    if (rec.tap === null) throw new Error('stide: scoreRecording needs the tap from newTap(), fed with the recording');
     const scores = rec.tap.finish();
     if (scores.length !== rec.n) throw new Error(`stide: the tap saw ${scores.length} windows, the encoder ${rec.n}`);
     return Float64Array.from(scores);
@@ -285,7 +286,7 @@ function checkNgram(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_NGRAM) throw new ChidsError(`--ngram must be an integer in [1, ${MAX_NGRAM}], got ${n}`);
 }
 
-export class StideTrainer implements DetectorTrainer {
+export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
   readonly name = 'stide' as const;
   readonly epochs = 0;
   readonly settings: Readonly<Record<string, unknown>>;
@@ -309,10 +310,10 @@ export class StideTrainer implements DetectorTrainer {
     return new StideTrainingTap(names, this.index, this.keys, this.keyList, this.n, this.threadAware);
   }
 
-  async fit(recordings: readonly TrainingRecording[], hooks: TrainHooks = {}): Promise<FitResult> {
+  async fit(recordings: readonly TrainingRecording<StideTrainingTap>[], hooks: TrainHooks = {}): Promise<FitResult> {
     const t0 = performance.now();
     const taps = recordings.map((r) => {
-      if (!(r.tap instanceof StideTrainingTap)) throw new Error('stide: every training recording needs its training tap');
+      if (r.tap === null) throw new Error('stide: every training recording needs its training tap');
       r.tap.finish();
       if (r.tap.windows !== r.n) throw new Error(`stide: ${r.file}: the tap saw ${r.tap.windows} windows, the encoder ${r.n}`);
       return r.tap;

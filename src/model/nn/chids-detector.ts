@@ -5,7 +5,7 @@
  * of them are Keras' validation split), as the reference does.
  */
 import { CHIDS_DEFAULTS, CHIDS_KIND, ChidsScorer, loadChids, trainChids, type ChidsTrainOptions } from './chids.js';
-import { concatAVs, type Detector, type DetectorTrainer, type FitResult, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
+import { scoreLastVector, type ClosedWindow, concatAVs, type Detector, type DetectorTrainer, type FitResult, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
 
 export interface ChidsModelOptions {
   epochs?: number;
@@ -36,6 +36,8 @@ export function chidsSettings(o: Required<Omit<ChidsModelOptions, 'seed'>>): Rec
 export class ChidsDetector implements Detector {
   readonly name = 'chids' as const;
   readonly kind = CHIDS_KIND;
+  readonly reads = 'vectors' as const;
+  readonly history = 1;
 
   constructor(
     readonly scorer: ChidsScorer,
@@ -44,6 +46,10 @@ export class ChidsDetector implements Detector {
 
   scoreRecording(rec: RecordingInput): Float64Array {
     return this.scorer.scoreAVs(rec.avs.subarray(0, rec.n * 3), rec.n);
+  }
+
+  scoreWindow(w: ClosedWindow): number | null {
+    return scoreLastVector(this, w);
   }
 
   save(dir: string): Promise<void> {

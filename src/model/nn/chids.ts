@@ -34,7 +34,7 @@ import { ChidsError } from '../../util/errors.js';
 import { KerasAdam, KERAS_ADAM } from './adam.js';
 import { saveLayersModel, loadLayersModelDir, type ModelCheck } from './io.js';
 import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace } from '../../util/rng.js';
-import { AV_FEATURES, checkAVShape, type AnomalyScorer } from '../scorer.js';
+import { AV_FEATURES, checkAVShape } from '../scorer.js';
 import { maxOf, thresholdsFrom } from '../thresholds.js';
 import { ensureTf, tf } from './tf.js';
 
@@ -223,7 +223,7 @@ export function reconstructionErrors(avs: Float64Array, predicted: Float32Array,
 }
 
 /** A trained (or loaded) CHIDS autoencoder. */
-export class ChidsScorer implements AnomalyScorer {
+export class ChidsScorer {
   readonly kind = CHIDS_KIND;
   private disposed = false;
 

@@ -2,7 +2,7 @@
  * Detector models: the CHIDS autoencoder (DESIGN.md §6), its thresholds, and save/load in the
  * TF.js layers format (§7). Importing this module prints nothing.
  */
-export { AV_FEATURES, packAVs, checkAVShape, type AnomalyScorer } from '../scorer.js';
+export { AV_FEATURES, packAVs, checkAVShape } from '../scorer.js';
 export { THETAS, thresholdsFrom, maxOf } from '../thresholds.js';
 export {
   CHIDS_KIND,

@@ -26,7 +26,7 @@
  */
 import { ChidsError } from '../../util/errors.js';
 import { KerasAdam, KERAS_ADAM } from './adam.js';
-import type { Detector, FitResult, ModelName, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
+import { scoreLastVector, type ClosedWindow, type Detector, type FitResult, type ModelName, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
 import { loadLayersModelAny, saveLayersModel } from './io.js';
 import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace, type Rng } from '../../util/rng.js';
 import { AV_FEATURES, checkAVShape } from '../scorer.js';
@@ -181,6 +181,7 @@ export function seqSettings(arch: SeqArchitecture, hp: SeqHyper): Record<string,
 export class SeqDetector implements Detector {
   readonly name: SeqArchitecture['name'];
   readonly kind: string;
+  readonly reads = 'vectors' as const;
   private disposed = false;
 
   constructor(
@@ -191,6 +192,15 @@ export class SeqDetector implements Detector {
   ) {
     this.name = arch.name;
     this.kind = arch.kind;
+  }
+
+  /** A window's score needs the T windows that end with it. */
+  get history(): number {
+    return this.seqLen;
+  }
+
+  scoreWindow(w: ClosedWindow): number | null {
+    return scoreLastVector(this, w);
   }
 
   private live(): tf.LayersModel {
