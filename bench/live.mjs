@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The live path's speed (issue 5): run by `npm run bench` (bench/run.mjs), or alone after
+// The live path's speed: run by `npm run bench` (bench/run.mjs), or alone after
 // `npm run build`:  node bench/live.mjs [EVENTS]
 //
 //  1. replay throughput, as a whole process and pipeline:

@@ -1,5 +1,5 @@
 /**
- * Bad input through the real CLI (issue 2, item 6). For every command that takes it, a bad
+ * Bad input through the real CLI. For every command that takes it, a bad
  * trace (empty, random bytes, truncated zip, zip without .sc, missing path, directory without
  * recordings, text that is not a trace) and a corrupt or incomplete baseline directory must give:
  * exit ≠ 0 and ≠ 70, exactly one line on stderr naming the file and the problem, no stack

@@ -2,7 +2,7 @@
  * The `chids` CLI end to end: the real program as a child process, on the golden traces and the
  * real LID-DS recording. Training is kept short (--epochs 5 --seed 1).
  *
- *   baseline  writes exactly the DESIGN.md §7 artifacts, a summary table or --json, is
+ *   baseline  writes exactly the files of a baseline directory, a summary table or --json, is
  *             reproducible with --seed, records --faithful in the manifest;
  *   evaluate  table and --json, --od ≡ the reference's --ss --sa --fm --tm --tl, directories;
  *   encode    one JSON line per window (empty ones too), the golden AVs bit for bit with
@@ -106,7 +106,7 @@ after(() => {
 });
 
 describe('chids baseline', { skip: skipGolden }, () => {
-  it('writes exactly the artifacts of DESIGN.md §7, atomically (no temp dir left)', () => {
+  it('writes exactly the files of a baseline directory, atomically (no temp dir left)', () => {
     assertOk(improvedRun);
     assert.deepEqual(readdirSync(improved).sort(), ARTIFACT_FILES);
     assert.deepEqual(readdirSync(path.join(improved, 'model')).sort(), ['model.json', 'weights.bin']);

@@ -1,6 +1,6 @@
 /**
  * Windows → SSG → anomaly vector (src/encode/*), on small hand-written traces whose vectors are
- * computed by hand from DESIGN.md §3–5. Also the argument readers of both modes, out-of-order
+ * computed by hand from the method's rules (windows, SSG, anomaly vector). Also the argument readers of both modes, out-of-order
  * events, the window-length parser and the format sniffer.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The seven detectors behind one interface (issue 4): sequences and their attribution rule;
+ * The seven detectors behind one interface: sequences and their attribution rule;
  * for every model: shapes, save/load round trip with identical scores, seeded reproducibility,
  * and scores that separate attack recordings (a web shell: unseen syscalls, /etc/shadow, a
  * reverse connection) from normal ones; `chids baseline --model X` + `chids evaluate` through

@@ -1,5 +1,5 @@
 /**
- * The live path end to end with strace (issue 5's "done when"): `chids capture` records a small
+ * The live path end to end with strace: `chids capture` records a small
  * process tree's normal behaviour (a shell loop listing and reading allowed files), `chids
  * baseline` learns it, and `chids monitor` watches the same loop while it does something new
  * (reads /etc/shadow, runs an unexpected binary): the alert must name what was new and arrive

@@ -1,5 +1,5 @@
 /**
- * process_path (DESIGN.md §4, PATH_LENGTH = 3): hand-computed cases for every branch, then a
+ * process_path (PATH_LENGTH = 3): hand-computed cases for every branch, then a
  * differential check against CPython itself: our re-implementations of urlparse().path,
  * os.path.dirname and str.islower against the stdlib, and the whole processPath against a
  * Python statement of the §4 rules. One python3 process per test; the tests skip loudly when
@@ -193,7 +193,7 @@ test('differential: pyUrlPath, pyDirname, pyIsLower equal CPython urlparse().pat
   assert.deepEqual(bad.slice(0, 10), [], `seed ${seed}: ${bad.length} mismatches`);
 });
 
-// The rules of DESIGN.md §4, stated in Python from the prose (PATH_LENGTH = 3; "digits" are the
+// The rules of process_path, stated in Python from the prose (PATH_LENGTH = 3; "digits" are the
 // ASCII digits 0-9, as the reference's string.digits).
 const PY_PROCESS_PATH = `
 import sys, json, os.path, urllib.parse
@@ -221,7 +221,7 @@ def process_path(value):
 sys.stdout.write(json.dumps([process_path(s) for s in json.loads(sys.stdin.buffer.read().decode('utf-8'))]))
 `;
 
-test('differential: processPath equals a Python statement of the DESIGN.md §4 rules', { skip: pyMissing }, () => {
+test('differential: processPath equals a Python statement of its rules', { skip: pyMissing }, () => {
   const seed = Date.now() ^ (Math.random() * 0x7fffffff);
   const inputs = sampleInputs(4000, seed);
   const want = runPython<string[]>(PY_PROCESS_PATH, inputs);

@@ -8,10 +8,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ChidsError } from '../util/errors.js';
+import { recordingMeta } from '../trace/lidds/metadata.js';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { BoundedQueue } from '../capture/queue.js';
-import { LiddsRecorder, type RecordingMeta } from '../capture/recorder.js';
+import { LiddsRecorder, } from '../capture/recorder.js';
 import { openLiveSource } from '../capture/open.js';
 import { type SourceSink, type SourceSpec } from '../capture/source.js';
 
@@ -140,17 +141,16 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
     const endSec = lastNs ? nsToSec(lastNs) : startSec + seconds;
     const list = [...containers.values()].sort((a, b) => b.events - a.events);
     const main = list[0].info;
-    const meta: RecordingMeta = {
-      container: list.map((c) => ({ name: c.info.id, role: 'victim', pidns: c.info.pidns, cgroup: c.info.cgroup, events: c.events })),
-      exploit: false,
+    const meta = recordingMeta({
+      containers: list.map((c) => ({ name: c.info.id, role: 'victim', pidns: c.info.pidns, cgroup: c.info.cgroup, events: c.events })),
       image: o.source.cmd ?? (o.source.pids?.length ? `pid:${o.source.pids.join(',')}` : o.source.kind),
-      recording_time: Math.round(endSec - startSec),
-      time: {
-        container_ready: { absolute: startSec, relative: 0, source: 'CHIDS' },
-        exploit: [],
-        warmup_end: { absolute: startSec, relative: 0, source: 'CHIDS' },
-      },
-      chids: {
+      containerReady: startSec,
+      warmupEnd: startSec,
+      recordingSeconds: Math.round(endSec - startSec),
+      exploit: null,
+      source: 'CHIDS',
+      extra: {
+        chids: {
         source: source.kind,
         container: main.id,
         pids: o.source.pids ?? [],
@@ -161,7 +161,8 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
         created: new Date().toISOString(),
         end: end.detail ?? end.reason,
       },
-    };
+      },
+    });
     const written = recorder.finish(meta);
     finished = true;
     const summary: CaptureSummary = {

@@ -1,5 +1,5 @@
 /**
- * The streaming detector behind `chids monitor` (DESIGN.md §1, live):
+ * The streaming detector behind `chids monitor` (live):
  *
  *     live source ──batches──► BoundedQueue ──► per container: TraceParser → WindowEncoder
  *                                                   → model (one AV per closed window) → alert sinks

@@ -10,8 +10,8 @@
  * Bounded: at most `maxThreads` threads are remembered (oldest forgotten first).
  */
 import { containerFrom, containerOfPid, type ContainerInfo } from './containers.js';
+import { CLONE_FAMILY } from '../trace/syscall-families.js';
 
-const CLONE_FAMILY = new Set(['clone', 'clone3', 'fork', 'vfork']);
 
 export interface ContainerTrackerOptions {
   /** Our own pid namespace (the host's). */

@@ -7,7 +7,7 @@
  *     MONO_NS TID PID UID NR DIR PIDNS CGROUP_ID \t COMM \t EXTRA
  *
  * `raw_syscalls:sys_enter/sys_exit` give every syscall by number (EXTRA = the return value
- * on exit). The syscalls whose argument chids reads (open/stat/execve families, DESIGN.md §4)
+ * on exit). The syscalls whose argument chids reads (open/stat/execve/clone families)
  * are left out of the raw probes and traced through their own `syscalls:sys_enter_X/exit_X`
  * tracepoints, which can read the path (EXTRA = the directory fd and the path on enter, the
  * return value on exit). The lines are converted to LID-DS 2021 lines with sysdig's parameter names
@@ -36,6 +36,7 @@ import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
 import { BatchBuilder, LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
+import { CLONE_FAMILY } from '../trace/syscall-families.js';
 
 /** Environment variable that overrides the bpftrace binary. */
 export const BPFTRACE_ENV = 'CHIDS_BPFTRACE';
@@ -58,7 +59,6 @@ const PATH_SYSCALLS: { name: string; tp: string; family: Family }[] = [
   { name: 'execveat', tp: 'execveat', family: 'exec' },
 ];
 
-const CLONE_FAMILY = new Set(['clone', 'clone3', 'fork', 'vfork']);
 /** Pseudo syscall number of the procexit lines (a thread ended). */
 const PROCEXIT_NR = -2;
 

@@ -8,22 +8,10 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import path from 'node:path';
 import { Zip, ZipDeflate } from 'fflate';
 import { ChidsError } from '../util/errors.js';
+import type { RecordingMeta } from '../trace/lidds/metadata.js';
 
 const FLUSH_BYTES = 256 * 1024;
 
-/** The `.json` of a LID-DS 2021 recording (the fields chids and LID-DS tools read, plus ours). */
-export interface RecordingMeta {
-  container: { name: string; role: string; [k: string]: unknown }[];
-  exploit: boolean;
-  image: string;
-  recording_time: number;
-  time: {
-    container_ready: { absolute: number; relative: number; source: string };
-    exploit: { absolute: number; name: string; relative: number; source: string }[];
-    warmup_end: { absolute: number; relative: number; source: string };
-  };
-  [k: string]: unknown;
-}
 
 export class LiddsRecorder {
   readonly name: string;

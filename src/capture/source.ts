@@ -1,5 +1,5 @@
 /**
- * Live sources behind one interface (DESIGN.md §8, "capture/"): strace (ptrace), eBPF
+ * Live sources behind one interface: strace (ptrace), eBPF
  * (bpftrace) and stdin (a recording or `sysdig` piped in). Each one turns what it reads into
  * text lines of a trace format the parser knows (LID-DS 2021 for strace and eBPF; LID-DS or
  * sysdig text for stdin), attributed to a container, and hands them to a {@link SourceSink}

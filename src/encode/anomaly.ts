@@ -1,5 +1,5 @@
 /**
- * Windows → syscall sequence graphs → anomaly vectors (DESIGN.md §5), streaming.
+ * Windows → syscall sequence graphs → anomaly vectors, streaming.
  *
  * The reference builds a networkx graph per window. We never build the graph: the anomaly
  * vector needs only

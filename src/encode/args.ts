@@ -1,5 +1,5 @@
 /**
- * Which syscalls carry an argument, and how it is read (DESIGN.md §4).
+ * Which syscalls carry an argument, and how it is read.
  *
  * Faithful: only `open`, `stat`, `clone`, `execve`, by token position, exactly as the
  * reference slices them: open/stat take the 2nd token minus 5 chars, execve the 1st minus 9,

@@ -2,7 +2,7 @@
  * `process_path` of the reference (chids/utils/process_args.py, PATH_LENGTH = 3), written to
  * give the same string for every input, Python's string semantics included: lengths and
  * slices count code points, `islower()` follows Unicode case properties, `urlparse().path`
- * and `os.path.dirname` behave as in CPython 3.11. DESIGN.md §4 has the rules in prose.
+ * and `os.path.dirname` behave as in CPython 3.11.
  */
 
 const PATH_LENGTH = 3;

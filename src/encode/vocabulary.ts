@@ -1,6 +1,6 @@
 /**
  * What training saw: the syscall names, the processed arguments and the busiest window.
- * Everything the encoder needs to turn a window into an anomaly vector (DESIGN.md §5).
+ * Everything the encoder needs to turn a window into an anomaly vector.
  */
 export interface Vocabulary {
   readonly seenSyscalls: ReadonlySet<string>;

@@ -1,5 +1,5 @@
 /**
- * Cutting the event stream into windows ("syscall sequences", DESIGN.md §3).
+ * Cutting the event stream into windows ("syscall sequences").
  *
  * Windows are `windowNs` long and anchored at the first timed event: window k holds the events
  * with t0 + k·W ≤ t < t0 + (k+1)·W. Events are placed as they come, so a window is complete as

@@ -1,5 +1,5 @@
 /**
- * The baseline directory (DESIGN.md §7): what `baseline` writes and `evaluate` / `encode` read.
+ * The baseline directory: what `baseline` writes and `evaluate` / `encode` read.
  *
  *   manifest.json        format version, every setting, counts, input hashes, created time
  *   seen_syscalls.json   sorted array of syscall names

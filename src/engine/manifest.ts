@@ -1,5 +1,5 @@
 /**
- * The baseline manifest (DESIGN.md §7) and the threshold list, as zod schemas. Kept apart from
+ * The baseline manifest and the threshold list, as zod schemas. Kept apart from
  * artifacts.ts and loaded on demand: zod takes ~45 ms to load, which `chids encode` with
  * explicit vocabulary files should not pay.
  */

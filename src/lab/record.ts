@@ -13,6 +13,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
+import { recordingMeta } from '../trace/lidds/metadata.js';
 import { attackNamed, type AttackOutcome } from './attacks.js';
 import { writeRecordingZip } from '../trace/lidds/recording-zip.js';
 import { rng } from './rng.js';
@@ -180,27 +181,25 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     if (finalOutcome) log(`attack outcome: ${finalOutcome.detail}`);
 
     const nsOf = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
-    const rel = (sec: number) => Math.round((sec - warmupEnd / 1000) * 1e6) / 1e6;
     const stats = await writeRecordingZip({
       traceFile,
       outFile: opts.outFile,
       converter: { rootUid: 0, rootProc: 'sh', fromNs: nsOf(warmupEnd), toNs: nsOf(endMs) },
       mtime: new Date(warmupEnd),
-      metadata: (st) => ({
-        container: [
-          { ip: '127.0.0.1', name: `${victim.name}-victim`, role: 'victim' },
-          { ip: '127.0.0.1', name: `${victim.name}-client`, role: 'normal' },
-          ...(attack ? [{ ip: '127.0.0.1', name: 'attacker', role: 'attacker' }] : []),
-        ],
-        exploit: attack !== null,
-        exploit_name: attack ? attack.name : 'none',
-        image: victim.image,
-        recording_time: opts.seconds,
-        time: {
-          container_ready: { absolute: containerReady, relative: rel(containerReady), source: 'CONTROL_SCRIPT' },
-          exploit: exploitStart === null ? [] : [{ absolute: exploitStart, name: attack!.name, relative: rel(exploitStart), source: 'CONTROL_SCRIPT' }],
-          warmup_end: { absolute: warmupEnd / 1000, relative: 0, source: 'CONTROL_SCRIPT' },
-        },
+      metadata: (st) =>
+        recordingMeta({
+          containers: [
+            { ip: '127.0.0.1', name: `${victim.name}-victim`, role: 'victim' },
+            { ip: '127.0.0.1', name: `${victim.name}-client`, role: 'normal' },
+            ...(attack ? [{ ip: '127.0.0.1', name: 'attacker', role: 'attacker' }] : []),
+          ],
+          image: victim.image,
+          containerReady,
+          warmupEnd: warmupEnd / 1000,
+          recordingSeconds: opts.seconds,
+          exploit: attack && exploitStart !== null ? { name: attack.name, at: exploitStart } : null,
+          source: 'CONTROL_SCRIPT',
+          extra: {
         chids_lab: {
           format: 1,
           victim: victim.name,
@@ -214,7 +213,8 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
           converter: { strace_lines: st.lines, skipped: st.skipped, signals: st.signals, clamped: st.clamped, orphan_resumes: st.orphanResumes },
           programs: opts.programs ?? {},
         },
-      }),
+          },
+        }),
     });
     if (stats.events === 0) {
       rmSync(opts.outFile, { force: true });

@@ -1,5 +1,5 @@
 /**
- * Detection thresholds (DESIGN.md §6, faithful).
+ * Detection thresholds, as the reference sets them: the largest training score × θ, θ = 0.2 … 2.0.
  *
  * The reference computes `for θ in np.arange(0.2, 2.2, 0.2): max(errors) * θ`. numpy's arange
  * fills `start + i*delta` with `delta = (start + step) - start`, in float64, which gives

@@ -1,5 +1,5 @@
 /**
- * The CHIDS autoencoder (DESIGN.md §6; reference: ContainerHIDS `chids/ML/train_model.py`).
+ * The CHIDS autoencoder (the paper's model; reference: ContainerHIDS `chids/ML/train_model.py`).
  *
  *     AV [fi, usi, uai]
  *       → Dense 2 sigmoid   (L1 activity regularization 0.01, training only)

@@ -1,5 +1,5 @@
 /**
- * Detector models: the CHIDS autoencoder (DESIGN.md §6), its thresholds, and save/load in the
+ * Detector models: the CHIDS autoencoder, its thresholds, and save/load in the
  * TF.js layers format (§7). Importing this module prints nothing.
  */
 export { AV_FEATURES, packAVs, checkAVShape } from '../scorer.js';
@@ -25,7 +25,7 @@ export { KerasAdam, KERAS_ADAM, type AdamOptions } from './adam.js';
 export { MODEL_DIR, MODEL_JSON, WEIGHTS_BIN, loadLayersModelDir, saveLayersModel, type ModelCheck } from './io.js';
 export { mulberry32, shuffleInPlace, randomSeed, isSeed } from '../../util/rng.js';
 export { ensureTf, tf } from './tf.js';
-// Every detector behind one interface (issue 4): registry, interface, sequence windows.
+// Every detector behind one interface: registry, interface, sequence windows.
 export { MODEL_NAMES, MODELS, createTrainer, detectModel, inapplicableOptions, isModelName, loadDetector, type ModelInfo, type ModelOptions } from '../registry.js';
 export type { Detector, DetectorTrainer, FitResult, ModelName, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 export { attributeToWindows, buildSequences, sequenceCount, sequenceErrors, type SequenceBatch } from './sequences.js';

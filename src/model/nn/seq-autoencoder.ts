@@ -34,7 +34,7 @@ import { attributeToWindows, buildSequences, sequenceErrors, type SequenceBatch 
 import { maxOf, thresholdsFrom } from '../thresholds.js';
 import { ensureTf, tf } from './tf.js';
 
-/** Hyper-parameters every sequence autoencoder takes (defaults from the project brief). */
+/** Hyper-parameters every sequence autoencoder takes (defaults: the reference configuration's). */
 export interface SeqHyper {
   /** T: windows per sequence. */
   seqLen: number;

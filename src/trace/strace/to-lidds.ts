@@ -48,6 +48,7 @@ import {
   stringValue,
   tokenSafe,
 } from './args.js';
+import { CLONE_FAMILY } from '../syscall-families.js';
 
 export interface StraceConverterOptions {
   /** Effective uid of the first (root) process of the trace. Default 0. */
@@ -269,7 +270,6 @@ const STAT_FAMILY: Record<string, number> = {
   statx: 1,
 };
 
-const CLONE_FAMILY = new Set(['clone', 'clone3', 'fork', 'vfork']);
 const SETUID_FAMILY = new Set(['setuid', 'setreuid', 'setresuid', 'setuid32', 'setreuid32', 'setresuid32']);
 
 /** `[pid N] ` or `N ` then the epoch time (`1631078867.380457` or `…380457267`; 10+ digit seconds) then the rest. */
