@@ -1,7 +1,13 @@
 import { Option, type Command } from 'commander';
+import { DEFAULT_MODEL, SEQ_MIN_STEPS, describeDefaults } from '../model/registry.js';
 import { collect, positiveInt, nonNegativeInt, windowLength } from './common.js';
 import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, modelOption, modelOptionsFrom, type ModelFlags } from './model-options.js';
+
+const minStepsText = () =>
+  Object.entries(SEQ_MIN_STEPS)
+    .map(([m, n]) => `${m} ${n}`)
+    .join(', ');
 
 interface Flags extends ModelFlags {
   td?: string[];
@@ -26,8 +32,8 @@ export function register(program: Command): void {
     .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
     .addOption(new Option('--window <length>', 'window length, e.g. 1s, 500ms').argParser(windowLength).default(1e9, '1s'))
     .addOption(modelOption())
-    .option('--epochs <n>', 'training epochs (default: chids 120; sequence models: dense-seq and enhanced 20, lstm 10, tcn 40, or more to make at least 300 gradient steps (tcn 1000))', positiveInt('--epochs'))
-    .option('--batch-size <n>', 'training batch size (default: chids 50, sequence models 64)', positiveInt('--batch-size'))
+    .option('--epochs <n>', `training epochs (default: ${describeDefaults('epochs')}; sequence models more on small data, to make at least ${minStepsText()} gradient steps)`, positiveInt('--epochs'))
+    .option('--batch-size <n>', `training batch size (default: ${describeDefaults('batchSize')})`, positiveInt('--batch-size'))
     .option('--seed <n>', 'random seed for reproducible training', nonNegativeInt('--seed'))
     .option('--json', 'print the training summary as JSON on stdout')
     .option('-q, --quiet', 'no progress or warnings on stderr');
@@ -47,14 +53,9 @@ Models: chids (default), dense-seq, enhanced, lstm, tcn (autoencoders over anoma
 sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
     )
     .action(async (flags: Flags) => {
-      const { ChidsError } = await import('../util/errors.js');
-      if (flags.dataset && flags.td?.length) throw new ChidsError('give the training data with either --td or --dataset, not both');
-      if (!flags.dataset && !flags.td?.length) throw new ChidsError('give the training recordings with --td PATH (or a LID-DS scenario with --dataset DIR)');
-      const model = modelOptionsFrom(flags, (flags.model ?? 'chids') as Parameters<typeof modelOptionsFrom>[1], true);
-      if (flags.dataset) {
-        const { datasetLayout } = await import('../trace/lidds/layout.js');
-        flags.td = [datasetLayout(flags.dataset, ['training']).training];
-      }
+      const model = modelOptionsFrom(flags, (flags.model ?? DEFAULT_MODEL) as Parameters<typeof modelOptionsFrom>[1], true);
+      const { trainingInputs } = await import('../trace/lidds/layout.js');
+      const inputs = trainingInputs(flags.td, flags.dataset);
       // Refuse an unusable --od before reading and training, not after.
       const { checkBaselineTarget } = await import('../engine/baseline-dir.js');
       await checkBaselineTarget(flags.od);
@@ -63,7 +64,7 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
       const progress = new Progress({ quiet: flags.quiet });
       try {
         const result = await runBaseline({
-          inputs: flags.td ?? [],
+          inputs,
           outDir: flags.od,
           faithful: Boolean(flags.faithful),
           windowNs: flags.window,
@@ -75,25 +76,8 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
         });
         progress.stop();
         if (flags.json) {
-          // snake_case, like evaluate --json and the manifest.
-          const r = result;
-          const summary = {
-            out_dir: r.outDir,
-            recordings: r.recordings,
-            skipped: r.skipped,
-            windows: r.windows,
-            vectors: r.vectors,
-            seen_syscalls: r.seenSyscalls,
-            seen_args: r.seenArgs,
-            max_freq: r.maxFreq,
-            theta: r.thetas,
-            thresholds: r.thresholds,
-            training_ms: r.trainingMs,
-            final_loss: r.finalLoss,
-            final_val_loss: r.finalValLoss,
-            encoding: r.manifest.encoding,
-            model: r.manifest.model,
-          };
+          const { baselineSummary } = await import('../report/json.js');
+          const summary = baselineSummary(result);
           process.stdout.write(toJson(summary, 2) + '\n');
         } else {
           const { baselineTable } = await import('../report/tables.js');

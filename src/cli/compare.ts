@@ -43,14 +43,8 @@ Examples:
   $ chids compare --dataset data/example --report report/compare.html`,
     )
     .action(async (flags: Flags) => {
-      const { ChidsError } = await import('../util/errors.js');
-      const { isModelName, MODEL_NAMES } = await import('../model/registry.js');
-      const models = flags.models
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-      const bad = models.filter((m) => !isModelName(m));
-      if (bad.length) throw new ChidsError(`unknown model${bad.length > 1 ? 's' : ''} ${bad.join(', ')} in --models (choose from: ${MODEL_NAMES.join(', ')})`);
+      const { parseModelList } = await import('../model/registry.js');
+      const models = parseModelList(flags.models);
       const hyper = hyperParameters(flags);
       const { runCompare } = await import('../app/compare.js');
       const { Progress } = await import('../report/progress.js');
@@ -58,7 +52,7 @@ Examples:
       try {
         const result = await runCompare({
           dataset: flags.dataset,
-          models: models as Parameters<typeof runCompare>[0]['models'],
+          models,
           seed: flags.seed ?? null,
           epochs: flags.epochs,
           hyper,

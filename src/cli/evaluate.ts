@@ -40,22 +40,15 @@ Examples:
                    --tm m/model --tl m/thresh_list.json --ns normal/ --ms attack/`,
     )
     .action(async (flags: Flags) => {
-      const { ChidsError } = await import('../util/errors.js');
-      if (flags.dataset && (flags.ns?.length || flags.ms?.length)) throw new ChidsError('give the recordings with either --ns/--ms or --dataset, not both');
-      if (flags.dataset) {
-        const { datasetLayout } = await import('../trace/lidds/layout.js');
-        const layout = datasetLayout(flags.dataset, ['normal', 'attack']);
-        flags.ns = [layout.normal];
-        flags.ms = [layout.attack];
-      }
-      if (!flags.ns?.length && !flags.ms?.length) throw new ChidsError('give recordings to evaluate with --ns (normal) and/or --ms (attack), or --dataset DIR');
+      const { testInputs } = await import('../trace/lidds/layout.js');
+      const inputs = testInputs(flags.ns, flags.ms, flags.dataset);
       const { runEvaluate } = await import('../app/evaluate.js');
       const { Progress } = await import('../report/progress.js');
       const progress = new Progress({ quiet: flags.quiet });
       try {
         const result = await runEvaluate({
-          normal: flags.ns ?? [],
-          attack: flags.ms ?? [],
+          normal: inputs.normal,
+          attack: inputs.attack,
           artifacts: artifactPaths(flags, true),
           faithful: flags.faithful ? true : undefined,
           windowNs: flags.window,

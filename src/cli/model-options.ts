@@ -1,6 +1,6 @@
 /** `--model` and the hyper-parameter flags, shared by `baseline` and `compare`. Parsing only. */
 import { Option, type Command } from 'commander';
-import { MODEL_NAMES, inapplicableOptions, type ModelName, type ModelOptions } from '../model/registry.js';
+import { DEFAULT_MODEL, MODEL_NAMES, describeDefaults, inapplicableOptions, type ModelName, type ModelOptions } from '../model/registry.js';
 import { ChidsError } from '../util/errors.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './common.js';
 
@@ -21,17 +21,17 @@ export interface ModelFlags {
 /** The hyper-parameter flags (not --model itself, whose form differs per command). */
 export function addHyperParameterOptions(cmd: Command): Command {
   return cmd
-    .option('--seq-len <T>', 'sequence models: windows per sequence (default 10)', positiveInt('--seq-len'))
-    .option('--encoding-dim <n>', 'sequence models: ENCODING_DIM, width of the encoding layers (default 2)', positiveInt('--encoding-dim'))
-    .option('--bottleneck <n>', 'sequence models: BOTTLENECK width (default 1)', positiveInt('--bottleneck'))
-    .option('--reg-rate <x>', 'chids, dense-seq, enhanced: REG_RATE, the L1 activity rate (default 0.01)', nonNegativeNumber('--reg-rate'))
-    .option('--learning-rate <x>', 'Adam learning rate (default: chids 0.001, sequence models 0.01)', positiveNumber('--learning-rate'))
-    .option('--ngram <n>', 'stide: n-gram length (default 6)', positiveInt('--ngram'))
-    .option('--max-bags <n>', 'bosc: most normal bags kept (default 5000)', positiveInt('--max-bags'));
+    .option('--seq-len <T>', `windows per sequence (default: ${describeDefaults('seqLen')})`, positiveInt('--seq-len'))
+    .option('--encoding-dim <n>', `ENCODING_DIM, width of the encoding layers (default: ${describeDefaults('encodingDim')})`, positiveInt('--encoding-dim'))
+    .option('--bottleneck <n>', `BOTTLENECK width (default: ${describeDefaults('bottleneck')})`, positiveInt('--bottleneck'))
+    .option('--reg-rate <x>', `REG_RATE, the L1 activity rate (default: ${describeDefaults('regRate')})`, nonNegativeNumber('--reg-rate'))
+    .option('--learning-rate <x>', `Adam learning rate (default: ${describeDefaults('learningRate')})`, positiveNumber('--learning-rate'))
+    .option('--ngram <n>', `n-gram length (default: ${describeDefaults('ngram')})`, positiveInt('--ngram'))
+    .option('--max-bags <n>', `most normal bags kept (default: ${describeDefaults('maxBags')})`, positiveInt('--max-bags'));
 }
 
 export function modelOption(): Option {
-  return new Option('--model <name>', 'detector to train').choices([...MODEL_NAMES]).default('chids');
+  return new Option('--model <name>', 'detector to train').choices([...MODEL_NAMES]).default(DEFAULT_MODEL);
 }
 
 /** The hyper-parameter flags that were given, for any model. */

@@ -32,7 +32,7 @@ export interface ModelOptions {
   maxBags?: number;
 }
 
-type Option = Exclude<keyof ModelOptions, 'model' | 'seed'>;
+export type Option = Exclude<keyof ModelOptions, 'model' | 'seed'>;
 
 export interface ModelInfo {
   name: ModelName;
@@ -106,9 +106,38 @@ export const MODELS: Readonly<Record<ModelName, ModelInfo>> = Object.freeze({
   },
 });
 
+/** A comma-separated list of detector names (`--models`), checked. */
+export function parseModelList(text: string): ModelName[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const bad = names.filter((m) => !isModelName(m));
+  if (bad.length) throw new ChidsError(`unknown model${bad.length > 1 ? 's' : ''} ${bad.join(', ')} in --models (choose from: ${MODEL_NAMES.join(', ')})`);
+  return names as ModelName[];
+}
+
+/** The detector `baseline` trains when no --model is given. */
+export const DEFAULT_MODEL: ModelName = 'chids';
+
+/**
+ * A hyper-parameter's defaults as help text, from the table above (so help never disagrees with
+ * what training uses): models with the same default grouped, e.g. "chids 0.001; dense-seq,
+ * enhanced, lstm, tcn 0.01".
+ */
+export function describeDefaults(k: Option): string {
+  const byValue = new Map<number, string[]>();
+  for (const info of Object.values(MODELS)) {
+    const v = info.defaults[k];
+    if (v === undefined) continue;
+    byValue.set(v, [...(byValue.get(v) ?? []), info.name]);
+  }
+  return [...byValue].map(([v, names]) => `${names.join(', ')} ${v}`).join('; ');
+}
+
 /** Options given that the model does not take (for a clear CLI error). */
 export function inapplicableOptions(opts: ModelOptions): Option[] {
-  const info = MODELS[opts.model ?? 'chids'];
+  const info = MODELS[opts.model ?? DEFAULT_MODEL];
   return (Object.keys(opts) as (keyof ModelOptions)[]).filter(
     (k): k is Option => k !== 'model' && k !== 'seed' && opts[k] !== undefined && !(k in info.defaults),
   );
@@ -157,7 +186,7 @@ async function architecture(name: 'dense-seq' | 'enhanced' | 'lstm' | 'tcn') {
 
 /** A trainer for the model `opts.model` (default chids) with every default filled in. */
 export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTrainer> {
-  const name = opts.model ?? 'chids';
+  const name = opts.model ?? DEFAULT_MODEL;
   if (!isModelName(name)) throw new ChidsError(`unknown model '${String(name)}' (choose one of: ${MODEL_NAMES.join(', ')})`);
   const info = MODELS[name];
   switch (name) {

@@ -60,17 +60,20 @@ async function runInProcess(args: readonly string[]): Promise<CliResult> {
   const { run } = await import('../../src/cli/program.js');
   const out: string[] = [];
   const err: string[] = [];
-  const capture = (sink: string[]) =>
+  const realOut = process.stdout.write;
+  const realErr = process.stderr.write;
+  // chids writes text; the test runner shares this stdout and writes its (binary) reports as
+  // Buffers while a command runs, so Buffers go through untouched.
+  const capture = (sink: string[], real: typeof process.stdout.write, stream: NodeJS.WriteStream) =>
     ((chunk: string | Uint8Array, enc?: unknown, cb?: unknown) => {
-      sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      if (typeof chunk !== 'string') return (real as (...a: unknown[]) => boolean).call(stream, chunk, enc, cb);
+      sink.push(chunk);
       const done = typeof enc === 'function' ? enc : cb;
       if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
       return true;
     }) as typeof process.stdout.write;
-  const realOut = process.stdout.write;
-  const realErr = process.stderr.write;
-  process.stdout.write = capture(out);
-  process.stderr.write = capture(err);
+  process.stdout.write = capture(out, realOut, process.stdout);
+  process.stderr.write = capture(err, realErr, process.stderr);
   let code: number;
   try {
     code = await run(['node', 'chids', ...args]);

@@ -52,3 +52,26 @@ export function datasetLayout(dir: string, need: readonly DatasetSplit[] = []): 
   }
   return layout;
 }
+
+/** The training inputs of a command: `--td` paths, or a scenario's `training/` (not both). */
+export function trainingInputs(td: readonly string[] | undefined, dataset: string | undefined): string[] {
+  if (dataset !== undefined && td?.length) throw new ChidsError('give the training data with either --td or --dataset, not both');
+  if (dataset !== undefined) return [datasetLayout(dataset, ['training']).training];
+  if (!td?.length) throw new ChidsError('give the training recordings with --td PATH (or a LID-DS scenario with --dataset DIR)');
+  return [...td];
+}
+
+/** The test inputs of a command: `--ns`/`--ms` paths, or a scenario's two test splits (not both). */
+export function testInputs(
+  ns: readonly string[] | undefined,
+  ms: readonly string[] | undefined,
+  dataset: string | undefined,
+): { normal: string[]; attack: string[] } {
+  if (dataset !== undefined && (ns?.length || ms?.length)) throw new ChidsError('give the recordings with either --ns/--ms or --dataset, not both');
+  if (dataset !== undefined) {
+    const layout = datasetLayout(dataset, ['normal', 'attack']);
+    return { normal: [layout.normal], attack: [layout.attack] };
+  }
+  if (!ns?.length && !ms?.length) throw new ChidsError('give recordings to evaluate with --ns (normal) and/or --ms (attack), or --dataset DIR');
+  return { normal: [...(ns ?? [])], attack: [...(ms ?? [])] };
+}
