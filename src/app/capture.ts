@@ -15,6 +15,7 @@ import { BoundedQueue } from '../capture/queue.js';
 import { LiddsRecorder, } from '../capture/recorder.js';
 import { openLiveSource } from '../capture/open.js';
 import { type SourceSink, type SourceSpec } from '../capture/source.js';
+import { onStopSignals } from '../util/signals.js';
 
 export interface CaptureOptions {
   source: Omit<SourceSpec, 'log'>;
@@ -48,7 +49,7 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
   const recorder = new LiddsRecorder(o.out);
   const ac = new AbortController();
   const stop = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
-  const handlers: [NodeJS.Signals, () => void][] = [];
+  let removeSignalHandlers = (): void => undefined;
   let timer: NodeJS.Timeout | null = null;
   let finished = false;
   try {
@@ -118,15 +119,10 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
       },
     };
     if (o.handleSignals ?? true) {
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-        const h = () => {
-          if (ac.signal.aborted) process.exit(130);
-          log.info('signal received: completing the recording', { signal: sig });
-          ac.abort();
-        };
-        process.on(sig, h);
-        handlers.push([sig, h]);
-      }
+      removeSignalHandlers = onStopSignals((signal) => {
+        log.info('signal received: completing the recording', { signal });
+        ac.abort();
+      });
     }
     const t0 = performance.now();
     const startWall = Date.now() / 1000;
@@ -180,7 +176,7 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
     return summary;
   } finally {
     if (timer) clearTimeout(timer);
-    for (const [sig, h] of handlers) process.removeListener(sig, h);
+    removeSignalHandlers();
     if (!finished) recorder.abort();
   }
 }

@@ -38,6 +38,7 @@ import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js'
 import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outputs/prometheus.js';
 import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
+import { onStopSignals } from '../util/signals.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
@@ -468,7 +469,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
   let ticker: NodeJS.Timeout | null = null;
-  const signalHandlers: [NodeJS.Signals, () => void][] = [];
+  let removeSignalHandlers = (): void => undefined;
   try {
     if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
     if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
@@ -550,18 +551,13 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       log.info('metrics listening', { url: server.url });
     }
     if (o.handleSignals ?? true) {
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-        const h = () => {
-          if (ac.signal.aborted) {
-            log.warn('second signal: exiting without flushing', { signal: sig });
-            process.exit(130);
-          }
-          log.info('signal received: flushing and stopping', { signal: sig });
+      removeSignalHandlers = onStopSignals(
+        (signal) => {
+          log.info('signal received: flushing and stopping', { signal });
           ac.abort();
-        };
-        process.on(sig, h);
-        signalHandlers.push([sig, h]);
-      }
+        },
+        (signal) => log.warn('second signal: exiting without flushing', { signal }),
+      );
     }
     if (source.clock !== 'events') {
       let lastEvict = Date.now();
@@ -631,7 +627,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     return summary;
   } finally {
     if (ticker) clearInterval(ticker);
-    for (const [sig, h] of signalHandlers) process.removeListener(sig, h);
+    removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
     if (server) await server.close();
     scorer.dispose();

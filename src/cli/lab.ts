@@ -54,15 +54,11 @@ Examples:
       const attack = flags.attack ?? (flags.split ? 'all' : 'none');
       const log = flags.quiet ? () => undefined : (m: string) => process.stderr.write(`${m}\n`);
       const ac = new AbortController();
-      let signals = 0;
-      const onSignal = (sig: NodeJS.Signals) => {
-        signals++;
-        if (signals > 1) process.exit(130);
+      const { onStopSignals } = await import('../util/signals.js');
+      const removeSignalHandlers = onStopSignals((sig) => {
         log(`chids: ${sig}: stopping the sandbox…`);
         ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      });
       try {
         const results = await recordMany({
           victim: flags.victim,
@@ -79,8 +75,7 @@ Examples:
         } as Parameters<typeof recordMany>[0]);
         for (const r of results) process.stdout.write(`${r.file}\n`);
       } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
+        removeSignalHandlers();
       }
     });
 
