@@ -38,6 +38,13 @@ module.exports = {
       from: { path: '^src/cli/', pathNot: '^src/cli/(main|program)\\.ts$' },
       to: { path: '^src/cli/', pathNot: '^src/cli/(common|model-options)\\.ts$' },
     },
+    {
+      name: 'tfjs-on-demand',
+      comment: 'TF.js costs ~0.3 s and ~45 MB: only model/nn/ imports it, and the rest reaches model/nn/ only through a dynamic import (the registry), so commands that need no neural model never load it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/model/nn/' },
+      to: { path: '(^src/model/nn/|@tensorflow)', dynamic: false, dependencyTypesNot: ['type-only', 'type-import'] },
+    },
     ...layerRules,
   ],
   options: {

@@ -52,6 +52,18 @@ describe('dependency rules', () => {
     assert.match(r.out, /util-imports-upward: src\/util\/a\.ts → src\/cli\/b\.ts/);
   });
 
+  test('TF.js is reached only on demand: a static import of model/nn/ from outside fails, a dynamic one passes', () => {
+    const d = tree({
+      'src/model/nn/tf.ts': 'export const tf = 1;\n',
+      'src/model/registry.ts': "export const load = () => import('./nn/tf.js');\n",
+      'src/app/evaluate.ts': "import { tf } from '../model/nn/tf.js';\nexport const x = tf;\n",
+    });
+    const r = cruise(d);
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /tfjs-on-demand: src\/app\/evaluate\.ts → src\/model\/nn\/tf\.ts/);
+    assert.doesNotMatch(r.out, /src\/model\/registry\.ts →/);
+  });
+
   test('a cycle fails, and so does one command importing another', () => {
     const d = tree({
       'src/trace/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",

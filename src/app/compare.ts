@@ -21,7 +21,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ModelName, ModelOptions } from '../model/registry.js';
+import { inapplicableOptions, type ModelName, type ModelOptions } from '../model/registry.js';
+import { randomSeed } from '../util/rng.js';
 import { ChidsError } from '../util/errors.js';
 import { pathsInDir } from '../engine/baseline-dir.js';
 import { runBaseline, type BaselineHooks } from './train.js';
@@ -180,8 +181,6 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   if (dup) throw new ChidsError(`--models lists ${dup} twice`);
   const layout = datasetLayout(opts.dataset, ['training', 'normal', 'attack']);
   const hooks = opts.hooks ?? {};
-  const { randomSeed } = await import('../util/rng.js');
-  const { inapplicableOptions } = await import('../model/registry.js');
   const seed = opts.seed ?? randomSeed();
   const work = opts.outDir ? path.resolve(opts.outDir) : await mkdtemp(path.join(tmpdir(), 'chids-compare-'));
   const rows: ModelComparison[] = [];

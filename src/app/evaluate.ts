@@ -18,6 +18,7 @@ import type { RunHooks } from './train.js';
 import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
 import { computeMetrics, type Metrics } from '../engine/metrics.js';
 import { THETAS, flagsAt } from '../engine/verdicts.js';
+import { loadDetector } from '../model/registry.js';
 
 export type RecordingClass = 'normal' | 'attack';
 
@@ -84,7 +85,6 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   const normal = await planSources(opts.normal);
   const attack = await planSources(opts.attack);
   if (normal.length + attack.length === 0) throw new ChidsError('no recordings to evaluate (--ns, --ms)');
-  const { loadDetector } = await import('../model/registry.js');
   const scorer = await loadDetector(opts.artifacts.model, data.manifest?.model.type);
   const timing = { total_ms: 0, score_ms: 0, windows_scored: 0 };
   const t0 = performance.now();

@@ -39,6 +39,7 @@ import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outpu
 import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
+import { loadDetector } from '../model/registry.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
@@ -457,7 +458,6 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
   const { faithful, windowNs } = resolveEncoding(data.manifest, o, (msg) => log.warn(msg));
-  const { loadDetector } = await import('../model/registry.js');
   const scorer = await loadDetector(o.artifacts.model, data.manifest?.model.type);
   // Warm the model up so that the first real window is scored as fast as the rest.
   if (scorer.reads === 'vectors') {

@@ -13,7 +13,7 @@ import { argSyscalls } from '../encode/args.js';
 import { BETA_FOLD_INCREASE, trainingVectors } from '../encode/anomaly.js';
 import { collectTrace, type TraceSummary } from '../encode/pipeline.js';
 import type { TrainingRecording } from '../model/detector.js';
-import type { ModelOptions } from '../model/registry.js';
+import { createTrainer, type ModelOptions } from '../model/registry.js';
 import { chidsVersion } from '../util/package.js';
 import { ChidsError } from '../util/errors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, writeBaseline, type Manifest } from '../engine/baseline-dir.js';
@@ -74,7 +74,6 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   const planned = await planSources(opts.inputs);
   if (planned.length === 0) throw new ChidsError('no training recordings given (--td)');
   const skipped: SkippedInput[] = [];
-  const { createTrainer } = await import('../model/registry.js');
   const trainer = await createTrainer({ ...opts.model, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed ?? undefined });
   const names = new NameTable();
   const seenSyscalls = new Set<string>();

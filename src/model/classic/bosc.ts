@@ -33,7 +33,7 @@ import { z } from 'zod';
 import type { SyscallEvent } from '../../trace/event.js';
 import type { NameTable } from '../../trace/names.js';
 import type { EventTap } from '../../encode/pipeline.js';
-import { ChidsError } from '../../util/errors.js';
+import { ChidsError, InputError } from '../../util/errors.js';
 import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, mulberry32, randomSeed, shuffleInPlace } from '../../util/rng.js';
@@ -388,7 +388,6 @@ const BoscFile = z.object({
 export async function loadBosc(dir: string): Promise<BoscDetector> {
   const doc = await readJsonModel(dir, BOSC_FILE, BoscFile, 'BoSC model');
   const file = `${dir}/model/${BOSC_FILE}`;
-  const { InputError } = await import('../../util/errors.js');
   if (new Set(doc.syscalls).size !== doc.syscalls.length) throw new InputError(file, 'syscalls: names are not unique');
   if (doc.bags.length === 0) throw new InputError(file, 'bags: empty (a BoSC model needs at least one normal bag)');
   doc.bags.forEach((b, j) => {

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import type { SyscallEvent } from '../../trace/event.js';
 import type { NameTable } from '../../trace/names.js';
 import type { EventTap } from '../../encode/pipeline.js';
-import { ChidsError } from '../../util/errors.js';
+import { ChidsError, InputError } from '../../util/errors.js';
 import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, randomSeed } from '../../util/rng.js';
@@ -390,7 +390,6 @@ const StideFile = z.object({
 export async function loadStide(dir: string): Promise<StideDetector> {
   const doc = await readJsonModel(dir, STIDE_FILE, StideFile, 'STIDE model');
   const file = `${dir}/model/${STIDE_FILE}`;
-  const { InputError } = await import('../../util/errors.js');
   if (new Set(doc.syscalls).size !== doc.syscalls.length) throw new InputError(file, 'syscalls: names are not unique');
   const n = doc.ngram;
   if (doc.ngrams.length % n !== 0) throw new InputError(file, `ngrams: ${doc.ngrams.length} indices is not a multiple of the n-gram length ${n}`);

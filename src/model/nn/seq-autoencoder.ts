@@ -24,7 +24,8 @@
  * Scores: a sequence's error is the masked mean squared reconstruction error; windows get the
  * error of the sequence they end (sequences.ts).
  */
-import { ChidsError } from '../../util/errors.js';
+import { ChidsError, InputError } from '../../util/errors.js';
+import { readJsonFile } from '../../util/json.js';
 import { KerasAdam, KERAS_ADAM } from './adam.js';
 import { scoreLastVector, type ClosedWindow, type Detector, type FitResult, type ModelName, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
 import { loadLayersModelAny, saveLayersModel } from './io.js';
@@ -421,15 +422,7 @@ export async function loadSequenceModel(arch: SeqArchitecture, dir: string): Pro
 
 /** The sequence length recorded in model.json (validated again, with everything else, on load). */
 async function readSeqLen(jsonPath: string): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const { InputError } = await import('../../util/errors.js');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(await readFile(jsonPath, 'utf8'));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new InputError(jsonPath, e.code === 'ENOENT' ? 'missing (no such file)' : `not valid JSON (${e.message?.split('\n')[0]})`);
-  }
+  const doc = await readJsonFile(jsonPath);
   const T = (doc as { userDefinedMetadata?: { chids?: { seq_len?: unknown } } } | null)?.userDefinedMetadata?.chids?.seq_len;
   if (typeof T !== 'number' || !Number.isInteger(T) || T < 1) throw new InputError(jsonPath, 'records no valid sequence length (userDefinedMetadata.chids.seq_len)');
   return T;
