@@ -14,7 +14,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import { CHUNK_BYTES, SYSDIG_ENV, expandInputs, openSource, type TraceSource } from '../src/trace/sources/readers.js';
+import { CHUNK_BYTES, SYSDIG_ENV, openSource, type TraceSource } from '../src/trace/sources/readers.js';
+import { forEachSource, planSources, reportUnexpected, type SkippedInput } from '../src/trace/sources/plan.js';
 import { parseLabels } from '../src/trace/labels.js';
 import { InputError } from '../src/util/errors.js';
 
@@ -467,11 +468,11 @@ test("stdin ('-') streams what is piped in", () => {
 test('missing path, directory, side files → InputError', async (t) => {
   const dir = await tmpDir(t);
   await rejectsInput(openSource(path.join(dir, 'nope.sc')), /nope\.sc: no such file or directory/);
-  await rejectsInput(expandInputs([path.join(dir, 'nope')]), /nope: no such file or directory/);
+  await rejectsInput(planSources([path.join(dir, 'nope')]), /nope: no such file or directory/);
   await rejectsInput(openSource(dir), /is a directory/);
   await writeFile(path.join(dir, 'r.pcap'), 'x');
   await rejectsInput(openSource(path.join(dir, 'r.pcap')), /r\.pcap: this is a LID-DS network capture \(\.pcap\), not a trace/);
-  await rejectsInput(expandInputs(['-', '-']), /given more than once/);
+  await rejectsInput(planSources(['-', '-']), /given more than once/);
 });
 
 test('directories expand recursively to sorted recordings; other files are skipped and reported', async (t) => {
@@ -496,7 +497,9 @@ test('directories expand recursively to sorted recordings; other files are skipp
   await symlink(dir, path.join(dir, 'a', 'loop')); // symlinked directories are not followed (no cycles, no duplicates)
   await symlink(path.join(dir, 'b.txt'), path.join(dir, 'a', 'link.txt')); // symlinked files are
   const skipped: [string, string][] = [];
-  const got = await expandInputs([dir], { onSkip: (p, why) => skipped.push([path.relative(dir, p), why]) });
+  const planned = await planSources([dir], (p, why) => skipped.push([path.relative(dir, p), why]));
+  assert.ok(planned.every((p) => p.fromDirectory));
+  const got = await Promise.all(planned.map((p) => openSource(p.path)));
   assert.deepEqual(
     got.map((s) => path.relative(dir, s.path)),
     ['A.zip', 'a-c.txt', 'a/b.sc', 'a/deeper/z.scap', 'a/link.txt', 'b.txt'], // code-unit order of the full path
@@ -505,20 +508,36 @@ test('directories expand recursively to sorted recordings; other files are skipp
   const skippedNames = skipped.map(([p]) => p);
   assert.deepEqual(skippedNames, ['.git', '.hidden.txt', 'a/b.json', 'a/b.pcap', 'a/b.res', 'a/loop', 'notes.md']);
   assert.match(skipped.find(([p]) => p === 'a/b.pcap')![1], /network capture/);
+  // what commands warn about: the stray file, not the LID-DS side files or hidden entries
+  const stray: string[] = [];
+  await planSources([dir], reportUnexpected((w) => stray.push(w)));
+  assert.equal(stray.length, 2, stray.join('; ')); // notes.md, and the link to a directory
+  assert.ok(stray.some((w) => /passed over .*notes\.md: not a recording/.test(w)), stray.join('; '));
 
   // explicit files keep their given order, around a directory
   const extra = path.join(dir, 'b.txt');
-  const mixed = await expandInputs([extra, path.join(dir, 'a')]);
+  const mixed = await planSources([extra, path.join(dir, 'a')]);
   assert.deepEqual(mixed.map((s) => path.relative(dir, s.path)), ['b.txt', 'a/b.sc', 'a/deeper/z.scap', 'a/link.txt']);
+  assert.deepEqual(mixed.map((s) => s.fromDirectory), [false, true, true, true]);
 
   const empty = path.join(dir, 'empty');
   await mkdir(path.join(empty, 'sub'), { recursive: true });
   await writeFile(path.join(empty, 'sub', 'x.json'), '{}');
-  await rejectsInput(expandInputs([empty]), /empty: no recordings \(\.zip, \.sc, \.scap, \.txt\) found/);
+  await rejectsInput(planSources([empty]), /empty: no recordings \(\.zip, \.sc, \.scap, \.txt\) found/);
 
-  // a damaged zip in a directory is reported, not skipped
+  // a damaged zip found in a directory is skipped with its reason; named on its own, it fails
   await writeFile(path.join(empty, 'sub', 'bad.zip'), 'not a zip');
-  await rejectsInput(expandInputs([empty]), /bad\.zip: not a valid zip archive/);
+  const skippedBad: SkippedInput[] = [];
+  const warnings: string[] = [];
+  const read = await forEachSource(await planSources([empty]), async (src) => src.path, skippedBad, (w) => warnings.push(w));
+  assert.deepEqual(read, []);
+  assert.equal(skippedBad.length, 1);
+  assert.match(skippedBad[0].reason, /bad\.zip: not a valid zip archive/);
+  assert.match(warnings[0], /skipped .*bad\.zip/);
+  await rejectsInput(
+    forEachSource(await planSources([path.join(empty, 'sub', 'bad.zip')]), async (src) => src.path, []),
+    /bad\.zip: not a valid zip archive/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------

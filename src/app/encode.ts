@@ -9,7 +9,7 @@ import { ChidsError } from '../util/errors.js';
 import { resolveEncoding } from '../engine/encoding.js';
 import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import type { RunHooks } from './train.js';
-import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
+import { forEachSource, planSources, reportUnexpected, type SkippedInput } from '../trace/sources/plan.js';
 
 export interface WindowLine {
   file: string;
@@ -36,7 +36,7 @@ export async function encodeFiles(
   const hooks = opts.hooks ?? {};
   const data = await readBaselineData({ ...opts.artifacts, thresholds: null, model: null });
   const { faithful, windowNs } = resolveEncoding(data.manifest, opts, hooks.onWarning);
-  const planned = await planSources(opts.files);
+  const planned = await planSources(opts.files, reportUnexpected(hooks.onWarning));
   if (planned.length === 0) throw new ChidsError('no traces to encode');
   const skipped: SkippedInput[] = [];
   const names = new NameTable();

@@ -17,7 +17,7 @@ import { createTrainer, type ModelOptions } from '../model/registry.js';
 import { chidsVersion } from '../util/package.js';
 import { ChidsError } from '../util/errors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, writeBaseline, type Manifest } from '../engine/baseline-dir.js';
-import { forEachSource, planSources, type SkippedInput } from '../trace/sources/plan.js';
+import { forEachSource, planSources, reportUnexpected, type SkippedInput } from '../trace/sources/plan.js';
 import { THETAS } from '../engine/verdicts.js';
 
 export const PATH_LENGTH = 3;
@@ -71,7 +71,7 @@ export interface BaselineResult {
 
 export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult> {
   const hooks = opts.hooks ?? {};
-  const planned = await planSources(opts.inputs);
+  const planned = await planSources(opts.inputs, reportUnexpected(hooks.onWarning));
   if (planned.length === 0) throw new ChidsError('no training recordings given (--td)');
   const skipped: SkippedInput[] = [];
   const trainer = await createTrainer({ ...opts.model, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed ?? undefined });

@@ -1,6 +1,6 @@
 /**
- * Input paths → the list of trace files to read (no file is opened here; sources.ts turns each
- * into a TraceSource, and `expandInputs` there combines the two).
+ * Which files of a directory are recordings (no file is opened here; plan.ts lists the inputs of a
+ * command with it, readers.ts opens each).
  *
  * - a file is taken as it is, whatever its extension (openSource decides what it is);
  * - '-' is stdin, at most once;
@@ -20,10 +20,6 @@ import path from 'node:path';
 import { InputError } from '../../util/errors.js';
 import { fsProblem } from '../labels.js';
 
-export interface ExpandOptions {
-  /** Called for each entry of a directory that is passed over, with why (in path order, after the walk). */
-  onSkip?(path: string, reason: string): void;
-}
 
 /** Extensions that name a recording (what a directory expands to). */
 export const RECORDING_EXTENSIONS = ['.zip', '.sc', '.scap', '.txt'] as const;
@@ -42,34 +38,6 @@ export function notRecordingReason(file: string): string | null {
   const side = SIDECAR_EXTENSIONS[ext];
   if (side) return `LID-DS ${side}, not a trace`;
   return `not a recording (${ext || 'no extension'}; expected .zip, .sc, .scap or .txt)`;
-}
-
-/** The files to read for the given paths: '-' and files as given, directories expanded. */
-export async function expandPaths(paths: string[], opts: ExpandOptions = {}): Promise<string[]> {
-  const out: string[] = [];
-  let sawStdin = false;
-  for (const p of paths) {
-    if (p === '-') {
-      if (sawStdin) throw new InputError('stdin', "'-' was given more than once");
-      sawStdin = true;
-      out.push(p);
-      continue;
-    }
-    let isDir: boolean;
-    try {
-      isDir = (await stat(p)).isDirectory();
-    } catch (err) {
-      throw new InputError(p, fsProblem(err));
-    }
-    if (!isDir) {
-      out.push(p);
-      continue;
-    }
-    const found = await listRecordings(p, opts.onSkip);
-    if (found.length === 0) throw new InputError(p, 'no recordings (.zip, .sc, .scap, .txt) found');
-    out.push(...found);
-  }
-  return out;
 }
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

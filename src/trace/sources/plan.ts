@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { listRecordings } from './paths.js';
 import { openSource, type TraceSource } from './readers.js';
 import { InputError, describeError } from '../../util/errors.js';
+import { fsProblem } from '../labels.js';
 
 export interface PlannedSource {
   path: string;
@@ -20,29 +21,48 @@ export interface SkippedInput {
   reason: string;
 }
 
-/** Lists the recordings to read, without opening them. */
-export async function planSources(paths: readonly string[]): Promise<PlannedSource[]> {
+/**
+ * Lists the recordings to read, without opening them: '-' (stdin, at most once) and files as
+ * given, directories expanded recursively to their recordings in path order. What a directory
+ * holds that is not a recording is passed over and reported to `onSkip` (LID-DS side files, other
+ * extensions, hidden entries, links to directories).
+ */
+export async function planSources(paths: readonly string[], onSkip?: (path: string, reason: string) => void): Promise<PlannedSource[]> {
   const out: PlannedSource[] = [];
+  let sawStdin = false;
   for (const p of paths) {
     if (p === '-') {
+      if (sawStdin) throw new InputError('stdin', "'-' was given more than once");
+      sawStdin = true;
       out.push({ path: p, fromDirectory: false });
       continue;
     }
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = (await stat(p)).isDirectory();
-    } catch {
-      throw new InputError(p, 'no such file or directory');
+    } catch (err) {
+      throw new InputError(p, fsProblem(err));
     }
-    if (isDir) {
-      const found = await listRecordings(p);
-      if (found.length === 0) throw new InputError(p, 'no recordings (.zip, .sc, .scap, .txt) found in this directory');
-      for (const f of found) out.push({ path: f, fromDirectory: true });
-    } else {
+    if (!isDir) {
       out.push({ path: p, fromDirectory: false });
+      continue;
     }
+    const found = await listRecordings(p, onSkip);
+    if (found.length === 0) throw new InputError(p, 'no recordings (.zip, .sc, .scap, .txt) found in this directory');
+    for (const f of found) out.push({ path: f, fromDirectory: true });
   }
   return out;
+}
+
+/**
+ * A warning for what a directory held besides recordings, except LID-DS side files (labels,
+ * captures) and hidden entries, which are expected there: e.g. a stray `notes.md`.
+ */
+export function reportUnexpected(onWarning: ((msg: string) => void) | undefined): (path: string, reason: string) => void {
+  return (path, reason) => {
+    if (reason.startsWith('LID-DS') || /(^|\/)\.[^/]*$/.test(path)) return;
+    onWarning?.(`passed over ${path}: ${reason}`);
+  };
 }
 
 /**

@@ -32,11 +32,11 @@ import type { Entry, ZipFile } from 'yauzl';
 import type * as Yauzl from 'yauzl';
 import { createRequire } from 'node:module';
 import { InputError } from '../../util/errors.js';
-import { SIDECAR_EXTENSIONS, expandPaths, type ExpandOptions } from './paths.js';
+import { SIDECAR_EXTENSIONS } from './paths.js';
 import { MAX_LABELS_BYTES, fsProblem, oneLine, parseLabels, readLabelsFile, type RecordingLabels } from '../labels.js';
 
 export type { RecordingLabels } from '../labels.js';
-export { RECORDING_EXTENSIONS, type ExpandOptions } from './paths.js';
+export { RECORDING_EXTENSIONS } from './paths.js';
 
 export type SourceKind = 'scap' | 'zip' | 'sc' | 'text' | 'stdin';
 
@@ -120,17 +120,6 @@ export async function openSource(file: string): Promise<TraceSource> {
     default:
       throw new InputError(file, `unsupported input kind ${kind}`);
   }
-}
-
-/**
- * Opens every input: files and '-' as given, directories expanded to the recordings in them
- * (recursively, sorted by path; see inputs.ts for what is passed over and reported to onSkip).
- * InputError for a missing path, an empty directory, or a file openSource refuses.
- */
-export async function expandInputs(paths: string[], opts: ExpandOptions = {}): Promise<TraceSource[]> {
-  const out: TraceSource[] = [];
-  for (const p of await expandPaths(paths, opts)) out.push(await openSource(p));
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
