@@ -4,7 +4,6 @@
  * a reverse shell at a known exploit time.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,8 @@ import { bundledDataset } from '../src/util/package.js';
 import type { EvaluationResult } from '../src/app/evaluate.js';
 import { mulberry32 } from '../src/util/rng.js';
 import { ChidsError } from '../src/util/errors.js';
-import { lidRecording, missing, repoRoot } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
+import { lidRecording, missing } from './helpers/paths.js';
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -119,13 +119,10 @@ function writeTinyDataset(root: string): string {
   return root;
 }
 
-function chids(args: string[], cwd = repoRoot) {
-  return spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8',
-    cwd,
-    timeout: 180_000,
-    env: { ...process.env, NO_COLOR: '1' },
-  });
+/** `chids ARGS…` (in-process unless `subprocess`), shaped like spawnSync's result. */
+async function chids(args: string[], subprocess = false) {
+  const r = await runCli(args, { subprocess, timeoutMs: 180_000 });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,9 +133,9 @@ describe('chids demo', () => {
     dataset = writeTinyDataset(path.join(tmp(), 'tiny'));
   });
 
-  test('on a LID-DS directory: prints the θ table and the metrics, writes the report', () => {
+  test('on a LID-DS directory: prints the θ table and the metrics, writes the report', async () => {
     const out = path.join(tmp(), 'run');
-    const r = chids(['demo', '--dataset', dataset, '--out', out, '--seed', '1']);
+    const r = await chids(['demo', '--dataset', dataset, '--out', out, '--seed', '1']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Evaluation summary/);
     assert.match(r.stdout, /detection rate.*false alarm rate/);
@@ -196,24 +193,24 @@ describe('chids demo', () => {
         runDemo({ outDir: out, seed: 1 }),
         (e: Error) => e instanceof ChidsError && /bundled example dataset is not there.*--dataset DIR/.test(e.message),
       );
-      const r = chids(['demo', '--out', out]);
+      const r = await chids(['demo', '--out', out]);
       assert.equal(r.status, 1);
       assert.match(r.stderr, /^chids: the bundled example dataset is not there/);
       t.diagnostic('data/example is not in the repository yet: checked the error only');
       return;
     }
-    const r = chids(['demo', '--out', out]);
+    const r = await chids(['demo', '--out', out], true);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(path.join(out, 'index.html')));
     assert.match(r.stdout, /LID-DS metrics/);
   });
 
-  test('a directory that is not a LID-DS scenario is refused before any work', () => {
+  test('a directory that is not a LID-DS scenario is refused before any work', async () => {
     const d = tmp();
     mkdirSync(path.join(d, 'training'));
     assert.throws(() => datasetLayout(d, ['training', 'normal', 'attack']), /missing test\/normal\/, test\/normal_and_attack\//);
     assert.throws(() => datasetLayout(path.join(d, 'nope')), /no such directory/);
-    const r = chids(['demo', '--dataset', d, '--out', path.join(d, 'out')]);
+    const r = await chids(['demo', '--dataset', d, '--out', path.join(d, 'out')]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^chids: .*not a LID-DS scenario directory: missing test\/normal\//);
     assert.ok(!existsSync(path.join(d, 'out')));
@@ -226,31 +223,31 @@ describe('--dataset on baseline and evaluate', () => {
     dataset = writeTinyDataset(path.join(tmp(), 'tiny'));
   });
 
-  test('baseline --dataset trains on training/, evaluate --dataset scores test/', () => {
+  test('baseline --dataset trains on training/, evaluate --dataset scores test/', async () => {
     const od = path.join(tmp(), 'bl');
-    const b = chids(['baseline', '--dataset', dataset, '--od', od, '--seed', '1', '--epochs', '20', '--json', '-q']);
+    const b = await chids(['baseline', '--dataset', dataset, '--od', od, '--seed', '1', '--epochs', '20', '--json', '-q']);
     assert.equal(b.status, 0, b.stderr);
     assert.equal(JSON.parse(b.stdout).recordings, 4);
-    const e = chids(['evaluate', '--od', od, '--dataset', dataset, '--json', '-q']);
+    const e = await chids(['evaluate', '--od', od, '--dataset', dataset, '--json', '-q']);
     assert.equal(e.status, 0, e.stderr);
     const res = JSON.parse(e.stdout) as EvaluationResult;
     assert.deepEqual([res.counts.normal.recordings, res.counts.attack.recordings], [3, 3]);
     assert.ok(res.recordings.every((r) => r.file.startsWith(dataset + path.sep + 'test' + path.sep)));
     assert.equal(res.metrics.attack_recordings, 3);
-    const text = chids(['evaluate', '--od', od, '--dataset', dataset, '-q']);
+    const text = await chids(['evaluate', '--od', od, '--dataset', dataset, '-q']);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /LID-DS metrics[\s\S]*precision[\s\S]*AUC over recordings/);
   });
 
-  test('--dataset does not combine with --td / --ns / --ms', () => {
+  test('--dataset does not combine with --td / --ns / --ms', async () => {
     const od = path.join(tmp(), 'bl');
-    const b = chids(['baseline', '--dataset', dataset, '--td', dataset, '--od', od]);
+    const b = await chids(['baseline', '--dataset', dataset, '--td', dataset, '--od', od]);
     assert.equal(b.status, 1);
     assert.match(b.stderr, /either --td or --dataset/);
-    const e = chids(['evaluate', '--od', od, '--dataset', dataset, '--ns', dataset]);
+    const e = await chids(['evaluate', '--od', od, '--dataset', dataset, '--ns', dataset]);
     assert.equal(e.status, 1);
     assert.match(e.stderr, /either --ns\/--ms or --dataset/);
-    const none = chids(['baseline', '--od', od]);
+    const none = await chids(['baseline', '--od', od]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /--td PATH \(or a LID-DS scenario with --dataset DIR\)/);
   });

@@ -8,10 +8,10 @@ import { after, describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import { THETAS } from '../src/engine/verdicts.js';
 import { chart, esc, fmtTick, logTicks, niceTicks } from '../src/report/charts.js';
+import { runCli } from './helpers/cli.js';
 import { parseResults, readResults, renderReport, writeReport, type ReportInput } from '../src/report/html.js';
 import { writeFileAtomic } from '../src/util/fs.js';
 import { InputError } from '../src/util/errors.js';
-import { repoRoot } from './helpers/paths.js';
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -265,23 +265,25 @@ describe('reading results and writing the report', () => {
     await assert.rejects(writeFileAtomic(path.join(d, 'file', 'x.html'), 'x'), /cannot write \(E(EXIST|NOTDIR)\)/);
   });
 
-  test('chids report RESULTS.json -o FILE', () => {
+  test('chids report RESULTS.json -o FILE', async () => {
     const d = tmp();
     const results = path.join(d, 'results.json');
     writeFileSync(results, JSON.stringify(sampleResults()));
     const out = path.join(d, 'r', 'index.html');
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: repoRoot });
-    const ok = run('report', results, '-o', out, '--theta', '0.8', '--title', 'My report');
+    const run = async (...args: string[]) => {
+      const r = await runCli(args);
+      return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+    };
+    const ok = await run('report', results, '-o', out, '--theta', '0.8', '--title', 'My report');
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout, `report: ${out}\n`);
     const html = readFileSync(out, 'utf8');
     assert.ok(html.includes('<title>My report</title>'));
     assert.ok(html.includes('At θ = 0.8'));
-    const bad = run('report', path.join(d, 'missing.json'));
+    const bad = await run('report', path.join(d, 'missing.json'));
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^chids: .*missing\.json: missing \(no such file\)\n$/);
-    const badTheta = run('report', results, '--theta', 'abc');
+    const badTheta = await run('report', results, '--theta', 'abc');
     assert.notEqual(badTheta.status, 0);
     assert.match(badTheta.stderr, /θ must be a positive number/);
   });
