@@ -8,8 +8,9 @@
  *
  * 1. Records, with the attack lab (root), one LID-DS scenario per victim into the cache
  *    (default $CHIDS_BENCH_CACHE, else ~/.cache/chids/bench-detect; never inside the
- *    repository): training/, validation/, test/normal/ (50: FAR resolution 1/50 = 2 %, so FAR ≤ 2 % allows one false alarm) and test/normal_and_attack/
- *    (≥ 20, the victim's attacks in turn). A manifest (settings + plan) sits next to the
+ *    repository): training/, validation/, test/normal/ (50: the FAR resolution is then
+ *    1/50 = 2 %, so FAR ≤ 2 % allows one false alarm) and test/normal_and_attack/ (≥ 20, the
+ *    victim's attacks in turn). A manifest (settings + plan) sits next to the
  *    recordings; a rerun records only the recordings whose zip is missing (the lab writes
  *    each zip atomically, so an interrupted run resumes where it stopped).
  * 2. Runs `chids compare --json` (the CLI itself, in a child process) on each victim with
@@ -18,10 +19,11 @@
  *    JSON are written to DIR/results/.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { strFromU8, unzipSync } from 'fflate';
 import { fileURLToPath } from 'node:url';
 import { ChidsError } from '../src/util/errors.js';
 import { benchPlan, defaultAttackCount, manifestMismatch, type BenchCounts, type BenchManifest, type RecordingSettings } from './detect-plan.js';
@@ -142,6 +144,29 @@ async function recordVictim(vp: VictimPlan, signal: AbortSignal): Promise<void> 
   log(`${vp.victim}: recorded ${done} in ${fmtDuration((Date.now() - t0) / 1000)}`);
 }
 
+/**
+ * Per attack: how many of its recordings reached the attack's goal (the lab stores the outcome
+ * in NAME.json). An attack that ran out of time is still in the recording (its traffic and
+ * whatever it triggered), but the table should say how many got through.
+ */
+function attackOutcomes(dir: string): Map<string, { recorded: number; succeeded: number }> {
+  const out = new Map<string, { recorded: number; succeeded: number }>();
+  const sub = path.join(dir, 'test', 'normal_and_attack');
+  if (!existsSync(sub)) return out;
+  for (const f of readdirSync(sub).filter((n) => n.endsWith('.zip')).sort()) {
+    const entries = unzipSync(readFileSync(path.join(sub, f)), { filter: (e) => e.name.endsWith('.json') });
+    const json = Object.values(entries)[0];
+    if (!json) continue;
+    const a = (JSON.parse(strFromU8(json)) as { chids_lab?: { attack?: { name?: string; succeeded?: boolean } | null } }).chids_lab?.attack;
+    if (!a?.name) continue;
+    const o = out.get(a.name) ?? { recorded: 0, succeeded: 0 };
+    o.recorded++;
+    if (a.succeeded) o.succeeded++;
+    out.set(a.name, o);
+  }
+  return out;
+}
+
 /** `chids compare --json` in a child process: exactly the CLI's code path. Progress goes to our stderr. */
 function runCompareCli(dataset: string, models: string[], seed: number, epochs: number | undefined, signal: AbortSignal): Promise<CompareJson> {
   const argv = ['--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'compare', '--dataset', dataset, '--models', models.join(','), '--seed', String(seed), '--json'];
@@ -256,10 +281,12 @@ async function main(): Promise<void> {
     log(`${vp.name}: compared ${models.length} detectors in ${fmtDuration((Date.now() - t0) / 1000)}`);
     writeAtomic(path.join(resultsDir, `compare-${vp.name}.json`), JSON.stringify(cmp, null, 2) + '\n');
     const t = benchTable(cmp);
-    (json.victims as Record<string, unknown>)[vp.name] = { dataset: vp.dir, settings: vp.settings, recordings: cmp.recordings, rows: t.rows };
+    const outcomes = attackOutcomes(vp.dir);
+    (json.victims as Record<string, unknown>)[vp.name] = { dataset: vp.dir, settings: vp.settings, recordings: cmp.recordings, attack_outcomes: Object.fromEntries(outcomes), rows: t.rows };
     const c = cmp.recordings;
+    const reached = outcomes.size ? ` Attacks that reached their goal within the recording: ${[...outcomes].map(([a, o]) => `${a} ${o.succeeded}/${o.recorded}`).join(', ')}.` : '';
     sections.push(
-      `### ${vp.name}\n\n${c.training} training, ${c.normal} normal test and ${c.attack} attack recordings${vp.about}; FAR resolution 1/${c.normal}.\n\n${t.markdown}`,
+      `### ${vp.name}\n\n${c.training} training, ${c.normal} normal test and ${c.attack} attack recordings${vp.about}; FAR resolution 1/${c.normal}.${reached}\n\n${t.markdown}`,
     );
   }
   const md = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; model seed ${modelSeed}${epochs ? `, ${epochs} epochs` : ''}.\n\n${sections.join('\n\n')}\n`;
@@ -280,6 +307,10 @@ main().catch((e: unknown) => {
   if (e instanceof BenchError || e instanceof ChidsError) {
     log(`bench:detect: ${e.message}`);
     process.exit(e instanceof ChidsError ? e.exitCode : 1);
+  }
+  if (e instanceof Error && String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
+    log(`bench:detect: ${e.message} (--help lists the options)`);
+    process.exit(2);
   }
   if (e instanceof Error && e.name === 'AbortError') {
     log('bench:detect: interrupted');
