@@ -19,13 +19,15 @@
  *    JSON are written to DIR/results/.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { strFromU8, unzipSync } from 'fflate';
 import { fileURLToPath } from 'node:url';
 import { ChidsError } from '../src/util/errors.js';
+import { writeFileAtomic } from '../src/util/fs.js';
+import { onStopSignals } from '../src/util/signals.js';
 import { benchPlan, defaultAttackCount, manifestMismatch, type BenchCounts, type BenchManifest, type RecordingSettings } from './detect-plan.js';
 import { benchTable, type CompareJson } from './detect-table.js';
 
@@ -35,12 +37,6 @@ class BenchError extends Error {}
 
 function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }
 
 function int(name: string, v: string | undefined, dflt: number, min = 0): number {
@@ -99,7 +95,7 @@ async function recordVictim(vp: VictimPlan, signal: AbortSignal): Promise<void> 
   // Root and every program of the victim and its attacks, checked before anything is written.
   if (vp.missing.length) preflight(m.victim as Parameters<typeof preflight>[0], vp.missing.map((p) => p.attack));
   mkdirSync(dir, { recursive: true });
-  writeAtomic(path.join(dir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
   if (vp.missing.length === 0) {
     log(`${vp.victim}: all ${total} recordings cached in ${dir}`);
     return;
@@ -235,14 +231,10 @@ async function main(): Promise<void> {
   const victims = values.victims.split(',').map((s) => s.trim()).filter(Boolean);
 
   const ac = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(130);
+  onStopSignals((sig) => {
     log(`bench:detect: ${sig}: stopping (recordings written so far stay in the cache; rerun to resume)…`);
     ac.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
 
   const plans: VictimPlan[] = [];
   const datasets = values.dataset ?? [];
@@ -279,7 +271,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const cmp = await runCompareCli(vp.dir, models, modelSeed, epochs, ac.signal);
     log(`${vp.name}: compared ${models.length} detectors in ${fmtDuration((Date.now() - t0) / 1000)}`);
-    writeAtomic(path.join(resultsDir, `compare-${vp.name}.json`), JSON.stringify(cmp, null, 2) + '\n');
+    await writeFileAtomic(path.join(resultsDir, `compare-${vp.name}.json`), JSON.stringify(cmp, null, 2) + '\n');
     const t = benchTable(cmp);
     const outcomes = attackOutcomes(vp.dir);
     (json.victims as Record<string, unknown>)[vp.name] = { dataset: vp.dir, settings: vp.settings, recordings: cmp.recordings, attack_outcomes: Object.fromEntries(outcomes), rows: t.rows };
@@ -290,8 +282,8 @@ async function main(): Promise<void> {
     );
   }
   const md = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; model seed ${modelSeed}${epochs ? `, ${epochs} epochs` : ''}.\n\n${sections.join('\n\n')}\n`;
-  writeAtomic(path.join(resultsDir, 'bench-detect.md'), md);
-  writeAtomic(path.join(resultsDir, 'bench-detect.json'), JSON.stringify(json, null, 2) + '\n');
+  await writeFileAtomic(path.join(resultsDir, 'bench-detect.md'), md);
+  await writeFileAtomic(path.join(resultsDir, 'bench-detect.json'), JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(md);
   log(`wrote ${path.join(resultsDir, 'bench-detect.md')} and bench-detect.json`);
 }
