@@ -80,6 +80,12 @@ describe('runCompare', () => {
       assert.equal(by[m].dr_at_far_5, 1);
       assert.ok(by[m].mean_latency_s !== null && by[m].mean_latency_s! > 0 && by[m].mean_latency_s! <= 2, `${m} latency ${by[m].mean_latency_s}`);
       assert.deepEqual(by[m].roc.at(-1), { fpr: 1, tpr: 1 });
+      // The per-θ LID-DS figures agree with the summary columns at the FAR ≤ 5 % θ.
+      const k = r.theta.indexOf(by[m].theta_at_far_5!);
+      assert.equal(by[m].lidds!.recall.length, 10);
+      assert.equal(by[m].lidds!.recall[k], by[m].recall_at_far_5);
+      assert.equal(by[m].lidds!.mean_latency_s[k], by[m].mean_latency_s);
+      assert.equal(by[m].lidds!.detected[k], 2);
     }
     // The HTML page: the table and two SVG charts (ROC per detector, cost).
     const html = renderComparison(r);

@@ -28,6 +28,7 @@ import { pathsInDir } from '../engine/baseline-dir.js';
 import { runBaseline, type BaselineHooks } from './train.js';
 import { datasetLayout } from '../trace/lidds/layout.js';
 import { runEvaluate, type EvaluationResult } from './evaluate.js';
+import type { Metrics } from '../engine/metrics.js';
 import { THETAS } from '../engine/verdicts.js';
 
 export interface CompareHooks extends BaselineHooks {
@@ -76,6 +77,12 @@ export interface ModelComparison {
   detection_rate: (number | null)[];
   false_alarm_rate: (number | null)[];
   thresholds: number[];
+  /**
+   * LID-DS metrics per θ (aligned with `thresholds`), so that a reader can take them at any
+   * false-alarm limit of its own (bench:detect reports them at FAR 0 and ≤ 2 %); null for a
+   * model that failed.
+   */
+  lidds: Pick<Metrics, 'detected' | 'recall' | 'cfa' | 'precision_cfa' | 'f1_cfa' | 'mean_latency_s'> | null;
   /** ROC over recordings (false-positive rate, true-positive rate), from (0, 0) to (1, 1). */
   roc: { fpr: number; tpr: number }[];
   seed: number;
@@ -137,6 +144,16 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
     detection_rate: ev.detection_rate,
     false_alarm_rate: ev.false_alarm_rate,
     thresholds: ev.thresholds,
+    lidds: ev.metrics
+      ? {
+          detected: ev.metrics.detected,
+          recall: ev.metrics.recall,
+          cfa: ev.metrics.cfa,
+          precision_cfa: ev.metrics.precision_cfa,
+          f1_cfa: ev.metrics.f1_cfa,
+          mean_latency_s: ev.metrics.mean_latency_s,
+        }
+      : null,
     roc: (ev.metrics?.roc.points ?? []).map((p) => ({ fpr: p.fpr, tpr: p.tpr })),
     seed: training.seed,
     settings: training.settings,
@@ -167,6 +184,7 @@ function failedRow(model: ModelName, seed: number, error: string): ModelComparis
     detection_rate: none,
     false_alarm_rate: none,
     thresholds: [],
+    lidds: null,
     roc: [],
     seed,
     settings: {},

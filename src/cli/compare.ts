@@ -62,7 +62,8 @@ Examples:
           hooks: {
             ...progress,
             onModelStart: (m: string, i: number, n: number) => {
-              if (!flags.quiet && !flags.json) process.stderr.write(`[${i + 1}/${n}] ${m}\n`);
+              // On stderr even with --json (stdout stays one JSON object): a comparison takes minutes.
+              if (!flags.quiet) process.stderr.write(`[${i + 1}/${n}] ${m}\n`);
             },
           },
         });
