@@ -7,11 +7,19 @@
  * is trained on them, the thresholds are derived from its training scores, and everything is
  * written atomically to the output directory. Detectors that read the syscalls themselves
  * (STIDE, BoSC) get a tap on the same single pass over each trace.
+ *
+ * Calibration (src/encode/calibration.ts): detectors that ask for it (the default, calibrated)
+ * also get each recording's windows encoded against the vocabulary of the other training
+ * recordings. That needs a second read of only those recordings that hold a syscall or argument
+ * no other fold has (known from the first pass); the others' calibration vectors are their
+ * training vectors. The fold plan is recorded in the manifest either way.
  */
 import { NameTable } from '../trace/names.js';
 import { argSyscalls } from '../encode/args.js';
 import { BETA_FOLD_INCREASE, trainingVectors } from '../encode/anomaly.js';
-import { collectTrace, type TraceSummary } from '../encode/pipeline.js';
+import { foldPasses, planFolds, summarize, type CalibrationSummary, type FoldPlan } from '../encode/calibration.js';
+import { collectTrace, encodeTrace, type TraceSummary } from '../encode/pipeline.js';
+import { openSource } from '../trace/sources/readers.js';
 import type { TrainingRecording } from '../model/detector.js';
 import { createTrainer, type ModelOptions } from '../model/registry.js';
 import { chidsVersion } from '../util/package.js';
@@ -113,6 +121,12 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
     return { avs: Float64Array.from(rows), n: rows.length / 3, tap: r.tap, file: r.summary.file };
   });
   const vectors = recordings.reduce((a, r) => a + r.n, 0);
+  const foldInputs = perTrace.map((r) => ({ seenSyscalls: r.seenSyscalls, seenArgs: r.seenArgs, segments: r.segments, windows: r.counts.length }));
+  const plan = planFolds(foldInputs);
+  let calibration: CalibrationRecord | null = null;
+  if (trainer.usesCalibration) {
+    calibration = await calibrate(plan, foldInputs, perTrace, recordings, maxFreq, names, opts, hooks);
+  }
   const trained = await trainer.fit(recordings, { onTrainStart: hooks.onTrainStart, onEpoch: hooks.onEpoch });
   try {
     const manifest: Manifest = {
@@ -150,6 +164,12 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
         max_score: trained.maxScore,
       },
       thetas: [...THETAS],
+      calibration: {
+        folds: plan,
+        used: calibration !== null,
+        reread: calibration?.reread ?? [],
+        summary: calibration?.summary ?? null,
+      },
       inputs: perTrace.map((r) => ({
         path: r.summary.file,
         sha256: r.summary.sha256 ?? '',
@@ -163,6 +183,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
       seenArgs: [...seenArgs],
       maxFreq,
       thresholds: trained.thresholds,
+      calibration: calibration === null ? null : { format: 'chids-calibration', version: 1, folds: plan, summary: calibration.summary, reread: calibration.reread, unseen_windows: calibration.unseenWindows },
       saveModel: (dir) => trained.detector.save(dir),
     });
     return {
@@ -185,4 +206,67 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   } finally {
     trained.detector.dispose();
   }
+}
+
+/** What calibration produced (the vectors themselves go to the trainer). */
+interface CalibrationRecord {
+  summary: CalibrationSummary;
+  /** Recordings read a second time, with the count of their items the fold vocabulary lacks. */
+  reread: { path: string; unseen_syscalls: number; unseen_args: number }[];
+  /** Every calibration window with unseen activity (the others equal their training vectors). */
+  unseenWindows: { recording: number; window: number; av: [number, number, number] }[];
+}
+
+/**
+ * Fills each recording's `calibration` vectors: its training vectors, except for the recordings
+ * that hold an item their fold vocabulary lacks, which are encoded again against it.
+ */
+async function calibrate(
+  plan: FoldPlan,
+  foldInputs: Parameters<typeof foldPasses>[1],
+  perTrace: readonly { summary: TraceSummary }[],
+  recordings: TrainingRecording[],
+  maxFreq: number,
+  names: NameTable,
+  opts: BaselineOptions,
+  hooks: BaselineHooks,
+): Promise<CalibrationRecord> {
+  for (const r of recordings) r.calibration = r.avs;
+  const reread: CalibrationRecord['reread'] = [];
+  const passes = foldPasses(plan, foldInputs, maxFreq);
+  for (const p of passes) {
+    const first = perTrace[p.recording].summary;
+    if (first.file === '-') {
+      hooks.onWarning?.('stdin cannot be read twice: its calibration vectors show no unseen activity (give the recording as a file to calibrate it)');
+      continue;
+    }
+    hooks.onTraceStart?.(p.recording, recordings.length, `${first.file} (calibration)`, null);
+    const rows: number[] = [];
+    const again = await encodeTrace(
+      await openSource(first.file),
+      p.vocabAt(0),
+      { faithful: opts.faithful, windowNs: opts.windowNs, hash: true, vocabAt: p.vocabAt },
+      (w) => {
+        if (w.av !== null) rows.push(w.av[0], w.av[1], w.av[2]);
+      },
+      names,
+    );
+    if (again.sha256 !== first.sha256 || rows.length !== recordings[p.recording].n * 3) {
+      throw new ChidsError(`${first.file}: changed while chids baseline was reading it (the calibration pass read different content); run baseline again`);
+    }
+    recordings[p.recording].calibration = Float64Array.from(rows);
+    reread.push({ path: first.file, unseen_syscalls: p.unseen.syscalls, unseen_args: p.unseen.args });
+  }
+  let n = 0;
+  for (const r of recordings) n += r.n;
+  const all = new Float64Array(n * 3);
+  let o = 0;
+  const unseenWindows: CalibrationRecord['unseenWindows'] = [];
+  recordings.forEach((r, ri) => {
+    const c = r.calibration!;
+    all.set(c, o);
+    o += c.length;
+    for (let i = 0; i < r.n; i++) if (c[3 * i + 1] + c[3 * i + 2] > 0) unseenWindows.push({ recording: ri, window: i, av: [c[3 * i], c[3 * i + 1], c[3 * i + 2]] });
+  });
+  return { summary: summarize(all, n), reread, unseenWindows };
 }

@@ -118,7 +118,7 @@ export class WindowEncoder {
   private unseenNameList: string[] = [];
 
   constructor(
-    private readonly vocab: Vocabulary,
+    private vocab: Vocabulary,
     private readonly names: NameTable,
     private readonly opts: WindowEncoderOptions,
     private readonly onWindow: (w: EncodedWindow) => void,
@@ -143,6 +143,17 @@ export class WindowEncoder {
       }
     }
     this.add(ev);
+  }
+
+  /**
+   * Encodes the next windows against another vocabulary (same max_freq): calibration encodes
+   * each time block of a training recording against the other blocks' vocabulary. Call it
+   * between windows (from onWindow); it forgets the cached seen/unseen verdicts.
+   */
+  setVocabulary(vocab: Vocabulary): void {
+    if (vocab === this.vocab) return;
+    this.vocab = vocab;
+    this.s.seen.fill(0);
   }
 
   /** Closes the last window. */
@@ -281,6 +292,12 @@ export class WindowEncoder {
  * Training windows need no graph: every syscall and argument of a training trace is in the
  * training vocabulary by construction, so their usi and uai are 0 and only fi = (events − 1) /
  * (max_freq × 5) remains, known once max_freq is. This lets baseline read each trace once.
+ *
+ * It also records, for every syscall name and argument, in which part of the trace it occurs
+ * (a 32-bit mask over at most 32 contiguous segments of windows; see {@link ItemSegments}). With
+ * a single training recording, the calibration folds are time blocks of that recording
+ * (src/encode/calibration.ts), and these masks give each block's vocabulary without reading the
+ * trace again. One OR per event; the masks are O(vocabulary), whatever the trace's length.
  */
 export class TrainingCollector {
   readonly seenSyscalls = new Set<string>();
@@ -288,6 +305,11 @@ export class TrainingCollector {
   private readonly seenIds = new Uint8Array(65536);
   private family = new Int8Array(256).fill(-1);
   private readonly args: ArgReader;
+  /** Segment masks by name id, and by argument. */
+  private nameSeg = new Uint32Array(256);
+  private readonly argSeg = new Map<string, number>();
+  /** Windows per segment: doubles (and the masks are coarsened) whenever a window index reaches 32 segments. */
+  private perSegment = 1;
 
   constructor(
     private readonly names: NameTable,
@@ -302,9 +324,10 @@ export class TrainingCollector {
     const counts: number[] = [];
     let count = 0;
     const push = (ev: SyscallEvent): void => {
-      this.observe(ev);
       const before = clock.current;
       const k = clock.place(ev);
+      // Every event counts in the vocabulary, windowed or not (a dropped one in the current window's segment).
+      this.observe(ev, k < 0 ? Math.max(0, clock.current) : k);
       if (k < 0) return;
       if (k !== before && before >= 0) {
         counts.push(count);
@@ -320,8 +343,8 @@ export class TrainingCollector {
     return { push, finish, clock };
   }
 
-  /** Adds an event's syscall name and argument to the vocabulary (every event counts, windowed or not). */
-  observe(ev: SyscallEvent): void {
+  /** Adds an event's syscall name and argument to the vocabulary; `window` places it for the segment masks. */
+  observe(ev: SyscallEvent, window = 0): void {
     const id = ev.nameId;
     if (id < this.seenIds.length && this.seenIds[id] === 0) {
       this.seenIds[id] = 1;
@@ -334,6 +357,15 @@ export class TrainingCollector {
       f.set(this.family);
       this.family = f;
     }
+    let seg = (window / this.perSegment) | 0;
+    if (seg >= SEGMENTS) seg = this.coarsen(window);
+    const bit = (1 << seg) >>> 0;
+    if (id >= this.nameSeg.length) {
+      const m = new Uint32Array(Math.max(id + 1, this.nameSeg.length * 2));
+      m.set(this.nameSeg);
+      this.nameSeg = m;
+    }
+    this.nameSeg[id] |= bit;
     let fam = this.family[id];
     if (fam < 0) {
       fam = argFamilyOf(this.names.name(id), this.faithful);
@@ -341,9 +373,57 @@ export class TrainingCollector {
     }
     if (fam !== ArgFamily.None) {
       const arg = this.args.read(ev, fam as ArgFamily);
-      if (arg !== null) this.seenArgs.add(arg);
+      if (arg !== null) {
+        const m = this.argSeg.get(arg);
+        if (m === undefined) {
+          this.seenArgs.add(arg);
+          this.argSeg.set(arg, bit);
+        } else if ((m & bit) === 0) {
+          this.argSeg.set(arg, (m | bit) >>> 0);
+        }
+      }
     }
   }
+
+  /** Doubles the segment length until `window` fits in 32 segments; returns its segment. */
+  private coarsen(window: number): number {
+    while (((window / this.perSegment) | 0) >= SEGMENTS) {
+      this.perSegment *= 2;
+      for (let i = 0; i < this.nameSeg.length; i++) if (this.nameSeg[i] !== 0) this.nameSeg[i] = halveMask(this.nameSeg[i]);
+      for (const [a, m] of this.argSeg) this.argSeg.set(a, halveMask(m));
+    }
+    return (window / this.perSegment) | 0;
+  }
+
+  /** Where each syscall name and argument occurs in the trace (segments of `perSegment` windows). */
+  segments(): ItemSegments {
+    const syscalls = new Map<string, number>();
+    for (let id = 0; id < this.nameSeg.length; id++) if (this.nameSeg[id] !== 0) syscalls.set(this.names.name(id), this.nameSeg[id]);
+    return { perSegment: this.perSegment, syscalls, args: this.argSeg };
+  }
+}
+
+/** Segments of a trace that the per-item masks distinguish. */
+export const SEGMENTS = 32;
+
+/**
+ * Where each vocabulary item occurs in one trace: bit s of an item's mask is set when the item
+ * occurs in window w with ⌊w / perSegment⌋ = s.
+ */
+export interface ItemSegments {
+  perSegment: number;
+  syscalls: ReadonlyMap<string, number>;
+  args: ReadonlyMap<string, number>;
+}
+
+/** Merges the bits of adjacent segments pairwise (segment s of the coarser mask = segments 2s, 2s+1). */
+export function halveMask(m: number): number {
+  let x = (m | (m >>> 1)) & 0x55555555;
+  x = (x | (x >>> 1)) & 0x33333333;
+  x = (x | (x >>> 2)) & 0x0f0f0f0f;
+  x = (x | (x >>> 4)) & 0x00ff00ff;
+  x = (x | (x >>> 8)) & 0x0000ffff;
+  return x >>> 0;
 }
 
 /** The anomaly vectors of training windows from their event counts (see TrainingCollector). */

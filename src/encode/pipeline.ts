@@ -7,7 +7,7 @@ import { InputError } from '../util/errors.js';
 import { NameTable } from '../trace/names.js';
 import { TraceParser, type ParseStats, type TraceFormat } from '../trace/parse.js';
 import type { SyscallEvent } from '../trace/event.js';
-import { TrainingCollector, WindowEncoder, type EncodedWindow } from './anomaly.js';
+import { TrainingCollector, WindowEncoder, type EncodedWindow, type ItemSegments } from './anomaly.js';
 import type { Vocabulary } from './vocabulary.js';
 
 /** What the pipeline needs of a source (src/trace/sources/readers.ts provides it). */
@@ -149,18 +149,24 @@ function unrecognised(file: string): InputError {
 export async function encodeTrace(
   src: ChunkSource,
   vocab: Vocabulary,
-  opts: ReadOptions & { details?: boolean },
+  opts: ReadOptions & {
+    details?: boolean;
+    /** The vocabulary for window `next` onwards, asked after each window closes (calibration's time blocks). */
+    vocabAt?: (next: number) => Vocabulary;
+  },
   onWindow: (w: EncodedWindow) => void,
   names: NameTable = new NameTable(),
 ): Promise<TraceSummary> {
   let windows = 0;
-  const encoder = new WindowEncoder(
-    vocab,
+  const vocabAt = opts.vocabAt;
+  const encoder: WindowEncoder = new WindowEncoder(
+    vocabAt ? vocabAt(0) : vocab,
     names,
     { file: src.path, faithful: opts.faithful, windowNs: opts.windowNs, details: opts.details },
     (w) => {
       windows++;
       onWindow(w);
+      if (vocabAt) encoder.setVocabulary(vocabAt(w.index + 1));
     },
   );
   const { stats, format, sha256 } = await readEvents(src, names, opts, tapped((ev) => encoder.push(ev), encoder.clock, opts.tap));
@@ -177,6 +183,8 @@ export interface TraceVocabulary {
   counts: number[];
   seenSyscalls: Set<string>;
   seenArgs: Set<string>;
+  /** Where in the trace each syscall and argument occurs (for time-block calibration folds). */
+  segments: ItemSegments;
   summary: TraceSummary;
 }
 
@@ -193,6 +201,7 @@ export async function collectTrace(src: ChunkSource, opts: ReadOptions, names: N
     counts,
     seenSyscalls: collector.seenSyscalls,
     seenArgs: collector.seenArgs,
+    segments: collector.segments(),
     summary: { ...stats, file: src.path, format, windows: counts.length, dropped: t.clock.dropped, late: t.clock.late, startNs: t.clock.current >= 0 ? t.clock.startNs(0).toString() : null, sha256 },
   };
 }

@@ -6,6 +6,8 @@
  *   seen_args.json       sorted array of processed arguments
  *   max_freq.json        integer
  *   thresh_list.json     the ten thresholds, θ = 0.2 … 2.0
+ *   calibration.json     the calibration folds, per-feature maxima and every calibration window
+ *                        with unseen activity (when the detector used calibration)
  *   model/               the model (TF.js layers format for the autoencoders)
  *
  * Written atomically: everything goes to a temporary sibling directory that is renamed into
@@ -22,7 +24,7 @@ import { ChidsError, InputError } from '../util/errors.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
 
-import { MANIFEST_FORMAT, MANIFEST_VERSION } from './manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, READABLE_MANIFEST_VERSIONS } from './manifest.js';
 
 export { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest };
 
@@ -35,6 +37,7 @@ export const FILES = {
   seenArgs: 'seen_args.json',
   maxFreq: 'max_freq.json',
   thresholds: 'thresh_list.json',
+  calibration: 'calibration.json',
   model: 'model',
 } as const;
 
@@ -80,10 +83,10 @@ export async function readManifest(dir: string): Promise<Manifest> {
   const raw = await readJson(file);
   if (raw && typeof raw === 'object' && (raw as { format?: unknown }).format === MANIFEST_FORMAT) {
     const version = (raw as { version?: unknown }).version;
-    if (typeof version === 'number' && version !== MANIFEST_VERSION) {
+    if (typeof version === 'number' && !READABLE_MANIFEST_VERSIONS.includes(version)) {
       throw new InputError(
         file,
-        `baseline format version ${version} is not supported by this chids (it reads version ${MANIFEST_VERSION}); re-run \`chids baseline\``,
+        `baseline format version ${version} is not supported by this chids (it reads versions ${READABLE_MANIFEST_VERSIONS.join(' and ')}); re-run \`chids baseline\``,
       );
     }
   }
@@ -123,8 +126,8 @@ export interface ArtifactPaths {
 export function modelHome(given: string): string {
   // The loader reads `<home>/model/model.json`, so a model directory can only be found
   // through its parent when it is called `model` (as `chids baseline` writes it).
-  // model.json: the autoencoders (TF.js); stide.json, bosc.json: the classic detectors.
-  const files = ['model.json', 'stide.json', 'bosc.json'];
+  // model.json: the autoencoders (TF.js); calibrated.json: the default; stide.json, bosc.json: the classic detectors.
+  const files = ['model.json', 'calibrated.json', 'stide.json', 'bosc.json'];
   const modelDir = files.includes(path.basename(given)) ? path.dirname(path.resolve(given)) : files.some((f) => existsSync(path.join(given, f))) ? path.resolve(given) : null;
   if (modelDir === null) return given;
   if (path.basename(modelDir) !== FILES.model) {
@@ -177,6 +180,8 @@ export interface BaselineWrite {
   seenArgs: string[];
   maxFreq: number;
   thresholds: number[];
+  /** calibration.json's content, or null to write none. */
+  calibration: unknown;
   /** Writes the model under the given baseline directory (as `<dir>/model/…`). */
   saveModel: (baselineDir: string) => Promise<void>;
 }
@@ -224,6 +229,7 @@ export async function writeBaseline(dir: string, data: BaselineWrite): Promise<v
     await writeFile(path.join(tmp, FILES.seenArgs), json([...data.seenArgs].sort()));
     await writeFile(path.join(tmp, FILES.maxFreq), json(data.maxFreq));
     await writeFile(path.join(tmp, FILES.thresholds), json(data.thresholds));
+    if (data.calibration !== null) await writeFile(path.join(tmp, FILES.calibration), json(data.calibration));
     await data.saveModel(tmp); // writes tmp/model/…
     // The manifest goes last: a directory with a manifest is a complete one.
     await writeFile(path.join(tmp, FILES.manifest), json(data.manifest));

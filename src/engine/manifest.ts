@@ -6,13 +6,42 @@
 import { z } from 'zod';
 
 export const MANIFEST_FORMAT = 'chids-baseline';
-export const MANIFEST_VERSION = 1;
+/**
+ * 2: adds `calibration` (the LORO fold plan and, when the detector used them, the calibration
+ * summary). Version 1 baselines (no calibration) are still read: nothing else changed.
+ */
+export const MANIFEST_VERSION = 2;
+export const READABLE_MANIFEST_VERSIONS: readonly number[] = [1, 2];
 
 const InputRecord = z.object({
   path: z.string(),
   sha256: z.string(),
   events: z.number().int().nonnegative(),
   windows: z.number().int().nonnegative(),
+});
+
+const FoldPlanSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none'), k: z.literal(0), reason: z.string() }),
+  z.object({ kind: z.literal('recordings'), k: z.number().int().positive(), fold_of_recording: z.array(z.number().int().nonnegative()) }),
+  z.object({ kind: z.literal('time-blocks'), k: z.number().int().positive(), block_starts: z.array(z.number().int().nonnegative()), windows: z.number().int().positive() }),
+]);
+
+const CalibrationRecord = z.object({
+  folds: FoldPlanSchema,
+  /** Did the detector train on calibration vectors? (Only then were they computed.) */
+  used: z.boolean(),
+  /** Recordings read a second time for calibration. */
+  reread: z.array(z.object({ path: z.string(), unseen_syscalls: z.number().int().nonnegative(), unseen_args: z.number().int().nonnegative() })),
+  summary: z
+    .object({
+      windows: z.number().int().nonnegative(),
+      windows_with_unseen: z.number().int().nonnegative(),
+      max_fi: z.number().nonnegative(),
+      max_usi: z.number().nonnegative(),
+      max_uai: z.number().nonnegative(),
+      max_unseen: z.number().nonnegative(),
+    })
+    .nullable(),
 });
 
 export const ManifestSchema = z
@@ -47,6 +76,8 @@ export const ManifestSchema = z
       })
       .passthrough(),
     thetas: z.array(z.number()).length(10),
+    /** Absent in version 1. */
+    calibration: CalibrationRecord.optional(),
     inputs: z.array(InputRecord),
   })
   .passthrough();

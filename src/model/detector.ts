@@ -19,8 +19,11 @@ import type { NameTable } from '../trace/names.js';
 import type { EventTap } from '../encode/pipeline.js';
 
 /** The names `--model` accepts. */
-export const MODEL_NAMES = ['chids', 'dense-seq', 'enhanced', 'lstm', 'tcn', 'stide', 'bosc'] as const;
+export const MODEL_NAMES = ['calibrated', 'chids', 'dense-seq', 'enhanced', 'lstm', 'tcn', 'stide', 'bosc'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
+
+/** The detector `baseline` trains when no --model is given. */
+export const DEFAULT_MODEL: ModelName = 'calibrated';
 
 export function isModelName(s: string): s is ModelName {
   return (MODEL_NAMES as readonly string[]).includes(s);
@@ -73,10 +76,26 @@ export interface Detector<Tap extends EventTap = EventTap> {
    * constant memory.
    */
   scoreWindow(w: ClosedWindow<Tap>): number | null;
+  /**
+   * For detectors whose score is a ratio of one feature of the AV to a reference (calibrated):
+   * which feature gave the score of this AV ([fi, usi, uai]) and by how much.
+   */
+  explain?(av: ArrayLike<number>): WindowExplanation;
   /** Writes the model under `dir/model/`; leaves no partial files if it throws. */
   save(dir: string): Promise<void>;
   /** Frees the model (tensors). Unusable afterwards. */
   dispose(): void;
+}
+
+/** Why a window scored what it did: score = value / reference of one feature. */
+export interface WindowExplanation {
+  /** The feature that gave the score (calibrated: "fi" or "unseen" = usi + uai). */
+  feature: string;
+  value: number;
+  /** The feature's largest value over the normal calibration windows (floored). */
+  reference: number;
+  /** value / reference: the window's score. */
+  ratio: number;
 }
 
 /** One training recording, after the single pass. */
@@ -86,6 +105,11 @@ export interface TrainingRecording<Tap extends EventTap = EventTap> {
   n: number;
   /** The tap from the trainer's trainingTap(), fed with this recording; null if none. */
   tap: Tap | null;
+  /**
+   * Calibration vectors of the same windows (`n × 3`): encoded against the vocabulary of the
+   * other training recordings (src/encode/calibration.ts). Given when the trainer asks for them.
+   */
+  calibration?: Float64Array;
   /** Recording path (for messages). */
   file: string;
 }
@@ -125,6 +149,8 @@ export interface DetectorTrainer<Tap extends EventTap = EventTap> {
   readonly epochs: number;
   /** A fresh tap for one training trace, for detectors that read syscalls. */
   trainingTap?(names: NameTable): Tap;
+  /** Does fit() read the calibration vectors (so baseline must compute them)? */
+  readonly usesCalibration?: boolean;
   fit(recordings: readonly TrainingRecording<Tap>[], hooks?: TrainHooks): Promise<FitResult>;
 }
 

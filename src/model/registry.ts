@@ -6,9 +6,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChidsError, InputError } from '../util/errors.js';
-import { MODEL_NAMES, isModelName, type Detector, type DetectorTrainer, type FitResult, type ModelName, type TrainHooks, type TrainingRecording } from './detector.js';
+import { DEFAULT_MODEL, MODEL_NAMES, isModelName, type Detector, type DetectorTrainer, type FitResult, type ModelName, type TrainHooks, type TrainingRecording } from './detector.js';
 
-export { MODEL_NAMES, isModelName, type ModelName } from './detector.js';
+export { DEFAULT_MODEL, MODEL_NAMES, isModelName, type ModelName } from './detector.js';
 
 /** Everything `--model` and its hyper-parameter flags can set. Omitted = the model's default. */
 export interface ModelOptions {
@@ -37,7 +37,7 @@ export type Option = Exclude<keyof ModelOptions, 'model' | 'seed'>;
 export interface ModelInfo {
   name: ModelName;
   /** What it reads. */
-  input: 'anomaly vectors' | 'sequences of anomaly vectors' | 'syscall n-grams' | 'syscall frequencies';
+  input: 'calibrated anomaly vectors' | 'anomaly vectors' | 'sequences of anomaly vectors' | 'syscall n-grams' | 'syscall frequencies';
   summary: string;
   /** The options it takes, with their defaults. */
   defaults: Partial<Record<Option, number>>;
@@ -61,6 +61,12 @@ export const SEQ_MIN_STEPS: Readonly<Record<'dense-seq' | 'enhanced' | 'lstm' | 
 const SEQ_HYPER = { seqLen: 10, encodingDim: 2, bottleneck: 1 };
 
 export const MODELS: Readonly<Record<ModelName, ModelInfo>> = Object.freeze({
+  calibrated: {
+    name: 'calibrated',
+    input: 'calibrated anomaly vectors',
+    summary: 'default: max over the AV features (fi; usi + uai) of value / largest normal value, calibrated leaving one training recording out',
+    defaults: {},
+  },
   chids: {
     name: 'chids',
     input: 'anomaly vectors',
@@ -116,9 +122,6 @@ export function parseModelList(text: string): ModelName[] {
   if (bad.length) throw new ChidsError(`unknown model${bad.length > 1 ? 's' : ''} ${bad.join(', ')} in --models (choose from: ${MODEL_NAMES.join(', ')})`);
   return names as ModelName[];
 }
-
-/** The detector `baseline` trains when no --model is given. */
-export const DEFAULT_MODEL: ModelName = 'chids';
 
 /**
  * A hyper-parameter's defaults as help text, from the table above (so help never disagrees with
@@ -184,12 +187,16 @@ async function architecture(name: 'dense-seq' | 'enhanced' | 'lstm' | 'tcn') {
   }
 }
 
-/** A trainer for the model `opts.model` (default chids) with every default filled in. */
+/** A trainer for the model `opts.model` (default: calibrated) with every default filled in. */
 export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTrainer> {
   const name = opts.model ?? DEFAULT_MODEL;
   if (!isModelName(name)) throw new ChidsError(`unknown model '${String(name)}' (choose one of: ${MODEL_NAMES.join(', ')})`);
   const info = MODELS[name];
   switch (name) {
+    case 'calibrated': {
+      const { CalibratedTrainer } = await import('./calibrated.js');
+      return new CalibratedTrainer(opts.seed);
+    }
     case 'chids': {
       const { ChidsTrainer } = await import('./nn/chids-detector.js');
       return new ChidsTrainer({
@@ -242,6 +249,7 @@ export async function detectModel(dir: string): Promise<ModelName | null> {
   } catch {
     return null;
   }
+  if (files.includes('calibrated.json')) return 'calibrated';
   if (files.includes('stide.json')) return 'stide';
   if (files.includes('bosc.json')) return 'bosc';
   if (files.includes('model.json')) {
@@ -282,6 +290,8 @@ export async function loadDetector(dir: string, expected?: string): Promise<Dete
   // Nothing recognisable: the manifest's type, else the CHIDS autoencoder; its loader names what is missing.
   const name: ModelName = found ?? (expected as ModelName | undefined) ?? 'chids';
   switch (name) {
+    case 'calibrated':
+      return (await import('./calibrated.js')).loadCalibrated(dir);
     case 'chids':
       return (await import('./nn/chids-detector.js')).loadChidsDetector(dir);
     case 'stide':
