@@ -27,7 +27,7 @@ import {
 } from './helpers/cli.js';
 import { goldenInputs, lidRecording, missing } from './helpers/paths.js';
 
-const TRAIN = ['--epochs', '5', '--seed', '1'];
+const TRAIN = ['--model', 'chids', '--epochs', '5', '--seed', '1'];
 const g = (name: string) => path.join(goldenInputs, name);
 const skip = missing(g('train_nginx_sysdignames.txt'));
 const skipZip = missing(lidRecording);

@@ -28,7 +28,7 @@ import {
 } from './helpers/cli.js';
 import { goldenDir, goldenInputs, lidRecording, missing, repoRoot } from './helpers/paths.js';
 
-const TRAIN = ['--epochs', '5', '--seed', '1'];
+const TRAIN = ['--model', 'chids', '--epochs', '5', '--seed', '1'];
 const g = (name: string) => path.join(goldenInputs, name);
 const skipGolden = missing(g('train_nginx.txt')) || missing(path.join(goldenDir, 'expected.json'));
 const skipZip = missing(lidRecording);
@@ -131,8 +131,12 @@ describe('chids baseline', { skip: skipGolden }, () => {
 
     const m = readJson(path.join(improved, 'manifest.json'));
     assert.equal(m.format, 'chids-baseline');
-    assert.equal(m.version, 1);
+    assert.equal(m.version, 2);
     assert.ok(!Number.isNaN(Date.parse(m.created)), 'created is a date');
+    // The fold plan is recorded; in improved mode the autoencoder trains on the scaled calibration vectors.
+    assert.equal(m.calibration.folds.kind, 'recordings');
+    assert.equal(m.calibration.used, true);
+    assert.equal(m.model.input, 'loro-calibration-scaled');
     assert.equal(m.encoding.faithful, false);
     assert.equal(m.encoding.window_ns, 1e9);
     assert.equal(m.model.type, 'chids');

@@ -225,7 +225,7 @@ describe('--dataset on baseline and evaluate', () => {
 
   test('baseline --dataset trains on training/, evaluate --dataset scores test/', async () => {
     const od = path.join(tmp(), 'bl');
-    const b = await chids(['baseline', '--dataset', dataset, '--od', od, '--seed', '1', '--epochs', '20', '--json', '-q']);
+    const b = await chids(['baseline', '--dataset', dataset, '--od', od, '--model', 'chids', '--seed', '1', '--epochs', '20', '--json', '-q']);
     assert.equal(b.status, 0, b.stderr);
     assert.equal(JSON.parse(b.stdout).recordings, 4);
     const e = await chids(['evaluate', '--od', od, '--dataset', dataset, '--json', '-q']);

@@ -90,7 +90,7 @@ test('strace killed under a running monitor is restarted with backoff (counted i
   const cap = await runCli(['capture', '--source', 'strace', '--pid', String(loop.pid), '--seconds', '2', '--out', rec], { timeoutMs: 20_000 });
   assert.equal(cap.code, 0, cap.stderr);
   assert.ok(existsSync(rec));
-  const base = await runCli(['baseline', '--td', rec, '--od', model, '--seed', '1', '--epochs', '20'], { timeoutMs: 60_000 });
+  const base = await runCli(['baseline', '--td', rec, '--od', model, '--model', 'chids', '--seed', '1', '--epochs', '20'], { timeoutMs: 60_000 });
   assert.equal(base.code, 0, base.stderr);
 
   const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--pid', String(loop.pid), '--metrics', '127.0.0.1:0'], { timeoutMs: 40_000 });

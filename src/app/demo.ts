@@ -10,6 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { ModelName } from '../model/detector.js';
 import { ChidsError } from '../util/errors.js';
 import { pathsInDir } from '../engine/baseline-dir.js';
 import { datasetLayout } from '../trace/lidds/layout.js';
@@ -25,6 +26,9 @@ export interface DemoOptions {
   /** Output directory: `baseline/`, `results.json`, `index.html`. */
   outDir: string;
   seed: number;
+  /** The detector; default: the default detector (calibrated). */
+  model?: ModelName;
+  /** Training epochs of the autoencoders; default: the model's. */
   epochs?: number;
   /** θ for the report's verdicts; default 1.0. */
   theta?: number;
@@ -65,15 +69,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const resultsPath = path.join(opts.outDir, 'results.json');
   const reportPath = path.join(opts.outDir, 'index.html');
 
-  opts.onStage?.(`training a baseline on ${layout.training} (seed ${opts.seed})`);
+  opts.onStage?.(`training a ${opts.model ?? 'default (calibrated)'} baseline on ${layout.training} (seed ${opts.seed})`);
   const baseline = await runBaseline({
     inputs: [layout.training],
     outDir: baselineDir,
     faithful: false,
     windowNs: 1e9,
-    epochs: opts.epochs ?? 120,
-    batchSize: 50,
+    epochs: opts.epochs,
     seed: opts.seed,
+    model: opts.model === undefined ? undefined : { model: opts.model },
     hooks: opts.hooks,
   });
   opts.onStage?.(`evaluating on ${layout.normal} and ${layout.attack}`);

@@ -10,7 +10,7 @@ import { NameTable } from '../trace/names.js';
 import type { RecordingLabels, TraceSource } from '../trace/sources/readers.js';
 import { encodeTrace } from '../encode/pipeline.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
-import type { Detector } from '../model/detector.js';
+import type { Detector, WindowExplanation } from '../model/detector.js';
 import { ChidsError } from '../util/errors.js';
 import { resolveEncoding } from '../engine/encoding.js';
 import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
@@ -38,6 +38,11 @@ export interface RecordingResult {
   window_ns: number;
   /** Error of every window in order; null for an empty window. */
   window_errors: (number | null)[];
+  /**
+   * For detectors that explain their scores (calibrated): per window, the feature that gave the
+   * score, its value and its normal reference (score = value / reference); null for an empty window.
+   */
+  window_explanations?: (WindowExplanation | null)[];
   /** LID-DS labels, when the recording has them. */
   labels: RecordingLabels | null;
 }
@@ -183,6 +188,15 @@ async function scoreRecording(
   const windowErrors: (number | null)[] = [];
   let j = 0;
   for (const has of windowHasAv) windowErrors.push(has ? errors[j++] : null);
+  let explanations: (WindowExplanation | null)[] | undefined;
+  if (scorer.explain) {
+    explanations = [];
+    let k = 0;
+    for (const has of windowHasAv) {
+      explanations.push(has ? scorer.explain(rows.subarray(3 * k, 3 * k + 3)) : null);
+      if (has) k++;
+    }
+  }
   let labels: RecordingLabels | null = null;
   try {
     const full = await src.labels();
@@ -202,6 +216,7 @@ async function scoreRecording(
     start_ns: summary.startNs ?? '0',
     window_ns: windowNs,
     window_errors: windowErrors,
+    ...(explanations ? { window_explanations: explanations } : {}),
     labels,
   };
 }

@@ -55,7 +55,7 @@ export function thresholdFor(thresholds: readonly number[], theta: number): numb
  * themselves (STIDE, BoSC) have a per-container tap the monitor feeds with every event it places
  * in a window.
  */
-export type LiveDetector = Pick<Detector, 'kind' | 'history' | 'scoreWindow' | 'newTap'>;
+export type LiveDetector = Pick<Detector, 'kind' | 'history' | 'scoreWindow' | 'newTap' | 'explain'>;
 
 /** A window as it closed, with its score (null for an empty window) and the alert it raised. */
 export interface ScoredWindow {
@@ -349,6 +349,7 @@ export class Monitor {
       unseenArgs: w.unseenArgs ?? [],
       model: this.o.scorer.kind,
     };
+    if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!);
     if (this.exploitNs !== null) {
       const endNs = w.startNs + BigInt(this.o.windowNs);
       if (endNs <= this.exploitNs) {

@@ -39,6 +39,8 @@ export interface RunHooks {
 }
 
 export interface BaselineHooks extends RunHooks {
+  /** The training recordings (with their calibration vectors, when computed), just before the fit. */
+  onTrainingSet?(recordings: readonly TrainingRecording[]): void;
   onTrainStart?(vectors: number, epochs: number): void;
   onEpoch?(epoch: number, epochs: number, loss: number, valLoss: number | null): void;
 }
@@ -82,7 +84,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   const planned = await planSources(opts.inputs, reportUnexpected(hooks.onWarning));
   if (planned.length === 0) throw new ChidsError('no training recordings given (--td)');
   const skipped: SkippedInput[] = [];
-  const trainer = await createTrainer({ ...opts.model, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed ?? undefined });
+  const trainer = await createTrainer({ ...opts.model, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed ?? undefined, improved: !opts.faithful });
   const names = new NameTable();
   const seenSyscalls = new Set<string>();
   const seenArgs = new Set<string>();
@@ -127,6 +129,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   if (trainer.usesCalibration) {
     calibration = await calibrate(plan, foldInputs, perTrace, recordings, maxFreq, names, opts, hooks);
   }
+  hooks.onTrainingSet?.(recordings);
   const trained = await trainer.fit(recordings, { onTrainStart: hooks.onTrainStart, onEpoch: hooks.onEpoch });
   try {
     const manifest: Manifest = {

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { nonNegativeInt, positiveInt, thetaValue } from './common.js';
+import { modelOption } from './model-options.js';
 
 interface Flags {
   dataset?: string;
   out: string;
   seed: number;
-  epochs: number;
+  model: string;
+  epochs?: number;
   theta: number;
   quiet?: boolean;
 }
@@ -17,7 +19,8 @@ export function register(program: Command): void {
     .option('--dataset <dir>', 'LID-DS scenario directory (training/, test/normal/, test/normal_and_attack/); default: the bundled data/example')
     .option('--out <dir>', 'output directory: baseline/, results.json and index.html', 'report')
     .option('--seed <n>', 'random seed for training', nonNegativeInt('--seed'), 1)
-    .option('--epochs <n>', 'training epochs', positiveInt('--epochs'), 120)
+    .addOption(modelOption())
+    .option('--epochs <n>', 'training epochs of the autoencoders (default: the model\'s, chids 120)', positiveInt('--epochs'))
     .option('--theta <x>', 'θ for the verdicts in the report', thetaValue, 1.0)
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .addHelpText(
@@ -25,6 +28,7 @@ export function register(program: Command): void {
       `
 Examples:
   $ chids demo                                  # the bundled example dataset → report/index.html
+  $ chids demo --model chids --seed 2           # the same with the reference CHIDS autoencoder
   $ chids demo --dataset ~/LID-DS-2021/CVE-2017-7529 --out runs/cve-2017-7529`,
     )
     .action(async (flags: Flags) => {
@@ -39,6 +43,7 @@ Examples:
           dataset: flags.dataset,
           outDir: flags.out,
           seed: flags.seed,
+          model: flags.model as import('../model/detector.js').ModelName,
           epochs: flags.epochs,
           theta: flags.theta,
           hooks: progress,
@@ -48,6 +53,7 @@ Examples:
         progress.stop();
         process.stdout.write(
           `${evaluationTable(r.evaluation)}\n\n` +
+            `model: ${r.baseline.model}${r.baseline.model === 'calibrated' ? ' (the default: AV features calibrated leaving one training recording out; --model chids for the reference autoencoder)' : ''}\n` +
             `trained on ${r.baseline.recordings} recordings (${r.baseline.vectors} windows) in ${fmtMs(r.baseline.trainingMs)}; whole run ${fmtMs(r.ms)}\n` +
             `baseline: ${r.baselineDir}\nresults:  ${r.resultsPath}\nreport:   ${r.reportPath}\n`,
         );

@@ -30,9 +30,11 @@ export interface ModelOptions {
   ngram?: number;
   /** Largest number of normal bags (bosc). */
   maxBags?: number;
+  /** Improved mode (not --faithful): chids trains on scaled LORO calibration vectors. Set by baseline, not a flag. */
+  improved?: boolean;
 }
 
-export type Option = Exclude<keyof ModelOptions, 'model' | 'seed'>;
+export type Option = Exclude<keyof ModelOptions, 'model' | 'seed' | 'improved'>;
 
 export interface ModelInfo {
   name: ModelName;
@@ -142,7 +144,7 @@ export function describeDefaults(k: Option): string {
 export function inapplicableOptions(opts: ModelOptions): Option[] {
   const info = MODELS[opts.model ?? DEFAULT_MODEL];
   return (Object.keys(opts) as (keyof ModelOptions)[]).filter(
-    (k): k is Option => k !== 'model' && k !== 'seed' && opts[k] !== undefined && !(k in info.defaults),
+    (k): k is Option => k !== 'model' && k !== 'seed' && k !== 'improved' && opts[k] !== undefined && !(k in info.defaults),
   );
 }
 
@@ -205,6 +207,7 @@ export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTr
         learningRate: pick(opts, info, 'learningRate'),
         regRate: pick(opts, info, 'regRate'),
         seed: opts.seed,
+        loroScaled: opts.improved ?? false,
       });
     }
     case 'stide': {

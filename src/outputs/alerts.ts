@@ -25,6 +25,7 @@ import path from 'node:path';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import type { AnomalyVector } from '../encode/anomaly.js';
+import type { WindowExplanation } from '../model/detector.js';
 import { ChidsError } from '../util/errors.js';
 import { toJson } from '../util/json.js';
 import { sleep as delay } from '../util/sleep.js';
@@ -62,6 +63,8 @@ export interface WindowVerdict {
   unseenSyscalls: string[];
   unseenArgs: string[];
   model: string;
+  /** The feature that gave the score and its normal reference (detectors that explain: calibrated). */
+  explanation?: WindowExplanation;
   /** With --exploit-at: what the alert is, judged against the attack start. */
   label?: 'false_alarm' | 'after_exploit_start';
 }
@@ -81,6 +84,8 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
   const time = isoNs(endNs);
   const priority: FalcoPriority = v.score > v.criticalThreshold ? 'Critical' : 'Warning';
   const why: string[] = [];
+  const e = v.explanation;
+  if (e) why.push(`${FEATURE_NAMES[e.feature] ?? e.feature} ${fmt(e.value)} is ${fmtRatio(e.ratio)}× its normal maximum ${fmt(e.reference)}`);
   if (v.unseenSyscalls.length > 0) why.push(`unseen syscalls ${list(v.unseenSyscalls)}`);
   if (v.unseenArgs.length > 0) why.push(`unseen args ${list(v.unseenArgs)}`);
   if (why.length === 0) why.push('unusual volume or sequence');
@@ -110,8 +115,21 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
     'chids.unseen_args_total': v.unseenArgs.length,
     'chids.model': v.model,
   };
+  if (e) {
+    fields['chids.feature'] = e.feature;
+    fields['chids.feature_value'] = e.value;
+    fields['chids.feature_reference'] = e.reference;
+    fields['chids.feature_ratio'] = e.ratio;
+  }
   if (v.label) fields['chids.label'] = v.label;
   return { time, rule: ALERT_RULE, priority, output, source: 'syscall', tags: ['chids', 'anomaly', 'container'], hostname: HOST, output_fields: fields };
+}
+
+/** How an explained feature is named in an alert's text. */
+const FEATURE_NAMES: Record<string, string> = { fi: 'volume (fi)', unseen: 'unseen activity (usi + uai)' };
+
+function fmtRatio(r: number): string {
+  return r >= 1000 ? r.toExponential(2) : r.toFixed(2);
 }
 
 function fmt(x: number): string {

@@ -4,8 +4,11 @@
  * errors. Training is exactly trainChids on all training AVs in recording order (the last 20 %
  * of them are Keras' validation split), as the reference does.
  */
-import { CHIDS_DEFAULTS, CHIDS_KIND, ChidsScorer, loadChids, trainChids, type ChidsTrainOptions } from './chids.js';
+import { CHIDS_DEFAULTS, CHIDS_KIND, ChidsScorer, loadChids, scaleAVs, trainChids, type ChidsTrainOptions } from './chids.js';
 import { scoreLastVector, type ClosedWindow, concatAVs, type Detector, type DetectorTrainer, type FitResult, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
+
+/** Smallest input scale of a feature (as the calibrated detector's reference floor). */
+const SCALE_FLOOR = 1e-6;
 
 export interface ChidsModelOptions {
   epochs?: number;
@@ -15,11 +18,18 @@ export interface ChidsModelOptions {
   regRate?: number;
   validationSplit?: number;
   seed?: number;
+  /**
+   * Improved mode: train on the LORO calibration vectors (each training recording encoded
+   * against the other recordings' vocabulary), each feature divided by its largest calibration
+   * value; thresholds from the errors on those vectors. Off (the reference) in --faithful.
+   */
+  loroScaled?: boolean;
 }
 
 /** The manifest's record of the CHIDS autoencoder (the reference's configuration). */
-export function chidsSettings(o: Required<Omit<ChidsModelOptions, 'seed'>>): Record<string, unknown> {
+export function chidsSettings(o: Required<Omit<ChidsModelOptions, 'seed' | 'loroScaled'>>, loroScaled = false): Record<string, unknown> {
   return {
+    input: loroScaled ? 'loro-calibration-scaled' : 'training',
     encoding_dim: 2,
     bottleneck: 1,
     reg_rate: o.regRate,
@@ -65,7 +75,8 @@ export class ChidsTrainer implements DetectorTrainer {
   readonly name = 'chids' as const;
   readonly settings: Readonly<Record<string, unknown>>;
   readonly epochs: number;
-  private readonly o: Required<Omit<ChidsModelOptions, 'seed'>>;
+  private readonly o: Required<Omit<ChidsModelOptions, 'seed' | 'loroScaled'>>;
+  readonly usesCalibration: boolean;
 
   constructor(private readonly opts: ChidsModelOptions = {}) {
     this.o = {
@@ -76,11 +87,24 @@ export class ChidsTrainer implements DetectorTrainer {
       validationSplit: opts.validationSplit ?? CHIDS_DEFAULTS.validationSplit,
     };
     this.epochs = this.o.epochs;
-    this.settings = chidsSettings(this.o);
+    this.usesCalibration = opts.loroScaled ?? false;
+    this.settings = chidsSettings(this.o, this.usesCalibration);
   }
 
   async fit(recordings: readonly TrainingRecording[], hooks: TrainHooks = {}): Promise<FitResult> {
-    const { avs, n } = concatAVs(recordings);
+    let { avs, n } = concatAVs(recordings);
+    let scale: [number, number, number] | null = null;
+    if (this.usesCalibration) {
+      const cal = concatAVs(recordings.map((r) => ({ avs: r.calibration ?? r.avs, n: r.n })));
+      scale = [0, 1, 2].map((j) => {
+        let m = 0;
+        for (let i = 0; i < cal.n; i++) if (cal.avs[3 * i + j] > m) m = cal.avs[3 * i + j];
+        // A feature normal calibration never shows (usually usi): any value of it is far out of range.
+        return Math.max(m, SCALE_FLOOR);
+      }) as [number, number, number];
+      avs = scaleAVs(cal.avs, scale);
+      n = cal.n;
+    }
     hooks.onTrainStart?.(n, this.o.epochs);
     const trainOpts: ChidsTrainOptions = {
       epochs: this.o.epochs,
@@ -93,6 +117,7 @@ export class ChidsTrainer implements DetectorTrainer {
       onEpoch: hooks.onEpoch ? (e, loss, val) => hooks.onEpoch!(e, this.o.epochs, loss, val) : undefined,
     };
     const r = await trainChids(avs, n, trainOpts);
+    r.scorer.inputScale = scale;
     return {
       detector: new ChidsDetector(r.scorer, this.settings),
       trainScores: r.trainErrors,
@@ -110,5 +135,5 @@ export class ChidsTrainer implements DetectorTrainer {
 
 export async function loadChidsDetector(dir: string): Promise<ChidsDetector> {
   const scorer = await loadChids(dir);
-  return new ChidsDetector(scorer, { reg_rate: scorer.activityL1 });
+  return new ChidsDetector(scorer, { reg_rate: scorer.activityL1, ...(scorer.inputScale ? { input_scale: scorer.inputScale } : {}) });
 }

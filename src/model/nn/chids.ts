@@ -30,7 +30,8 @@
  * the reference predicts on its whole input); error = mean over the 3 features of the squared
  * difference, computed in float64 from the float32 prediction; threshold_i = max error × θ_i.
  */
-import { ChidsError } from '../../util/errors.js';
+import { join } from 'node:path';
+import { ChidsError, InputError } from '../../util/errors.js';
 import { KerasAdam, KERAS_ADAM } from './adam.js';
 import { saveLayersModel, loadLayersModelDir, type ModelCheck } from './io.js';
 import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace } from '../../util/rng.js';
@@ -234,6 +235,12 @@ export class ChidsScorer {
   constructor(
     readonly model: tf.LayersModel,
     readonly activityL1: number | null = null,
+    /**
+     * Improved mode: each AV feature is divided by this before the network sees it (the
+     * feature's largest calibration value), so the sigmoid outputs can reach the normal range
+     * of every feature. Null: raw AVs, as the reference.
+     */
+    public inputScale: readonly [number, number, number] | null = null,
   ) {}
 
   private vars(): tf.Variable[] {
@@ -258,7 +265,8 @@ export class ChidsScorer {
   }
 
   scoreAVs(avs: Float64Array, n: number): Float64Array {
-    return reconstructionErrors(avs, this.reconstruct(avs, n), n);
+    const x = this.inputScale === null ? avs : scaleAVs(avs, this.inputScale);
+    return reconstructionErrors(x, this.reconstruct(x, n), n);
   }
 
   /** Current weights, [kernel1, bias1, …] (copies). */
@@ -277,6 +285,7 @@ export class ChidsScorer {
     if (this.activityL1 !== null) {
       chids['activityRegularization'] = { layer: CHIDS_LAYERS[0].name, l1: this.activityL1, appliedBy: 'chids training loop' };
     }
+    if (this.inputScale !== null) chids['inputScale'] = [...this.inputScale];
     return saveLayersModel(this.model, dir, { chids });
   }
 
@@ -435,7 +444,23 @@ const chidsCheck: ModelCheck = {
 export async function loadChids(dir: string): Promise<ChidsScorer> {
   await ensureTf();
   const model = await loadLayersModelDir(dir, chidsCheck);
-  const meta = (model.getUserDefinedMetadata() as { chids?: { activityRegularization?: { l1?: unknown } } } | undefined)?.chids;
+  const meta = (model.getUserDefinedMetadata() as { chids?: { activityRegularization?: { l1?: unknown }; inputScale?: unknown } } | undefined)?.chids;
   const l1 = meta?.activityRegularization?.l1;
-  return new ChidsScorer(model, typeof l1 === 'number' && Number.isFinite(l1) ? l1 : null);
+  const scale = meta?.inputScale;
+  if (scale !== undefined && !(Array.isArray(scale) && scale.length === AV_FEATURES && scale.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0))) {
+    model.dispose();
+    throw new InputError(join(dir, 'model', 'model.json'), 'userDefinedMetadata.chids.inputScale must be 3 positive numbers');
+  }
+  return new ChidsScorer(model, typeof l1 === 'number' && Number.isFinite(l1) ? l1 : null, (scale as [number, number, number] | undefined) ?? null);
+}
+
+/** AVs (`n × 3`) with each feature divided by its scale. */
+export function scaleAVs(avs: Float64Array, scale: readonly number[]): Float64Array {
+  const out = new Float64Array(avs.length);
+  for (let i = 0; i < avs.length; i += 3) {
+    out[i] = avs[i] / scale[0];
+    out[i + 1] = avs[i + 1] / scale[1];
+    out[i + 2] = avs[i + 2] / scale[2];
+  }
+  return out;
 }

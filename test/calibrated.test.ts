@@ -1,0 +1,275 @@
+/**
+ * LORO calibration (src/encode/calibration.ts) and the default detector built on it
+ * (src/model/calibrated.ts): the folds, the second pass, the score, save/load, and the CLI.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { halveMask } from '../src/encode/anomaly.js';
+import { blockOf, foldPasses, planFolds, summarize, type FoldInput } from '../src/encode/calibration.js';
+import { runBaseline } from '../src/app/train.js';
+import type { TrainingRecording } from '../src/model/detector.js';
+import { CalibratedDetector, CalibratedTrainer, REFERENCE_FLOOR, loadCalibrated, referencesFrom } from '../src/model/calibrated.js';
+import { loadDetector } from '../src/model/registry.js';
+import { InputError } from '../src/util/errors.js';
+import { assertOk, assertOneLineError, jsonLines, jsonOf, runCli, show, traceLoads } from './helpers/cli.js';
+import { repoRoot } from './helpers/paths.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'chids-calibrated-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const noSegments = { perSegment: 1, syscalls: new Map<string, number>(), args: new Map<string, number>() };
+function rec(syscalls: string[], args: string[] = [], windows = 5): FoldInput {
+  return { seenSyscalls: new Set(syscalls), seenArgs: new Set(args), segments: noSegments, windows };
+}
+
+describe('calibration folds', () => {
+  it('halveMask merges adjacent segments pairwise', () => {
+    assert.equal(halveMask(0b0000), 0);
+    assert.equal(halveMask(0b0001), 0b01); // segment 0 → 0
+    assert.equal(halveMask(0b0010), 0b01); // segment 1 → 0
+    assert.equal(halveMask(0b0100), 0b10); // segment 2 → 1
+    assert.equal(halveMask(0b1001), 0b11); // segments 0, 3 → 0, 1
+    assert.equal(halveMask(0x80000000), 1 << 15); // segment 31 → 15
+    assert.equal(halveMask(0xffffffff), 0xffff);
+  });
+
+  it('plans one fold per recording up to 10, then round-robin', () => {
+    assert.deepEqual(planFolds([rec(['a']), rec(['b']), rec(['c'])]), { kind: 'recordings', k: 3, fold_of_recording: [0, 1, 2] });
+    const twelve = planFolds(Array.from({ length: 12 }, () => rec(['a'])));
+    assert.deepEqual(twelve, { kind: 'recordings', k: 10, fold_of_recording: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1] });
+  });
+
+  it('plans time blocks for a single recording (about 30 windows each, 2 to 10)', () => {
+    // 18 windows, 1 window per segment: round(18 / 30) = 1 → at least 2 blocks of 9.
+    assert.deepEqual(planFolds([rec(['a'], [], 18)]), { kind: 'time-blocks', k: 2, block_starts: [0, 9], windows: 18 });
+    // 100 windows, 4 per segment (25 segments): round(100 / 30) = 3 blocks, whole segments.
+    const p = planFolds([{ ...rec(['a'], [], 100), segments: { ...noSegments, perSegment: 4 } }]);
+    assert.deepEqual(p, { kind: 'time-blocks', k: 3, block_starts: [0, 36, 68], windows: 100 });
+    if (p.kind !== 'time-blocks') throw new Error('unreachable');
+    assert.deepEqual([0, 35, 36, 67, 68, 99].map((w) => blockOf(p, w)), [0, 0, 1, 1, 2, 2]);
+    // 1000 windows: capped at 10 blocks.
+    assert.equal(planFolds([{ ...rec(['a'], [], 1000), segments: { ...noSegments, perSegment: 32 } }]).k, 10);
+    assert.equal(planFolds([rec(['a'], [], 1)]).kind, 'none');
+  });
+
+  it('re-reads only the recordings that own an item no other fold has, against the others’ vocabulary', () => {
+    const recs = [rec(['read', 'write'], ['/etc']), rec(['read', 'write', 'getpid'], ['/etc']), rec(['read'], ['/etc', '/tmp'])];
+    const plan = planFolds(recs);
+    const passes = foldPasses(plan, recs, 7);
+    assert.deepEqual(
+      passes.map((p) => [p.recording, p.unseen]),
+      [
+        [1, { syscalls: 1, args: 0 }],
+        [2, { syscalls: 0, args: 1 }],
+      ],
+    );
+    const v1 = passes[0].vocabAt(0);
+    assert.deepEqual([...v1.seenSyscalls].sort(), ['read', 'write']);
+    assert.deepEqual([...v1.seenArgs].sort(), ['/etc', '/tmp']);
+    assert.equal(v1.maxFreq, 7);
+    const v2 = passes[1].vocabAt(3);
+    assert.deepEqual([...v2.seenSyscalls].sort(), ['getpid', 'read', 'write']);
+    assert.deepEqual([...v2.seenArgs], ['/etc']);
+  });
+
+  it('with more recordings than folds, an item of two recordings of the same fold is still unseen for that fold', () => {
+    const recs = Array.from({ length: 11 }, (_, i) => rec(['read', ...(i === 0 || i === 10 ? ['mmap'] : [])]));
+    const passes = foldPasses(planFolds(recs), recs, 1); // recordings 0 and 10 are both in fold 0
+    assert.deepEqual(passes.map((p) => p.recording), [0, 10]);
+    assert.ok(!passes[0].vocabAt(0).seenSyscalls.has('mmap'));
+  });
+
+  it('time blocks: each block is encoded against the items of the other blocks', () => {
+    const segments = {
+      perSegment: 1,
+      syscalls: new Map([
+        ['read', 0b1111],
+        ['execve', 0b0100],
+      ]),
+      args: new Map([['/bin/sh', 0b0001]]),
+    };
+    const only: FoldInput = { seenSyscalls: new Set(['read', 'execve']), seenArgs: new Set(['/bin/sh']), segments, windows: 4 };
+    const plan = planFolds([only]);
+    assert.deepEqual(plan, { kind: 'time-blocks', k: 2, block_starts: [0, 2], windows: 4 });
+    const [p] = foldPasses(plan, [only], 3);
+    assert.deepEqual(p.unseen, { syscalls: 1, args: 1 });
+    // Block 0 (windows 0-1) against block 1's items, and back.
+    assert.deepEqual([...p.vocabAt(0).seenSyscalls].sort(), ['execve', 'read']);
+    assert.deepEqual([...p.vocabAt(1).seenArgs], []);
+    assert.deepEqual([...p.vocabAt(2).seenSyscalls], ['read']);
+    assert.deepEqual([...p.vocabAt(3).seenArgs], ['/bin/sh']);
+  });
+
+  it('summarize: per-feature maxima and windows with unseen activity', () => {
+    const s = summarize(Float64Array.from([0.1, 0, 0, 0.3, 0.5, 0, 0.2, 0.25, 0.5]), 3);
+    assert.deepEqual(s, { windows: 3, windows_with_unseen: 2, max_fi: 0.3, max_usi: 0.5, max_uai: 0.5, max_unseen: 0.75 });
+  });
+});
+
+describe('the calibrated detector', () => {
+  it('scores max(fi / ref_fi, (usi + uai) / ref_unseen) and names the feature', () => {
+    const d = new CalibratedDetector({ fi: 0.2, unseen: 0.5 });
+    const avs = Float64Array.from([0.1, 0, 0, 0.3, 0.1, 0.1, 0.05, 0.5, 0.25, 0, 0, 0]);
+    assert.deepEqual([...d.scoreRecording({ avs, n: 4, tap: null })], [0.1 / 0.2, 0.3 / 0.2, (0.5 + 0.25) / 0.5, 0]);
+    assert.deepEqual(d.explain([0.3, 0.1, 0.1]), { feature: 'fi', value: 0.3, reference: 0.2, ratio: 0.3 / 0.2 });
+    assert.deepEqual(d.explain([0.05, 0.5, 0.25]), { feature: 'unseen', value: 0.75, reference: 0.5, ratio: 1.5 });
+  });
+
+  it('fit: the references are the calibration maxima, so the largest training score is 1 and thresholds = θ', async () => {
+    const recs: TrainingRecording[] = [
+      { avs: Float64Array.from([0.1, 0, 0]), calibration: Float64Array.from([0.1, 0, 0]), n: 1, tap: null, file: 'a' },
+      { avs: Float64Array.from([0.15, 0, 0, 0.05, 0, 0]), calibration: Float64Array.from([0.15, 1, 0, 0.05, 0, 0.5]), n: 2, tap: null, file: 'b' },
+    ];
+    const r = await new CalibratedTrainer(1).fit(recs);
+    const d = r.detector as CalibratedDetector;
+    assert.deepEqual(d.refs, { fi: 0.15, unseen: 1 });
+    assert.deepEqual([...r.trainScores], [0.1 / 0.15, 1, 0.5]);
+    assert.equal(r.maxScore, 1);
+    assert.deepEqual(r.thresholds, [0.2, 0.4, 0.6000000000000001, 0.8, 1, 1.2, 1.4000000000000001, 1.6, 1.8, 2]);
+  });
+
+  it('without unseen activity in calibration, any unseen syscall or argument alarms at every θ', () => {
+    const refs = referencesFrom(Float64Array.from([0.2, 0, 0, 0.1, 0, 0]), 2);
+    assert.deepEqual(refs, { fi: 0.2, unseen: REFERENCE_FLOOR });
+    const d = new CalibratedDetector(refs);
+    // The smallest positive usi a window can have is 1 / (nodes − 1); here 1/500.
+    const [s] = d.scoreRecording({ avs: Float64Array.from([0.01, 1 / 500, 0]), n: 1, tap: null });
+    assert.ok(s > 2, `score ${s}`);
+  });
+
+  it('refuses a non-finite AV with a clear error', () => {
+    const d = new CalibratedDetector({ fi: 1, unseen: 1 });
+    assert.throws(() => d.scoreRecording({ avs: Float64Array.from([NaN, 0, 0]), n: 1, tap: null }), /non-finite/);
+  });
+
+  it('saves and loads (registry too), scores unchanged; a corrupt file is a one-line error naming it', async () => {
+    const dir = path.join(tmp, 'saved');
+    mkdirSync(dir);
+    const d = new CalibratedDetector({ fi: 0.2, unseen: 0.328 });
+    await d.save(dir);
+    const file = path.join(dir, 'model', 'calibrated.json');
+    assert.ok(existsSync(file));
+    const back = await loadDetector(dir, 'calibrated');
+    assert.equal(back.name, 'calibrated');
+    const avs = Float64Array.from([0.3, 0.1, 0.2, 0.01, 0, 0]);
+    assert.deepEqual([...back.scoreRecording({ avs, n: 2, tap: null })], [...d.scoreRecording({ avs, n: 2, tap: null })]);
+    writeFileSync(file, JSON.stringify({ format: 'chids-calibrated', version: 1, kind: 'calibrated-av', references: { fi: -1, unseen: 1 } }));
+    await assert.rejects(loadCalibrated(dir), (e: unknown) => e instanceof InputError && e.message.includes(file) && /references\.fi/.test(e.message));
+    writeFileSync(file, '{"format": "chids-calib');
+    await assert.rejects(loadCalibrated(dir), (e: unknown) => e instanceof InputError && /not valid JSON/.test(e.message));
+  });
+});
+
+/** Writes a LID-DS `.sc` recording: one enter event per syscall, 1 ms apart, in one window. */
+function sc(file: string, calls: [string, string?][]): string {
+  const t0 = 1_700_000_000_000_000_000n;
+  const lines = calls.map(([name, arg], i) => `${t0 + BigInt(i) * 1_000_000n} 0 10 app 10 ${name} > ${arg ? `fd=3 name=${arg} flags=0` : 'fd=3'}`);
+  const p = path.join(tmp, file);
+  writeFileSync(p, lines.join('\n') + '\n');
+  return p;
+}
+
+describe('baseline with calibration', () => {
+  it('encodes a recording against the other recordings’ vocabulary (hand-computed AVs)', async () => {
+    // r1: read write read (seen by r2 too); r2: read write getpid read. max_freq = 4.
+    const r1 = sc('r1.sc', [['read'], ['write'], ['read']]);
+    const r2 = sc('r2.sc', [['read'], ['write'], ['getpid'], ['read']]);
+    let seen: readonly TrainingRecording[] = [];
+    const out = path.join(tmp, 'hand');
+    const res = await runBaseline({ inputs: [r1, r2], outDir: out, faithful: false, windowNs: 1e9, seed: 1, hooks: { onTrainingSet: (r) => (seen = r) } });
+    assert.equal(res.model, 'calibrated');
+    assert.equal(res.maxFreq, 4);
+    // r1: every item is in r2: calibration = training = [(3 − 1) / 20, 0, 0], not re-read.
+    assert.deepEqual([...seen[0].calibration!], [0.1, 0, 0]);
+    // r2 against {read, write}: getpid → USN; graph read→write→USN→read: n = 3, USN has one
+    // predecessor and one successor: centrality 2 / (3 − 1) = 1, usi = |U| × 1 = 1; fi = 3 / 20.
+    assert.deepEqual([...seen[1].calibration!], [0.15, 1, 0]);
+    assert.deepEqual([...seen[1].avs], [0.15, 0, 0]);
+    const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    assert.equal(m.version, 2);
+    assert.deepEqual(m.calibration.folds, { kind: 'recordings', k: 2, fold_of_recording: [0, 1] });
+    assert.deepEqual(m.calibration.reread, [{ path: r2, unseen_syscalls: 1, unseen_args: 0 }]);
+    assert.deepEqual(m.calibration.summary, { windows: 2, windows_with_unseen: 1, max_fi: 0.15, max_usi: 1, max_uai: 0, max_unseen: 1 });
+    const cal = JSON.parse(readFileSync(path.join(out, 'calibration.json'), 'utf8'));
+    assert.deepEqual(cal.unseen_windows, [{ recording: 1, window: 0, av: [0.15, 1, 0] }]);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'model', 'calibrated.json'), 'utf8')).references, { fi: 0.15, unseen: 1 });
+  });
+});
+
+describe('chids baseline + evaluate with the default detector (CLI)', () => {
+  const example = path.join(repoRoot, 'data', 'example');
+  const od = path.join(tmp, 'example');
+
+  it('trains the calibrated detector with no flags, and evaluate explains every window', async () => {
+    const b = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', od, '--json', '-q'], { timeoutMs: 120_000 });
+    assertOk(b);
+    const summary = jsonOf<{ model: { type: string }; thresholds: number[] }>(b);
+    assert.equal(summary.model.type, 'calibrated');
+    assert.equal(summary.thresholds[4], 1, 'θ 1.0 is the largest calibration score, 1');
+    const log = path.join(tmp, 'loads-evaluate.txt');
+    const e = await runCli(['evaluate', '--od', od, '--dataset', example, '--json', '-q'], { timeoutMs: 120_000, preload: [traceLoads], env: { CHIDS_TRACE_LOADS: log } });
+    assertOk(e);
+    const r = jsonOf<{
+      model: string;
+      counts: { normal: { recordings: number; flagged: number[] }; attack: { recordings: number; flagged: number[] } };
+      recordings: { window_errors: (number | null)[]; window_explanations: ({ feature: string; value: number; reference: number; ratio: number } | null)[] }[];
+    }>(e);
+    assert.equal(r.model, 'calibrated-av');
+    for (const rec of r.recordings) {
+      assert.equal(rec.window_explanations.length, rec.window_errors.length);
+      rec.window_errors.forEach((err, i) => {
+        const x = rec.window_explanations[i];
+        if (err === null) return assert.equal(x, null);
+        assert.ok(x && (x.feature === 'fi' || x.feature === 'unseen'));
+        assert.equal(x.ratio, err, 'the explained feature gives the score');
+        assert.equal(x.value / x.reference, err);
+      });
+    }
+    // Measured (issue 9's target on the bundled data, θ 1.0): every attack, no false alarm.
+    assert.equal(r.counts.attack.flagged[4], r.counts.attack.recordings, show(e).slice(0, 300));
+    assert.equal(r.counts.normal.flagged[4], 0);
+    const loads = readFileSync(log, 'utf8').split('\n');
+    assert.ok(loads.some((l) => /src\/model\/calibrated/.test(l)), 'the tracer saw the detector load');
+    assert.deepEqual(loads.filter((l) => /@tensorflow/.test(l)), [], 'evaluate with the calibrated detector loaded TF.js');
+  });
+
+  it('monitor alerts say which feature crossed and by how much, without TF.js', async () => {
+    assert.ok(existsSync(path.join(od, 'manifest.json')), 'needs the baseline of the previous test');
+    const zip = path.join(example, 'test', 'normal_and_attack');
+    const { readdirSync } = await import('node:fs');
+    const { unzipSync } = await import('fflate');
+    const name = readdirSync(zip).find((f) => f.endsWith('.zip'))!;
+    const files = unzipSync(readFileSync(path.join(zip, name)));
+    const scText = Object.entries(files).find(([k]) => k.endsWith('.sc'))![1];
+    const log = path.join(tmp, 'loads-monitor.txt');
+    const m = await runCli(['monitor', '--od', od, '--source', 'stdin', '--format', 'lidds'], { input: Buffer.from(scText), timeoutMs: 120_000, preload: [traceLoads], env: { CHIDS_TRACE_LOADS: log } });
+    assertOk(m);
+    const alerts = jsonLines<{ output: string; output_fields: Record<string, unknown> }>(m);
+    assert.ok(alerts.length > 0, show(m));
+    for (const a of alerts) {
+      const f = a.output_fields;
+      assert.ok(f['chids.feature'] === 'fi' || f['chids.feature'] === 'unseen');
+      assert.equal(f['chids.feature_ratio'], f['chids.score']);
+      assert.match(a.output, /× its normal maximum/);
+    }
+    assert.deepEqual(readFileSync(log, 'utf8').split('\n').filter((l) => /@tensorflow/.test(l)), [], 'monitor loaded TF.js');
+  });
+
+  it('a corrupt model file is a one-line error naming it', async () => {
+    const bad = path.join(tmp, 'corrupt');
+    const b = await runCli(['baseline', '--td', path.join(example, 'training', 'adoring_swirles_6933.zip'), '--od', bad, '-q'], { timeoutMs: 120_000 });
+    assertOk(b);
+    const file = path.join(bad, 'model', 'calibrated.json');
+    writeFileSync(file, '{"format":"chids-calibrated","version":1,"kind":"calibrated-av","references":{"fi":"x"}}');
+    const e = await runCli(['evaluate', '--od', bad, '--ns', path.join(example, 'test', 'normal')], { timeoutMs: 120_000 });
+    assertOneLineError(e, file, /references/);
+  });
+
+  it('--epochs does not apply to the default', async () => {
+    const r = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', path.join(tmp, 'x'), '--epochs', '5']);
+    assertOneLineError(r, /--epochs does not apply to --model calibrated/);
+  });
+});
