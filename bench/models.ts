@@ -64,7 +64,7 @@ console.log(
 console.log('| model | epochs | trained on | training time | windows/s (evaluate, end to end) | windows/s (model only) | DR @ FAR ≤ 1 % | DR @ FAR ≤ 5 % | AUC | latency |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const m of result.models) {
-  const unit = m.model === 'chids' ? 'AVs' : m.model === 'stide' ? 'n-grams' : m.model === 'bosc' ? 'bags' : 'sequences';
+  const unit = m.model === 'chids' || m.model === 'calibrated' ? 'AVs' : m.model === 'stide' ? 'n-grams' : m.model === 'bosc' ? 'bags' : 'sequences';
   console.log(
     `| ${m.model} | ${m.epochs || '—'} | ${num(m.examples)} ${unit} | ${(m.training_ms / 1000).toFixed(1)} s | ${num(m.windows_per_s)} | ${num(m.model_windows_per_s)} | ${pct(m.dr_at_far_1)} | ${pct(m.dr_at_far_5)} | ${num(m.auc, 3)} | ${m.mean_latency_s === null ? '—' : `${m.mean_latency_s.toFixed(2)} s`} |`,
   );

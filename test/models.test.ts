@@ -14,6 +14,7 @@ import { pathsInDir, readManifest } from '../src/engine/baseline-dir.js';
 import { runBaseline } from '../src/app/train.js';
 import { runEvaluate } from '../src/app/evaluate.js';
 import { trainingVectors } from '../src/encode/anomaly.js';
+import { foldPasses, planFolds } from '../src/encode/calibration.js';
 import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary, type Vocabulary } from '../src/encode/vocabulary.js';
 import { NameTable } from '../src/trace/names.js';
@@ -89,11 +90,23 @@ async function fitOn(opts: ModelOptions, inputs: readonly string[]): Promise<{ f
     r.seenSyscalls.forEach((s) => ss.add(s));
     r.seenArgs.forEach((s) => sa.add(s));
   }
-  const recordings = per.map(({ r, tap, file }) => {
+  const recordings: TrainingRecording[] = per.map(({ r, tap, file }) => {
     const rows: number[] = [];
     for (const v of trainingVectors(r.counts, maxFreq)) if (v !== null) rows.push(...v);
     return { avs: Float64Array.from(rows), n: rows.length / 3, tap, file };
   });
+  if (trainer.usesCalibration) {
+    // Calibration vectors: the training vectors, except for the recordings the fold plan re-reads.
+    const inputs = per.map(({ r }) => ({ seenSyscalls: r.seenSyscalls, seenArgs: r.seenArgs, segments: r.segments, windows: r.counts.length }));
+    for (const rec of recordings) rec.calibration = rec.avs;
+    for (const p of foldPasses(planFolds(inputs), inputs, maxFreq)) {
+      const rows: number[] = [];
+      await encodeTrace(await openSource(per[p.recording].file), p.vocabAt(0), { faithful: false, windowNs: 1e9, vocabAt: p.vocabAt }, (w) => {
+        if (w.av !== null) rows.push(...w.av);
+      }, names);
+      recordings[p.recording].calibration = Float64Array.from(rows);
+    }
+  }
   const fit = await trainer.fit(recordings);
   return { fit, vocab: makeVocabulary(ss, sa, maxFreq), recordings };
 }

@@ -69,7 +69,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const resultsPath = path.join(opts.outDir, 'results.json');
   const reportPath = path.join(opts.outDir, 'index.html');
 
-  opts.onStage?.(`training a ${opts.model ?? 'default (calibrated)'} baseline on ${layout.training} (seed ${opts.seed})`);
+  opts.onStage?.(`training a baseline (${opts.model ?? 'calibrated'}) on ${layout.training} (seed ${opts.seed})`);
   const baseline = await runBaseline({
     inputs: [layout.training],
     outDir: baselineDir,

@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .command('compare')
     .description('train and evaluate several detectors on the same LID-DS split; print one table')
     .requiredOption('--dataset <dir>', 'a LID-DS scenario directory (training/, test/normal/, test/normal_and_attack/)')
-    .option('--models <list>', 'comma-separated: chids, dense-seq, enhanced, lstm, tcn, stide, bosc', 'chids,dense-seq,enhanced,lstm,tcn,stide,bosc')
+    .option('--models <list>', 'comma-separated: calibrated, chids, dense-seq, enhanced, lstm, tcn, stide, bosc', 'calibrated,chids,dense-seq,enhanced,lstm,tcn,stide,bosc')
     .option('--epochs <n>', "epochs for every neural model (default: each model's own)", positiveInt('--epochs'))
     .option('--seed <n>', 'one seed for every model (default: random, reported)', nonNegativeInt('--seed'))
     .option('--out <dir>', 'keep each baseline in DIR/<model> (default: temporary, removed)')
