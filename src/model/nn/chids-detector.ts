@@ -1,8 +1,11 @@
 /**
  * The CHIDS autoencoder (chids.ts) behind the common Detector interface: it scores each
  * window's anomaly vector on its own, so a recording's scores are its AVs' reconstruction
- * errors. Training is exactly trainChids on all training AVs in recording order (the last 20 %
- * of them are Keras' validation split), as the reference does.
+ * errors. Faithful (the reference): trainChids on all training AVs in recording order (the last
+ * 20 % of them are Keras' validation split). Improved (`loroScaled`): the same on the LORO
+ * calibration vectors, each feature divided by its largest calibration value, because on the raw
+ * training AVs (usi = uai = 0, fi small) the network converges to a near-constant output and
+ * misses attacks that only change volume (measured: 3/7 → 7/7 on data/example, seeds 1–3).
  */
 import { CHIDS_DEFAULTS, CHIDS_KIND, ChidsScorer, loadChids, scaleAVs, trainChids, type ChidsTrainOptions } from './chids.js';
 import { scoreLastVector, type ClosedWindow, concatAVs, type Detector, type DetectorTrainer, type FitResult, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
@@ -95,6 +98,7 @@ export class ChidsTrainer implements DetectorTrainer {
     let { avs, n } = concatAVs(recordings);
     let scale: [number, number, number] | null = null;
     if (this.usesCalibration) {
+      // A caller that computed no calibration vectors (a library user) trains on the training ones, scaled.
       const cal = concatAVs(recordings.map((r) => ({ avs: r.calibration ?? r.avs, n: r.n })));
       scale = [0, 1, 2].map((j) => {
         let m = 0;
