@@ -47,8 +47,12 @@ export async function planSources(paths: readonly string[], onSkip?: (path: stri
       out.push({ path: p, fromDirectory: false });
       continue;
     }
-    const found = await listRecordings(p, onSkip);
+    // What was passed over is reported only for a directory that holds recordings: for one that
+    // holds none, the error says all there is to say (in one line).
+    const passed: [string, string][] = [];
+    const found = await listRecordings(p, (f, why) => passed.push([f, why]));
     if (found.length === 0) throw new InputError(p, 'no recordings (.zip, .sc, .scap, .txt) found in this directory');
+    for (const [f, why] of passed) onSkip?.(f, why);
     for (const f of found) out.push({ path: f, fromDirectory: true });
   }
   return out;
