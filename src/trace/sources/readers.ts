@@ -51,14 +51,23 @@ export interface TraceSource {
   /** Size in bytes of the text that chunks() will yield, when known (file size, zip entry uncompressedSize); null for scap/stdin. */
   readonly textBytes: number | null;
   /**
-   * The trace's raw text bytes, in order, in chunks of ~1 MiB (each Buffer is the consumer's to
-   * keep). Streams in constant memory. Throws InputError on I/O problems (missing, unreadable,
-   * corrupt zip, sysdig missing/failing). Leaving the loop early closes the file / zip and
-   * kills sysdig.
+   * The trace's raw text bytes, in order, in chunks of ~1 MiB. Streams in constant memory.
+   * Throws InputError on I/O problems (missing, unreadable, corrupt zip, sysdig
+   * missing/failing). Leaving the loop early closes the file / zip and kills sysdig.
+   *
+   * Chunk lifetime: by default each Buffer is the consumer's to keep. With `{ reuse: true }` a
+   * chunk is valid only until the consumer asks for the next one (the source may then refill
+   * its memory): the consumer copies whatever it keeps longer. The encoder reads this way, so a
+   * file is read through two reused buffers instead of allocating one per chunk.
    */
-  chunks(): AsyncIterable<Buffer>;
+  chunks(opts?: ChunkOptions): AsyncIterable<Buffer>;
   /** LID-DS labels from NAME.json (inside the zip, or the sibling NAME.json next to a .sc), or null when there are none. */
   labels(): Promise<RecordingLabels | null>;
+}
+
+export interface ChunkOptions {
+  /** The consumer is done with each chunk when it asks for the next one (see TraceSource.chunks). */
+  reuse?: boolean;
 }
 
 /** Target size of the chunks yielded by {@link TraceSource.chunks}. */
@@ -133,32 +142,54 @@ function plainSource(file: string, kind: 'sc' | 'text', st: Stats): TraceSource 
     kind,
     hint: kind === 'sc' ? 'lidds' : 'unknown',
     textBytes: st.isFile() ? st.size : null,
-    chunks: () => fileChunks(file),
+    chunks: (opts) => fileChunks(file, opts?.reuse === true),
     labels: async () => (kind === 'sc' ? readLabelsFile(path.join(path.dirname(file), `${name}.json`)) : null),
   };
 }
 
-async function* fileChunks(file: string): AsyncGenerator<Buffer> {
+async function* fileChunks(file: string, reuse: boolean): AsyncGenerator<Buffer> {
   let fh: FileHandle;
   try {
     fh = await fsOpen(file, 'r');
   } catch (err) {
     throw new InputError(file, `cannot open: ${fsProblem(err)}`);
   }
-  try {
-    for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-      let n: number;
-      try {
-        n = (await fh.read(buf, 0, CHUNK_BYTES, null)).bytesRead;
-      } catch (err) {
+  const read = (buf: Buffer) =>
+    fh.read(buf, 0, CHUNK_BYTES, null).then(
+      (r) => r.bytesRead,
+      (err) => {
         throw new InputError(file, `read error: ${fsProblem(err)}`);
+      },
+    );
+  if (!reuse) {
+    try {
+      for (;;) {
+        const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+        const n = await read(buf);
+        if (n === 0) return;
+        // A short read (end of file, pipe) would pin a whole 1 MiB buffer: copy it out instead.
+        yield n === CHUNK_BYTES ? buf : n < CHUNK_BYTES / 2 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n);
       }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+  // Two buffers, read ahead: while the consumer parses one, the thread pool fills the other. The
+  // buffer yielded is refilled only after the consumer asks for the one after it.
+  const bufs = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+  let pending: Promise<number> | null = read(bufs[0]);
+  try {
+    for (let k = 0; ; k ^= 1) {
+      const n: number = await pending!;
+      pending = null;
       if (n === 0) return;
-      // A short read (end of file, pipe) would pin a whole 1 MiB buffer: copy it out instead.
-      yield n === CHUNK_BYTES ? buf : n < CHUNK_BYTES / 2 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n);
+      if (n === CHUNK_BYTES) pending = read(bufs[k ^ 1]);
+      yield n === CHUNK_BYTES ? bufs[k] : bufs[k].subarray(0, n);
+      if (pending === null) pending = read(bufs[k ^ 1]); // after a short read (a growing file): try again
     }
   } finally {
+    // Leaving early: let the read in flight finish before the handle is closed under it.
+    if (pending !== null) await pending.catch(() => undefined);
     await fh.close().catch(() => undefined);
   }
 }
