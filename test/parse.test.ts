@@ -552,7 +552,7 @@ test('pyBytesRepr matches Python repr(bytes) for quotes, escapes and high bytes'
 test('chunks: the parser keeps nothing of a chunk after push (the caller may overwrite it)', () => {
   for (const [label, text, format, faithful] of chunkingCases()) {
     const whole = parse(text, format, faithful);
-    const buf = Buffer.from(text, 'utf8');
+    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     for (const size of [1, 5, 64]) {
       const names = new NameTable();
       const lines: string[] = [];

