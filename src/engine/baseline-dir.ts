@@ -22,7 +22,7 @@ import { ChidsError, InputError } from '../util/errors.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
 
-import { MANIFEST_FORMAT, MANIFEST_VERSION } from './manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION } from './manifest-format.js';
 
 export { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest };
 

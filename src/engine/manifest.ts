@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 
-export const MANIFEST_FORMAT = 'chids-baseline';
-export const MANIFEST_VERSION = 1;
+import { MANIFEST_FORMAT } from './manifest-format.js';
+export { MANIFEST_FORMAT, MANIFEST_VERSION } from './manifest-format.js';
 
 const InputRecord = z.object({
   path: z.string(),
