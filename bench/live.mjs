@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.join(root, 'bench', '.data');
-const cli = path.join(root, 'dist', 'cli', 'main.js');
+const cli = path.join(root, 'dist', 'bin', 'chids.js');
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const events = Number(process.argv[2] ?? process.env.BENCH_EVENTS ?? 1_000_000);
 if (!existsSync(cli)) {
