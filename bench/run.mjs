@@ -91,7 +91,7 @@ function once(label, argv, input) {
     process.exit(1);
   }
   const u = JSON.parse(readFileSync(rusageFile, 'utf8'));
-  return { cpu: (u.userCPUTime + u.systemCPUTime) / 1e6, wall, rss: u.maxRSS / 1024 };
+  return { cpu: (u.userCPUTime + u.systemCPUTime) / 1e6, wall, rss: (u.vmHWMkB ?? u.maxRSS) / 1024 };
 }
 
 /** Runs floor and cmd back to back, once to warm up and then `runs` times; medians and the median per-pair CPU ratio floor/cmd. */

@@ -227,11 +227,11 @@ async function* stdinChunks(opts?: ChunkOptions): AsyncGenerator<Buffer> {
   }
 }
 
-/** True when fd 0 is a pipe or a file (not a socket or terminal): it can be read with fs.read. */
+/** True when fd 0 is a pipe, socket (what spawn gives a child) or file, not a terminal: it can be read with fs.read. */
 function stdinIsPlain(): boolean {
   try {
     const st = fstatSync(0);
-    return st.isFIFO() || st.isFile();
+    return st.isFIFO() || st.isFile() || st.isSocket();
   } catch {
     return false;
   }
