@@ -7,7 +7,7 @@
 //  2. training the CHIDS autoencoder (`chids baseline`) on a trace of ~10 k one-second windows
 //     against `chids encode` of the same trace;
 //  3. the live path (bench/live.mjs): monitor replay events/s, scoring latency p50/p99;
-//  4. (BENCH_MODELS=1) training and scoring of every detector (bench/models.ts).
+//  4. training and scoring of every detector (bench/models.ts; BENCH_MODELS=0 skips it).
 //
 // Pairing: every repetition runs the floor and the command back to back and the ratio is
 // taken per pair; the median of the ratios is reported (with the medians of each side). The
@@ -189,9 +189,9 @@ const lv = spawnSync(node, [path.join(root, 'bench', 'live.mjs'), String(sizes[0
 if (lv.status === 0) console.log(`\nLive path (bench/live.mjs):\n\n| figure | value |\n|---|---|\n${lv.stdout.trim()}`);
 else process.stderr.write(`live bench failed (exit ${lv.status})\n`);
 
-// 4. (BENCH_MODELS=1) training time and scoring throughput of every detector on the bundled
-// dataset data/example, or on a generated one (bench/models.ts).
-if (process.env.BENCH_MODELS === '1') {
+// 4. (optional; BENCH_MODELS=0 skips it) training time and scoring throughput of every
+// detector on the bundled dataset data/example, or on a generated one (bench/models.ts).
+if (process.env.BENCH_MODELS !== '0') {
   process.stderr.write('timing the detectors (bench/models.ts) …\n');
   const md = spawnSync(node, ['--import', 'tsx', path.join(root, 'bench', 'models.ts')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   if (md.status === 0) console.log(`\nDetectors (bench/models.ts):\n\n${md.stdout.trim()}`);
