@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Writes a synthetic LID-DS 2021 .sc trace of N events (default 1,000,000), deterministic.
-// Usage: node bench/gen-lidds.mjs OUT.sc [N]
+// Usage: node bench/gen-lidds.mjs OUT.sc [N] [GAP_SCALE]
+// GAP_SCALE (default 1) stretches the time between events: 2500 makes 200 k events span
+// ~10 000 one-second windows (the training bench).
 // The mix imitates a web server worker pool: a request loop of accept/read/open/stat/
 // fstat/mmap/writev/close with enter and exit events, file paths drawn from a small site,
 // an occasional clone/execve, and ~20 µs between events (so 1 M events span ~20 s).
@@ -8,6 +10,7 @@ import { openSync, writeSync, closeSync } from 'node:fs';
 
 const out = process.argv[2];
 const n = Number(process.argv[3] ?? 1_000_000);
+const gapScale = BigInt(process.argv[4] ?? 1);
 if (!out || !Number.isInteger(n) || n < 1) {
   console.error('usage: node bench/gen-lidds.mjs OUT.sc [EVENTS]');
   process.exit(2);
@@ -61,7 +64,7 @@ while (written < n) {
   for (const [name, enter, exit] of request()) {
     for (const [dir, args] of [['>', enter], ['<', exit]]) {
       if (written >= n) break;
-      ts += BigInt(5000 + Math.floor(rnd() * 30000));
+      ts += gapScale * BigInt(5000 + Math.floor(rnd() * 30000));
       buf += `${ts} 33 ${tid} ${proc} ${tid} ${name} ${dir} ${args}${args ? ' ' : ''}\n`;
       written++;
     }

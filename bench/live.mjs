@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.join(root, 'bench', '.data');
-const cli = path.join(root, 'dist', 'cli', 'main.js');
+const cli = path.join(root, 'dist', 'bin', 'chids.js');
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const events = Number(process.argv[2] ?? process.env.BENCH_EVENTS ?? 1_000_000);
 if (!existsSync(cli)) {
@@ -88,12 +88,13 @@ for (let i = 0; i <= runs; i++) {
 const wall = median(walls);
 
 // 2. Scoring latency per window through the monitor's path, in this process.
-const { Monitor, loadWindowScorer } = await import(pathToFileURL(path.join(root, 'dist', 'detect', 'monitor.js')).href);
-const { readBaselineData, pathsInDir } = await import(pathToFileURL(path.join(root, 'dist', 'detect', 'artifacts.js')).href);
+const { Monitor } = await import(pathToFileURL(path.join(root, 'dist', 'app', 'monitor.js')).href);
+const { loadDetector } = await import(pathToFileURL(path.join(root, 'dist', 'model', 'registry.js')).href);
+const { readBaselineData, pathsInDir } = await import(pathToFileURL(path.join(root, 'dist', 'engine', 'baseline-dir.js')).href);
 const { STDIN_CONTAINER } = await import(pathToFileURL(path.join(root, 'dist', 'capture', 'containers.js')).href);
-const { silentLogger } = await import(pathToFileURL(path.join(root, 'dist', 'capture', 'log.js')).href);
+const { silentLogger } = await import(pathToFileURL(path.join(root, 'dist', 'util', 'log.js')).href);
 const data = await readBaselineData(pathsInDir(model));
-const scorer = await loadWindowScorer(model, data.manifest?.model.type);
+const scorer = await loadDetector(model, data.manifest?.model.type);
 let alerts = 0;
 const monitor = new Monitor({
   vocab: data.vocab,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The speed floor for reading a trace: count its lines, reading it the way chids does
 // (1 MiB chunks) and finding each newline with Buffer.indexOf. Prints the line count.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 const fh = await open(process.argv[2], 'r');
@@ -14,3 +15,8 @@ for (;;) {
 }
 await fh.close();
 console.log(lines);
+// Same resource report as the chids command (see bench/run.mjs).
+if (process.env.CHIDS_RUSAGE) {
+  const vmHWMkB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) || undefined;
+  writeFileSync(process.env.CHIDS_RUSAGE, JSON.stringify({ ...process.resourceUsage(), vmHWMkB }) + '\n');
+}

@@ -198,3 +198,14 @@ test('LiddsRecorder writes a LID-DS zip that chids reads back, labels included',
   assert.throws(() => new LiddsRecorder(path.join(dir, 'x.sc')), /is a \.zip/);
   assert.equal(STDIN_CONTAINER.id, 'stdin');
 });
+
+test('LineSplitter drops a line longer than its bound whole, counts it, and reads on', () => {
+  const s = new LineSplitter(1000);
+  const got: string[] = [];
+  s.push('first\n' + 'x'.repeat(600), (l) => got.push(l));
+  for (let i = 0; i < 50; i++) s.push('y'.repeat(100), (l) => got.push(l));
+  s.push('z\nlast', (l) => got.push(l));
+  s.end((l) => got.push(l));
+  assert.deepEqual(got, ['first', 'last']);
+  assert.equal(s.overlong, 1);
+});

@@ -548,3 +548,38 @@ test('pyBytesRepr matches Python repr(bytes) for quotes, escapes and high bytes'
   ];
   for (const [bytes, nl, want] of cases) assert.equal(pyBytesRepr(Uint8Array.from(bytes), 0, bytes.length, nl), want);
 });
+
+test('chunks: the parser keeps nothing of a chunk after push (the caller may overwrite it)', () => {
+  for (const [label, text, format, faithful] of chunkingCases()) {
+    const whole = parse(text, format, faithful);
+    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    for (const size of [1, 5, 64]) {
+      const names = new NameTable();
+      const lines: string[] = [];
+      const parser = new TraceParser({ file: 't', format, faithful, names, onEvent: (ev) => lines.push(`${ev.line} ${names.name(ev.nameId)} ${ev.argsText()}`) });
+      const reused = Buffer.alloc(size);
+      for (let p = 0; p < buf.length; p += size) {
+        const n = buf.copy(reused, 0, p, p + size);
+        parser.push(reused.subarray(0, n));
+        reused.fill(0x41); // what a reused read buffer would hold next
+      }
+      parser.end();
+      assert.deepEqual(lines, whole.events.map((e) => `${e.line} ${e.name} ${e.args}`), `${label}, reused chunks of ${size}`);
+    }
+  }
+});
+
+test('long lines: a line longer than 16 MiB is refused with its number; a shorter one is read in small chunks', () => {
+  const head = '1631078867467773648 33 2902774 apache2 2902774 open < fd=13 name=/dev/urandom\n';
+  const mk = (argBytes: number) => Buffer.concat([Buffer.from(head + head.slice(0, -1) + ' '), Buffer.alloc(argBytes, 0x61), Buffer.from('\n' + head)]);
+  const push = (buf: Buffer) => {
+    const names = new NameTable();
+    let events = 0;
+    const parser = new TraceParser({ file: 'big.sc', format: 'lidds', faithful: false, names, onEvent: () => events++ });
+    for (let p = 0; p < buf.length; p += 65536) parser.push(buf.subarray(p, p + 65536));
+    parser.end();
+    return events;
+  };
+  assert.equal(push(mk(8 << 20)), 3);
+  assert.throws(() => push(mk(17 << 20)), (err: unknown) => err instanceof InputError && /big\.sc: line 2 is longer than 16 MiB/.test(err.message));
+});

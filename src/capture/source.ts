@@ -90,35 +90,63 @@ export function wallNow(): { sec: number; nsec: number } {
 
 /**
  * Splits a stream of bytes into complete lines (the last partial line is kept for the next
- * chunk), bounded: a line longer than `maxLine` is cut off and counted.
+ * chunk), bounded: a line longer than `maxLine` is dropped whole and counted. Each chunk is
+ * searched once and a partial line is kept as pieces joined when its newline comes, so the work
+ * is linear in the input however long the lines and however small the chunks.
  */
 export class LineSplitter {
-  private carry = '';
+  private parts: string[] = [];
+  private partsLen = 0;
+  /** Inside an overlong line: everything up to the next newline is skipped. */
+  private dropping = false;
   overlong = 0;
 
   constructor(private readonly maxLine = 1 << 20) {}
 
   /** Calls `line` for every complete line in `chunk`. */
   push(chunk: Buffer | string, line: (text: string) => void): void {
-    const text = this.carry + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
     let start = 0;
+    const first = text.indexOf('\n');
+    if (first < 0) {
+      this.keep(text);
+      return;
+    }
+    if (this.dropping) this.dropping = false;
+    else if (this.partsLen > 0) {
+      this.parts.push(text.slice(0, first));
+      line(this.parts.join(''));
+      this.parts = [];
+      this.partsLen = 0;
+    } else line(text.slice(0, first));
+    start = first + 1;
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
       line(text.slice(start, nl));
       start = nl + 1;
     }
-    this.carry = text.slice(start);
-    if (this.carry.length > this.maxLine) {
+    if (start < text.length) this.keep(text.slice(start));
+  }
+
+  private keep(piece: string): void {
+    if (this.dropping) return;
+    this.parts.push(piece);
+    this.partsLen += piece.length;
+    if (this.partsLen > this.maxLine) {
       this.overlong++;
-      this.carry = '';
+      this.parts = [];
+      this.partsLen = 0;
+      this.dropping = true;
     }
   }
 
   /** The last line, if the stream ended without a newline. */
   end(line: (text: string) => void): void {
-    if (this.carry !== '') line(this.carry);
-    this.carry = '';
+    if (this.partsLen > 0) line(this.parts.join(''));
+    this.parts = [];
+    this.partsLen = 0;
+    this.dropping = false;
   }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `chids` executable: process-level wiring around the program in ./program.ts. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { run } from './program.js';
 
 // A closed pipe (e.g. `chids encode … | head`) is not an error.
@@ -14,7 +14,15 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 if (process.env.CHIDS_RUSAGE) {
   const target = process.env.CHIDS_RUSAGE;
   process.on('exit', () => {
-    writeFileSync(target, JSON.stringify(process.resourceUsage()) + '\n');
+    // maxRSS (getrusage) survives exec, so a child of a big bench process reports its parent's
+    // size; the kernel's VmHWM is this process's own peak.
+    let vmHWMkB: number | undefined;
+    try {
+      vmHWMkB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) || undefined;
+    } catch {
+      vmHWMkB = undefined;
+    }
+    writeFileSync(target, JSON.stringify({ ...process.resourceUsage(), vmHWMkB }) + '\n');
   });
 }
 

@@ -15,7 +15,8 @@ export interface ChunkSource {
   readonly path: string;
   readonly hint: 'sysdig' | 'lidds' | 'unknown';
   readonly textBytes: number | null;
-  chunks(): AsyncIterable<Buffer>;
+  /** With `reuse`, a chunk may be overwritten once the next one is asked for (see sources.ts). */
+  chunks(opts?: { reuse?: boolean }): AsyncIterable<Buffer>;
 }
 
 export interface ReadOptions {
@@ -99,7 +100,9 @@ async function readEvents(
   // Until the format is known, chunks are held back (a pipe may deliver the first line in
   // pieces): up to SNIFF_BYTES, then a trace no line of which is recognised is refused.
   const head: Buffer[] = [];
-  for await (const chunk of src.chunks()) {
+  // The parser copies the one partial line it carries over and the sniffer copies what it
+  // holds back, so nothing here outlives its chunk: the source may reuse its buffers.
+  for await (const chunk of src.chunks({ reuse: true })) {
     if (chunk.length === 0) continue;
     hash?.update(chunk);
     bytes += chunk.length;

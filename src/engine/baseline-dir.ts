@@ -24,7 +24,7 @@ import { ChidsError, InputError } from '../util/errors.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
 
-import { MANIFEST_FORMAT, MANIFEST_VERSION, READABLE_MANIFEST_VERSIONS } from './manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, READABLE_MANIFEST_VERSIONS } from './manifest-format.js';
 
 export { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest };
 

@@ -5,13 +5,8 @@
  */
 import { z } from 'zod';
 
-export const MANIFEST_FORMAT = 'chids-baseline';
-/**
- * 2: adds `calibration` (the LORO fold plan and, when the detector used them, the calibration
- * summary). Version 1 baselines (no calibration) are still read: nothing else changed.
- */
-export const MANIFEST_VERSION = 2;
-export const READABLE_MANIFEST_VERSIONS: readonly number[] = [1, 2];
+import { MANIFEST_FORMAT } from './manifest-format.js';
+export { MANIFEST_FORMAT, MANIFEST_VERSION, READABLE_MANIFEST_VERSIONS } from './manifest-format.js';
 
 const InputRecord = z.object({
   path: z.string(),

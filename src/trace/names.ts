@@ -8,6 +8,10 @@
  * seen. Ids are stable for the life of the table, so per-name facts (seen in training? which
  * argument family?) can live in plain arrays indexed by id.
  */
+/** FNV-1a, 32 bit: the hash of the name table's keys. */
+export const FNV_SEED = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
+
 export class NameTable {
   private names: string[] = [];
   private readonly ids = new Map<string, number>();
@@ -43,12 +47,39 @@ export class NameTable {
 
   /** Id of the name in buf[start, end). */
   internBytes(buf: Uint8Array, start: number, end: number): number {
-    // FNV-1a, 32 bit.
-    let h = 0x811c9dc5 | 0;
-    for (let i = start; i < end; i++) {
-      h ^= buf[i];
-      h = Math.imul(h, 0x01000193);
-    }
+    let h = FNV_SEED;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+    return this.internHashed(buf, start, end, h);
+  }
+
+  /**
+   * Id of the name in buf[start, end) whose FNV-1a hash (FNV_SEED, then
+   * `h = Math.imul(h ^ byte, FNV_PRIME)` per byte) the caller computed while scanning the line:
+   * the parser's fused pass reads each byte of the name once.
+   */
+  internHashed(buf: Uint8Array, start: number, end: number, h: number): number {
+    // Last name looked up: runs of the same syscall (enter/exit pairs, read loops) are common,
+    // and one compare beats a probe.
+    const lid = this.lastId;
+    if (lid >= 0 && this.lastHash === h && this.lengths[lid] === end - start && this.sameBytes(lid, buf, start)) return lid;
+    const id = this.probe(buf, start, end, h);
+    this.lastId = id;
+    this.lastHash = h;
+    return id;
+  }
+
+  private lastId = -1;
+  private lastHash = 0;
+
+  private sameBytes(id: number, buf: Uint8Array, start: number): boolean {
+    const s = this.starts[id];
+    const len = this.lengths[id];
+    const pool = this.pool;
+    for (let i = 0; i < len; i++) if (pool[s + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  private probe(buf: Uint8Array, start: number, end: number, h: number): number {
     const mask = this.slots.length - 1;
     let slot = h & mask;
     const len = end - start;

@@ -21,7 +21,7 @@
  */
 import { InputError } from '../util/errors.js';
 import { DIR_ENTER, DIR_EXIT, PY_SPACE, SyscallEvent } from './event.js';
-import { NameTable } from './names.js';
+import { FNV_PRIME, FNV_SEED, NameTable } from './names.js';
 
 export type TraceFormat = 'sysdig' | 'lidds';
 
@@ -43,11 +43,24 @@ export interface ParseStats {
 }
 
 const NOISE_WORDS = ['container', 'json', 'expecting', 'falcosecurity-libs'];
-const NOISE_BUFS = NOISE_WORDS.map((w) => Buffer.from(w, 'latin1'));
+/** The noise word that starts with a byte (the four start with different letters), or null. */
+const NOISE_BY_FIRST: (Buffer | null)[] = new Array<Buffer | null>(256).fill(null);
+for (const w of NOISE_WORDS) NOISE_BY_FIRST[w.charCodeAt(0)] = Buffer.from(w, 'latin1');
+/**
+ * Faithful mode's byte classes: 0 plain, 1 escaped in Python's bytes repr (control bytes but
+ * tab, and bytes ≥ 127), 2 the first letter of a noise word.
+ */
+const FAITHFUL_CLASS = new Uint8Array(256);
+for (let b = 0; b < 256; b++) FAITHFUL_CLASS[b] = (b < 32 && b !== 9) || b > 126 ? 1 : NOISE_BY_FIRST[b] !== null ? 2 : 0;
 /** Python str.split() whitespace beyond ASCII. */
 const PY_UNICODE_SPACE = /[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 const PY_SPLIT = /[\t\n\v\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
-const MAX_LINE = 64 * 1024 * 1024;
+/**
+ * The longest line read: a syscall event is a few hundred bytes (sysdig cuts buffers to 80), so
+ * a longer line is not a trace, and refusing it bounds the memory one line can take.
+ */
+const MAX_LINE = 16 * 1024 * 1024;
+const CARRY_BYTES = 64 * 1024;
 const HALF_DAY = 43200;
 
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -71,11 +84,10 @@ export class TraceParser {
     bytes: 0,
   };
   private readonly ev = new SyscallEvent();
-  private carry: Buffer | null = null;
+  // The partial line at the end of the last chunk: carry[0, carryLen).
+  private carry = Buffer.allocUnsafe(CARRY_BYTES);
+  private carryLen = 0;
   private readonly tok = new Int32Array(16); // start,end pairs of the first 8 tokens
-  // Faithful noise search: next occurrence of each word in the current buffer (-2 = unknown).
-  private readonly noiseNext = new Int32Array(NOISE_WORDS.length);
-  private noiseBuf: Buffer | null = null;
   // sysdig text timestamps are times of day: count midnights (improved mode only).
   private dayOffset = 0;
   private lastSec = 0;
@@ -95,31 +107,28 @@ export class TraceParser {
     this.onEvent = opts.onEvent;
   }
 
-  /** Feeds the next chunk of the trace. */
+  /** Feeds the next chunk of the trace. The parser keeps no reference to it after returning. */
   push(chunk: Buffer): void {
     this.stats.bytes += chunk.length;
     let pos = 0;
-    if (this.carry !== null) {
+    if (this.carryLen > 0) {
       const nl = chunk.indexOf(10);
       if (nl < 0) {
-        if (this.carry.length + chunk.length > MAX_LINE) {
-          throw new InputError(this.file, `line ${this.stats.lines + 1} is longer than 64 MiB: not a syscall trace`);
-        }
-        this.carry = Buffer.concat([this.carry, chunk]);
+        this.keep(chunk, 0, chunk.length);
         return;
       }
-      const line = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
-      this.carry = null;
-      this.noiseBuf = null;
-      this.line(line, 0, line.length, true);
+      this.keep(chunk, 0, nl);
+      const n = this.carryLen;
+      this.carryLen = 0;
+      this.line(this.carry, 0, n, true);
+      this.shrinkCarry();
       pos = nl + 1;
     }
-    this.noiseBuf = null;
     const len = chunk.length;
     while (pos < len) {
       const nl = chunk.indexOf(10, pos);
       if (nl < 0) {
-        this.carry = Buffer.from(chunk.subarray(pos)); // copy: the source may reuse its buffer
+        this.keep(chunk, pos, len); // a copy: the source may reuse its buffer
         return;
       }
       this.line(chunk, pos, nl, true);
@@ -129,12 +138,40 @@ export class TraceParser {
 
   /** Signals the end of the trace (a last line without a newline is still read). */
   end(): void {
-    if (this.carry !== null) {
-      const line = this.carry;
-      this.carry = null;
-      this.noiseBuf = null;
-      this.line(line, 0, line.length, false);
+    if (this.carryLen > 0) {
+      const n = this.carryLen;
+      this.carryLen = 0;
+      this.line(this.carry, 0, n, false);
+      this.shrinkCarry();
     }
+  }
+
+  /**
+   * Appends chunk[s, e) to the partial line carried over to the next chunk. The carry buffer
+   * doubles as it fills, so a long line costs time linear in its length whatever the chunk
+   * sizes (a pipe delivers 64 KiB at a time), and is refused past MAX_LINE.
+   */
+  private keep(chunk: Buffer, s: number, e: number): void {
+    const need = this.carryLen + (e - s);
+    if (need > MAX_LINE) {
+      this.carryLen = 0;
+      this.shrinkCarry();
+      throw new InputError(this.file, `line ${this.stats.lines + 1} is longer than ${MAX_LINE >> 20} MiB: not a syscall trace`);
+    }
+    if (need > this.carry.length) {
+      let size = this.carry.length * 2;
+      while (size < need) size *= 2;
+      const bigger = Buffer.allocUnsafe(Math.min(size, MAX_LINE));
+      this.carry.copy(bigger, 0, 0, this.carryLen);
+      this.carry = bigger;
+    }
+    chunk.copy(this.carry, this.carryLen, s, e);
+    this.carryLen = need;
+  }
+
+  /** After a long line, gives its memory back (the usual carry is a fraction of a line). */
+  private shrinkCarry(): void {
+    if (this.carry.length > CARRY_BYTES) this.carry = Buffer.allocUnsafe(CARRY_BYTES);
   }
 
   private line(buf: Buffer, s: number, e: number, newline: boolean): void {
@@ -143,6 +180,7 @@ export class TraceParser {
       this.faithfulLine(buf, s, e, newline, lineNo);
       return;
     }
+    if (this.lidds && this.liddsFused(buf, s, e, lineNo)) return;
     let p = s;
     while (p < e && PY_SPACE[buf[p]] === 1) p++;
     if (p === e) return; // blank line
@@ -154,23 +192,28 @@ export class TraceParser {
   // ---- faithful mode -------------------------------------------------------------------
 
   private faithfulLine(buf: Buffer, s: number, e: number, newline: boolean, lineNo: number): void {
-    let special = false;
+    // One scan for both questions the reference asks of every line: does it hold a byte that
+    // its repr escapes (then the exact, slower emulation decides), and does it hold a noise
+    // word. A noise word in the raw bytes is in the repr too (its letters are never escaped),
+    // so finding one settles the line whatever follows.
+    const cls = FAITHFUL_CLASS;
     for (let i = s; i < e; i++) {
-      const b = buf[i];
-      if (b < 32 || b > 126) {
-        if (b !== 9) {
-          special = true;
-          break;
+      const c = cls[buf[i]];
+      if (c === 0) continue;
+      if (c === 1) {
+        this.faithfulSlowLine(buf, s, e, newline, lineNo);
+        return;
+      }
+      const w = NOISE_BY_FIRST[buf[i]]!;
+      const wl = w.length;
+      if (i + wl <= e) {
+        let k = 1;
+        while (k < wl && buf[i + k] === w[k]) k++;
+        if (k === wl) {
+          this.stats.noise++;
+          return;
         }
       }
-    }
-    if (special) {
-      this.faithfulSlowLine(buf, s, e, newline, lineNo);
-      return;
-    }
-    if (this.hasNoise(buf, s, e)) {
-      this.stats.noise++;
-      return;
     }
     const plainLen = e - s + 3 + (newline ? 2 : 0);
     if (plainLen <= 20 && pyBytesRepr(buf, s, e, newline).length <= 20) {
@@ -197,7 +240,9 @@ export class TraceParser {
     }
     let text: string;
     try {
-      text = fatalUtf8.decode(buf.subarray(s, newline ? e + 1 : e));
+      // The newline itself is never read from buf: a carried-over line has none after it.
+      // Dropping it changes nothing here (it is valid UTF-8 and split away as whitespace).
+      text = fatalUtf8.decode(buf.subarray(s, e));
     } catch {
       throw new InputError(this.file, `line ${lineNo}: not valid UTF-8 (the reference implementation fails on it: UnicodeDecodeError)`);
     }
@@ -222,24 +267,6 @@ export class TraceParser {
       this.file,
       `line ${lineNo}: truncated event (${n} fields, need at least 7); the reference implementation fails on it (IndexError)`,
     );
-  }
-
-  private hasNoise(buf: Buffer, s: number, e: number): boolean {
-    if (this.noiseBuf !== buf) {
-      this.noiseBuf = buf;
-      this.noiseNext.fill(-2);
-    }
-    for (let w = 0; w < NOISE_BUFS.length; w++) {
-      let at = this.noiseNext[w];
-      if (at === -1) continue; // no further occurrence in this buffer
-      if (at === -2 || at < s) {
-        at = buf.indexOf(NOISE_BUFS[w], s);
-        this.noiseNext[w] = at;
-        if (at === -1) continue;
-      }
-      if (at + NOISE_BUFS[w].length <= e) return true;
-    }
-    return false;
   }
 
   /** Positional fields, as the reference reads them: time = tok1[:-3], name = tok6, args = tok7…; LID-DS: ts = tok0, name = tok5, dir = tok6. */
@@ -313,6 +340,77 @@ export class TraceParser {
     ev.line = lineNo;
     this.stats.events++;
     this.onEvent(ev);
+    return true;
+  }
+
+  /**
+   * One pass over the head of a LID-DS line of the shape LID-DS writes (19-digit timestamp,
+   * single spaces, 7 fields, a one-byte direction): the timestamp's digits are summed and the
+   * syscall name hashed as they are scanned, so no byte before the arguments is read twice.
+   * Returns false, having delivered nothing, for any other shape; the general path
+   * (parseLidds) then reads the line and decides, so both paths give the same result.
+   */
+  private liddsFused(buf: Buffer, s: number, e: number, lineNo: number): boolean {
+    // Timestamp: 10 digits of seconds, 9 of nanoseconds, then one space.
+    if (e - s < 31) return false; // shorter than the shortest complete line: not the common shape
+    let sec = 0;
+    let p = s;
+    for (const end = s + 10; p < end; p++) {
+      const d = buf[p] - 48;
+      if (d < 0 || d > 9) return false;
+      sec = sec * 10 + d;
+    }
+    let nsec = 0;
+    for (const end = s + 19; p < end; p++) {
+      const d = buf[p] - 48;
+      if (d < 0 || d > 9) return false;
+      nsec = nsec * 10 + d;
+    }
+    if (buf[p] !== 32) return false;
+    // uid: any bytes above space (below it are Python whitespace or control bytes: general path).
+    let q = ++p;
+    while (p < e && buf[p] > 32) p++;
+    if (p === q || p >= e || buf[p] !== 32) return false;
+    // pid
+    const pidS = (q = ++p);
+    while (p < e && buf[p] > 32) p++;
+    if (p === q || p >= e || buf[p] !== 32) return false;
+    const pidE = p;
+    // process name (one token here; a name with spaces fails the direction test below)
+    const procS = (q = ++p);
+    while (p < e && buf[p] > 32) p++;
+    if (p === q || p >= e || buf[p] !== 32) return false;
+    const procE = p;
+    // tid
+    const tidS = (q = ++p);
+    while (p < e && buf[p] > 32) p++;
+    if (p === q || p >= e || buf[p] !== 32) return false;
+    const tidE = p;
+    // syscall name, hashed as it is scanned
+    const nameS = (q = ++p);
+    let h = FNV_SEED;
+    for (let b = buf[p]; p < e && b > 32; b = buf[++p]) h = Math.imul(h ^ b, FNV_PRIME);
+    if (p === q || p >= e || buf[p] !== 32) return false;
+    const nameE = p;
+    // direction: one byte, then a space or the end of the line
+    const d0 = buf[++p];
+    if ((d0 !== DIR_ENTER && d0 !== DIR_EXIT) || p >= e) return false;
+    p++;
+    if (p < e && buf[p] !== 32) return false;
+    const ev = this.ev;
+    ev.sec = sec;
+    ev.nsec = nsec;
+    ev.hasTime = true;
+    ev.pidStart = pidS;
+    ev.pidEnd = pidE;
+    ev.tidStart = tidS;
+    ev.tidEnd = tidE;
+    ev.procStart = procS;
+    ev.procEnd = procE;
+    ev.nameId = this.names.internHashed(buf, nameS, nameE, h);
+    ev.dir = d0;
+    ev.argsStart = p;
+    this.emit(buf, e, lineNo);
     return true;
   }
 
