@@ -8,14 +8,15 @@ import { Command, CommanderError } from 'commander';
 import { ChidsError } from '../util/errors.js';
 import { chidsVersion } from '../util/package.js';
 import { register as registerBaseline } from './baseline.js';
-import { register as registerEvaluate } from './evaluate.js';
-import { register as registerEncode } from './encode.js';
-import { register as registerCompare } from './compare.js';
-import { register as registerLab } from './lab.js';
-import { register as registerReport } from './report.js';
-import { register as registerDemo } from './demo.js';
-import { register as registerMonitor } from './monitor.js';
 import { register as registerCapture } from './capture.js';
+import { register as registerCompare } from './compare.js';
+import { register as registerDemo } from './demo.js';
+import { register as registerEncode } from './encode.js';
+import { register as registerEvaluate } from './evaluate.js';
+import { register as registerLab } from './lab.js';
+import { register as registerMonitor } from './monitor.js';
+import { register as registerReplicas } from './replicas.js';
+import { register as registerReport } from './report.js';
 
 
 export function buildProgram(): Command {
@@ -52,6 +53,7 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerDemo(program);
   registerMonitor(program);
   registerCapture(program);
+  registerReplicas(program);
   return program;
 }
 

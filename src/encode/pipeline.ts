@@ -87,7 +87,8 @@ export function sniffFormat(chunk: Buffer): TraceFormat | null {
   return null;
 }
 
-async function readEvents(
+/** Reads a trace's events in order (format sniffed when the source does not say), for consumers other than the encoder. */
+export async function readEvents(
   src: ChunkSource,
   names: NameTable,
   opts: ReadOptions,

@@ -1,0 +1,120 @@
+/**
+ * `chids replicas`: recordings of replicas of one service, made over the same span, compared
+ * window by window without training (the ReplicaWatcher method, src/model/replicas/). A replica
+ * whose activity differs from its siblings' (an attacked one: a shell, /etc/shadow, a connect
+ * out) is flagged.
+ *
+ * The recordings are read side by side, each as a stream; a replica that runs ahead of the
+ * slowest one by more than MAX_AHEAD closed windows waits, so memory stays bounded by
+ * replicas × MAX_AHEAD × aspects × the set cap whatever the recordings' length.
+ */
+
+import { readEvents } from '../encode/pipeline.js';
+import { type ComparedWindow, ReplicaComparison, type ReplicaVerdict } from '../model/replicas/compare.js';
+import { NameTable } from '../trace/names.js';
+import { planSources } from '../trace/sources/plan.js';
+import { openSource, type TraceSource } from '../trace/sources/readers.js';
+import { ChidsError } from '../util/errors.js';
+
+/**
+ * Defaults, chosen from measurements (README, "chids replicas"): the six normal test recordings
+ * of data/example compared as pseudo-replicas (--align-starts) score at most ~0.5 in 5 s
+ * windows, the same recordings plus the attack recording flag the attack one above 0.7 within
+ * its exploit window; 5 s gives each window enough requests that the normal mix shows up in
+ * every replica. These are one small dataset's figures, not a benchmark.
+ */
+export const DEFAULT_WINDOW_NS = 5_000_000_000;
+export const DEFAULT_THRESHOLD = 0.7;
+/** Closed windows a replica may hold while waiting for the slowest one. */
+const MAX_AHEAD = 8;
+
+export interface ReplicasOptions {
+  files: readonly string[];
+  windowNs?: number;
+  threshold?: number;
+  alignStarts?: boolean;
+  onWarning?: (msg: string) => void;
+}
+
+export interface ReplicaResult extends ReplicaVerdict {
+  file: string;
+  events: number;
+}
+
+export interface ReplicasResult {
+  threshold: number;
+  window_ns: number;
+  align_starts: boolean;
+  /** Windows compared (inside the span all replicas cover) and outside it (not compared). */
+  windows_compared: number;
+  windows_outside_span: number;
+  replicas: ReplicaResult[];
+  windows: ComparedWindow[];
+}
+
+export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult> {
+  const windowNs = opts.windowNs ?? DEFAULT_WINDOW_NS;
+  const threshold = opts.threshold ?? DEFAULT_THRESHOLD;
+  if (windowNs < 1_000_000) throw new ChidsError('--window must be at least 1ms for replica comparison');
+  const planned = await planSources(opts.files, (p, reason) => {
+    if (!reason.startsWith('LID-DS')) opts.onWarning?.(`passed over ${p}: ${reason}`);
+  });
+  if (planned.some((p) => p.path === '-')) throw new ChidsError('replicas are read from files; stdin (-) is not supported');
+  if (planned.length < 2) throw new ChidsError(`comparing replicas needs at least two recordings (got ${planned.length})`);
+  // Every replica is needed for the comparison: a bad one fails the run, wherever it was found.
+  const sources: TraceSource[] = [];
+  for (const p of planned) sources.push(await openSource(p.path));
+
+  const windows: ComparedWindow[] = [];
+  const cmp = new ReplicaComparison(sources.length, { windowNs, threshold, alignStarts: opts.alignStarts, onWindow: (w) => windows.push(w) });
+  const waiting = new Set<() => void>();
+  const wake = () => {
+    cmp.drain();
+    for (const w of waiting) w();
+    waiting.clear();
+  };
+  const events = new Array<number>(sources.length).fill(0);
+
+  const readOne = async (src: TraceSource, r: number) => {
+    const names = new NameTable();
+    const gated = {
+      path: src.path,
+      hint: src.hint,
+      textBytes: src.textBytes,
+      async *chunks() {
+        for await (const c of src.chunks()) {
+          yield c;
+          wake();
+          while (cmp.pending(r) >= MAX_AHEAD && !cmp.othersFinished(r)) await new Promise<void>((res) => waiting.add(res));
+        }
+      },
+    };
+    try {
+      await readEvents(gated, names, { faithful: false, windowNs, onWarning: opts.onWarning }, (ev) => {
+        events[r]++;
+        cmp.event(r, ev, names.name(ev.nameId));
+      });
+    } finally {
+      cmp.finish(r);
+      wake();
+    }
+  };
+  await Promise.all(sources.map(readOne));
+
+  const verdicts = cmp.verdicts();
+  if (cmp.late > 0) opts.onWarning?.(`${cmp.late} events were out of time order and counted in a later window`);
+  if (cmp.compared === 0) {
+    throw new ChidsError(
+      'the recordings share no time window: replicas must be recorded over the same span (or give --align-starts to compare them from their own starts)',
+    );
+  }
+  return {
+    threshold,
+    window_ns: windowNs,
+    align_starts: opts.alignStarts === true,
+    windows_compared: cmp.compared,
+    windows_outside_span: cmp.outsideSpan,
+    replicas: verdicts.map((v, i) => ({ file: sources[i].path, events: events[i], ...v })),
+    windows,
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * The "aspects" of a replica's activity in one time window (the ReplicaWatcher method, El Khairi
+ * et al., NDSS 2024): sets of what it did, normalised so that replicas of one service doing the
+ * same work give the same sets. Digits are removed (pids, fds, sizes, ports, dates differ between
+ * replicas for no security reason), path components that look like container ids are dropped,
+ * and file names that look random (temporary files, session ids) are left out of the file-name
+ * set.
+ *
+ * Not the encoder's hot loop: a comparison reads each event once and keeps only the sets, but
+ * the set sizes are capped per window (what is cut is counted) so a replica that opens a million
+ * distinct files cannot grow memory without limit.
+ */
+import type { SyscallEvent } from '../../trace/event.js';
+
+export const ASPECTS = [
+  'syscalls',
+  'categories',
+  'directories',
+  'files',
+  'file_operations',
+  'processes',
+  'commands',
+  'working_directories',
+  'arguments',
+  'executables',
+] as const;
+export type Aspect = (typeof ASPECTS)[number];
+export const ASPECT_COUNT = ASPECTS.length;
+const A = Object.fromEntries(ASPECTS.map((a, i) => [a, i])) as Record<Aspect, number>;
+
+/** Distinct items kept per aspect and window; beyond it items are counted, not kept. */
+export const DEFAULT_SET_CAP = 2000;
+
+/** Coarse syscall categories: a replica that suddenly uses a new kind of call stands out even when the exact call varies. */
+const CATEGORY_LISTS: Record<string, readonly string[]> = {
+  file: ['open', 'openat', 'openat2', 'creat', 'close', 'read', 'pread', 'pread64', 'readv', 'preadv', 'write', 'pwrite', 'pwrite64', 'writev', 'pwritev', 'lseek', 'llseek', 'stat', 'lstat', 'fstat', 'newfstatat', 'fstatat', 'statx', 'access', 'faccessat', 'faccessat2', 'readlink', 'readlinkat', 'getdents', 'getdents64', 'sendfile', 'fcntl', 'ioctl', 'fsync', 'fdatasync', 'truncate', 'ftruncate', 'dup', 'dup2', 'dup3', 'pipe', 'pipe2', 'splice', 'flock'],
+  filesystem: ['mkdir', 'mkdirat', 'rmdir', 'unlink', 'unlinkat', 'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat', 'chmod', 'fchmod', 'fchmodat', 'chown', 'fchown', 'lchown', 'fchownat', 'chdir', 'fchdir', 'getcwd', 'mount', 'umount', 'umount2', 'chroot', 'pivot_root', 'utimensat', 'statfs', 'fstatfs'],
+  network: ['socket', 'socketpair', 'bind', 'listen', 'accept', 'accept4', 'connect', 'send', 'sendto', 'sendmsg', 'sendmmsg', 'recv', 'recvfrom', 'recvmsg', 'recvmmsg', 'shutdown', 'getsockopt', 'setsockopt', 'getsockname', 'getpeername'],
+  process: ['clone', 'clone3', 'fork', 'vfork', 'execve', 'execveat', 'exit', 'exit_group', 'wait4', 'waitid', 'kill', 'tkill', 'tgkill', 'getpid', 'getppid', 'gettid', 'setsid', 'setpgid', 'prctl', 'arch_prctl', 'set_tid_address', 'unshare', 'setns', 'ptrace'],
+  identity: ['setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'getuid', 'geteuid', 'getgid', 'getegid', 'setgroups', 'getgroups', 'capget', 'capset'],
+  memory: ['mmap', 'munmap', 'mprotect', 'mremap', 'brk', 'madvise', 'mlock', 'munlock'],
+  events: ['poll', 'ppoll', 'select', 'pselect6', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'epoll_create', 'epoll_create1', 'eventfd', 'eventfd2', 'futex', 'nanosleep', 'clock_nanosleep', 'timerfd_create', 'timerfd_settime'],
+  signal: ['rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack', 'signalfd', 'signalfd4'],
+};
+const CATEGORY = new Map<string, string>();
+for (const [cat, calls] of Object.entries(CATEGORY_LISTS)) for (const c of calls) CATEGORY.set(c, cat);
+
+export function syscallCategory(name: string): string {
+  return CATEGORY.get(name) ?? 'other';
+}
+
+/** Syscalls whose path argument names a file the call works on (for file operations). */
+const PATH_PARAMS = ['name', 'path', 'filename', 'pathname', 'oldpath', 'newpath', 'target', 'linkpath'];
+const HEX_ID = /^[0-9a-f]{12,}$/i;
+const DIGITS = /[0-9]/g;
+const DIR_LEVELS = 3;
+
+/** Removes digits (pids, fds, ports, dates, versions differ between replicas for no security reason). */
+export function stripDigits(s: string): string {
+  return s.replace(DIGITS, '');
+}
+
+/** A path component that looks like a container or image id (12+ hex digits), e.g. docker's overlay dirs. */
+export function isContainerId(component: string): boolean {
+  return HEX_ID.test(component);
+}
+
+/**
+ * A file name that looks generated (mktemp, session files, uploads named by hash): such names
+ * differ between replicas doing the same thing. Heuristic, on the stem (before the last dot,
+ * without a tmp/sess_/php prefix), 6+ characters: hex of 8+ with a digit, or upper case, lower
+ * case and digits mixed, or letters and digits alternating 4+ times (a1b2c3). A name that is
+ * a word plus a number (log2021, upload_8273649) is not random: removing digits already makes it
+ * the same in every replica.
+ */
+export function isRandomLooking(name: string): boolean {
+  const dot = name.lastIndexOf('.');
+  const stem = dot > 0 ? name.slice(0, dot) : name;
+  const core = stem.replace(/^(tmp|temp|sess_|php)/i, '');
+  if (core.length < 6) return false;
+  let digits = 0;
+  let lower = 0;
+  let upper = 0;
+  let switches = 0;
+  let prevDigit: boolean | null = null;
+  for (let i = 0; i < core.length; i++) {
+    const c = core.charCodeAt(i);
+    const isDigit = c >= 48 && c <= 57;
+    if (isDigit) digits++;
+    else if (c >= 97 && c <= 122) lower++;
+    else if (c >= 65 && c <= 90) upper++;
+    else {
+      prevDigit = null;
+      continue;
+    }
+    if (prevDigit !== null && prevDigit !== isDigit) switches++;
+    prevDigit = isDigit;
+  }
+  if (/^[0-9a-f]{8,}$/i.test(core) && digits > 0) return true;
+  if (switches >= 4) return true;
+  return lower > 0 && upper > 0 && digits > 0 && /^[A-Za-z0-9_-]+$/.test(core);
+}
+
+/** A path with container-id components dropped and digits removed; '' when nothing is left. */
+export function normalisePath(p: string): string {
+  const parts = p.split('/');
+  const kept: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const c = parts[i];
+    if (i > 0 && c === '') continue;
+    if (isContainerId(c)) continue;
+    const d = stripDigits(c);
+    // A component that was only a number (/proc/1234/…) goes entirely.
+    if (i > 0 && d === '') continue;
+    kept.push(d);
+  }
+  return kept.join('/');
+}
+
+/** The first three directory levels of an absolute path's directory, e.g. /var/www/html for /var/www/html/a/b.html. */
+export function directoryOf(p: string): string | null {
+  if (!p.startsWith('/')) return null;
+  const parts = p.split('/').filter((c) => c !== '' && !isContainerId(c));
+  parts.pop(); // the file itself
+  if (parts.length === 0) return '/';
+  return '/' + parts.slice(0, DIR_LEVELS).map(stripDigits).join('/');
+}
+
+/**
+ * A path read from an argument: sysdig/LID-DS write `fd=9(<f>/etc/passwd)` and `name=/etc/passwd`,
+ * sometimes with a trailing `(...)` annotation; anything not starting with '/' after that is no path.
+ */
+function cleanPath(v: string): string | null {
+  let s = v;
+  const f = s.indexOf('(<f>');
+  if (f >= 0) s = s.slice(f + 4, s.endsWith(')') ? -1 : undefined);
+  const paren = s.indexOf('(');
+  if (paren > 0) s = s.slice(0, paren);
+  return s.startsWith('/') ? s : null;
+}
+
+/** The sets of one replica in one window, capped; `cut` counts items not kept per aspect. */
+export class AspectSets {
+  readonly sets: Set<string>[] = ASPECTS.map(() => new Set<string>());
+  readonly cut = new Array<number>(ASPECT_COUNT).fill(0);
+  events = 0;
+
+  constructor(readonly cap: number = DEFAULT_SET_CAP) {}
+
+  add(aspect: number, item: string): void {
+    if (item === '') return;
+    const s = this.sets[aspect];
+    if (s.has(item)) return;
+    if (s.size >= this.cap) this.cut[aspect]++;
+    else s.add(item);
+  }
+
+  get empty(): boolean {
+    return this.events === 0;
+  }
+}
+
+/**
+ * Adds what one event shows to a window's sets. `syscall` is the event's name (the caller has
+ * the name table). Both the enter and the exit line of a call are read: sysdig puts the path on
+ * one or the other depending on the call, and the sets absorb the duplicate.
+ */
+export function addEvent(into: AspectSets, ev: SyscallEvent, syscall: string): void {
+  into.events++;
+  into.add(A.syscalls, syscall);
+  into.add(A.categories, syscallCategory(syscall));
+  into.add(A.processes, stripDigits(ev.proc()));
+  const args = ev.argsText();
+  if (args === '') return;
+  // Arguments: each key=value token without digits; tokens that are only a number (or a bare
+  // `key=` once digits are gone) carry nothing a replica would share.
+  for (const tok of args.split(/\s+/)) {
+    const t = normaliseToken(tok);
+    if (t !== '' && !t.endsWith('=')) into.add(A.arguments, syscall + ' ' + t);
+  }
+  for (const key of PATH_PARAMS) {
+    const v = ev.param(key);
+    if (v === undefined) continue;
+    addPath(into, syscall, v);
+  }
+  const fd = ev.param('fd');
+  if (fd?.includes('(<f>')) addPath(into, syscall, fd);
+  const exe = ev.param('exe');
+  if (exe !== undefined && exe !== '') {
+    const p = cleanPath(exe) ?? exe;
+    into.add(A.executables, normalisePath(p));
+    if (syscall === 'execve' || syscall === 'execveat') {
+      const a = ev.param('args');
+      // sysdig writes execve's argv joined by '.', e.g. `-c.id.`
+      into.add(A.commands, normalisePath(p) + (a ? ' ' + normaliseToken(a) : ''));
+    }
+  }
+  const cwd = ev.param('cwd');
+  if (cwd !== undefined && cwd !== '') into.add(A.working_directories, normalisePath(cwd));
+}
+
+function addPath(into: AspectSets, syscall: string, raw: string): void {
+  const p = cleanPath(raw);
+  if (p === null) return;
+  const norm = normalisePath(p);
+  into.add(A.file_operations, syscall + ' ' + norm);
+  const dir = directoryOf(p);
+  if (dir !== null) into.add(A.directories, dir);
+  const slash = p.lastIndexOf('/');
+  const base = p.slice(slash + 1);
+  if (base !== '' && !isRandomLooking(base)) into.add(A.files, stripDigits(base));
+}
+
+// Long runs of base64/hex-like characters mixing cases or letters and digits: encoded payloads,
+// tokens, session ids — they differ per request, not per replica.
+const OPAQUE_RUN = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
+
+function opaque(run: string): string {
+  return /[a-z]/.test(run) && (/[A-Z]/.test(run) || /[0-9]/.test(run)) && !run.includes('/') ? '*' : run;
+}
+
+/**
+ * An argument token without digits, with hex runs that look like ids or addresses dropped and
+ * opaque encoded runs (16+ characters of mixed case or letters and digits, no '/') replaced by '*'.
+ */
+export function normaliseToken(tok: string): string {
+  return stripDigits(tok.replace(/0x[0-9a-f]+/gi, '').replace(/[0-9a-f]{12,}/gi, '').replace(OPAQUE_RUN, opaque));
+}

@@ -1,0 +1,324 @@
+/**
+ * Comparing replicas window by window (the ReplicaWatcher method): replicas of one service doing
+ * the same work show the same aspects, so a replica whose sets differ from its siblings' stands
+ * out, without any training.
+ *
+ * Per window and aspect, replica i's dissimilarity is 1 − the mean Jaccard similarity of its set
+ * with each other replica's set (0 when its own set is empty: doing nothing is not evidence);
+ * its score is the Euclidean norm of the vector of dissimilarities over the aspects, flagged
+ * when above the threshold.
+ *
+ * Streaming: windows are aligned on absolute time (window index = ⌊t / window⌋), each replica's
+ * closed windows wait in a queue until every replica has moved past that window, then the window
+ * is compared and dropped. Only windows inside the span every replica covers are compared (a
+ * replica that started later or stopped earlier would otherwise look like an outlier at the
+ * edges).
+ */
+import type { SyscallEvent } from '../../trace/event.js';
+import { ASPECT_COUNT, ASPECTS, type Aspect, AspectSets, addEvent, DEFAULT_SET_CAP } from './aspects.js';
+
+/** |a ∩ b| / |a ∪ b|; 1 for two empty sets. */
+export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+  if (a.size === 0 && b.size === 0) return 1;
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  let inter = 0;
+  for (const x of small) if (large.has(x)) inter++;
+  return inter / (a.size + b.size - inter);
+}
+
+/** Dissimilarity of each replica's set with the others' (one aspect): 1 − mean Jaccard, 0 for an empty set. */
+export function dissimilarities(sets: readonly ReadonlySet<string>[]): number[] {
+  const n = sets.length;
+  const out = new Array<number>(n).fill(0);
+  if (n < 2) return out;
+  for (let i = 0; i < n; i++) {
+    if (sets[i].size === 0) continue;
+    let sum = 0;
+    for (let j = 0; j < n; j++) if (j !== i) sum += jaccard(sets[i], sets[j]);
+    out[i] = 1 - sum / (n - 1);
+  }
+  return out;
+}
+
+/** Euclidean norm. */
+export function norm(v: readonly number[]): number {
+  let s = 0;
+  for (const x of v) s += x * x;
+  return Math.sqrt(s);
+}
+
+export interface WindowComparison {
+  /** Per replica, the dissimilarity per aspect (ASPECTS order). */
+  dissimilarity: number[][];
+  /** Per replica, the norm of its dissimilarities. */
+  scores: number[];
+}
+
+/** Compares the replicas' sets of one window. */
+export function compareWindow(replicas: readonly AspectSets[]): WindowComparison {
+  const n = replicas.length;
+  const dissimilarity = Array.from({ length: n }, () => new Array<number>(ASPECT_COUNT).fill(0));
+  for (let a = 0; a < ASPECT_COUNT; a++) {
+    const d = dissimilarities(replicas.map((r) => r.sets[a]));
+    for (let i = 0; i < n; i++) dissimilarity[i][a] = d[i];
+  }
+  return { dissimilarity, scores: dissimilarity.map(norm) };
+}
+
+/** What drove a replica's score: per aspect, its largest dissimilarity and the items no other replica had. */
+export interface AspectDriver {
+  aspect: Aspect;
+  max_dissimilarity: number;
+  /** Items only this replica showed (up to DRIVER_ITEMS, sorted). */
+  only_here: string[];
+  /** How many such items there were in all (distinct per window, summed over windows). */
+  only_here_total: number;
+}
+
+/** Items listed per aspect in a driver. */
+export const DRIVER_ITEMS = 20;
+
+class DriverSet {
+  readonly maxD = new Array<number>(ASPECT_COUNT).fill(0);
+  readonly items: Set<string>[] = ASPECTS.map(() => new Set<string>());
+  readonly total = new Array<number>(ASPECT_COUNT).fill(0);
+
+  add(i: number, sets: readonly AspectSets[], d: readonly number[]): void {
+    for (let a = 0; a < ASPECT_COUNT; a++) {
+      if (d[a] > this.maxD[a]) this.maxD[a] = d[a];
+      if (d[a] === 0) continue;
+      for (const x of sets[i].sets[a]) {
+        let elsewhere = false;
+        for (let j = 0; j < sets.length && !elsewhere; j++) if (j !== i && sets[j].sets[a].has(x)) elsewhere = true;
+        if (elsewhere) continue;
+        this.total[a]++;
+        if (this.items[a].size < DRIVER_ITEMS) this.items[a].add(x);
+      }
+    }
+  }
+
+  list(): AspectDriver[] {
+    const out: AspectDriver[] = [];
+    for (let a = 0; a < ASPECT_COUNT; a++) {
+      if (this.maxD[a] === 0) continue;
+      out.push({ aspect: ASPECTS[a], max_dissimilarity: this.maxD[a], only_here: [...this.items[a]].sort(), only_here_total: this.total[a] });
+    }
+    return out.sort((x, y) => y.max_dissimilarity - x.max_dissimilarity || x.aspect.localeCompare(y.aspect));
+  }
+}
+
+export interface ReplicaVerdict {
+  flagged: boolean;
+  max_score: number;
+  /** Start of the first window whose score exceeded the threshold (decimal ns), or null. */
+  first_alarm_ns: string | null;
+  alarm_windows: number;
+  /** Flagged: what drove the alarm windows; not flagged: what drove its highest-scoring window. */
+  aspects: AspectDriver[];
+  /** Items not kept because a window's set reached the cap, summed over windows and aspects. */
+  items_cut: number;
+}
+
+export interface ComparedWindow {
+  /** Window start (decimal ns, on the recordings' clock). */
+  start_ns: string;
+  scores: number[];
+  events: number[];
+}
+
+export interface ComparisonOptions {
+  windowNs: number;
+  threshold: number;
+  /** Cap per aspect and window (default DEFAULT_SET_CAP). */
+  setCap?: number;
+  /**
+   * Count each replica's time from its own first event instead of the absolute clock: for
+   * recordings that were not made at the same time (trying the method on a dataset of separate
+   * runs). Window starts are then nanoseconds since each replica's start.
+   */
+  alignStarts?: boolean;
+  /** Called with each window as it is compared. */
+  onWindow?: (w: ComparedWindow) => void;
+}
+
+interface Closed {
+  index: number;
+  sets: AspectSets;
+}
+
+class ReplicaState {
+  readonly queue: Closed[] = [];
+  current: AspectSets | null = null;
+  currentIndex = -1;
+  first = -1;
+  finished = false;
+  itemsCut = 0;
+  // Window index of the current second, exact although epoch nanoseconds exceed 2^53.
+  private sec = -1;
+  private secBase = 0;
+  private secRem = 0;
+
+  private originSec = -1;
+  private originNsec = 0;
+
+  constructor(
+    private readonly windowNs: number,
+    private readonly alignStart: boolean,
+  ) {}
+
+  indexOf(sec: number, nsec: number): number {
+    if (this.alignStart) {
+      if (this.originSec < 0) {
+        this.originSec = sec;
+        this.originNsec = nsec;
+      }
+      return Math.floor(((sec - this.originSec) * 1e9 + (nsec - this.originNsec)) / this.windowNs);
+    }
+    if (sec !== this.sec) {
+      const ns = BigInt(sec) * 1_000_000_000n;
+      const w = BigInt(this.windowNs);
+      this.secBase = Number(ns / w);
+      this.secRem = Number(ns % w);
+      this.sec = sec;
+    }
+    return this.secBase + Math.floor((this.secRem + nsec) / this.windowNs);
+  }
+
+  /** Is window k behind this replica (it will add nothing more to it)? */
+  passed(k: number): boolean {
+    return this.finished || this.currentIndex > k;
+  }
+
+  close(): void {
+    if (this.current !== null) {
+      this.queue.push({ index: this.currentIndex, sets: this.current });
+      for (const c of this.current.cut) this.itemsCut += c;
+      this.current = null;
+    }
+  }
+}
+
+/**
+ * The streaming comparison of N replicas. Feed each replica's events in time order with
+ * `event(r, …)`, call `finish(r)` at its end; `drain()` compares what is ready (call it often),
+ * `pending(r)` says how many closed windows of replica r wait (for back-pressure: hold back a
+ * replica that runs ahead), `verdicts()` gives the result once all are finished.
+ */
+export class ReplicaComparison {
+  private readonly replicas: ReplicaState[];
+  private readonly cap: number;
+  private readonly best: { score: number; drivers: DriverSet }[];
+  private readonly alarms: DriverSet[];
+  private readonly firstAlarm: (number | null)[];
+  private readonly alarmCount: number[];
+  /** Windows compared; windows outside the common span (skipped); events out of time order (counted in the current window). */
+  compared = 0;
+  outsideSpan = 0;
+  late = 0;
+  /** Events without a timestamp (in no window). */
+  untimed = 0;
+
+  constructor(
+    readonly count: number,
+    private readonly opts: ComparisonOptions,
+  ) {
+    if (count < 2) throw new Error('comparing replicas needs at least two');
+    this.cap = opts.setCap ?? DEFAULT_SET_CAP;
+    this.replicas = Array.from({ length: count }, () => new ReplicaState(opts.windowNs, opts.alignStarts === true));
+    this.best = Array.from({ length: count }, () => ({ score: -1, drivers: new DriverSet() }));
+    this.alarms = Array.from({ length: count }, () => new DriverSet());
+    this.firstAlarm = new Array<number | null>(count).fill(null);
+    this.alarmCount = new Array<number>(count).fill(0);
+  }
+
+  event(r: number, ev: SyscallEvent, syscall: string): void {
+    if (!ev.hasTime) {
+      this.untimed++;
+      return;
+    }
+    const st = this.replicas[r];
+    let k = st.indexOf(ev.sec, ev.nsec);
+    if (k < st.currentIndex) {
+      // Out of order: counted in the current window, like the encoder does.
+      this.late++;
+      k = st.currentIndex;
+    }
+    if (k !== st.currentIndex) {
+      st.close();
+      st.currentIndex = k;
+      if (st.first < 0) st.first = k;
+      st.current = new AspectSets(this.cap);
+    }
+    addEvent(st.current as AspectSets, ev, syscall);
+  }
+
+  finish(r: number): void {
+    const st = this.replicas[r];
+    st.close();
+    st.finished = true;
+  }
+
+  pending(r: number): number {
+    return this.replicas[r].queue.length;
+  }
+
+  /** True when every replica other than r has finished (then r need not wait for anyone). */
+  othersFinished(r: number): boolean {
+    return this.replicas.every((s, i) => i === r || s.finished);
+  }
+
+  /** Compares every window all replicas have moved past. */
+  drain(): void {
+    for (;;) {
+      let k = Infinity;
+      for (const s of this.replicas) if (s.queue.length > 0 && s.queue[0].index < k) k = s.queue[0].index;
+      if (k === Infinity || !this.replicas.every((s) => s.passed(k))) return;
+      const sets: AspectSets[] = [];
+      for (const s of this.replicas) {
+        if (s.queue.length > 0 && s.queue[0].index === k) sets.push((s.queue.shift() as Closed).sets);
+        else sets.push(new AspectSets(0));
+      }
+      // Inside the common span: every replica has started by k and none had stopped before it.
+      const inside = this.replicas.every((s) => s.first >= 0 && s.first <= k && !(s.finished && s.currentIndex < k));
+      if (inside) this.compare(k, sets);
+      else this.outsideSpan++;
+    }
+  }
+
+  private compare(k: number, sets: AspectSets[]): void {
+    this.compared++;
+    const { dissimilarity, scores } = compareWindow(sets);
+    for (let i = 0; i < this.count; i++) {
+      if (scores[i] > this.best[i].score) {
+        const d = new DriverSet();
+        d.add(i, sets, dissimilarity[i]);
+        this.best[i] = { score: scores[i], drivers: d };
+      }
+      if (scores[i] > this.opts.threshold) {
+        this.alarmCount[i]++;
+        if (this.firstAlarm[i] === null) this.firstAlarm[i] = k;
+        this.alarms[i].add(i, sets, dissimilarity[i]);
+      }
+    }
+    this.opts.onWindow?.({ start_ns: this.startNs(k), scores, events: sets.map((s) => s.events) });
+  }
+
+  private startNs(k: number): string {
+    return (BigInt(k) * BigInt(this.opts.windowNs)).toString();
+  }
+
+  verdicts(): ReplicaVerdict[] {
+    this.drain();
+    return this.replicas.map((s, i) => {
+      const flagged = this.firstAlarm[i] !== null;
+      return {
+        flagged,
+        max_score: Math.max(0, this.best[i].score),
+        first_alarm_ns: flagged ? this.startNs(this.firstAlarm[i] as number) : null,
+        alarm_windows: this.alarmCount[i],
+        aspects: (flagged ? this.alarms[i] : this.best[i].drivers).list(),
+        items_cut: s.itemsCut,
+      };
+    });
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The replica comparison (src/model/replicas/): aspect extraction on real event lines, the
+ * dissimilarity math against hand-computed values, identical replicas scoring 0 (property), and
+ * `chids replicas` on generated LID-DS recordings of three replicas.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ASPECTS, AspectSets, addEvent, directoryOf, isRandomLooking, normalisePath, normaliseToken, syscallCategory } from '../src/model/replicas/aspects.js';
+import { compareWindow, dissimilarities, jaccard, norm, ReplicaComparison } from '../src/model/replicas/compare.js';
+import type { SyscallEvent } from '../src/trace/event.js';
+import { NameTable } from '../src/trace/names.js';
+import { TraceParser } from '../src/trace/parse.js';
+import { assertOk, jsonOf, runCli } from './helpers/cli.js';
+import { recordingText } from './helpers/lidds-dataset.js';
+
+/** Parses LID-DS lines and hands each event (with its syscall name) to `fn`. */
+function eachEvent(text: string, fn: (ev: SyscallEvent, name: string) => void): void {
+  const names = new NameTable();
+  const p = new TraceParser({ file: 't.sc', format: 'lidds', faithful: false, names, onEvent: (ev) => fn(ev, names.name(ev.nameId)) });
+  p.push(Buffer.from(text));
+  p.end();
+}
+
+function setsOf(text: string): Record<string, string[]> {
+  const s = new AspectSets();
+  eachEvent(text, (ev, name) => addEvent(s, ev, name));
+  return Object.fromEntries(ASPECTS.map((a, i) => [a, [...s.sets[i]].sort()]));
+}
+
+test('aspects of real LID-DS lines: paths, directories, files, commands, executables, digits and ids removed', () => {
+  const text = [
+    '1700000000000001000 33 300 nginx 300 clone < res=0 exe=/usr/sbin/nginx args= tid=300(nginx) pid=300(nginx)',
+    '1700000000000002000 33 301 sh 301 execve < res=0 exe=/bin/sh args=-c.id. cwd=/var/www/',
+    '1700000000000003000 33 301 sh 301 open < fd=3(<f>/etc/shadow) name=/etc/shadow flags=1(O_RDONLY) mode=0',
+    '1700000000000004000 33 301 sh 301 openat < fd=4(<f>/var/lib/docker/overlay2/4f1c2d3e4b5a6978/merged/app/log2021.txt) dirfd=-100(AT_FDCWD) name=/var/lib/docker/overlay2/4f1c2d3e4b5a6978/merged/app/log2021.txt flags=1(O_RDONLY) mode=0',
+    '1700000000000005000 33 301 sh 301 open < fd=5(<f>/tmp/tmpA8f3kQ2z.txt) name=/tmp/tmpA8f3kQ2z.txt flags=1(O_RDONLY) mode=0',
+  ].join('\n');
+  const s = setsOf(text + '\n');
+  assert.deepEqual(s.syscalls, ['clone', 'execve', 'open', 'openat']);
+  assert.deepEqual(s.categories, ['file', 'process']);
+  assert.deepEqual(s.processes, ['nginx', 'sh']);
+  assert.deepEqual(s.executables, ['/bin/sh', '/usr/sbin/nginx']);
+  assert.deepEqual(s.commands, ['/bin/sh -c.id.']);
+  assert.deepEqual(s.working_directories, ['/var/www']);
+  // The container-id component is dropped, digits are removed, the random temp name is not a file name.
+  assert.deepEqual(s.file_operations, ['open /etc/shadow', 'open /tmp/tmpAfkQz.txt', 'openat /var/lib/docker/overlay/merged/app/log.txt']);
+  assert.deepEqual(s.directories, ['/etc', '/tmp', '/var/lib/docker']);
+  assert.deepEqual(s.files, ['log.txt', 'shadow']);
+  assert.ok(s.arguments.includes('open name=/etc/shadow'));
+  assert.ok(s.arguments.includes('open fd=(<f>/etc/shadow)'));
+  assert.ok(!s.arguments.some((a) => /\d/.test(a)), 'no digits in arguments');
+  assert.ok(!s.arguments.some((a) => a.endsWith('=')), 'bare keys are dropped');
+});
+
+test('normalisation helpers', () => {
+  assert.equal(normalisePath('/proc/1234/status'), '/proc/status');
+  assert.equal(normalisePath('/sys/fs/cgroup/0123456789abcdef0123/cpu.max'), '/sys/fs/cgroup/cpu.max');
+  assert.equal(directoryOf('/var/www/html/img/logo.png'), '/var/www/html');
+  assert.equal(directoryOf('/etc/passwd'), '/etc');
+  assert.equal(directoryOf('/init'), '/');
+  assert.equal(directoryOf('relative/x'), null);
+  for (const r of ['tmpA8f3kQ2z', 'sess_9f86d081884c7d659a2f', 'a1b2c3d4x.dat']) assert.ok(isRandomLooking(r), r);
+  for (const n of ['index.html', 'passwd', 'libc.so.6', 'style2.css', 'nginx.conf', 'blog2021.html', 'upload_8273649.bin']) assert.ok(!isRandomLooking(n), n);
+  assert.equal(normaliseToken('addr=0x7f3a2b1c'), 'addr=');
+  assert.equal(normaliseToken('args=LWpzbALWJhaWwALNydihcHA.'), 'args=*.');
+  assert.equal(syscallCategory('openat'), 'file');
+  assert.equal(syscallCategory('connect'), 'network');
+  assert.equal(syscallCategory('no_such_call'), 'other');
+});
+
+test('set sizes are capped and what is cut is counted', () => {
+  const s = new AspectSets(3);
+  for (const x of ['a', 'b', 'c', 'd', 'e', 'a']) s.add(0, x);
+  assert.equal(s.sets[0].size, 3);
+  assert.equal(s.cut[0], 2);
+});
+
+test('dissimilarity math, hand-computed', () => {
+  const A = new Set(['a', 'b']);
+  const B = new Set(['a', 'b', 'c']);
+  const C = new Set(['d']);
+  assert.equal(jaccard(A, B), 2 / 3);
+  assert.equal(jaccard(A, C), 0);
+  assert.equal(jaccard(new Set(), new Set()), 1);
+  // A: 1 − (2/3 + 0)/2 = 2/3; B: 1 − (2/3 + 0)/2 = 2/3; C: 1 − (0 + 0)/2 = 1; empty: 0.
+  const d = dissimilarities([A, B, C, new Set()]);
+  // With four replicas, each mean is over three others (the empty one counts with Jaccard 0).
+  assert.deepEqual(d, [1 - (2 / 3 + 0 + 0) / 3, 1 - (2 / 3 + 0 + 0) / 3, 1, 0]);
+  assert.equal(norm([3, 4]), 5);
+
+  // Two aspects: replica 3 differs in both, so its score is the norm of two dissimilarities.
+  const mk = (syscalls: string[], files: string[]) => {
+    const s = new AspectSets();
+    for (const x of syscalls) s.add(ASPECTS.indexOf('syscalls'), x);
+    for (const x of files) s.add(ASPECTS.indexOf('files'), x);
+    return s;
+  };
+  const w = compareWindow([mk(['read', 'write'], ['index.html']), mk(['read', 'write'], ['index.html']), mk(['read', 'write', 'execve'], ['index.html', 'shadow'])]);
+  // replica 3: syscalls 1 − 2/3 = 1/3, files 1 − 1/2 = 1/2 → √(1/9 + 1/4) = √13/6
+  assert.ok(Math.abs(w.scores[2] - Math.sqrt(13) / 6) < 1e-12, String(w.scores[2]));
+  // replicas 1, 2: syscalls 1 − (1 + 2/3)/2 = 1/6, files 1 − (1 + 1/2)/2 = 1/4 → √(1/36 + 1/16)
+  assert.ok(Math.abs(w.scores[0] - Math.sqrt(1 / 36 + 1 / 16)) < 1e-12);
+  assert.equal(w.scores[0], w.scores[1]);
+});
+
+test('property: replicas with identical streams score 0 in every window', () => {
+  const calls = ['read', 'write', 'open', 'openat', 'execve', 'connect', 'close'];
+  const paths = ['/etc/passwd', '/var/www/html/index.html', '/tmp/x', '/usr/bin/php'];
+  const line = fc.record({
+    dt: fc.integer({ min: 1, max: 3_000_000_000 }),
+    call: fc.constantFrom(...calls),
+    proc: fc.constantFrom('nginx', 'php', 'sh'),
+    path: fc.constantFrom(...paths),
+  });
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 60 }), fc.integer({ min: 2, max: 4 }), (lines, n) => {
+      let t = 1_700_000_000_000_000_000n;
+      const text =
+        lines
+          .map((l) => {
+            t += BigInt(l.dt);
+            return `${t} 0 7 ${l.proc} 7 ${l.call} < fd=3(<f>${l.path}) name=${l.path} exe=${l.path} args=-x.`;
+          })
+          .join('\n') + '\n';
+      let compared = 0;
+      const cmp = new ReplicaComparison(n, { windowNs: 1e9, threshold: 0, onWindow: (w) => {
+          compared++;
+          assert.deepEqual(w.scores, new Array(n).fill(0));
+        } });
+      for (let r = 0; r < n; r++) {
+        eachEvent(text, (ev, name) => cmp.event(r, ev, name));
+        cmp.finish(r);
+      }
+      const v = cmp.verdicts();
+      assert.ok(compared > 0);
+      for (const x of v) {
+        assert.equal(x.max_score, 0);
+        assert.equal(x.flagged, false);
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('windows are aligned on absolute time and only the span all replicas cover is compared', () => {
+  const line = (sec: number, call: string) => `${BigInt(1_700_000_000 + sec) * 1_000_000_000n + 5n} 0 7 p 7 ${call} < res=0`;
+  const r0 = [line(100, 'read'), line(101, 'read'), line(102, 'read'), line(103, 'read')].join('\n') + '\n';
+  const r1 = [line(101, 'read'), line(102, 'execve'), line(103, 'read'), line(104, 'read')].join('\n') + '\n';
+  const windows: string[] = [];
+  const cmp = new ReplicaComparison(2, { windowNs: 1e9, threshold: 0.1, onWindow: (w) => windows.push(w.start_ns) });
+  eachEvent(r0, (ev, name) => cmp.event(0, ev, name));
+  eachEvent(r1, (ev, name) => cmp.event(1, ev, name));
+  cmp.finish(0);
+  cmp.finish(1);
+  const v = cmp.verdicts();
+  const at = (sec: number) => String(BigInt(1_700_000_000 + sec) * 1_000_000_000n);
+  assert.deepEqual(windows, [at(101), at(102), at(103)]);
+  assert.equal(cmp.outsideSpan, 2);
+  // Window 102: {read} vs {execve}: both differ (syscalls and categories, file vs process); 101 and 103 are alike.
+  assert.equal(v[0].first_alarm_ns, at(102));
+  assert.equal(v[1].first_alarm_ns, at(102));
+});
+
+function writeReplicas(dir: string, attackIn: number | null): string[] {
+  // One service, three replicas recorded over the same span (same start), each its own traffic.
+  mkdirSync(dir, { recursive: true });
+  return [0, 1, 2].map((i) => {
+    const file = path.join(dir, `replica_${i + 1}.sc`);
+    writeFileSync(file, recordingText({ name: `r${i}`, seconds: 20, exploitAt: i === attackIn ? 9 : null, seed: 500 + i, startSec: 1_700_000_000 }));
+    return file;
+  });
+}
+
+test('chids replicas: exactly the replica with extra file opens and execs is flagged; all normal → none', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chids-replicas-'));
+  try {
+    const attacked = writeReplicas(path.join(dir, 'attacked'), 1);
+    const r = await runCli(['replicas', ...attacked, '--json']);
+    assertOk(r);
+    const j = jsonOf<{ threshold: number; window_ns: number; replicas: { file: string; flagged: boolean; max_score: number; first_alarm_ns: string | null; aspects: { aspect: string; only_here: string[] }[] }[]; windows: unknown[] }>(r);
+    assert.equal(j.window_ns, 5e9);
+    assert.deepEqual(
+      j.replicas.map((x) => x.flagged),
+      [false, true, false],
+      j.replicas.map((x) => `${x.file} ${x.max_score}`).join('; '),
+    );
+    const bad = j.replicas[1];
+    // The exploit starts 9 s in: the first alarm is the window holding it, [5 s, 10 s).
+    assert.equal(bad.first_alarm_ns, String(1_700_000_005n * 1_000_000_000n));
+    const files = bad.aspects.find((a) => a.aspect === 'files');
+    assert.ok(files?.only_here.includes('shadow'), JSON.stringify(bad.aspects));
+    const cmds = bad.aspects.find((a) => a.aspect === 'commands');
+    assert.ok(cmds?.only_here.includes('/bin/sh -c.id.'), JSON.stringify(bad.aspects));
+    assert.equal(j.windows.length, 4);
+
+    const text = await runCli(['replicas', ...attacked]);
+    assertOk(text);
+    assert.match(text.stdout, /replica 2 .*replica_2\.sc: FLAGGED/);
+    assert.match(text.stdout, /files .*only here: .*shadow/);
+    assert.match(text.stdout, /replica 1 .*: ok/);
+
+    const normal = writeReplicas(path.join(dir, 'normal'), null);
+    const n = jsonOf<{ replicas: { flagged: boolean; max_score: number }[] }>(await runCli(['replicas', ...normal, '--json']));
+    assert.deepEqual(
+      n.replicas.map((x) => x.flagged),
+      [false, false, false],
+      n.replicas.map((x) => x.max_score).join(' '),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('chids replicas: one recording is refused with a one-line error', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chids-replicas-'));
+  try {
+    const [one] = writeReplicas(dir, null);
+    const r = await runCli(['replicas', one]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^chids: comparing replicas needs at least two recordings \(got 1\)\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
