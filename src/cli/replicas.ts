@@ -15,8 +15,8 @@ export function register(program: Command): void {
     .command('replicas')
     .description('compare recordings of replicas of one service window by window, no training; flag the replica that behaves unlike its siblings')
     .argument('<recordings...>', 'two or more recordings (.zip, .sc, .scap, sysdig text) of replicas over the same span, or directories of them')
-    .option('--window <length>', 'window length, aligned on absolute time across replicas (default 5s)', windowLength)
-    .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.7; scores range 0..√10)', nonNegativeNumber('--threshold'))
+    .option('--window <length>', 'window length, aligned on absolute time across replicas (default 10s)', windowLength)
+    .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.8; scores range 0..√10)', nonNegativeNumber('--threshold'))
     .option('--align-starts', "count each recording's time from its own first event (recordings not made at the same time)")
     .option('--json', 'print one JSON object on stdout instead of the summary')
     .option('-q, --quiet', 'no warnings on stderr')
@@ -25,7 +25,7 @@ export function register(program: Command): void {
       `
 Examples:
   $ chids replicas web-1.zip web-2.zip web-3.zip
-  $ chids replicas replicas/ --window 10s --threshold 0.8 --json > replicas.json`,
+  $ chids replicas replicas/ --window 5s --threshold 1 --json > replicas.json`,
     )
     .action(async (files: string[], flags: Flags) => {
       const { runReplicas } = await import('../app/replicas.js');
