@@ -227,3 +227,26 @@ test('chids replicas: one recording is refused with a one-line error', async () 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('chids replicas: a bad recording among them fails the run naming it; recordings of different spans are refused', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chids-replicas-'));
+  try {
+    const [a, b] = writeReplicas(dir, null);
+    const bad = path.join(dir, 'bad.sc');
+    writeFileSync(bad, 'not a trace\n');
+    const r = await runCli(['replicas', a, bad, b]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^chids: .*bad\.sc: .*\n$/);
+    assert.equal(r.stdout, '');
+
+    const later = path.join(dir, 'later.sc');
+    writeFileSync(later, recordingText({ name: 'l', seconds: 5, exploitAt: null, seed: 9, startSec: 1_700_100_000 }));
+    const apart = await runCli(['replicas', a, later]);
+    assert.equal(apart.code, 1);
+    assert.match(apart.stderr, /^chids: the recordings share no time window.*--align-starts/);
+    // From their own starts they do overlap.
+    assertOk(await runCli(['replicas', a, later, '--align-starts', '--json']));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

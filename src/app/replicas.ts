@@ -80,6 +80,8 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
     waiting.clear();
   };
   const events = new Array<number>(sources.length).fill(0);
+  // One failing recording fails the run: the others stop reading instead of running to their end.
+  let failed = false;
 
   const readOne = async (src: TraceSource, r: number) => {
     const names = new NameTable();
@@ -89,6 +91,7 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
       textBytes: src.textBytes,
       async *chunks() {
         for await (const c of src.chunks()) {
+          if (failed) return;
           yield c;
           wake();
           while (cmp.pending(r) >= MAX_AHEAD && !cmp.othersFinished(r)) await new Promise<void>((res) => waiting.add(res));
@@ -100,6 +103,9 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
         events[r]++;
         cmp.event(r, ev, names.name(ev.nameId));
       });
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
       cmp.finish(r);
       wake();
