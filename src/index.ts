@@ -34,6 +34,8 @@ export { makeVocabulary, type Vocabulary } from './encode/vocabulary.js';
 export { MODEL_NAMES, MODELS, isModelName, createTrainer, loadDetector, type ModelName, type ModelInfo, type ModelOptions } from './model/registry.js';
 export type { Detector, DetectorTrainer, FitResult, RecordingInput, TrainingRecording, TrainHooks } from './model/detector.js';
 export { THETAS, thresholdsFrom } from './model/thresholds.js';
+export { ReplicaComparison, compareWindow, type ReplicaVerdict, type ComparedWindow, type AspectDriver } from './model/replicas/compare.js';
+export { ASPECTS, AspectSets, addEvent, type Aspect } from './model/replicas/aspects.js';
 
 // The baseline directory and the metrics.
 export { readBaselineData, readManifest, pathsInDir, type ArtifactPaths, type BaselineData, type Manifest } from './engine/baseline-dir.js';
@@ -47,3 +49,4 @@ export { runCompare, type CompareOptions, type CompareResult } from './app/compa
 export { runDemo, type DemoOptions, type DemoResult } from './app/demo.js';
 export { runMonitor, type RunMonitorOptions, type MonitorSummary } from './app/monitor.js';
 export { runCapture, type CaptureOptions, type CaptureSummary } from './app/capture.js';
+export { runReplicas, type ReplicasOptions, type ReplicasResult } from './app/replicas.js';

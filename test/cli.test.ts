@@ -471,6 +471,7 @@ describe('chids help, version and usage errors', () => {
     baseline: ['--td', '--od', '--faithful', '--window', '--epochs', '--seed', '--json'],
     evaluate: ['--od', '--ss', '--sa', '--fm', '--tm', '--tl', '--ns', '--ms', '--json'],
     encode: ['--od', '--ss', '--sa', '--fm', '--faithful'],
+    replicas: ['--window', '--threshold', '--align-starts', '--json'],
   };
 
   it('--help of each command lists its options and has examples', async () => {

@@ -40,6 +40,7 @@ Examples:
   $ chids baseline --td recordings/training --od models/web
   $ chids evaluate --od models/web --ns recordings/test/normal --ms recordings/test/normal_and_attack
   $ chids encode --od models/web trace.sc
+  $ chids replicas web-1.zip web-2.zip web-3.zip
 
 Inputs: LID-DS 2021 recordings (.zip or .sc), sysdig captures (.scap, read with the Debian
 package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
