@@ -6,6 +6,13 @@
  * and file names that look random (temporary files, session ids) are left out of the file-name
  * set.
  *
+ * Where these sets differ from the authors' (sysdig-field based) ones, because our events carry a
+ * syscall's own arguments rather than sysdig's per-process fields: file operations are syscall +
+ * normalised path (theirs: the fd type), arguments are the syscall's argument tokens (theirs: the
+ * process's argv), commands are what execve starts, seen when it runs (theirs: the command line
+ * of every event's process). Ours are more specific, so normal replicas differ more: the default
+ * threshold (src/app/replicas.ts) is measured for these sets, not taken from the paper.
+ *
  * Not the encoder's hot loop: a comparison reads each event once and keeps only the sets, but
  * the set sizes are capped per window (what is cut is counted) so a replica that opens a million
  * distinct files cannot grow memory without limit.
