@@ -8,15 +8,15 @@ import { Command, CommanderError } from 'commander';
 import { ChidsError } from '../util/errors.js';
 import { chidsVersion } from '../util/package.js';
 import { register as registerBaseline } from './baseline.js';
-import { register as registerCapture } from './capture.js';
-import { register as registerCompare } from './compare.js';
-import { register as registerDemo } from './demo.js';
-import { register as registerEncode } from './encode.js';
 import { register as registerEvaluate } from './evaluate.js';
+import { register as registerEncode } from './encode.js';
+import { register as registerCompare } from './compare.js';
 import { register as registerLab } from './lab.js';
-import { register as registerMonitor } from './monitor.js';
-import { register as registerReplicas } from './replicas.js';
 import { register as registerReport } from './report.js';
+import { register as registerDemo } from './demo.js';
+import { register as registerMonitor } from './monitor.js';
+import { register as registerCapture } from './capture.js';
+import { register as registerReplicas } from './replicas.js';
 
 
 export function buildProgram(): Command {
