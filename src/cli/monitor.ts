@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { artifactPaths, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
+import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
@@ -14,6 +14,7 @@ interface Flags extends ArtifactFlags {
   exploitAt?: number;
   grace: number;
   queueMb: number;
+  maxEmptyWindows: number;
   stdout: boolean;
   restart: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option('--exploit-at <epoch-seconds>', 'label alerts before this time as false alarms (replays of labelled recordings)', positiveNumber('--exploit-at'))
     .addOption(new Option('--grace <length>', 'live: how long a window waits after its end for late events').argParser(windowLength).default(250_000_000, '250ms'))
     .option('--queue-mb <n>', 'bound on buffered events (MiB); beyond it live events are dropped and counted', positiveNumber('--queue-mb'), 64)
+    .addOption(maxEmptyWindowsOption())
     .addHelpText(
       'after',
       `
@@ -76,6 +78,7 @@ Examples:
         metrics: flags.metrics,
         exploitAtSec: flags.exploitAt,
         queueBytes: Math.round(flags.queueMb * 1024 * 1024),
+        maxEmptyWindows: flags.maxEmptyWindows,
         log,
       });
     });
