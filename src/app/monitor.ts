@@ -472,6 +472,10 @@ export interface RunMonitorOptions {
   stdout?: boolean;
   alertsFile?: string;
   webhook?: string;
+  /** Extra webhook request headers (credentials); never logged. */
+  webhookHeaders?: Record<string, string>;
+  /** At the end, how long queued alerts may take to deliver before they count as lost (ms, default 5000). */
+  drainTimeoutMs?: number;
   /** `HOST:PORT` for Prometheus. */
   metrics?: string;
   exploitAtSec?: number;
@@ -504,6 +508,8 @@ export interface MonitorSummary {
   dropped: MonitorStats['dropped'];
   /** Events older than their window, counted in the current one. */
   late: number;
+  /** Alerts an output could not deliver (the webhook: queue full, failed, still queued at exit). */
+  alerts_lost: { queue_full: number; failed: number; at_exit: number };
   restarts: number;
   theta: number;
   threshold: number;
@@ -540,13 +546,14 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   try {
     if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
     if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
+    let webhook: WebhookSink | null = null;
     if (o.webhook) {
-      sinks.push(
-        new WebhookSink(o.webhook, {
-          log,
-          onDrop: (reason) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }),
-        }),
-      );
+      webhook = new WebhookSink(o.webhook, {
+        log,
+        headers: o.webhookHeaders,
+        onDrop: (reason, n = 1) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }, n),
+      });
+      sinks.push(webhook);
     }
     const monitor = new Monitor({
       vocab: data.vocab,
@@ -663,6 +670,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     for (let b = queue.shift(); b !== undefined; b = queue.shift()) monitor.feed(b.container, b.data, source.format ?? 'lidds');
     queue.releaseAll();
     monitor.finish();
+    // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
+    for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
     const elapsed = (performance.now() - t0) / 1000;
     const s = monitor.stats;
     const summary: MonitorSummary = {
@@ -674,6 +683,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       alerts: s.alerts,
       dropped: { ...s.dropped },
       late: s.late,
+      alerts_lost: { queue_full: webhook?.dropped ?? 0, failed: webhook?.failed ?? 0, at_exit: webhook?.lostAtExit ?? 0 },
       restarts: s.restarts,
       theta: o.theta,
       threshold: monitor.threshold,

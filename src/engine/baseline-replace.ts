@@ -18,6 +18,7 @@ import { closeSync, fsyncSync, openSync, constants as fsc } from 'node:fs';
 import { lstat, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
+import { fsProblem } from '../trace/labels.js';
 import { MANIFEST_FORMAT } from './manifest-format.js';
 
 /** What chids writes in a baseline directory (and so may replace). */
@@ -33,31 +34,7 @@ export function stagingName(target: string, kind: 'tmp' | 'old'): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${kind}-${process.pid}-${Date.now()}`);
 }
 
-/** Turns a file-system error into words a user can act on. */
-export function fsProblem(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  switch (e.code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'ENOSPC':
-      return 'no space left on device';
-    case 'EDQUOT':
-      return 'disk quota exceeded';
-    case 'ELOOP':
-      return 'too many levels of symbolic links (a symlink loop?)';
-    case 'ENOTDIR':
-      return 'a component of the path is not a directory';
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'EISDIR':
-      return 'is a directory';
-    default:
-      return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(e.message ?? e);
-  }
-}
+export { fsProblem };
 
 /** True when DIR/manifest.json is a chids manifest (format name and an integer version). */
 export async function isBaselineDir(dir: string): Promise<boolean> {
