@@ -162,3 +162,23 @@ describe('--od safety', () => {
     });
   }
 });
+
+describe('report: data-sized arrays', () => {
+  it('renders a recording of 300,000 windows (Math.min(...all) overflowed the stack past ~120k)', async () => {
+    const { renderReport } = await import('../src/report/html.js');
+    const { THETAS } = await import('../src/detect/thresholds.js');
+    const thresholds = THETAS.map((t) => 0.1 * t);
+    const errors = Array.from({ length: 300_000 }, (_, i) => (i % 11 === 0 ? null : 0.01 + (i % 13) * 0.001));
+    const rec = {
+      file: 'long.sc',
+      class: 'normal' as const,
+      max_error: 0.022,
+      start_ns: '1631078867380457267',
+      window_ns: 1e9,
+      window_errors: errors,
+      labels: null,
+    };
+    const html = renderReport({ theta: [...THETAS], thresholds, detection_rate: THETAS.map(() => null), false_alarm_rate: THETAS.map(() => 0), recordings: [rec] });
+    assert.match(html, /long\.sc/);
+  });
+});
