@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { assertOneLineError, runCli } from './helpers/cli.js';
@@ -68,6 +68,19 @@ describe('work budget: empty windows', () => {
     const c = new WindowClock(1e9, true, 'x');
     c.place(event(0, 0, 1));
     assert.equal(c.place(event(86_400, 0, 2)), 86_400);
+  });
+
+  it('a tiny window length (a manifest with window_ns: 1) is refused, not run for billions of windows', async () => {
+    const { encodeTrace } = await import('../src/encode/pipeline.js');
+    const { makeVocabulary } = await import('../src/encode/vocabulary.js');
+    const { bufferSource } = await import('./helpers/file-source.js');
+    const text = line(T0) + line(T0 + 84_216n) + line(T0 + 100_000_000n);
+    for (const faithful of [false, true]) {
+      await assert.rejects(
+        encodeTrace(bufferSource('tiny.sc', text, 'lidds'), makeVocabulary(['read'], [], 1), { faithful, windowNs: 1 }, () => undefined),
+        /tiny\.sc: the gap from .*\(line 2\) to .*\(line 3\) would open 999\d{5} empty 1 ns windows/,
+      );
+    }
   });
 
   it('CLI: baseline, encode (improved) and baseline --faithful end quickly with one clear line', async () => {
@@ -166,7 +179,7 @@ describe('--od safety', () => {
 describe('report: data-sized arrays', () => {
   it('renders a recording of 300,000 windows (Math.min(...all) overflowed the stack past ~120k)', async () => {
     const { renderReport } = await import('../src/report/html.js');
-    const { THETAS } = await import('../src/detect/thresholds.js');
+    const { THETAS } = await import('../src/engine/verdicts.js');
     const thresholds = THETAS.map((t) => 0.1 * t);
     const errors = Array.from({ length: 300_000 }, (_, i) => (i % 11 === 0 ? null : 0.01 + (i % 13) * 0.001));
     const rec = {
@@ -180,5 +193,25 @@ describe('report: data-sized arrays', () => {
     };
     const html = renderReport({ theta: [...THETAS], thresholds, detection_rate: THETAS.map(() => null), false_alarm_rate: THETAS.map(() => 0), recordings: [rec] });
     assert.match(html, /long\.sc/);
+  });
+});
+
+describe('clear one-line errors', () => {
+  it('a full disk on stdout, and a symlink loop, are one line each', async () => {
+    const base = path.join(tmp, 'good');
+    const full = openSync('/dev/full', 'w');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src', 'cli', 'main.ts'), 'encode', '--od', base, path.join(tmp, 'td.sc')], {
+      cwd: repoRoot,
+      stdio: ['ignore', full, 'pipe'],
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    closeSync(full);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim(), 'chids: cannot write to standard output (no space left on device)');
+    symlinkSync('loop-b', path.join(tmp, 'loop-a'));
+    symlinkSync('loop-a', path.join(tmp, 'loop-b'));
+    const l = await runCli(['encode', '--od', base, path.join(tmp, 'loop-a')]);
+    assertOneLineError(l, path.join(tmp, 'loop-a'), /symbolic links \(a symlink loop\?\)/);
   });
 });
