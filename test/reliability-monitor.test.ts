@@ -144,3 +144,37 @@ test('alerts file: created 0600, a symlink at its path is refused', async (t) =>
   assert.equal(readFileSync(victim, 'utf8'), 'keep');
   assert.ok(lstatSync(link).isSymbolicLink());
 });
+
+test('CLI monitor: alerts the webhook never got are counted, and the exit code says so (4)', async (t) => {
+  const { runBaseline } = await import('../src/detect/baseline.js');
+  const { runCli } = await import('./helpers/cli.js');
+  const { probeTrace } = await import('./fuzz/fuzz.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'chids-drain-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'train.sc'), probeTrace(400, true));
+  const od = path.join(dir, 'base');
+  await runBaseline({ inputs: [path.join(dir, 'train.sc')], outDir: od, faithful: false, windowNs: 1e9, seed: 1, model: { model: 'stide' } });
+  let posts = 0;
+  const server = http.createServer((req) => {
+    posts++;
+    req.resume(); // and never answer
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const r = await runCli(['monitor', '--od', od, '--source', 'stdin', '--format', 'lidds', '--webhook', url, '--drain-timeout', '300ms', '--no-stdout', '--theta', '0.05'], {
+    input: probeTrace(200, true).toString().replaceAll(' read ', ' ptrace '), // unseen syscalls: alerts
+    env: { CHIDS_WEBHOOK_AUTH: 'Bearer s3cr3t' },
+    timeoutMs: 60_000,
+  });
+  assert.equal(r.code, 4, r.stderr);
+  const last = r.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, /^chids: (\d+) of \1 alerts were not delivered to the webhook \(0 queue full, 0 failed, \1 still queued after --drain-timeout\)$/);
+  assert.ok(posts >= 1);
+  assert.ok(!r.stderr.includes('s3cr3t'));
+  const stopped = r.stderr.split('\n').find((l) => l.includes('monitor stopped'))!;
+  assert.match(stopped, /"alerts_lost":\{"queue_full":0,"failed":0,"at_exit":\d+\}/);
+});
