@@ -146,7 +146,7 @@ test('alerts file: created 0600, a symlink at its path is refused', async (t) =>
 });
 
 test('CLI monitor: alerts the webhook never got are counted, and the exit code says so (4)', async (t) => {
-  const { runBaseline } = await import('../src/detect/baseline.js');
+  const { runBaseline } = await import('../src/app/train.js');
   const { runCli } = await import('./helpers/cli.js');
   const { probeTrace } = await import('./fuzz/fuzz.js');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'chids-drain-'));

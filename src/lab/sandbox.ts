@@ -40,10 +40,13 @@ export interface SandboxOptions {
   /** Extra environment for the victim (on top of PATH, HOME, LANG). */
   env?: Record<string, string>;
   hostname?: string;
+  /** `cgroup.procs` files the victim joins before anything runs (src/lab/cgroup.ts). */
+  cgroupProcs?: string[];
 }
 
 const SETUP = String.raw`
 set -eu
+for f in $LAB_CGROUP_PROCS; do echo 0 > "$f"; done
 mount --make-rprivate /
 mount --bind "$LAB_SRV" /srv
 mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp
@@ -87,13 +90,14 @@ export class Sandbox {
       LAB_SRV: o.srvDir,
       LAB_HOSTNAME: o.hostname ?? 'victim',
       LAB_ENTRY: o.entry,
+      LAB_CGROUP_PROCS: (o.cgroupProcs ?? []).join(' '),
       LAB_STRACE: straceArgs(o.traceFile, this.straceVersion).join(' '),
       LAB_ENV: Object.entries(o.env ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(' '),
     };
     // These go through an unquoted shell expansion: no spaces or quotes (the paths are ours).
-    for (const v of [o.srvDir, o.traceFile, o.entry, ...Object.keys(o.env ?? {}), ...Object.values(o.env ?? {})]) {
+    for (const v of [o.srvDir, o.traceFile, o.entry, ...(o.cgroupProcs ?? []), ...Object.keys(o.env ?? {}), ...Object.values(o.env ?? {})]) {
       if (/[\s'"$`\\;&|<>]/.test(v)) throw new ChidsError(`lab: the path ${JSON.stringify(v)} cannot be used in the sandbox (no spaces or shell characters)`);
     }
     const child = spawn(
