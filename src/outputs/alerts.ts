@@ -264,7 +264,9 @@ export class WebhookSink implements AlertSink {
       return;
     }
     this.queue.push(line);
-    if (this.running === null) this.running = this.drain().finally(() => (this.running = null));
+    // Started on the next turn: the first fetch() loads its HTTP client (a second on a busy
+    // machine), which must not hold up the window that raised the alert.
+    if (this.running === null) this.running = new Promise<void>((r) => setImmediate(r)).then(() => this.drain()).finally(() => (this.running = null));
   }
 
   private async drain(): Promise<void> {
