@@ -19,7 +19,7 @@ const SHARE = { traces: 0.85, zips: 0.1, baselines: 0.05 };
 
 function verdict(s: FuzzStats): void {
   console.log(
-    `fuzz ${s.name}: ${s.inputs} inputs (seed ${SEED}), ${s.refused} refused with a clear error, ${s.crashes} crashes, ${s.slow} ≥ 1 s (max ${s.maxMs.toFixed(0)} ms), ${s.vectors} vectors, ${s.nonFinite} non-finite`,
+    `fuzz ${s.name}: ${s.inputs} inputs (seed ${SEED}), ${s.refused} refused with a clear error, ${s.crashes} crashes, ${s.slow} ≥ 1 s of CPU (max ${s.maxMs.toFixed(0)} ms CPU, ${s.maxWallMs.toFixed(0)} ms wall), ${s.vectors} vectors, ${s.nonFinite} non-finite`,
   );
   assert.equal(s.crashes, 0, `crashes:\n${s.crashSamples.join('\n\n')}`);
   assert.equal(s.slow, 0, `slow inputs:\n${s.slowSamples.join('\n\n')}`);
