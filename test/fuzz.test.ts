@@ -34,7 +34,7 @@ describe(`fuzz: ${TOTAL} inputs, seed ${SEED}`, { timeout: Infinity }, () => {
     dir = scratch();
     const td = path.join(dir, 'train.sc');
     writeFileSync(td, probeTrace());
-    for (const model of ['chids', 'stide', 'bosc'] as const) {
+    for (const model of ['calibrated', 'chids', 'stide', 'bosc'] as const) {
       const od = path.join(dir, `base-${model}`);
       await runBaseline({ inputs: [td], outDir: od, faithful: false, windowNs: 1e9, seed: 1, epochs: model === 'chids' ? 2 : undefined, model: { model } });
       baselines.push(od);

@@ -301,7 +301,7 @@ const mutation = fc.record({
  */
 export async function fuzzBaselines(runs: number, seed: number, baselines: string[], dir: string): Promise<FuzzStats> {
   const s = stats('baselines (manifest, vocabulary, thresholds, model files)');
-  const targets = ['manifest.json', 'seen_syscalls.json', 'seen_args.json', 'max_freq.json', 'thresh_list.json', 'model/model.json', 'model/stide.json', 'model/bosc.json', 'model/weights.bin'];
+  const targets = ['manifest.json', 'seen_syscalls.json', 'seen_args.json', 'max_freq.json', 'thresh_list.json', 'calibration.json', 'model/model.json', 'model/stide.json', 'model/bosc.json', 'model/weights.bin'];
   const work = path.join(dir, 'b');
   await fc.assert(
     fc.asyncProperty(fc.nat(), fc.nat(), mutation, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), async (bi, ti, m, flips) => {
