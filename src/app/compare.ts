@@ -48,6 +48,8 @@ export interface CompareOptions {
   hyper?: Omit<ModelOptions, 'model' | 'epochs' | 'seed'>;
   faithful?: boolean;
   windowNs?: number;
+  /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
+  maxEmptyWindows?: number;
   /** Keep each model's baseline in OUT/<model> (default: a temporary directory, removed). */
   outDir?: string | null;
   hooks?: CompareHooks;
@@ -219,6 +221,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
           outDir: od,
           faithful: opts.faithful ?? false,
           windowNs: opts.windowNs ?? 1e9,
+          maxEmptyWindows: opts.maxEmptyWindows,
           epochs: takesEpochs ? opts.epochs : undefined,
           seed,
           model: hyper,
@@ -228,6 +231,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
           normal: [layout.normal],
           attack: [layout.attack],
           artifacts: pathsInDir(od),
+          maxEmptyWindows: opts.maxEmptyWindows,
           hooks,
         });
       } catch (err) {

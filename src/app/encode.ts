@@ -26,6 +26,8 @@ export interface EncodeFilesOptions {
   artifacts: ArtifactPaths;
   faithful?: boolean;
   windowNs?: number;
+  /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
+  maxEmptyWindows?: number;
   hooks?: RunHooks;
 }
 
@@ -48,7 +50,7 @@ export async function encodeFiles(
       const summary = await encodeTrace(
         src,
         data.vocab,
-        { faithful, windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning },
+        { faithful, windowNs, maxEmptyWindows: opts.maxEmptyWindows, onBytes: hooks.onBytes, onWarning: hooks.onWarning },
         (w) => {
           windows++;
           onWindow({ file: src.path, window: w.index, start_ns: w.startNs, events: w.events, av: w.av ?? [] });

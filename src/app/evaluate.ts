@@ -77,6 +77,8 @@ export interface EvaluateOptions {
   /** Encoding mode; defaults to the baseline's (from its manifest), else improved. */
   faithful?: boolean;
   windowNs?: number;
+  /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
+  maxEmptyWindows?: number;
   hooks?: RunHooks;
 }
 
@@ -104,7 +106,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
         [all[i]],
         async (src) => {
           hooks.onTraceStart?.(i, all.length, src.path, src.textBytes);
-          const r = await scoreRecording(src, data.vocab, scorer, thresholds, all[i].cls, faithful, windowNs, hooks, names, timing);
+          const r = await scoreRecording(src, data.vocab, scorer, thresholds, all[i].cls, faithful, windowNs, opts.maxEmptyWindows, hooks, names, timing);
           return r;
         },
         one,
@@ -151,6 +153,7 @@ async function scoreRecording(
   cls: RecordingClass,
   faithful: boolean,
   windowNs: number,
+  maxEmptyWindows: number | undefined,
   hooks: RunHooks,
   names: NameTable,
   timing: { score_ms: number; windows_scored: number },
@@ -162,7 +165,7 @@ async function scoreRecording(
   const summary = await encodeTrace(
     src,
     vocab,
-    { faithful, windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning, tap: tap ?? undefined },
+    { faithful, windowNs, maxEmptyWindows, onBytes: hooks.onBytes, onWarning: hooks.onWarning, tap: tap ?? undefined },
     (w) => {
       windowHasAv.push(w.av !== null);
       if (w.av === null) return;

@@ -30,7 +30,7 @@ import type { Vocabulary } from '../encode/vocabulary.js';
 import type { SyscallEvent } from '../trace/event.js';
 import { NameTable } from '../trace/names.js';
 import { TraceParser, type TraceFormat } from '../trace/parse.js';
-import { ChidsError, describeError } from '../util/errors.js';
+import { ChidsError, InputError, describeError } from '../util/errors.js';
 import { secondsToNs } from '../util/time.js';
 import { FileSink, StdoutSink, WebhookSink, alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
 import { resolveEncoding } from '../engine/encoding.js';
@@ -73,6 +73,8 @@ export interface MonitorOptions {
   thresholds: readonly number[];
   faithful: boolean;
   windowNs: number;
+  /** Work budget: empty windows one gap between events may open (DEFAULT_MAX_EMPTY_WINDOWS). */
+  maxEmptyWindows?: number;
   sinks: AlertSink[];
   metrics?: MonitorMetrics | null;
   log: Logger;
@@ -101,6 +103,15 @@ interface Pipeline {
   n: number;
   /** The model's tap, for models that read the syscalls. */
   tap: EventTap | null;
+  /** Skip to the next line start (after a line the parser could not hold). */
+  resync: boolean;
+  /** Events the window clock refused (a gap over the work budget). */
+  refused: number;
+  /** Faithful mode: events older than their window, moved into the current one. */
+  backwards: number;
+  /** clock.jumps + refused, and clock.late + backwards, already counted in the stats. */
+  jumpsSeen: number;
+  lateSeen: number;
 }
 
 /** Scoring latencies kept for the percentiles (a ring; the histogram has them all). */
@@ -114,7 +125,9 @@ export interface MonitorStats {
   falseAlarms: number;
   alertsAfterExploit: number;
   firstAlertAfterExploitNs: bigint | null;
-  dropped: { queue_full: number; source_lost: number; malformed: number; no_timestamp: number; too_many_containers: number };
+  dropped: { queue_full: number; source_lost: number; malformed: number; no_timestamp: number; too_many_containers: number; time_jump: number };
+  /** Events older than their window, counted in the current one (as `encode` warns about). */
+  late: number;
   restarts: number;
 }
 
@@ -127,7 +140,8 @@ export class Monitor {
     falseAlarms: 0,
     alertsAfterExploit: 0,
     firstAlertAfterExploitNs: null,
-    dropped: { queue_full: 0, source_lost: 0, malformed: 0, no_timestamp: 0, too_many_containers: 0 },
+    dropped: { queue_full: 0, source_lost: 0, malformed: 0, no_timestamp: 0, too_many_containers: 0, time_jump: 0 },
+    late: 0,
     restarts: 0,
   };
   readonly threshold: number;
@@ -173,17 +187,35 @@ export class Monitor {
     const before = p.parser.stats.events;
     const malformedBefore = p.parser.stats.malformed;
     const droppedBefore = p.encoder.clock.dropped;
+    if (p.resync) {
+      // After a line the parser could not hold, the stream resumes at the next line start,
+      // never inside a line (whose tail could pass for an event at another time).
+      const nl = data.indexOf(10);
+      if (nl < 0) {
+        this.account(p, before, malformedBefore, droppedBefore);
+        return;
+      }
+      p.resync = false;
+      data = data.subarray(nl + 1);
+    }
     try {
       p.parser.push(data);
     } catch (err) {
-      // Faithful mode refuses lines the reference would crash on; a live detector goes on.
-      this.parseErrors++;
-      if (this.parseErrors <= 10) this.o.log.warn('unreadable trace data skipped', { container: container.id, error: describeError(err) });
+      // Bad lines cost only themselves (onBadLine); what gets here is a line longer than the
+      // parser holds: skip to the next line.
+      this.badLine(p, err);
       p.parser = this.parser(p, format);
+      p.resync = true;
       this.stats.dropped.malformed++;
       this.o.metrics?.dropped.inc({ reason: 'malformed' });
     }
     this.account(p, before, malformedBefore, droppedBefore);
+  }
+
+  private badLine(p: Pipeline, err: unknown): void {
+    this.parseErrors++;
+    if (this.parseErrors <= 10) this.o.log.warn('unreadable trace data skipped', { container: p.info.id, error: describeError(err) });
+    else if (this.parseErrors === 11) this.o.log.warn('further unreadable lines are counted, not logged', { container: p.info.id });
   }
 
   private account(p: Pipeline, before: number, malformedBefore: number, droppedBefore: number): void {
@@ -204,15 +236,31 @@ export class Monitor {
       this.stats.dropped.no_timestamp += untimed;
       this.o.metrics?.dropped.inc({ reason: 'no_timestamp' }, untimed);
     }
+    const clock = p.encoder.clock;
+    const jumps = clock.jumps + p.refused - p.jumpsSeen;
+    if (jumps > 0) {
+      p.jumpsSeen = clock.jumps + p.refused;
+      this.stats.dropped.time_jump += jumps;
+      this.o.metrics?.dropped.inc({ reason: 'time_jump' }, jumps);
+      if (this.stats.dropped.time_jump === jumps) this.o.log.warn('events far ahead of the previous ones dropped (corrupt timestamps?)', { container: p.info.id, events: jumps });
+    }
+    const late = clock.late + p.backwards - p.lateSeen;
+    if (late > 0) {
+      p.lateSeen = clock.late + p.backwards;
+      if (this.stats.late === 0) this.o.log.warn('events out of time order are counted in the current window', { container: p.info.id });
+      this.stats.late += late;
+      this.o.metrics?.late.inc({ container: p.label }, late);
+    }
   }
 
   private open(container: ContainerInfo, format: TraceFormat): Pipeline {
     const encoder = new WindowEncoder(
       this.o.vocab,
       this.names,
-      { file: container.id, faithful: this.o.faithful, windowNs: this.o.windowNs, details: true },
+      { file: container.id, faithful: this.o.faithful, windowNs: this.o.windowNs, maxEmptyWindows: this.o.maxEmptyWindows, details: true },
       (w) => this.onWindow(p, w),
     );
+    encoder.clock.perGap = true;
     const p: Pipeline = {
       info: container,
       label: container.id,
@@ -229,6 +277,11 @@ export class Monitor {
       avs: new Float64Array(3 * Math.max(1, this.o.scorer.history)),
       n: 0,
       tap: this.o.scorer.newTap?.(this.names) ?? null,
+      resync: false,
+      refused: 0,
+      backwards: 0,
+      jumpsSeen: 0,
+      lateSeen: 0,
     };
     p.parser = this.parser(p, format);
     this.pipelines.set(container.key, p);
@@ -246,12 +299,21 @@ export class Monitor {
         const start = enc.clock.startNs(enc.clock.current);
         ev.sec = Number(start / 1_000_000_000n);
         ev.nsec = Number(start % 1_000_000_000n);
+        p.backwards++;
+      }
+      try {
+        enc.push(ev);
+      } catch (err) {
+        // The work budget refused the event (a jump of days): it costs only itself.
+        if (!(err instanceof InputError)) throw err;
+        p.refused++;
+        this.badLine(p, err);
+        return;
       }
       if (ev.hasTime) {
         p.lastSec = ev.sec;
         p.lastNsec = ev.nsec;
       }
-      enc.push(ev);
     };
     const tap = p.tap;
     const tapped =
@@ -262,7 +324,7 @@ export class Monitor {
             onEvent(ev);
             if (enc.clock.dropped === dropped) tap.event(ev, enc.clock.current);
           };
-    return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent: tapped });
+    return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent: tapped, onBadLine: (err) => this.badLine(p, err) });
   }
 
   /** Closes, in every container, the windows that end at or before (sec, nsec). */
@@ -410,6 +472,10 @@ export interface RunMonitorOptions {
   stdout?: boolean;
   alertsFile?: string;
   webhook?: string;
+  /** Extra webhook request headers (credentials); never logged. */
+  webhookHeaders?: Record<string, string>;
+  /** At the end, how long queued alerts may take to deliver before they count as lost (ms, default 5000). */
+  drainTimeoutMs?: number;
   /** `HOST:PORT` for Prometheus. */
   metrics?: string;
   exploitAtSec?: number;
@@ -418,6 +484,8 @@ export interface RunMonitorOptions {
   /** Faithful encoding / window length (default: the baseline's). */
   faithful?: boolean;
   windowNs?: number;
+  /** Work budget: empty windows one gap between events may open. */
+  maxEmptyWindows?: number;
   log: Logger;
   /** Install SIGINT/SIGTERM handlers that flush and end (default true). */
   handleSignals?: boolean;
@@ -438,6 +506,10 @@ export interface MonitorSummary {
   scored: number;
   alerts: number;
   dropped: MonitorStats['dropped'];
+  /** Events older than their window, counted in the current one. */
+  late: number;
+  /** Alerts an output could not deliver (the webhook: queue full, failed, still queued at exit). */
+  alerts_lost: { queue_full: number; failed: number; at_exit: number };
   restarts: number;
   theta: number;
   threshold: number;
@@ -474,13 +546,14 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   try {
     if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
     if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
+    let webhook: WebhookSink | null = null;
     if (o.webhook) {
-      sinks.push(
-        new WebhookSink(o.webhook, {
-          log,
-          onDrop: (reason) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }),
-        }),
-      );
+      webhook = new WebhookSink(o.webhook, {
+        log,
+        headers: o.webhookHeaders,
+        onDrop: (reason, n = 1) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }, n),
+      });
+      sinks.push(webhook);
     }
     const monitor = new Monitor({
       vocab: data.vocab,
@@ -489,6 +562,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       thresholds: data.thresholds,
       faithful,
       windowNs,
+      maxEmptyWindows: o.maxEmptyWindows,
       sinks,
       metrics,
       log,
@@ -596,6 +670,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     for (let b = queue.shift(); b !== undefined; b = queue.shift()) monitor.feed(b.container, b.data, source.format ?? 'lidds');
     queue.releaseAll();
     monitor.finish();
+    // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
+    for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
     const elapsed = (performance.now() - t0) / 1000;
     const s = monitor.stats;
     const summary: MonitorSummary = {
@@ -606,6 +682,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       scored: s.scored,
       alerts: s.alerts,
       dropped: { ...s.dropped },
+      late: s.late,
+      alerts_lost: { queue_full: webhook?.dropped ?? 0, failed: webhook?.failed ?? 0, at_exit: webhook?.lostAtExit ?? 0 },
       restarts: s.restarts,
       theta: o.theta,
       threshold: monitor.threshold,

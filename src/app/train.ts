@@ -50,6 +50,8 @@ export interface BaselineOptions {
   outDir: string;
   faithful: boolean;
   windowNs: number;
+  /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
+  maxEmptyWindows?: number;
   /** Training epochs and batch size; omitted = the model's defaults (chids: 120 and 50). */
   epochs?: number;
   batchSize?: number;
@@ -95,7 +97,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
       const tap = trainer.trainingTap?.(names);
       const r = await collectTrace(
         src,
-        { faithful: opts.faithful, windowNs: opts.windowNs, onBytes: hooks.onBytes, onWarning: hooks.onWarning, hash: true, tap },
+        { faithful: opts.faithful, windowNs: opts.windowNs, maxEmptyWindows: opts.maxEmptyWindows, onBytes: hooks.onBytes, onWarning: hooks.onWarning, hash: true, tap },
         names,
       );
       hooks.onTraceEnd?.(r.summary);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_MODEL, SEQ_MIN_STEPS, describeDefaults } from '../model/registry.js';
-import { collect, positiveInt, nonNegativeInt, windowLength } from './common.js';
+import { collect, positiveInt, nonNegativeInt, windowLength, maxEmptyWindowsOption } from './common.js';
 import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, modelOption, modelOptionsFrom, type ModelFlags } from './model-options.js';
 
@@ -15,6 +15,7 @@ interface Flags extends ModelFlags {
   od: string;
   faithful?: boolean;
   window: number;
+  maxEmptyWindows: number;
   epochs?: number;
   batchSize?: number;
   seed?: number;
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .requiredOption('--od <dir>', 'output directory for the baseline (written atomically)')
     .option('--faithful', 'reproduce the reference implementation exactly (noise filter, µs timestamps, positional args)')
     .addOption(new Option('--window <length>', 'window length, e.g. 1s, 500ms').argParser(windowLength).default(1e9, '1s'))
+    .addOption(maxEmptyWindowsOption())
     .addOption(modelOption())
     .option('--epochs <n>', `training epochs (default: ${describeDefaults('epochs')}; sequence models more on small data, to make at least ${minStepsText()} gradient steps)`, positiveInt('--epochs'))
     .option('--batch-size <n>', `training batch size (default: ${describeDefaults('batchSize')})`, positiveInt('--batch-size'))
@@ -68,6 +70,7 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
           outDir: flags.od,
           faithful: Boolean(flags.faithful),
           windowNs: flags.window,
+          maxEmptyWindows: flags.maxEmptyWindows,
           epochs: flags.epochs,
           batchSize: flags.batchSize,
           seed: flags.seed ?? null,

@@ -1,7 +1,7 @@
 /** Shared CLI plumbing: option parsers, artifact flags, JSON output. No detection logic here. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { modelHome, pathsInDir, type ArtifactPaths } from '../engine/baseline-dir.js';
-import { parseWindowLength } from '../encode/windows.js';
+import { DEFAULT_MAX_EMPTY_WINDOWS, parseWindowLength } from '../encode/windows.js';
 import { ChidsError } from '../util/errors.js';
 
 export function collect(value: string, previous: string[] = []): string[] {
@@ -54,6 +54,13 @@ export function sourceOptions(cmd: Command): Command {
     .option('--no-restart', 'do not restart strace/bpftrace when it dies')
     .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('-q, --quiet', 'log warnings and errors only');
+}
+
+/** `--max-empty-windows N`: the work budget of every command that reads traces. */
+export function maxEmptyWindowsOption(): Option {
+  return new Option('--max-empty-windows <n>', 'refuse a trace whose time gaps would open more empty windows than this (a corrupt timestamp or a tiny --window)')
+    .argParser(nonNegativeInt('--max-empty-windows'))
+    .default(DEFAULT_MAX_EMPTY_WINDOWS, String(DEFAULT_MAX_EMPTY_WINDOWS));
 }
 
 export interface ArtifactFlags {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { nonNegativeInt, positiveInt, windowLength } from './common.js';
+import { nonNegativeInt, positiveInt, windowLength, maxEmptyWindowsOption } from './common.js';
 import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, hyperParameters, type ModelFlags } from './model-options.js';
 
@@ -12,6 +12,7 @@ interface Flags extends Omit<ModelFlags, 'model'> {
   report?: string;
   faithful?: boolean;
   window?: number;
+  maxEmptyWindows: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('--report <file>', 'also write an HTML page with the table, the ROC curves and the cost chart')
     .option('--faithful', 'encode like the reference implementation')
     .option('--window <length>', 'window length, e.g. 1s', windowLength)
+    .addOption(maxEmptyWindowsOption())
     .option('--json', 'print one JSON object on stdout instead of the table')
     .option('-q, --quiet', 'no progress or warnings on stderr');
   addHyperParameterOptions(cmd)
@@ -58,6 +60,7 @@ Examples:
           hyper,
           faithful: Boolean(flags.faithful),
           windowNs: flags.window,
+          maxEmptyWindows: flags.maxEmptyWindows,
           outDir: flags.out ?? null,
           hooks: {
             ...progress,

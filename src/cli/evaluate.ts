@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { artifactPaths, collect, windowLength, type ArtifactFlags } from './common.js';
+import { artifactPaths, collect, windowLength, maxEmptyWindowsOption, type ArtifactFlags } from './common.js';
 import { toJson } from '../util/json.js';
 
 interface Flags extends ArtifactFlags {
@@ -8,6 +8,7 @@ interface Flags extends ArtifactFlags {
   dataset?: string;
   faithful?: boolean;
   window?: number;
+  maxEmptyWindows: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -27,6 +28,7 @@ export function register(program: Command): void {
     .option('--dataset <dir>', 'a LID-DS scenario directory: evaluate on its test/normal/ and test/normal_and_attack/ (instead of --ns/--ms)')
     .option('--faithful', "encode like the reference (default: the baseline's mode)")
     .option('--window <length>', "window length (default: the baseline's)", windowLength)
+    .addOption(maxEmptyWindowsOption())
     .option('--json', 'print one JSON object on stdout instead of the table')
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .addHelpText(
@@ -52,6 +54,7 @@ Examples:
           artifacts: artifactPaths(flags, true),
           faithful: flags.faithful ? true : undefined,
           windowNs: flags.window,
+          maxEmptyWindows: flags.maxEmptyWindows,
           hooks: progress,
         });
         progress.stop();

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 /** The `chids` executable: process-level wiring around the program in ./program.ts. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fsProblem } from '../trace/labels.js';
 import { run } from './program.js';
 
 // A closed pipe (e.g. `chids encode … | head`) is not an error.
+// Any other write error (a full disk, a revoked terminal) ends with one line, not a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
-  throw err;
+  try {
+    process.stderr.write(`chids: cannot write to standard output (${fsProblem(err)})\n`);
+  } finally {
+    process.exit(1);
+  }
 });
 
 // For benchmarks: CHIDS_RUSAGE=FILE writes this process's resource usage there at exit

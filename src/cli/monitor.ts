@@ -1,5 +1,5 @@
-import { Option, type Command } from 'commander';
-import { artifactPaths, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
@@ -10,10 +10,13 @@ interface Flags extends ArtifactFlags {
   theta: number;
   alerts?: string;
   webhook?: string;
+  webhookHeader?: string[];
+  drainTimeout: number;
   metrics?: string;
   exploitAt?: number;
   grace: number;
   queueMb: number;
+  maxEmptyWindows: number;
   stdout: boolean;
   restart: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -35,11 +38,14 @@ export function register(program: Command): void {
     .option('--theta <θ>', 'threshold = θ × the largest training error', positiveNumber('--theta'), 1.0)
     .option('--alerts <file>', 'also append alerts (JSON lines) to this file')
     .option('--webhook <url>', 'also POST each alert (JSON) to this URL, in the background')
+    .option('--webhook-header <header>', `a request header for --webhook, 'Name: value' (repeatable; e.g. credentials; never logged; or set ${'$'}CHIDS_WEBHOOK_AUTH to the Authorization value)`, collectHeader)
+    .addOption(new Option('--drain-timeout <length>', 'at exit, how long queued webhook alerts may take to deliver; the rest are counted as lost (exit 4)').argParser(windowLength).default(5e9, '5s'))
     .option('--no-stdout', 'do not print alerts on stdout')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
     .option('--exploit-at <epoch-seconds>', 'label alerts before this time as false alarms (replays of labelled recordings)', positiveNumber('--exploit-at'))
     .addOption(new Option('--grace <length>', 'live: how long a window waits after its end for late events').argParser(windowLength).default(250_000_000, '250ms'))
     .option('--queue-mb <n>', 'bound on buffered events (MiB); beyond it live events are dropped and counted', positiveNumber('--queue-mb'), 64)
+    .addOption(maxEmptyWindowsOption())
     .addHelpText(
       'after',
       `
@@ -58,7 +64,17 @@ Examples:
       const { jsonLogger } = await import('../util/log.js');
       const { runMonitor } = await import('../app/monitor.js');
       const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'monitor' } });
-      await runMonitor({
+      const { ChidsError } = await import('../util/errors.js');
+      const { WEBHOOK_AUTH_ENV } = await import('../outputs/alerts.js');
+      const headers: Record<string, string> = {};
+      for (const h of flags.webhookHeader ?? []) {
+        const i = h.indexOf(':');
+        headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+      }
+      const auth = process.env[WEBHOOK_AUTH_ENV];
+      if (auth) headers.Authorization = auth;
+      if (Object.keys(headers).length > 0 && !flags.webhook) throw new ChidsError(`--webhook-header and ${WEBHOOK_AUTH_ENV} need --webhook URL`);
+      const summary = await runMonitor({
         artifacts: artifactPaths(flags, true),
         source: {
           kind: flags.source,
@@ -73,11 +89,31 @@ Examples:
         stdout: flags.stdout,
         alertsFile: flags.alerts,
         webhook: flags.webhook,
+        webhookHeaders: headers,
+        drainTimeoutMs: flags.drainTimeout / 1e6,
         metrics: flags.metrics,
         exploitAtSec: flags.exploitAt,
         queueBytes: Math.round(flags.queueMb * 1024 * 1024),
+        maxEmptyWindows: flags.maxEmptyWindows,
         log,
       });
+      const l = summary.alerts_lost;
+      const lost = l.queue_full + l.failed + l.at_exit;
+      if (lost > 0) {
+        throw new ChidsError(
+          `${lost} of ${summary.alerts} alerts were not delivered to the webhook (${l.queue_full} queue full, ${l.failed} failed, ${l.at_exit} still queued after --drain-timeout)`,
+          4,
+        );
+      }
     });
+}
+
+/** `--webhook-header 'Name: value'`; the value is never echoed (it may be a credential). */
+function collectHeader(value: string, previous: string[] = []): string[] {
+  const i = value.indexOf(':');
+  if (i <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value.slice(0, i).trim())) {
+    throw new InvalidArgumentError("--webhook-header must be 'Name: value'");
+  }
+  return [...previous, value];
 }
 

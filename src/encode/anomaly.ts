@@ -47,6 +47,8 @@ export interface WindowEncoderOptions {
   file: string;
   faithful: boolean;
   windowNs: number;
+  /** Work budget: empty windows the trace may open (DEFAULT_MAX_EMPTY_WINDOWS when absent). */
+  maxEmptyWindows?: number;
   /** Also report which syscalls and arguments were unseen (for alerts). */
   details?: boolean;
 }
@@ -123,7 +125,7 @@ export class WindowEncoder {
     private readonly opts: WindowEncoderOptions,
     private readonly onWindow: (w: EncodedWindow) => void,
   ) {
-    this.clock = new WindowClock(opts.windowNs, opts.faithful, opts.file);
+    this.clock = new WindowClock(opts.windowNs, opts.faithful, opts.file, opts.maxEmptyWindows);
     this.args = new ArgReader(opts.faithful);
     this.usn = names.intern(USN);
     this.uan = names.intern(UAN);
@@ -319,8 +321,8 @@ export class TrainingCollector {
   }
 
   /** Starts a trace; returns the function to push its events and the window counts it fills. */
-  beginTrace(file: string, windowNs: number): { push: (ev: SyscallEvent) => void; finish: () => number[]; clock: WindowClock } {
-    const clock = new WindowClock(windowNs, this.faithful, file);
+  beginTrace(file: string, windowNs: number, maxEmptyWindows?: number): { push: (ev: SyscallEvent) => void; finish: () => number[]; clock: WindowClock } {
+    const clock = new WindowClock(windowNs, this.faithful, file, maxEmptyWindows);
     const counts: number[] = [];
     let count = 0;
     const push = (ev: SyscallEvent): void => {

@@ -22,6 +22,8 @@ export interface ChunkSource {
 export interface ReadOptions {
   faithful: boolean;
   windowNs: number;
+  /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
+  maxEmptyWindows?: number;
   /** Called with the bytes read so far (for progress bars). */
   onBytes?: (bytes: number) => void;
   /** Called for recoverable problems (malformed lines skipped, late events). */
@@ -166,7 +168,7 @@ export async function encodeTrace(
   const encoder: WindowEncoder = new WindowEncoder(
     vocabAt ? vocabAt(0) : vocab,
     names,
-    { file: src.path, faithful: opts.faithful, windowNs: opts.windowNs, details: opts.details },
+    { file: src.path, faithful: opts.faithful, windowNs: opts.windowNs, maxEmptyWindows: opts.maxEmptyWindows, details: opts.details },
     (w) => {
       windows++;
       onWindow(w);
@@ -198,7 +200,7 @@ export interface TraceVocabulary {
  */
 export async function collectTrace(src: ChunkSource, opts: ReadOptions, names: NameTable = new NameTable()): Promise<TraceVocabulary> {
   const collector = new TrainingCollector(names, opts.faithful);
-  const t = collector.beginTrace(src.path, opts.windowNs);
+  const t = collector.beginTrace(src.path, opts.windowNs, opts.maxEmptyWindows);
   const { stats, format, sha256 } = await readEvents(src, names, opts, tapped(t.push, t.clock, opts.tap));
   const counts = t.finish();
   return {

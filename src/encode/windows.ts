@@ -19,6 +19,12 @@ import type { SyscallEvent } from '../trace/event.js';
 export const DEFAULT_WINDOW_NS = 1_000_000_000;
 /** A jump forward in time larger than this is taken for a corrupt timestamp (improved mode). */
 export const MAX_JUMP_NS = 86_400e9;
+/**
+ * Default work budget: empty windows a trace may open between its events (11.6 days of 1 s
+ * windows). Non-empty windows are bounded by the events themselves, so with this a trace's
+ * windows, and the work and memory they cost, stay linear in its size whatever its timestamps.
+ */
+export const DEFAULT_MAX_EMPTY_WINDOWS = 1_000_000;
 
 export class WindowClock {
   /** Index of the current (open) window, -1 before the first timed event. */
@@ -35,12 +41,25 @@ export class WindowClock {
    * corrupt timestamp would otherwise open billions of empty windows.
    */
   jumps = 0;
+  /** Empty windows opened so far by gaps between events (the work budget counts these). */
+  empty = 0;
+  /**
+   * Budget each gap on its own instead of the whole trace: a monitor runs for months, its
+   * quiet spells add up, and its work is bounded by the wall clock anyway; one absurd jump is
+   * still refused.
+   */
+  perGap = false;
   private latestRel = 0;
+  // The last placed event, to name both ends of a gap that exceeds the budget.
+  private lastSec = 0;
+  private lastNsec = 0;
+  private lastLine = 0;
 
   constructor(
     readonly windowNs: number,
     readonly faithful: boolean,
     readonly file: string,
+    readonly maxEmptyWindows: number = DEFAULT_MAX_EMPTY_WINDOWS,
   ) {}
 
   /** The window index for an event, or -1 when it belongs to no window. */
@@ -56,6 +75,7 @@ export class WindowClock {
       this.sec0 = ev.sec;
       this.nsec0 = ev.nsec;
       this.current = 0;
+      this.remember(ev);
       return 0;
     }
     const rel = (ev.sec - this.sec0) * 1e9 + (ev.nsec - this.nsec0);
@@ -91,8 +111,34 @@ export class WindowClock {
       this.late++;
       return this.current;
     }
+    if (k > this.current + 1) this.spend(k - this.current - 1, ev);
     this.current = k;
+    this.remember(ev);
     return k;
+  }
+
+  private remember(ev: SyscallEvent): void {
+    this.lastSec = ev.sec;
+    this.lastNsec = ev.nsec;
+    this.lastLine = ev.line;
+  }
+
+  /**
+   * Charges `n` empty windows to the budget, or refuses the trace: a gap of days between two
+   * events (or a tiny window length) would otherwise open billions of windows, hours of work
+   * and gigabytes of output for a few bytes of input. The reference would hang there too.
+   */
+  private spend(n: number, ev: SyscallEvent): void {
+    const total = this.perGap ? n : this.empty + n;
+    if (total <= this.maxEmptyWindows) {
+      this.empty += n;
+      return;
+    }
+    const gap = `${stamp(this.lastSec, this.lastNsec)} (line ${this.lastLine}) to ${stamp(ev.sec, ev.nsec)} (line ${ev.line})`;
+    throw new InputError(
+      this.file,
+      `the gap from ${gap} would open ${n} empty ${this.windowNs} ns windows${this.perGap ? '' : `, ${total} in all`}, over the limit of ${this.maxEmptyWindows} (raise it with --max-empty-windows, or use a longer --window)`,
+    );
   }
 
   /**
@@ -114,6 +160,10 @@ export class WindowClock {
   startNs(k: number): bigint {
     return BigInt(this.sec0) * 1_000_000_000n + BigInt(this.nsec0) + BigInt(k) * BigInt(this.windowNs);
   }
+}
+
+function stamp(sec: number, nsec: number): string {
+  return `${sec}.${String(nsec).padStart(9, '0')}`;
 }
 
 /** Parses a window length such as `1s`, `500ms`, `2.5s`, `100000us`, `1000000000ns`. */

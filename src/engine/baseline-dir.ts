@@ -17,7 +17,7 @@
  * This module must not import TF.js: `encode` reads a vocabulary without loading the model.
  */
 import { existsSync, lstatSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from './manifest.js';
 import { ChidsError, InputError } from '../util/errors.js';
@@ -25,6 +25,7 @@ import { readJsonFile, validate } from '../util/json.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
 
 import { MANIFEST_FORMAT, MANIFEST_VERSION, READABLE_MANIFEST_VERSIONS } from './manifest-format.js';
+import { checkBaselineTarget, fsProblem, recoverBaselineDir, stagingName, syncDir, syncTree, writeSynced, type WriteStep } from './baseline-replace.js';
 
 export { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest };
 
@@ -150,11 +151,14 @@ export function pathsInDir(dir: string): ArtifactPaths {
 /** Reads and cross-checks the vocabulary (and thresholds, when there are any). */
 export async function readBaselineData(paths: ArtifactPaths): Promise<BaselineData> {
   if (paths.dir !== null) {
+    // A `baseline` killed while swapping a new baseline in leaves it beside DIR: finish that.
+    await recoverBaselineDir(paths.dir).catch(() => []);
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(paths.dir);
-    } catch {
-      throw new InputError(paths.dir, 'no such baseline directory');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new InputError(paths.dir, code === 'ENOENT' ? 'no such baseline directory' : `cannot open the baseline directory (${fsProblem(err)})`);
     }
     if (!st.isDirectory()) throw new InputError(paths.dir, 'not a directory (expected the --od directory written by `chids baseline`)');
   }
@@ -186,63 +190,60 @@ export interface BaselineWrite {
   saveModel: (baselineDir: string) => Promise<void>;
 }
 
-/**
- * Refuses an output directory that must not be replaced: a file, or a non-empty directory
- * that is not a baseline. A missing directory or an existing baseline is fine. `baseline`
- * calls it before any work (so a long training run is not wasted on an unusable --od), and
- * writeBaseline again before writing.
- */
-export async function checkBaselineTarget(dir: string): Promise<void> {
-  let entries: string[] | null;
-  try {
-    const st = await stat(dir);
-    entries = st.isDirectory() ? await readdir(dir) : null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new ChidsError(`${dir}: cannot be used as the output directory (${(err as Error).message})`);
-  }
-  if (entries === null) throw new ChidsError(`${dir}: exists and is not a directory; choose another --od`);
-  if (entries.length > 0 && !entries.includes(FILES.manifest)) {
-    throw new ChidsError(`${dir}: exists and is not a chids baseline directory (no ${FILES.manifest}); choose another --od or remove it`);
-  }
-}
+export { checkBaselineTarget } from './baseline-replace.js';
 
 /**
- * Writes a baseline directory atomically: into `<dir>.tmp-<pid>` first, renamed over `dir` at
- * the end (an existing baseline at `dir` is replaced only once the new one is complete).
+ * Writes a baseline directory: staged in a sibling directory (every file fsynced, the manifest
+ * last), then swapped in (src/engine/baseline-replace.ts says how a crash at any step is undone).
+ * `onStep` is called after each step (tests kill the writer there).
  */
-export async function writeBaseline(dir: string, data: BaselineWrite): Promise<void> {
+export async function writeBaseline(dir: string, data: BaselineWrite, onStep?: (step: WriteStep) => void): Promise<void> {
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   try {
     await mkdir(parent, { recursive: true });
   } catch (err) {
-    throw new ChidsError(`${dir}: cannot create the parent directory (${(err as Error).message})`);
+    throw new ChidsError(`${dir}: cannot create the parent directory (${fsProblem(err)})`);
   }
   await checkBaselineTarget(dir);
-  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  const old = path.join(parent, `.${path.basename(target)}.old-${process.pid}-${Date.now()}`);
+  const tmp = stagingName(target, 'tmp');
+  const old = stagingName(target, 'old');
+  let swapped = false;
   try {
-    await mkdir(tmp, { recursive: true });
+    await mkdir(tmp);
     const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
-    await writeFile(path.join(tmp, FILES.seenSyscalls), json([...data.seenSyscalls].sort()));
-    await writeFile(path.join(tmp, FILES.seenArgs), json([...data.seenArgs].sort()));
-    await writeFile(path.join(tmp, FILES.maxFreq), json(data.maxFreq));
-    await writeFile(path.join(tmp, FILES.thresholds), json(data.thresholds));
-    if (data.calibration !== null) await writeFile(path.join(tmp, FILES.calibration), json(data.calibration));
+    await writeSynced(path.join(tmp, FILES.seenSyscalls), json([...data.seenSyscalls].sort()));
+    await writeSynced(path.join(tmp, FILES.seenArgs), json([...data.seenArgs].sort()));
+    await writeSynced(path.join(tmp, FILES.maxFreq), json(data.maxFreq));
+    await writeSynced(path.join(tmp, FILES.thresholds), json(data.thresholds));
+    if (data.calibration !== null) await writeSynced(path.join(tmp, FILES.calibration), json(data.calibration));
     await data.saveModel(tmp); // writes tmp/model/…
+    onStep?.('staged');
+    await syncTree(tmp);
+    onStep?.('synced');
     // The manifest goes last: a directory with a manifest is a complete one.
-    await writeFile(path.join(tmp, FILES.manifest), json(data.manifest));
+    await writeSynced(path.join(tmp, FILES.manifest), json(data.manifest));
+    syncDir(tmp);
+    onStep?.('manifest');
     if (existsSync(target)) {
       await rename(target, old);
+      syncDir(parent);
+      onStep?.('moved-old');
+      swapped = true;
       await rename(tmp, target);
+      syncDir(parent);
+      onStep?.('moved-new');
       await rm(old, { recursive: true, force: true });
     } else {
       await rename(tmp, target);
+      syncDir(parent);
     }
+    onStep?.('done');
   } catch (err) {
+    // Put the old baseline back if it was moved away and the new one is not in place.
+    if (swapped && !existsSync(target)) await rename(old, target).catch(() => {});
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
     if (err instanceof ChidsError) throw err;
-    throw new ChidsError(`${dir}: cannot write the baseline (${(err as Error).message})`);
+    throw new ChidsError(`${dir}: cannot write the baseline (${fsProblem(err)})`);
   }
 }

@@ -10,10 +10,11 @@
  * Every path out (success, error, abort by SIGINT/SIGTERM) stops the sandbox and removes the
  * work directory; the output appears only when it is complete (temp file + rename).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
 import { recordingMeta } from '../trace/lidds/metadata.js';
+import { createLabCgroup, DEFAULT_LAB_LIMITS, type LabCgroup } from './cgroup.js';
 import { attackNamed, type AttackOutcome } from './attacks.js';
 import { writeRecordingZip } from '../trace/lidds/recording-zip.js';
 import { rng } from './rng.js';
@@ -93,6 +94,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
   const attackerDir = path.join(work, 'attacker');
   const traceFile = path.join(work, 'strace.txt');
   let sandbox: Sandbox | null = null;
+  let cgroup: LabCgroup | null = null;
   const aborted = () => opts.signal?.aborted === true;
   const checkAbort = () => {
     if (aborted()) throw new ChidsError('lab: interrupted; the sandbox was stopped and nothing was written', 130);
@@ -104,8 +106,11 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     await opts.onPhase?.('staged');
     checkAbort();
 
+    const made = createLabCgroup(`chids-lab-${process.pid}-${path.basename(work)}`);
+    cgroup = made.cgroup;
+    if (made.problem) log(`no memory/process limits for the victim: cannot create a cgroup (${made.problem})`);
     sandbox = new Sandbox(
-      { srvDir: srv, traceFile, logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', env: { NODE: process.execPath } },
+      { srvDir: srv, traceFile, logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', env: { NODE: process.execPath }, cgroupProcs: cgroup?.procs },
       opts.straceVersion,
     );
     await sandbox.start();
@@ -207,6 +212,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
           attack: attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome } : null,
           seed: opts.seed,
           warmup_seconds: warmup,
+          limits: cgroup ? { memory_bytes: DEFAULT_LAB_LIMITS.memoryBytes, pids: DEFAULT_LAB_LIMITS.pids } : null,
           capture: { tool: 'strace', version: opts.straceVersion, args: straceArgs('FILE', opts.straceVersion).join(' ') },
           events: st.events,
           distinct_syscalls: st.syscalls.size,
@@ -225,6 +231,13 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     if (sandbox) {
       if (sandbox.running) await sandbox.stop(3000).catch(() => sandbox?.kill());
       sandbox.kill();
+    }
+    if (cgroup) {
+      // The group can only go once the kernel has reaped its last process.
+      for (let i = 0; i < 50 && cgroup.dirs.some((d) => existsSync(d)); i++) {
+        cgroup.remove();
+        if (cgroup.dirs.some((d) => existsSync(d))) await delay(20);
+      }
     }
     if (!process.env[LAB_KEEP_ENV]) rmSync(work, { recursive: true, force: true });
     else log(`kept the work directory ${work}`);

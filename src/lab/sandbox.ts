@@ -10,7 +10,9 @@
  *   └─ setpriv --pdeathsig KILL nsenter --net=/proc/UNSHARE/ns/net  client / attacker
  *
  * Inside, `/srv` is the recording's work directory (bind mount), `/tmp` and `/root` are fresh
- * tmpfs (an attack that writes there leaves nothing on the host), `lo` is up and everything
+ * tmpfs (an attack that writes there leaves nothing on the host), every other file system of
+ * the host is read-only (an attack cannot plant a file or change a config on the host), the
+ * victim's tree is in a cgroup with memory and process limits (src/lab/cgroup.ts), `lo` is up and everything
  * listens on 127.0.0.1 of the namespace. Paths are the same in every recording, so two
  * recordings of the same victim see the same file names.
  *
@@ -21,6 +23,7 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
 import { sleep as delay } from '../util/sleep.js';
 import { straceArgs } from '../trace/strace/options.js';
@@ -40,12 +43,25 @@ export interface SandboxOptions {
   /** Extra environment for the victim (on top of PATH, HOME, LANG). */
   env?: Record<string, string>;
   hostname?: string;
+  /** `cgroup.procs` files the victim joins before anything runs (src/lab/cgroup.ts). */
+  cgroupProcs?: string[];
 }
 
 const SETUP = String.raw`
 set -eu
+for f in $LAB_CGROUP_PROCS; do echo 0 > "$f"; done
 mount --make-rprivate /
+# The host's file systems read-only (in this mount namespace only): every mount as it is now,
+# except the kernel's. What the victim may write is mounted after: /srv, /tmp, /root, and the
+# work directory strace writes its output to.
+while read -r _ _ _ _ m _; do
+  case "$m" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+  mount -o remount,bind,ro "$m" 2>/dev/null || echo "chids-lab: $m stays writable" >&2
+done < /proc/self/mountinfo
+mount --bind "$LAB_WORK" "$LAB_WORK"
+mount -o remount,bind,rw "$LAB_WORK"
 mount --bind "$LAB_SRV" /srv
+mount -o remount,bind,rw /srv
 mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp
 mount -t tmpfs -o mode=0700,size=16m tmpfs /root
 mkdir -m 0700 /root/.ssh
@@ -87,13 +103,15 @@ export class Sandbox {
       LAB_SRV: o.srvDir,
       LAB_HOSTNAME: o.hostname ?? 'victim',
       LAB_ENTRY: o.entry,
+      LAB_WORK: path.dirname(o.traceFile),
+      LAB_CGROUP_PROCS: (o.cgroupProcs ?? []).join(' '),
       LAB_STRACE: straceArgs(o.traceFile, this.straceVersion).join(' '),
       LAB_ENV: Object.entries(o.env ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(' '),
     };
     // These go through an unquoted shell expansion: no spaces or quotes (the paths are ours).
-    for (const v of [o.srvDir, o.traceFile, o.entry, ...Object.keys(o.env ?? {}), ...Object.values(o.env ?? {})]) {
+    for (const v of [o.srvDir, o.traceFile, o.entry, ...(o.cgroupProcs ?? []), ...Object.keys(o.env ?? {}), ...Object.values(o.env ?? {})]) {
       if (/[\s'"$`\\;&|<>]/.test(v)) throw new ChidsError(`lab: the path ${JSON.stringify(v)} cannot be used in the sandbox (no spaces or shell characters)`);
     }
     const child = spawn(

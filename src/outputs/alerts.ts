@@ -19,13 +19,14 @@
  * alert written through to the kernel as it is raised), and a webhook (HTTP POST of the JSON,
  * in the background with a bounded queue and bounded retries; it never blocks detection).
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import type { AnomalyVector } from '../encode/anomaly.js';
 import type { WindowExplanation } from '../model/detector.js';
+import { fsProblem } from '../trace/labels.js';
 import { ChidsError } from '../util/errors.js';
 import { toJson } from '../util/json.js';
 import { sleep as delay } from '../util/sleep.js';
@@ -163,16 +164,22 @@ export class StdoutSink implements AlertSink {
   async close(): Promise<void> {}
 }
 
-/** Appends each alert to a file, written through (writeSync) as it is raised. */
+/**
+ * Appends each alert to a file, written through (writeSync) as it is raised. Alerts say what
+ * a container did: the file is created readable by its owner only (0600), and a symlink at
+ * its path is refused (O_NOFOLLOW), not followed to wherever it points.
+ */
 export class FileSink implements AlertSink {
   readonly name = 'file';
   private fd: number;
   constructor(readonly file: string) {
     try {
-      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      this.fd = openSync(file, 'a');
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      this.fd = openSync(file, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
     } catch (err) {
-      throw new ChidsError(`--alerts ${file}: cannot open for appending (${(err as Error).message})`);
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ELOOP' ? 'is a symbolic link; give the file itself' : fsProblem(err);
+      throw new ChidsError(`--alerts ${file}: cannot open for appending (${why})`);
     }
   }
   send(_a: FalcoAlert, line: string): void {
@@ -194,10 +201,15 @@ export interface WebhookOptions {
   /** First retry delay, doubled each retry. */
   backoffMs?: number;
   log: Logger;
-  /** Counts an alert the webhook could not deliver (queue full or every attempt failed). */
-  onDrop?: (reason: 'queue_full' | 'failed') => void;
+  /** Counts an alert the webhook could not deliver (queue full, every attempt failed, or still queued when the drain timeout ran out). */
+  onDrop?: (reason: 'queue_full' | 'failed' | 'at_exit', n?: number) => void;
+  /** Extra request headers (credentials: Authorization). Never logged. */
+  headers?: Record<string, string>;
   fetch?: typeof fetch;
 }
+
+/** Environment variable holding the webhook's Authorization header value (kept out of argv and logs). */
+export const WEBHOOK_AUTH_ENV = 'CHIDS_WEBHOOK_AUTH';
 
 /** POSTs each alert as JSON, one at a time in the background. */
 export class WebhookSink implements AlertSink {
@@ -206,9 +218,14 @@ export class WebhookSink implements AlertSink {
   private running: Promise<void> | null = null;
   private closing = false;
   delivered = 0;
+  /** Alerts every attempt failed for. */
   failed = 0;
+  /** Alerts refused because the queue was full. */
   dropped = 0;
+  /** Alerts still queued or in flight when close() gave up (the drain timeout). */
+  lostAtExit = 0;
   private readonly o: Required<Omit<WebhookOptions, 'onDrop' | 'fetch'>> & Pick<WebhookOptions, 'onDrop'> & { fetch: typeof fetch };
+  private readonly headers: Record<string, string>;
   private readonly abort = new AbortController();
 
   constructor(
@@ -221,8 +238,22 @@ export class WebhookSink implements AlertSink {
     } catch {
       throw new ChidsError(`--webhook ${url}: not a valid URL`);
     }
+    if (u.username !== '' || u.password !== '') {
+      // fetch refuses such a URL (it could never deliver), and the URL ends up in logs.
+      u.username = '';
+      u.password = '';
+      throw new ChidsError(
+        `--webhook ${u.href}: the URL holds credentials (user:password@); give them with --webhook-header 'Authorization: …' or the ${WEBHOOK_AUTH_ENV} environment variable instead`,
+      );
+    }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ChidsError(`--webhook ${url}: only http:// and https:// URLs are supported`);
-    this.o = { maxQueue: 1000, attempts: 3, timeoutMs: 5000, backoffMs: 500, fetch: globalThis.fetch, ...opts };
+    this.o = { maxQueue: 1000, attempts: 3, timeoutMs: 5000, backoffMs: 500, fetch: globalThis.fetch, headers: {}, ...opts };
+    this.headers = { ...this.o.headers, 'content-type': 'application/json' };
+  }
+
+  /** Alerts that never reached the webhook, for whatever reason. */
+  get lost(): number {
+    return this.failed + this.dropped + this.lostAtExit;
   }
 
   send(_a: FalcoAlert, line: string): void {
@@ -233,7 +264,9 @@ export class WebhookSink implements AlertSink {
       return;
     }
     this.queue.push(line);
-    if (this.running === null) this.running = this.drain().finally(() => (this.running = null));
+    // Started on the next turn: the first fetch() loads its HTTP client (a second on a busy
+    // machine), which must not hold up the window that raised the alert.
+    if (this.running === null) this.running = new Promise<void>((r) => setImmediate(r)).then(() => this.drain()).finally(() => (this.running = null));
   }
 
   private async drain(): Promise<void> {
@@ -245,7 +278,7 @@ export class WebhookSink implements AlertSink {
         try {
           const res = await this.o.fetch(this.url, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: this.headers,
             body,
             signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs), this.abort.signal]),
           });
@@ -261,7 +294,9 @@ export class WebhookSink implements AlertSink {
         if (attempt < this.o.attempts) await delay(this.o.backoffMs * 2 ** (attempt - 1), this.abort.signal);
       }
       if (ok) this.delivered++;
-      else {
+      else if (this.abort.signal.aborted) {
+        this.lostAtExit++; // given up by close(): counted there
+      } else {
         this.failed++;
         this.o.onDrop?.('failed');
         this.o.log.warn('webhook delivery failed', { url: this.url, attempts: this.o.attempts, error: last });
@@ -278,10 +313,17 @@ export class WebhookSink implements AlertSink {
       clearTimeout(timer);
     }
     if (this.queue.length > 0 || this.running) {
-      this.dropped += this.queue.length;
+      // What is queued, plus the one in flight (counted when its attempt is aborted below).
+      const before = this.lostAtExit;
+      this.lostAtExit += this.queue.length;
       this.queue = [];
       this.abort.abort();
       await this.running?.catch(() => undefined);
+      const n = this.lostAtExit - before;
+      if (n > 0) {
+        this.o.onDrop?.('at_exit', n);
+        this.o.log.error('webhook: alerts not delivered before the drain timeout', { url: this.url, alerts: n });
+      }
     }
   }
 }

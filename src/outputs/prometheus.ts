@@ -31,6 +31,7 @@ export class MonitorMetrics {
   readonly scored: Counter<'container'>;
   readonly alerts: Counter<'container' | 'priority'>;
   readonly dropped: Counter<'reason'>;
+  readonly late: Counter<'container'>;
   readonly sinkFailures: Counter<'sink' | 'reason'>;
   readonly restarts: Counter;
   readonly scoring: Histogram;
@@ -50,6 +51,7 @@ export class MonitorMetrics {
     this.scored = new Counter({ name: 'chids_scored_windows_total', help: 'Windows scored by the model', labelNames: ['container'], registers: r });
     this.alerts = new Counter({ name: 'chids_alerts_total', help: 'Alerts raised', labelNames: ['container', 'priority'], registers: r });
     this.dropped = new Counter({ name: 'chids_dropped_events_total', help: 'Events lost, by reason', labelNames: ['reason'], registers: r });
+    this.late = new Counter({ name: 'chids_late_events_total', help: 'Events older than their window, counted in the current window', labelNames: ['container'], registers: r });
     this.sinkFailures = new Counter({ name: 'chids_alert_sink_failures_total', help: 'Alerts an output could not deliver', labelNames: ['sink', 'reason'], registers: r });
     this.restarts = new Counter({ name: 'chids_source_restarts_total', help: 'Restarts of the capture process (strace, bpftrace)', registers: r });
     this.scoring = new Histogram({

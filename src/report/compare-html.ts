@@ -8,6 +8,7 @@ import type { CompareResult, ModelComparison } from '../app/compare.js';
 import { chart, esc, fmtTick, type Marker, type Series } from './charts.js';
 import { fmtMs, fmtTheta } from './format.js';
 import { CSS } from './html.js';
+import { maxOf, minOf } from '../util/extent.js';
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f'];
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
@@ -44,8 +45,8 @@ function costChart(r: CompareResult): string {
   const pts = r.models.filter((m) => m.error === null && m.training_ms > 0 && m.windows_per_s > 0);
   const xs = pts.map((m) => m.training_ms / 1000);
   const ys = pts.map((m) => m.windows_per_s);
-  const lo = (v: number[]) => Math.pow(10, Math.floor(Math.log10(Math.min(...v)) - 0.2));
-  const hi = (v: number[]) => Math.pow(10, Math.ceil(Math.log10(Math.max(...v)) + 0.2));
+  const lo = (v: number[]) => Math.pow(10, Math.floor(Math.log10(minOf(v)) - 0.2));
+  const hi = (v: number[]) => Math.pow(10, Math.ceil(Math.log10(maxOf(v)) + 0.2));
   const markers: Marker[] = pts.map((m) => ({
     x: m.training_ms / 1000,
     y: m.windows_per_s,

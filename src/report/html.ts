@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { chart, esc, fmtTick, type Marker, type RefLine, type Series } from './charts.js';
 import { fmtNum, fmtRate, fmtTheta } from './format.js';
+import { maxOf, minOf } from '../util/extent.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input: what the report reads from an evaluation result
@@ -246,8 +247,8 @@ function rateChart(r: ReportInput, m: Metrics, k: number): string {
     { name: 'detected after exploit', color: C.green, points: pts(m.recall), dash: '7 4', marker: 2.5 },
     { name: 'precision (CFA)', color: C.purple, points: pts(m.precision_cfa), dash: '2 3', marker: 2.5 },
   ];
-  const lo = Math.min(...r.theta);
-  const hi = Math.max(...r.theta);
+  const lo = minOf(r.theta);
+  const hi = maxOf(r.theta);
   const pad = (hi - lo) * 0.04 || 0.1;
   return chart({
     id: 'rates',
@@ -400,13 +401,13 @@ function timeline(r: ReportInput, rm: RecordingMetrics, rec: ReportRecording, i:
   const W = rec.window_ns / 1e9;
   const n = rec.window_errors.length;
   const thr = r.thresholds;
-  const kMin = thr.indexOf(Math.min(...thr));
-  const kMax = thr.indexOf(Math.max(...thr));
+  const kMin = thr.indexOf(minOf(thr));
+  const kMax = thr.indexOf(maxOf(thr));
   const shownThr = [thr[kMin], thr[k], thr[kMax]].filter((t) => t > 0);
   const positives = rec.window_errors.filter((e): e is number => e !== null && e > 0);
   const all = [...positives, ...shownThr];
-  let lo = all.length ? Math.min(...all) / 1.8 : 1e-3;
-  let hi = all.length ? Math.max(...all) * 1.8 : 1;
+  let lo = all.length ? minOf(all) / 1.8 : 1e-3;
+  let hi = all.length ? maxOf(all) * 1.8 : 1;
   if (!(hi > lo)) {
     lo = lo / 10 || 1e-3;
     hi = hi * 10 || 1;

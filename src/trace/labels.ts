@@ -117,7 +117,13 @@ export function fsProblem(err: unknown): string {
     case 'ENOTDIR':
       return 'a component of the path is not a directory';
     case 'ELOOP':
-      return 'too many levels of symbolic links';
+      return 'too many levels of symbolic links (a symlink loop?)';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOSPC':
+      return 'no space left on device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
     case 'EIO':
       return 'I/O error';
     case 'EMFILE':

@@ -71,6 +71,12 @@ export interface ParserOptions {
   faithful: boolean;
   names: NameTable;
   onEvent: (ev: SyscallEvent) => void;
+  /**
+   * Faithful mode refuses the whole trace on a line the reference would crash on. A live
+   * monitor cannot refuse its stream: with this, such a line (or an event the encoder refuses)
+   * costs only itself, counted as malformed, and the next line is read as usual.
+   */
+  onBadLine?: (err: InputError) => void;
 }
 
 export class TraceParser {
@@ -98,6 +104,7 @@ export class TraceParser {
   private readonly faithful: boolean;
   private readonly names: NameTable;
   private readonly onEvent: (ev: SyscallEvent) => void;
+  private readonly onBadLine: ((err: InputError) => void) | null;
 
   constructor(opts: ParserOptions) {
     this.file = opts.file;
@@ -105,6 +112,7 @@ export class TraceParser {
     this.faithful = opts.faithful;
     this.names = opts.names;
     this.onEvent = opts.onEvent;
+    this.onBadLine = opts.onBadLine ?? null;
   }
 
   /** Feeds the next chunk of the trace. The parser keeps no reference to it after returning. */
@@ -177,7 +185,17 @@ export class TraceParser {
   private line(buf: Buffer, s: number, e: number, newline: boolean): void {
     const lineNo = ++this.stats.lines;
     if (this.faithful) {
-      this.faithfulLine(buf, s, e, newline, lineNo);
+      if (this.onBadLine === null) {
+        this.faithfulLine(buf, s, e, newline, lineNo);
+        return;
+      }
+      try {
+        this.faithfulLine(buf, s, e, newline, lineNo);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        if (this.stats.malformed++ === 0) this.stats.firstMalformedLine = lineNo;
+        this.onBadLine(err);
+      }
       return;
     }
     if (this.lidds && this.liddsFused(buf, s, e, lineNo)) return;

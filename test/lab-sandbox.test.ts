@@ -1,0 +1,58 @@
+/**
+ * The lab sandbox's hardening, without a recording: a victim entry that only probes what it
+ * may write. The host's file systems must be read-only inside (an attack cannot plant files on
+ * the host), while /srv, /tmp, /root and strace's output stay writable; the victim runs in its
+ * cgroup. Needs root, util-linux and strace; skipped loudly otherwise.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createLabCgroup } from '../src/lab/cgroup.js';
+import { Sandbox } from '../src/lab/sandbox.js';
+
+function skipReason(): string | false {
+  const probe = spawnSync('unshare', ['--pid', '--mount', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
+  if (process.getuid?.() !== 0 || probe.status !== 0) {
+    const msg = '!!! SKIPPED: the sandbox test needs root, util-linux unshare and strace !!!';
+    console.warn(msg);
+    return msg;
+  }
+  return false;
+}
+
+test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace are writable; the victim is in its cgroup', { skip: skipReason(), timeout: 60_000 }, async () => {
+  const work = mkdtempSync('/var/tmp/chids-sbtest-');
+  const hostProbe = `/var/tmp/chids-sbtest-probe-${process.pid}`;
+  const name = `chids-sbtest-${process.pid}`;
+  const { cgroup } = createLabCgroup(name);
+  try {
+    const srv = path.join(work, 'srv');
+    mkdirSync(srv);
+    const probes = ['/usr/chids-probe', '/etc/chids-probe', hostProbe, '/srv/probe', '/tmp/probe', '/root/probe'];
+    writeFileSync(
+      path.join(srv, 'run.sh'),
+      `for p in ${probes.join(' ')}; do if ( : > "$p" ) 2>/dev/null; then echo "$p writable"; else echo "$p read-only"; fi; done > /srv/result\ncat /proc/self/cgroup >> /srv/result\nsleep 2\n`,
+    );
+    const sb = new Sandbox({ srvDir: srv, traceFile: path.join(work, 'strace.txt'), logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', cgroupProcs: cgroup?.procs }, null);
+    await sb.start();
+    for (let i = 0; i < 100 && !existsSync(path.join(srv, 'result')); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+    await sb.stop();
+    const result = readFileSync(path.join(srv, 'result'), 'utf8');
+    for (const p of ['/usr/chids-probe', '/etc/chids-probe', hostProbe]) assert.match(result, new RegExp(`^${p} read-only$`, 'm'), result);
+    for (const p of ['/srv/probe', '/tmp/probe', '/root/probe']) assert.match(result, new RegExp(`^${p} writable$`, 'm'), result);
+    assert.ok(!existsSync('/usr/chids-probe') && !existsSync('/etc/chids-probe') && !existsSync(hostProbe));
+    assert.ok(readFileSync(path.join(work, 'strace.txt'), 'utf8').length > 0, 'strace wrote its output');
+    assert.doesNotMatch(readFileSync(path.join(work, 'sandbox.log'), 'utf8'), /stays writable/);
+    if (cgroup) assert.ok(result.includes(name), result);
+  } finally {
+    for (let i = 0; i < 50 && cgroup && cgroup.dirs.some(existsSync); i++) {
+      cgroup.remove();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    rmSync(work, { recursive: true, force: true });
+    rmSync(hostProbe, { force: true });
+  }
+});
