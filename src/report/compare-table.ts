@@ -1,6 +1,6 @@
 /** The `chids compare` table (cli-table3), one row per model. */
 import Table from 'cli-table3';
-import pc from 'picocolors';
+import { stdoutColors as pc } from './colors.js';
 import type { CompareResult } from '../app/compare.js';
 import { fmtMs, fmtTheta } from './format.js';
 

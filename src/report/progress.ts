@@ -5,7 +5,7 @@
  */
 import type cliProgressTypes from 'cli-progress';
 import { createRequire } from 'node:module';
-import pc from 'picocolors';
+import { stderrColors as pc } from './colors.js';
 import path from 'node:path';
 
 // Loaded only when a bar is shown (a terminal), so piped runs start faster.

@@ -1,5 +1,5 @@
 /** The text summary of `chids replicas`: one block per replica, the items that made it differ. */
-import pc from 'picocolors';
+import { stdoutColors as pc } from './colors.js';
 import type { ReplicasResult } from '../app/replicas.js';
 
 /** Items shown per aspect in the text summary (the JSON has up to 20). */

@@ -1,6 +1,6 @@
 /** Text tables for the terminal (cli-table3), colour only when stdout is a terminal. */
 import Table from 'cli-table3';
-import pc from 'picocolors';
+import { stdoutColors as pc } from './colors.js';
 import type { BaselineResult } from '../app/train.js';
 import type { EvaluationResult } from '../app/evaluate.js';
 import type { Metrics } from '../engine/metrics.js';
