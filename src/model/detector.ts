@@ -67,7 +67,11 @@ export interface Detector<Tap extends EventTap = EventTap> {
    * encode pipeline. `names` is the NameTable the pipeline interns syscall names into.
    */
   newTap?(names: NameTable): Tap;
-  /** One score per window (length n). Throws a ChidsError on bad input. */
+  /**
+   * One score per window (length n). Throws a ChidsError on bad input. Causal: window i's score
+   * depends only on windows 0 … i (the events up to its end), so a recording cut short keeps
+   * the scores of its complete windows and streaming scoring (scoreWindow) can match it.
+   */
   scoreRecording(rec: RecordingInput<Tap>): Float64Array;
   /**
    * Streaming scoring: the score of the window that just closed (the one scoreRecording would give
