@@ -96,11 +96,12 @@ describe('runCompare', () => {
       assert.equal(a.flagged_normal / 3, m.false_alarm_rate[k1]);
       assert.equal(a.flagged_attack / 2, m.detection_rate[k1]);
       assert.deepEqual(m.flagged_normal.map((f) => f / 3), m.false_alarm_rate);
-      for (const key of ['detected', 'cfa', 'precision', 'mean_latency_s'] as const) {
-        assert.equal(m.lidds[key].length, 10);
-        assert.equal(a[key], m.lidds[key][k1]);
+      const l = m.lidds!;
+      for (const [key, per] of [['detected', 'detected'], ['cfa', 'cfa'], ['precision', 'precision_cfa'], ['mean_latency_s', 'mean_latency_s']] as const) {
+        assert.equal(l[per].length, 10);
+        assert.equal(a[key], l[per][k1]);
       }
-      const p = m.lidds.precision[k1];
+      const p = l.precision_cfa[k1];
       if (p !== null) assert.equal(p, a.detected / (a.detected + a.cfa));
     }
     // The HTML page: the table and two SVG charts (ROC per detector, cost).

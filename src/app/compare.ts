@@ -62,18 +62,6 @@ export interface CompareOptions {
   hooks?: CompareHooks;
 }
 
-/** LID-DS window-level figures of one model, per θ (src/detect/metrics.ts). */
-export interface LiddsRow {
-  /** Attack recordings with an alarm after their exploit start. */
-  detected: number[];
-  /** Consecutive false-alarm runs (normal recordings and before exploits). */
-  cfa: number[];
-  /** detected / (detected + CFA). */
-  precision: (number | null)[];
-  /** Mean seconds from the exploit start to the end of the first alarming window after it. */
-  mean_latency_s: (number | null)[];
-}
-
 /** A model at θ = 1.0: the operating point set by training alone. */
 export interface AtTheta1 {
   theta: number;
@@ -115,8 +103,6 @@ export interface ModelComparison {
   /** Per θ: attack / normal recordings flagged (the counts behind the two rates). */
   flagged_attack: number[];
   flagged_normal: number[];
-  /** Per θ: LID-DS window-level figures. */
-  lidds: LiddsRow;
   /** The figures at θ = 1.0; null when the model failed. */
   at_theta_1: AtTheta1 | null;
   thresholds: number[];
@@ -173,7 +159,6 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
   const at5 = bestAtFar(ev.detection_rate, ev.false_alarm_rate, 0.05);
   const timing = ev.timing ?? { total_ms: 0, score_ms: 0, windows_scored: 0 };
   const m = ev.metrics;
-  const lidds: LiddsRow = { detected: [...m.detected], cfa: [...m.cfa], precision: [...m.precision_cfa], mean_latency_s: [...m.mean_latency_s] };
   const k1 = THETA_1;
   const perSec = (ms: number) => (ms > 0 ? (timing.windows_scored / ms) * 1000 : null);
   return {
@@ -196,17 +181,16 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
     false_alarm_rate: ev.false_alarm_rate,
     flagged_attack: [...ev.counts.attack.flagged],
     flagged_normal: [...ev.counts.normal.flagged],
-    lidds,
     at_theta_1: {
       theta: ev.theta[k1],
       detection_rate: ev.detection_rate[k1],
       flagged_attack: ev.counts.attack.flagged[k1],
       false_alarm_rate: ev.false_alarm_rate[k1],
       flagged_normal: ev.counts.normal.flagged[k1],
-      detected: lidds.detected[k1],
-      cfa: lidds.cfa[k1],
-      precision: lidds.precision[k1],
-      mean_latency_s: lidds.mean_latency_s[k1],
+      detected: m.detected[k1],
+      cfa: m.cfa[k1],
+      precision: m.precision_cfa[k1],
+      mean_latency_s: m.mean_latency_s[k1],
     },
     thresholds: ev.thresholds,
     lidds: ev.metrics
@@ -250,7 +234,6 @@ function failedRow(model: ModelName, seed: number, error: string): ModelComparis
     false_alarm_rate: none,
     flagged_attack: [],
     flagged_normal: [],
-    lidds: { detected: [], cfa: [], precision: [], mean_latency_s: [] },
     at_theta_1: null,
     thresholds: [],
     lidds: null,
