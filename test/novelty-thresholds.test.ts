@@ -13,7 +13,7 @@ import { pathsInDir, readManifest } from '../src/engine/baseline-dir.js';
 import { runBaseline } from '../src/app/train.js';
 import { runEvaluate } from '../src/app/evaluate.js';
 import { blockFold, MAX_BLOCK_FOLDS } from '../src/model/classic/syscall-stream.js';
-import { noveltyCalibration, THETAS } from '../src/model/thresholds.js';
+import { foldMaxima, noveltyCalibration, THETAS } from '../src/model/thresholds.js';
 import { writeRecording } from './helpers/lidds-dataset.js';
 import { lidRecording, missing } from './helpers/paths.js';
 
@@ -48,6 +48,10 @@ describe('noveltyCalibration', () => {
     assert.equal(noveltyCalibration([0, 0, 0]).value, 0);
     assert.equal(noveltyCalibration([0.2]).value, 0.2);
   });
+});
+
+test('the bound is taken over the highest score of each fold (what decides a recording’s verdict)', () => {
+  assert.deepEqual(Array.from(foldMaxima([0.1, 0.3, 0, 0.2, 0.05], [0, 0, 1, 2, 2])), [0.3, 0, 0.2]);
 });
 
 test('time blocks of one recording: at most ten, contiguous, covering every window', () => {

@@ -56,9 +56,9 @@ export interface NoveltyCalibration {
 
 /**
  * The θ = 1.0 threshold of a novelty score (STIDE's unseen n-grams, BoSC's distance to the
- * nearest normal bag) from its leave-one-out training scores: Tukey's far-out fence
- * Q3 + 3·IQR of the training windows that show some novelty (score > 0), and never above the
- * largest training score.
+ * nearest normal bag) from its leave-one-out training scores (STIDE and BoSC pass the highest
+ * score of each fold, foldMaxima): Tukey's far-out fence Q3 + 3·IQR of those that show some
+ * novelty (score > 0), and never above the largest of them.
  *
  * Why not the largest score, as for the autoencoders: a leave-one-out score judges a window
  * without its own recording (or time block), so behaviour that occurs in one training
@@ -78,12 +78,26 @@ export function noveltyCalibration(scores: ArrayLike<number>): NoveltyCalibratio
   const max = maxOf(scores);
   const pos: number[] = [];
   for (let i = 0; i < scores.length; i++) if (scores[i] > 0) pos.push(scores[i]);
-  const rule = 'min(max, Q3 + 3·IQR of the leave-one-out training scores above 0)';
+  const rule = 'min(max, Q3 + 3·IQR of the highest leave-one-out score of each fold, those above 0)';
   if (pos.length === 0) return { value: Math.max(0, max), rule, max, positive: 0, q1: 0, q3: 0 };
   const s = Float64Array.from(pos).sort();
   const q1 = quantileSorted(s, 0.25);
   const q3 = quantileSorted(s, 0.75);
   return { value: Math.min(max, q3 + 3 * (q3 - q1)), rule, max, positive: pos.length, q1, q3 };
+}
+
+/**
+ * The highest leave-one-out score of each fold (training recording, or time block of a single
+ * recording), in fold order. A normal recording is flagged when its highest window is, so the
+ * θ = 1.0 bound is taken over these rather than over single windows: a per-window bound would
+ * let a recording of many windows cross it far more often than one window does.
+ */
+export function foldMaxima(scores: ArrayLike<number>, fold: ArrayLike<number>): Float64Array {
+  let folds = 0;
+  for (let i = 0; i < fold.length; i++) if (fold[i] + 1 > folds) folds = fold[i] + 1;
+  const out = new Float64Array(folds);
+  for (let i = 0; i < scores.length; i++) if (scores[i] > out[fold[i]]) out[fold[i]] = scores[i];
+  return out;
 }
 
 /** The manifest's record of how θ = 1.0 was set. */

@@ -40,7 +40,7 @@ import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, mulberry32, randomSeed, shuffleInPlace } from '../../util/rng.js';
 import { FoldTracker, blockFold, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
-import { calibrationSettings, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
+import { calibrationSettings, foldMaxima, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
 
 export const BOSC_KIND = 'bosc';
 export const BOSC_FILE = 'bosc.json';
@@ -362,7 +362,7 @@ export class BoscTrainer implements DetectorTrainer<BagTap> {
         trainScores[o] = db.nearest(idx, cnt, from, to, 0, dbFold, windowFold[o]);
       }
     }
-    const calibration = noveltyCalibration(trainScores);
+    const calibration = noveltyCalibration(foldMaxima(trainScores, windowFold));
     const detector = new BoscDetector(new SyscallIndex(this.index.names, true), dbBags, this.maxBags, calibration);
     const maxScore = maxOf(trainScores);
     return {

@@ -27,7 +27,7 @@ import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, randomSeed } from '../../util/rng.js';
 import { FoldTracker, blockFold, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
-import { calibrationSettings, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
+import { calibrationSettings, foldMaxima, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
 
 export const STIDE_KIND = 'stide';
 export const STIDE_FILE = 'stide.json';
@@ -346,11 +346,13 @@ export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
     let total = 0;
     for (const t of taps) total += t.windows;
     const trainScores = new Float64Array(total);
+    const windowFold = new Int32Array(total);
     let o = 0;
-    for (const tap of taps) {
+    for (const [r, tap] of taps.entries()) {
       const ids = tap.ids.view();
       const off = tap.offsets.view();
       for (let w = 0; w < off.length; w++, o++) {
+        windowFold[o] = byRecording ? r : blockFold(w, off.length);
         const end = w + 1 < off.length ? off[w + 1] : ids.length;
         let count = 0;
         let novel = 0;
@@ -362,7 +364,7 @@ export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
       }
     }
     const frozen = new SyscallIndex(this.index.names, true);
-    const calibration = noveltyCalibration(trainScores);
+    const calibration = noveltyCalibration(foldMaxima(trainScores, windowFold));
     const detector = new StideDetector(frozen, grams, this.n, this.threadAware, calibration);
     const maxScore = maxOf(trainScores);
     return {
