@@ -295,8 +295,17 @@ describe('chids evaluate', { skip: skipGolden }, () => {
     rows.forEach((cells, i) => {
       assert.ok(Math.abs(Number(cells[0]) - THETAS[i]) < 1e-9, `θ cell ${cells[0]}`);
       assert.ok(Math.abs(Number(cells[1]) - j.thresholds[i]) <= 1e-5 * j.thresholds[i] + 1e-12, `threshold cell ${cells[1]}`);
-      assert.equal(Number(cells[2]), j.detection_rate[i]);
-      assert.ok(Math.abs(Number(cells[3]) - j.false_alarm_rate[i]!) < 1e-3, `false alarm cell ${cells[3]}`);
+      // Rates with their counts; a false-alarm rate also with its resolution (1 / normal recordings).
+      const dr = /^[\d.]+ % \((\d+)\/(\d+)\)$/.exec(cells[2]);
+      assert.ok(dr, `detection cell ${cells[2]}`);
+      assert.equal(Number(dr[1]) / Number(dr[2]), j.detection_rate[i]);
+      assert.equal(Number(dr[1]), j.counts.attack.flagged[i]);
+      const far = /^[\d.]+ % \((\d+)\/(\d+), resolution 1\/(\d+)\)$/.exec(cells[3]);
+      assert.ok(far, `false alarm cell ${cells[3]}`);
+      assert.equal(Number(far[1]), j.counts.normal.flagged[i]);
+      assert.equal(Number(far[2]), 2);
+      assert.equal(Number(far[3]), 2);
+      assert.equal(Number(far[1]) / Number(far[2]), j.false_alarm_rate[i]);
     });
     assert.match(out, /1 attack, 2 normal/);
   });

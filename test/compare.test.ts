@@ -87,6 +87,23 @@ describe('runCompare', () => {
       assert.equal(by[m].lidds!.mean_latency_s[k], by[m].mean_latency_s);
       assert.equal(by[m].lidds!.detected[k], 2);
     }
+    // FAR resolution, and the figures at θ 1.0 with their counts, agree with the per-θ arrays.
+    assert.equal(r.far_resolution, 1 / 3);
+    const k1 = r.theta.indexOf(1);
+    for (const m of r.models) {
+      const a = m.at_theta_1!;
+      assert.equal(a.theta, 1);
+      assert.equal(a.flagged_normal / 3, m.false_alarm_rate[k1]);
+      assert.equal(a.flagged_attack / 2, m.detection_rate[k1]);
+      assert.deepEqual(m.flagged_normal.map((f) => f / 3), m.false_alarm_rate);
+      const l = m.lidds!;
+      for (const [key, per] of [['detected', 'detected'], ['cfa', 'cfa'], ['precision', 'precision_cfa'], ['mean_latency_s', 'mean_latency_s']] as const) {
+        assert.equal(l[per].length, 10);
+        assert.equal(a[key], l[per][k1]);
+      }
+      const p = l.precision_cfa[k1];
+      if (p !== null) assert.equal(p, a.detected / (a.detected + a.cfa));
+    }
     // The HTML page: the table and two SVG charts (ROC per detector, cost).
     const html = renderComparison(r);
     assert.equal(html.match(/<svg/g)?.length, 2);
@@ -136,9 +153,13 @@ describe('chids compare (CLI)', () => {
     const r = await runCli(['compare', '--dataset', dataset, '--models', 'bosc', '-q', '--report', page]);
     assertOk(r);
     assert.match(readFileSync(page, 'utf8'), /ROC over recordings, per detector/);
-    for (const col of ['model', 'DR @ FAR ≤ 1 %', 'DR @ FAR ≤ 5 %', 'AUC', 'latency', 'training', 'windows/s', 'bosc']) {
+    for (const col of ['model', 'DR @ FAR ≤ 1 %', 'DR @ FAR ≤ 5 %', 'AUC', 'latency', 'training', 'windows/s', 'bosc', 'At θ 1.0', 'LID-DS detected', 'CFA', 'precision', 'mean latency']) {
       assert.ok(r.stdout.includes(col), `table lacks ${col}:\n${r.stdout}`);
     }
+    // Every false-alarm rate with its counts and resolution (3 normal recordings).
+    assert.match(r.stdout, /FAR resolution 1\/3/);
+    assert.match(r.stdout, /│ bosc +│ [\d.]+ % \(\d\/2\) +│ [\d.]+ % \(\d\/3, resolution 1\/3\) +│ +\d\/2 +│ +\d+ +│/);
+    assert.match(readFileSync(page, 'utf8'), /resolution 1\/3\)<\/td>/);
     const bad = await runCli(['compare', '--dataset', dataset, '--models', 'chids,svm']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^chids: unknown model svm in --models/);

@@ -21,7 +21,7 @@ import { NameTable } from '../src/trace/names.js';
 import { openSource } from '../src/trace/sources/readers.js';
 import type { Detector, FitResult, TrainingRecording } from '../src/model/detector.js';
 import { createTrainer, loadDetector, MODEL_NAMES, type ModelName, type ModelOptions } from '../src/model/registry.js';
-import { attributeToWindows, buildSequences, sequenceCount, sequenceErrors } from '../src/model/nn/sequences.js';
+import { buildSequences, sequenceCount, sequenceErrors } from '../src/model/nn/sequences.js';
 import { THETAS } from '../src/model/thresholds.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
@@ -127,26 +127,27 @@ async function scoreFile(det: Detector, file: string, vocab: Vocabulary): Promis
 const maxOf = (a: ArrayLike<number>) => Math.max(...Array.from(a));
 
 describe('sequences', () => {
-  test('sliding windows of T AVs, stride 1; a short recording is pre-padded and masked', () => {
+  test('one sequence per window, the T windows ending at it; the first T−1 are pre-padded and masked', () => {
     const rec = (n: number, base: number) => ({ avs: Float64Array.from({ length: n * 3 }, (_, i) => base + i), n });
     const b = buildSequences([rec(5, 0), rec(2, 100), rec(0, 0)], 3, -1);
-    assert.equal(sequenceCount(5, 3), 3);
-    assert.equal(sequenceCount(2, 3), 1);
+    assert.equal(sequenceCount(5, 3), 5);
+    assert.equal(sequenceCount(2, 3), 2);
     assert.equal(sequenceCount(0, 3), 0);
-    assert.equal(b.count, 4);
-    assert.equal(b.x.length, 4 * 3 * 3);
-    // sequence 1 of the first recording: AVs 1, 2, 3
-    assert.deepEqual(Array.from(b.x.subarray(9, 18)), [3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    // the short recording: one padded step, then its two AVs
-    assert.deepEqual(Array.from(b.x.subarray(27, 36)), [-1, -1, -1, 100, 101, 102, 103, 104, 105]);
-    assert.deepEqual(Array.from(b.mask), [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1]);
-  });
-
-  test("a sequence's error goes to its last window; the first T−1 windows take the first sequence's", () => {
-    assert.deepEqual(Array.from(attributeToWindows([10, 20, 30], 5, 3)), [10, 10, 10, 20, 30]);
-    assert.deepEqual(Array.from(attributeToWindows([7], 2, 3)), [7, 7]);
-    assert.deepEqual(Array.from(attributeToWindows([], 0, 3)), []);
-    assert.throws(() => attributeToWindows([1, 2], 5, 3), RangeError);
+    assert.equal(b.count, 7);
+    assert.equal(b.x.length, 7 * 3 * 3);
+    const seq = (s: number) => Array.from(b.x.subarray(s * 9, (s + 1) * 9));
+    // window 0: two padded steps, then AV 0; window 1: one padded step, AVs 0, 1
+    assert.deepEqual(seq(0), [-1, -1, -1, -1, -1, -1, 0, 1, 2]);
+    assert.deepEqual(seq(1), [-1, -1, -1, 0, 1, 2, 3, 4, 5]);
+    // window 3 of the first recording: AVs 1, 2, 3 (nothing after it)
+    assert.deepEqual(seq(3), [3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    // the short recording starts afresh: window 1 reads its own two AVs, not the first recording's
+    assert.deepEqual(seq(6), [-1, -1, -1, 100, 101, 102, 103, 104, 105]);
+    assert.deepEqual(Array.from(b.mask), [0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1]);
+    // from: only the sequences ending at windows ≥ from, still reading the windows before
+    const tail = buildSequences([rec(5, 0)], 3, -1, 4);
+    assert.equal(tail.count, 1);
+    assert.deepEqual(Array.from(tail.x), [6, 7, 8, 9, 10, 11, 12, 13, 14]);
   });
 
   test('without --epochs, small training sets get more epochs (at least minSteps gradient steps)', async () => {
@@ -188,7 +189,14 @@ for (const name of MODEL_NAMES) {
       // STIDE may find every training n-gram in another training recording too: then its
       // thresholds are all 0 and any unseen n-gram alarms (the classic STIDE rule).
       if (name !== 'stide') assert.ok(fit.maxScore > 0, 'a zero max would make every threshold 0');
-      assert.deepEqual(fit.thresholds, THETAS.map((t) => fit.maxScore * t));
+      if (name === 'stide' || name === 'bosc') {
+        // θ = 1.0 at a robust bound of the leave-one-out scores, never above their max.
+        const base = (fit.detector.settings['threshold'] as { value: number }).value;
+        assert.ok(base <= fit.maxScore);
+        assert.deepEqual(fit.thresholds, THETAS.map((t) => base * t));
+      } else {
+        assert.deepEqual(fit.thresholds, THETAS.map((t) => fit.maxScore * t));
+      }
       assert.equal(fit.detector.name, name);
       assert.equal(fit.seed, 5);
       assert.ok(Object.keys(fit.detector.settings).length > 0);

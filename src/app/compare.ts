@@ -17,6 +17,13 @@
  * - throughput: windows scored per second by `evaluate`, end to end (reading, encoding and
  *   scoring); the JSON also has the model-only rate (scoring after encoding; for STIDE and BoSC
  *   part of the work happens in the tap, during encoding).
+ * - at θ = 1.0, the operating point whose threshold comes from training alone (the monitor's
+ *   default): DR and FAR with their counts, and the LID-DS window-level figures (attacks
+ *   detected after their exploit start, CFA, precision over CFA, mean latency). The JSON has
+ *   these per θ too (`lidds`, `flagged_*`).
+ * - FAR resolution: with n normal recordings a false-alarm rate moves in steps of 1/n, so
+ *   `far_resolution` (1/n) is reported with every comparison; "FAR ≤ 1 %" on 6 normal
+ *   recordings means no false alarm at all.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,6 +62,21 @@ export interface CompareOptions {
   hooks?: CompareHooks;
 }
 
+/** A model at θ = 1.0: the operating point set by training alone. */
+export interface AtTheta1 {
+  theta: number;
+  /** Reference rule (any alarm) per recording, with counts. */
+  detection_rate: number | null;
+  flagged_attack: number;
+  false_alarm_rate: number | null;
+  flagged_normal: number;
+  /** LID-DS: detected after the exploit start, CFA, precision, mean latency. */
+  detected: number;
+  cfa: number;
+  precision: number | null;
+  mean_latency_s: number | null;
+}
+
 export interface ModelComparison {
   model: ModelName;
   kind: string;
@@ -78,6 +100,11 @@ export interface ModelComparison {
   model_windows_per_s: number | null;
   detection_rate: (number | null)[];
   false_alarm_rate: (number | null)[];
+  /** Per θ: attack / normal recordings flagged (the counts behind the two rates). */
+  flagged_attack: number[];
+  flagged_normal: number[];
+  /** The figures at θ = 1.0; null when the model failed. */
+  at_theta_1: AtTheta1 | null;
   thresholds: number[];
   /**
    * LID-DS metrics per θ (aligned with `thresholds`), so that a reader can take them at any
@@ -100,10 +127,15 @@ export interface CompareResult {
   normal: string;
   attack: string;
   recordings: { training: number; normal: number; attack: number };
+  /** 1 / normal recordings: the step of every false-alarm rate; null without normal recordings. */
+  far_resolution: number | null;
   theta: number[];
   seed: number;
   models: ModelComparison[];
 }
+
+/** Index of θ = 1.0 in THETAS. */
+const THETA_1 = THETAS.findIndex((t) => t === 1);
 
 /** Best detection rate among θ with false-alarm rate ≤ limit; ties go to the larger θ (fewer false alarms). */
 export function bestAtFar(dr: readonly (number | null)[], far: readonly (number | null)[], limit: number): { rate: number | null; index: number | null } {
@@ -126,6 +158,8 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
   const at1 = bestAtFar(ev.detection_rate, ev.false_alarm_rate, 0.01);
   const at5 = bestAtFar(ev.detection_rate, ev.false_alarm_rate, 0.05);
   const timing = ev.timing ?? { total_ms: 0, score_ms: 0, windows_scored: 0 };
+  const m = ev.metrics;
+  const k1 = THETA_1;
   const perSec = (ms: number) => (ms > 0 ? (timing.windows_scored / ms) * 1000 : null);
   return {
     model,
@@ -145,6 +179,19 @@ export function summarize(model: ModelName, ev: EvaluationResult, training: { ms
     model_windows_per_s: perSec(timing.score_ms),
     detection_rate: ev.detection_rate,
     false_alarm_rate: ev.false_alarm_rate,
+    flagged_attack: [...ev.counts.attack.flagged],
+    flagged_normal: [...ev.counts.normal.flagged],
+    at_theta_1: {
+      theta: ev.theta[k1],
+      detection_rate: ev.detection_rate[k1],
+      flagged_attack: ev.counts.attack.flagged[k1],
+      false_alarm_rate: ev.false_alarm_rate[k1],
+      flagged_normal: ev.counts.normal.flagged[k1],
+      detected: m.detected[k1],
+      cfa: m.cfa[k1],
+      precision: m.precision_cfa[k1],
+      mean_latency_s: m.mean_latency_s[k1],
+    },
     thresholds: ev.thresholds,
     lidds: ev.metrics
       ? {
@@ -185,6 +232,9 @@ function failedRow(model: ModelName, seed: number, error: string): ModelComparis
     model_windows_per_s: null,
     detection_rate: none,
     false_alarm_rate: none,
+    flagged_attack: [],
+    flagged_normal: [],
+    at_theta_1: null,
     thresholds: [],
     lidds: null,
     roc: [],
@@ -270,6 +320,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     normal: layout.normal,
     attack: layout.attack,
     recordings: counts,
+    far_resolution: counts.normal > 0 ? 1 / counts.normal : null,
     theta: [...THETAS],
     seed,
     models: rows,

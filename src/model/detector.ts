@@ -5,7 +5,9 @@
  *
  * A detector sees a recording as its NON-EMPTY windows, in order (the windows that have an
  * anomaly vector, the ones `evaluate` scores), and gives exactly one score per window; higher
- * is more anomalous. Thresholds are the same for all: max(training score) × θ.
+ * is more anomalous. Thresholds are (a bound of the training scores) × θ: max(training score)
+ * for the autoencoders; for STIDE and BoSC, whose training scores are leave-one-out scores,
+ * a robust upper bound that one outlying window cannot set (thresholds.ts, noveltyCalibration).
  *
  * What a detector reads is explicit (`reads`): the windows' anomaly vectors, or the syscalls
  * inside each window, which it collects through its own EventTap that the encode pipeline feeds
@@ -67,7 +69,11 @@ export interface Detector<Tap extends EventTap = EventTap> {
    * encode pipeline. `names` is the NameTable the pipeline interns syscall names into.
    */
   newTap?(names: NameTable): Tap;
-  /** One score per window (length n). Throws a ChidsError on bad input. */
+  /**
+   * One score per window (length n). Throws a ChidsError on bad input. Causal: window i's score
+   * depends only on windows 0 … i (the events up to its end), so a recording cut short keeps
+   * the scores of its complete windows and streaming scoring (scoreWindow) can match it.
+   */
   scoreRecording(rec: RecordingInput<Tap>): Float64Array;
   /**
    * Streaming scoring: the score of the window that just closed (the one scoreRecording would give
@@ -125,7 +131,7 @@ export interface FitResult {
   /** Score of every training window, recording after recording (what the thresholds come from). */
   trainScores: Float64Array;
   maxScore: number;
-  /** max(trainScores) × θ, for θ in THETAS. */
+  /** base × θ for θ in THETAS; base = maxScore, or STIDE's and BoSC's robust bound (settings.threshold). */
   thresholds: number[];
   /** Number of training examples the model was fitted on (AVs, sequences, n-grams or bags). */
   examples: number;

@@ -6,7 +6,7 @@
  */
 import type { CompareResult, ModelComparison } from '../app/compare.js';
 import { chart, esc, fmtTick, type Marker, type Series } from './charts.js';
-import { fmtMs, fmtTheta } from './format.js';
+import { fmtDetection, fmtFar, fmtMs, fmtTheta } from './format.js';
 import { CSS } from './html.js';
 import { maxOf, minOf } from '../util/extent.js';
 
@@ -82,6 +82,22 @@ function row(m: ModelComparison): string {
   return `<tr>${cells.join('')}</tr>`;
 }
 
+function theta1Row(m: ModelComparison, r: CompareResult): string {
+  const a = m.at_theta_1;
+  if (m.error !== null || a === null) return `<tr><td>${esc(m.model)}</td><td colspan="6">${m.error === null ? '—' : 'failed (above)'}</td></tr>`;
+  const c = r.recordings;
+  const cells = [
+    `<td>${esc(m.model)}</td>`,
+    `<td class="n">${esc(fmtDetection(a.flagged_attack, c.attack))}</td>`,
+    `<td class="n">${esc(fmtFar(a.flagged_normal, c.normal))}</td>`,
+    `<td class="n">${c.attack === 0 ? 'n/a' : `${a.detected}/${c.attack}`}</td>`,
+    `<td class="n">${a.cfa}</td>`,
+    `<td class="n">${a.precision === null ? '—' : a.precision.toFixed(3)}</td>`,
+    `<td class="n">${a.mean_latency_s === null ? '—' : `${a.mean_latency_s.toFixed(2)} s`}</td>`,
+  ];
+  return `<tr>${cells.join('')}</tr>`;
+}
+
 export function renderComparison(r: CompareResult, opts: { generatedAt?: Date; version?: string } = {}): string {
   const when = (opts.generatedAt ?? new Date()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const c = r.recordings;
@@ -105,7 +121,13 @@ export function renderComparison(r: CompareResult, opts: { generatedAt?: Date; v
 <thead><tr><th>model</th><th>DR at FAR ≤ 1 %</th><th>DR at FAR ≤ 5 %</th><th>AUC</th><th>mean latency</th><th>training time</th><th>windows/s</th></tr></thead>
 <tbody>${r.models.map(row).join('\n')}</tbody>
 </table></div>
-<p class="note">DR / FAR: share of attack / normal recordings with a window above max(training score) × θ, the best DR over the ten θ within the FAR budget. AUC: over recordings, a recording's score being its highest window score. Latency: exploit start to the end of the first alarming window after it, at the θ of the FAR ≤ 5 % column. Windows/s: <code>evaluate</code> end to end (reading, encoding, scoring).</p>
+<p class="note">DR / FAR: share of attack / normal recordings with a window above the model's training bound × θ (the max of its training scores; STIDE, BoSC: a robust bound of them), the best DR over the ten θ within the FAR budget${r.far_resolution === null ? '' : ` (FAR resolution 1/${c.normal}: every rate moves in steps of one normal recording)`}. AUC: over recordings, a recording's score being its highest window score. Latency: exploit start to the end of the first alarming window after it, at the θ of the FAR ≤ 5 % column. Windows/s: <code>evaluate</code> end to end (reading, encoding, scoring).</p>
+<h3>At θ 1.0</h3>
+<div class="scroll"><table class="num">
+<thead><tr><th>model</th><th>DR</th><th>FAR</th><th>LID-DS detected</th><th>CFA</th><th>precision</th><th>mean latency</th></tr></thead>
+<tbody>${r.models.map((m) => theta1Row(m, r)).join('\n')}</tbody>
+</table></div>
+<p class="note">θ 1.0: thresholds from training alone (the monitor's default). DR / FAR: attack / normal recordings with any alarm. LID-DS detected: attack recordings with an alarm after the exploit start; CFA: runs of consecutive false-alarm windows; precision: detected / (detected + CFA); latency: mean, exploit start to the end of the first alarming window after it.</p>
 </section>
 <section id="charts">
 <h2>Charts</h2>

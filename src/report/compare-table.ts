@@ -2,7 +2,7 @@
 import Table from 'cli-table3';
 import { stdoutColors as pc } from './colors.js';
 import type { CompareResult } from '../app/compare.js';
-import { fmtMs, fmtTheta } from './format.js';
+import { fmtDetection, fmtFar, fmtMs, fmtPct, fmtTheta } from './format.js';
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const head = (s: string) => (color ? pc.bold(pc.cyan(s)) : s);
@@ -42,8 +42,41 @@ export function compareTable(r: CompareResult): string {
   return [
     `Comparison on ${r.dataset}`,
     t.toString(),
-    `trained on ${c.training} recordings, evaluated on ${c.normal} normal and ${c.attack} attack recordings; seed ${r.seed}`,
-    'DR/FAR per recording (any window above max(training score) × θ); AUC over recordings (score = highest window score);',
+    `trained on ${c.training} recordings, evaluated on ${c.normal} normal and ${c.attack} attack recordings; seed ${r.seed}` +
+      (r.far_resolution === null ? '' : `; FAR resolution 1/${c.normal} (a FAR budget below ${fmtPct(r.far_resolution)} means no false alarm)`),
+    'DR/FAR per recording (any window above the training bound × θ); AUC over recordings (score = highest window score);',
     'latency: exploit start → end of the first alarming window, at the θ of the FAR ≤ 5 % column; windows/s: evaluate end to end.',
+    '',
+    `At θ 1.0 (thresholds from training alone, the monitor's default)`,
+    theta1Table(r),
+    'DR / FAR: attack / normal recordings with any alarm. LID-DS: detected = attack recordings with an alarm after the exploit',
+    'start; CFA = runs of consecutive false-alarm windows; precision = detected / (detected + CFA); latency = mean, exploit start →',
+    'end of the first alarming window after it.',
   ].join('\n');
+}
+
+function theta1Table(r: CompareResult): string {
+  const t = new Table({
+    head: ['model', 'DR', 'FAR', 'LID-DS detected', 'CFA', 'precision', 'mean latency'].map(head),
+    style: { head: [], border: color ? ['grey'] : [], compact: true },
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  });
+  const c = r.recordings;
+  for (const m of r.models) {
+    const a = m.at_theta_1;
+    if (m.error !== null || a === null) {
+      t.push([m.model, { colSpan: 6, content: m.error === null ? '—' : 'failed (above)' }]);
+      continue;
+    }
+    t.push([
+      m.model,
+      fmtDetection(a.flagged_attack, c.attack),
+      fmtFar(a.flagged_normal, c.normal),
+      c.attack === 0 ? 'n/a' : `${a.detected}/${c.attack}`,
+      String(a.cfa),
+      a.precision === null ? '—' : a.precision.toFixed(3),
+      a.mean_latency_s === null ? '—' : `${a.mean_latency_s.toFixed(2)} s`,
+    ]);
+  }
+  return t.toString();
 }

@@ -19,7 +19,7 @@ import { InputError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { chart, esc, fmtTick, type Marker, type RefLine, type Series } from './charts.js';
-import { fmtNum, fmtRate, fmtTheta } from './format.js';
+import { fmtDetection, fmtFar, fmtNum, fmtRate, fmtTheta } from './format.js';
 import { maxOf, minOf } from '../util/extent.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -221,6 +221,11 @@ function headerMeta(r: ReportInput, m: Metrics, opts: ReportOptions, when: strin
   return bits.filter(Boolean).join(' · ');
 }
 
+/** "k/n" of a rate over n recordings (the rate is k/n exactly). */
+function countOf(rate: number | null | undefined, n: number): string {
+  return rate == null || n === 0 ? 'n/a' : `${Math.round(rate * n)}/${n}`;
+}
+
 function summarySection(r: ReportInput, m: Metrics, k: number, thetaLabel: string): string {
   const card = (label: string, value: string, hint: string) =>
     `<div class="card"><div class="value">${value}</div><div class="label">${label}</div><div class="hint">${hint}</div></div>`;
@@ -229,8 +234,8 @@ function summarySection(r: ReportInput, m: Metrics, k: number, thetaLabel: strin
 <h2>At θ = ${thetaLabel} <span class="sub">(threshold ${esc(fmtNum(r.thresholds[k]))})</span></h2>
 <div class="cards">
 ${card('AUC', m.auc === null ? 'n/a' : m.auc.toFixed(3), 'recordings ranked by their highest window error')}
-${card('detection rate', pct(r.detection_rate[k] ?? null), 'attack recordings flagged')}
-${card('false-alarm rate', pct(r.false_alarm_rate[k] ?? null), 'normal recordings flagged')}
+${card('detection rate', pct(r.detection_rate[k] ?? null), `${countOf(r.detection_rate[k], m.attack_recordings)} attack recordings flagged`)}
+${card('false-alarm rate', pct(r.false_alarm_rate[k] ?? null), `${countOf(r.false_alarm_rate[k], m.normal_recordings)} normal recordings flagged; resolution ${m.normal_recordings ? `1/${m.normal_recordings}` : 'n/a'}`)}
 ${card('detected after exploit', det, 'alarm at or after the exploit start')}
 ${card('precision (CFA)', fmtRate(m.precision_cfa[k]), `F1 ${fmtRate(m.f1_cfa[k])}`)}
 ${card('consecutive false alarms', String(m.cfa[k]), `${m.false_alarm_windows[k]} false-alarm windows`)}
@@ -313,8 +318,8 @@ function thetaTable(r: ReportInput, m: Metrics, k: number): string {
     const cells = [
       fmtTheta(t),
       esc(fmtNum(r.thresholds[i])),
-      fmtRate(r.detection_rate[i] ?? null),
-      fmtRate(r.false_alarm_rate[i] ?? null),
+      esc(r.detection_rate[i] == null ? 'n/a' : fmtDetection(Math.round(r.detection_rate[i]! * m.attack_recordings), m.attack_recordings)),
+      esc(r.false_alarm_rate[i] == null ? 'n/a' : fmtFar(Math.round(r.false_alarm_rate[i]! * m.normal_recordings), m.normal_recordings)),
       m.attack_recordings ? `${m.detected[i]}/${m.attack_recordings}` : 'n/a',
       String(m.false_alarm_windows[i]),
       String(m.cfa[i]),

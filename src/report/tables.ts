@@ -4,7 +4,7 @@ import { stdoutColors as pc } from './colors.js';
 import type { BaselineResult } from '../app/train.js';
 import type { EvaluationResult } from '../app/evaluate.js';
 import type { Metrics } from '../engine/metrics.js';
-import { fmtMs, fmtNum, fmtRate, fmtTheta } from './format.js';
+import { fmtDetection, fmtFar, fmtMs, fmtNum, fmtRate, fmtTheta } from './format.js';
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const head = (s: string) => (color ? pc.bold(pc.cyan(s)) : s);
@@ -34,10 +34,15 @@ export function baselineTable(r: BaselineResult): string {
 
 export function evaluationTable(r: EvaluationResult): string {
   const t = new Table({ head: [head('θ'), head('threshold'), head('detection rate'), head('false alarm rate')], style, chars });
-  r.theta.forEach((theta, i) => {
-    t.push([fmtTheta(theta), fmtNum(r.thresholds[i]), fmtRate(r.detection_rate[i]), fmtRate(r.false_alarm_rate[i])]);
-  });
   const c = r.counts;
+  r.theta.forEach((theta, i) => {
+    t.push([
+      fmtTheta(theta),
+      fmtNum(r.thresholds[i]),
+      fmtDetection(c.attack.flagged[i], c.attack.recordings),
+      fmtFar(c.normal.flagged[i], c.normal.recordings),
+    ]);
+  });
   const lines = [
     'Evaluation summary',
     t.toString(),

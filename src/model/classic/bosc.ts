@@ -20,8 +20,10 @@
  * distance is the continuous form of the same test (distance 0 = the bag is in the database).
  *
  * Training scores (for the thresholds): each training window's distance to the nearest bag of
- * ANOTHER training recording (leave one recording out; with a single recording, blocks of 30
- * windows). Against its own bag every training window would score 0.
+ * ANOTHER training recording (leave one recording out; with a single recording, ten time
+ * blocks, syscall-stream.ts). Against its own bag every training window would score 0. θ = 1.0
+ * is a robust upper bound of these scores rather than their maximum (noveltyCalibration in
+ * thresholds.ts).
  *
  * Nearest-bag search: Σ_i min(p_i, q_i) runs only over the window's non-zero entries, through
  * an inverted index (syscall → bags that contain it): O(calls-kinds × bags) per window.
@@ -37,8 +39,8 @@ import { ChidsError, InputError } from '../../util/errors.js';
 import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, mulberry32, randomSeed, shuffleInPlace } from '../../util/rng.js';
-import { FOLD_BLOCK_WINDOWS, FoldTracker, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
-import { maxOf, thresholdsFrom } from '../thresholds.js';
+import { FoldTracker, blockFold, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
+import { calibrationSettings, foldMaxima, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
 
 export const BOSC_KIND = 'bosc';
 export const BOSC_FILE = 'bosc.json';
@@ -220,9 +222,11 @@ export class BoscDetector implements Detector<BagTap> {
     readonly syscalls: SyscallIndex,
     bags: readonly (readonly number[])[],
     readonly maxBags: number,
+    /** How the thresholds were set (a freshly trained detector; not saved with the model). */
+    calibration?: NoveltyCalibration,
   ) {
     this.db = new BagDatabase(bags, syscalls.size);
-    this.settings = boscSettings(maxBags, bags.length);
+    this.settings = { ...boscSettings(maxBags, bags.length), ...(calibration ? { threshold: calibrationSettings(calibration) } : {}) };
   }
 
   newTap(names: NameTable): BagTap {
@@ -270,7 +274,7 @@ function boscSettings(maxBags: number, bags: number): Record<string, unknown> {
     stream: 'one entry per call (enter events)',
     bag: 'relative syscall frequencies of the window',
     score: 'total-variation distance to the nearest normal bag (0 … 1)',
-    training_score: 'leave one recording out (blocks of 30 windows with one recording)',
+    training_score: 'leave one recording out (ten time blocks with one recording)',
   };
 }
 
@@ -313,12 +317,12 @@ export class BoscTrainer implements DetectorTrainer<BagTap> {
     const windowBag = new Int32Array(totalWindows).fill(-1);
     const windowFold = new Int32Array(totalWindows);
     let o = 0;
-    let blockBase = 0;
     taps.forEach((tap, r) => {
       const idx = tap.idx.view();
       const cnt = tap.cnt.view();
       for (let w = 0; w < tap.start.length; w++, o++) {
-        const block = blockBase + Math.floor(w / FOLD_BLOCK_WINDOWS);
+        // Time blocks matter only with one recording (byRecording false).
+        const block = blockFold(w, tap.start.length);
         windowFold[o] = byRecording ? r : block;
         const [from, to] = tap.range(w);
         if (from === to) continue;
@@ -336,7 +340,6 @@ export class BoscTrainer implements DetectorTrainer<BagTap> {
         folds.see(id, r, block);
         windowBag[o] = id;
       }
-      blockBase += Math.ceil(tap.start.length / FOLD_BLOCK_WINDOWS) + 1;
     });
     if (bags.length === 0) throw new ChidsError('bosc: the training recordings hold no system call (no enter events?)');
 
@@ -359,13 +362,14 @@ export class BoscTrainer implements DetectorTrainer<BagTap> {
         trainScores[o] = db.nearest(idx, cnt, from, to, 0, dbFold, windowFold[o]);
       }
     }
-    const detector = new BoscDetector(new SyscallIndex(this.index.names, true), dbBags, this.maxBags);
+    const calibration = noveltyCalibration(foldMaxima(trainScores, windowFold));
+    const detector = new BoscDetector(new SyscallIndex(this.index.names, true), dbBags, this.maxBags, calibration);
     const maxScore = maxOf(trainScores);
     return {
       detector,
       trainScores,
       maxScore,
-      thresholds: thresholdsFrom(maxScore),
+      thresholds: thresholdsFrom(calibration.value),
       examples: dbBags.length,
       finalLoss: null,
       finalValLoss: null,

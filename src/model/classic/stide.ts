@@ -11,8 +11,9 @@
  * - A window with no complete n-gram scores 0.
  * - Training scores (for the thresholds): a training window's score is the share of its n-grams
  *   seen in no other training recording (leave one recording out; with a single recording,
- *   blocks of 30 windows). Scored against the full set, every training window would score 0 and
- *   every threshold would be 0.
+ *   ten time blocks, syscall-stream.ts). Scored against the full set, every training window
+ *   would score 0 and every threshold would be 0. θ = 1.0 is a robust upper bound of these
+ *   scores rather than their maximum (noveltyCalibration in thresholds.ts).
  * - Saved as `model/stide.json`: the syscall names and the n-grams as name indices.
  *
  * Free of TF.js.
@@ -25,8 +26,8 @@ import { ChidsError, InputError } from '../../util/errors.js';
 import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, randomSeed } from '../../util/rng.js';
-import { FOLD_BLOCK_WINDOWS, FoldTracker, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
-import { maxOf, thresholdsFrom } from '../thresholds.js';
+import { FoldTracker, blockFold, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
+import { calibrationSettings, foldMaxima, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
 
 export const STIDE_KIND = 'stide';
 export const STIDE_FILE = 'stide.json';
@@ -234,8 +235,10 @@ export class StideDetector implements Detector<StideTap> {
     readonly grams: ReadonlySet<string>,
     readonly ngram: number,
     readonly threadAware: boolean,
+    /** How the thresholds were set (a freshly trained detector; not saved with the model). */
+    calibration?: NoveltyCalibration,
   ) {
-    this.settings = stideSettings(ngram, threadAware, grams.size);
+    this.settings = { ...stideSettings(ngram, threadAware, grams.size), ...(calibration ? { threshold: calibrationSettings(calibration) } : {}) };
   }
 
   newTap(names: NameTable): StideTap {
@@ -277,7 +280,7 @@ function stideSettings(ngram: number, threadAware: boolean, distinct: number): R
     thread_aware: threadAware,
     stream: 'one entry per call (enter events)',
     score: 'share of the window’s n-grams not seen in training',
-    training_score: 'leave one recording out (blocks of 30 windows with one recording)',
+    training_score: 'leave one recording out (ten time blocks with one recording)',
     distinct_ngrams: distinct,
   };
 }
@@ -322,19 +325,18 @@ export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
     const byRecording = taps.length >= 2;
     const folds = new FoldTracker();
     const used = new Uint8Array(this.keyList.length);
-    let blockBase = 0;
     taps.forEach((tap, r) => {
       const ids = tap.ids.view();
       const off = tap.offsets.view();
       for (let w = 0; w < off.length; w++) {
         const end = w + 1 < off.length ? off[w + 1] : ids.length;
-        const block = blockBase + Math.floor(w / FOLD_BLOCK_WINDOWS);
+        // Time blocks matter only with one recording (byRecording false).
+        const block = blockFold(w, off.length);
         for (let p = off[w]; p < end; p += 2) {
           folds.see(ids[p], r, block);
           used[ids[p]] = 1;
         }
       }
-      blockBase += Math.ceil(off.length / FOLD_BLOCK_WINDOWS) + 1;
     });
     const grams = new Set<string>();
     for (let id = 0; id < used.length; id++) if (used[id] === 1) grams.add(this.keyList[id]);
@@ -344,11 +346,13 @@ export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
     let total = 0;
     for (const t of taps) total += t.windows;
     const trainScores = new Float64Array(total);
+    const windowFold = new Int32Array(total);
     let o = 0;
-    for (const tap of taps) {
+    for (const [r, tap] of taps.entries()) {
       const ids = tap.ids.view();
       const off = tap.offsets.view();
       for (let w = 0; w < off.length; w++, o++) {
+        windowFold[o] = byRecording ? r : blockFold(w, off.length);
         const end = w + 1 < off.length ? off[w + 1] : ids.length;
         let count = 0;
         let novel = 0;
@@ -360,13 +364,14 @@ export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
       }
     }
     const frozen = new SyscallIndex(this.index.names, true);
-    const detector = new StideDetector(frozen, grams, this.n, this.threadAware);
+    const calibration = noveltyCalibration(foldMaxima(trainScores, windowFold));
+    const detector = new StideDetector(frozen, grams, this.n, this.threadAware, calibration);
     const maxScore = maxOf(trainScores);
     return {
       detector,
       trainScores,
       maxScore,
-      thresholds: thresholdsFrom(maxScore),
+      thresholds: thresholdsFrom(calibration.value),
       examples: grams.size,
       finalLoss: null,
       finalValLoss: null,

@@ -9,15 +9,28 @@
  * - Folds for the training scores: a training window is scored against what the OTHER training
  *   recordings taught (leave one recording out), so that the thresholds measure how novel
  *   normal data looks to the detector, as the autoencoders' training errors do. With a single
- *   training recording, the folds are its blocks of FOLD_BLOCK_WINDOWS windows instead.
+ *   training recording, the folds are time blocks instead: its windows cut into
+ *   min(MAX_BLOCK_FOLDS, windows) contiguous blocks of (nearly) equal length, each scored
+ *   against the others. Fixed-length blocks would leave a short recording a single block,
+ *   where nothing is left to compare with and every training score is 1.
  *
  * Free of TF.js.
  */
 import { DIR_EXIT, type SyscallEvent } from '../../trace/event.js';
 import type { NameTable } from '../../trace/names.js';
 
-/** Windows per fold when there is only one training recording. */
-export const FOLD_BLOCK_WINDOWS = 30;
+/**
+ * Folds (time blocks) of a single training recording. Ten: each window is judged against 90 %
+ * of the recording, close to what the detector will know at test time, while a block stays long
+ * enough (a tenth of the recording) that the activity it holds is rarely cut across blocks.
+ */
+export const MAX_BLOCK_FOLDS = 10;
+
+/** The time block (fold) of window w of a single training recording of n windows. */
+export function blockFold(w: number, n: number): number {
+  const k = Math.min(MAX_BLOCK_FOLDS, n);
+  return Math.floor((w * k) / n);
+}
 
 /** Is this event a call (counted once per call)? */
 export function isCall(ev: SyscallEvent): boolean {

@@ -28,4 +28,4 @@ export { ensureTf, tf } from './tf.js';
 // Every detector behind one interface: registry, interface, sequence windows.
 export { MODEL_NAMES, MODELS, createTrainer, detectModel, inapplicableOptions, isModelName, loadDetector, type ModelInfo, type ModelOptions } from '../registry.js';
 export type { Detector, DetectorTrainer, FitResult, ModelName, RecordingInput, TrainHooks, TrainingRecording } from '../detector.js';
-export { attributeToWindows, buildSequences, sequenceCount, sequenceErrors, type SequenceBatch } from './sequences.js';
+export { buildSequences, sequenceCount, sequenceErrors, type SequenceBatch } from './sequences.js';

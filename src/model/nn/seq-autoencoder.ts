@@ -4,7 +4,8 @@
  * builds its network (a tf.Sequential from `(T, 3)` to `(T, 3)`).
  *
  * Training (the same as the CHIDS autoencoder's where it can be, see chids.ts):
- * - examples: every sliding sequence of T windows of every training recording (sequences.ts);
+ * - examples: the sequence ending at each window of every training recording (sequences.ts:
+ *   the T windows up to it, padded and masked at the start of a recording);
  * - the last `validation_split` of the sequences are held out (Keras), before shuffling;
  * - shuffled every epoch by the seeded PRNG, batches of `batch_size`, the last one partial;
  * - loss = masked MSE (mean of (x̂ − x)² over the real steps and the 3 features of the batch)
@@ -21,17 +22,17 @@
  * runs with Math.random temporarily replaced by the run's seeded PRNG (a synchronous section:
  * nothing else can observe it).
  *
- * Scores: a sequence's error is the masked mean squared reconstruction error; windows get the
- * error of the sequence they end (sequences.ts).
+ * Scores: a window's score is the masked mean squared reconstruction error of the sequence
+ * that ends at it (sequences.ts), so it reads no window after it (causal).
  */
 import { ChidsError, InputError } from '../../util/errors.js';
 import { readJsonFile } from '../../util/json.js';
 import { KerasAdam, KERAS_ADAM } from './adam.js';
-import { scoreLastVector, type ClosedWindow, type Detector, type FitResult, type ModelName, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
+import { type ClosedWindow, type Detector, type FitResult, type ModelName, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
 import { loadLayersModelAny, saveLayersModel } from './io.js';
 import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace, type Rng } from '../../util/rng.js';
 import { AV_FEATURES, checkAVShape } from '../scorer.js';
-import { attributeToWindows, buildSequences, sequenceErrors, type SequenceBatch } from './sequences.js';
+import { buildSequences, sequenceErrors, type SequenceBatch } from './sequences.js';
 import { maxOf, thresholdsFrom } from '../thresholds.js';
 import { ensureTf, tf } from './tf.js';
 
@@ -173,7 +174,7 @@ export function seqSettings(arch: SeqArchitecture, hp: SeqHyper): Record<string,
     batch_size: hp.batchSize,
     validation_split: hp.validationSplit,
     pad_value: arch.padValue,
-    score: 'masked MSE of the sequence, attributed to its last window',
+    score: 'masked MSE of the T windows ending at the window (start of a recording: padded, masked)',
     ...arch.constants,
   };
 }
@@ -200,8 +201,10 @@ export class SeqDetector implements Detector {
     return this.seqLen;
   }
 
+  /** Streaming: only the sequence that ends at the closed window (scoreRecording's score for it). */
   scoreWindow(w: ClosedWindow): number | null {
-    return scoreLastVector(this, w);
+    if (w.n === 0) return null;
+    return this.sequenceErrors(w.avs.subarray(0, 3 * w.n), w.n, w.n - 1)[0];
   }
 
   private live(): tf.LayersModel {
@@ -224,17 +227,17 @@ export class SeqDetector implements Detector {
     return out;
   }
 
-  /** Error of each sliding sequence of the recording (before attribution). */
-  sequenceErrors(avs: Float64Array, n: number): Float64Array {
+  /** Errors of the sequences ending at windows from … n−1 (one per window). */
+  sequenceErrors(avs: Float64Array, n: number, from = 0): Float64Array {
     checkAVShape(avs, n);
     checkFinite(avs, n);
-    const batch = buildSequences([{ avs, n }], this.seqLen, this.arch.padValue);
+    const batch = buildSequences([{ avs, n }], this.seqLen, this.arch.padValue, from);
     return sequenceErrors(batch, this.reconstruct(batch));
   }
 
   scoreRecording(rec: RecordingInput): Float64Array {
     if (rec.n === 0) return new Float64Array(0);
-    return attributeToWindows(this.sequenceErrors(rec.avs, rec.n), rec.n, this.seqLen);
+    return this.sequenceErrors(rec.avs, rec.n);
   }
 
   save(dir: string): Promise<void> {

@@ -1,19 +1,23 @@
 /**
- * Sliding sequences of anomaly vectors for the sequence autoencoders (dense-seq, enhanced,
- * lstm, tcn), and the rule that turns a score per sequence back into a score per window.
+ * Sequences of anomaly vectors for the sequence autoencoders (dense-seq, enhanced, lstm, tcn),
+ * one per window, each ending at its window: scores are causal.
  *
- * Sequences: over each recording's non-empty windows (AVs `a_0 … a_{n−1}`), the windows of `T`
- * consecutive AVs with stride 1: `s_j = a_j … a_{j+T−1}` for j = 0 … n−T. A recording shorter
- * than T (0 < n < T) gives one sequence, padded at the START with `T − n` steps of `padValue`
- * and masked there (mask 0), so its real AVs end the sequence as in a full one. Sequences never
- * span two recordings.
+ * Over a recording's non-empty windows (AVs `a_0 … a_{n−1}`), window i's sequence is the T
+ * windows that END at it, `s_i = a_{i−T+1} … a_i`. The first T−1 windows have fewer than T
+ * windows behind them: their sequence is padded at the START with `T − 1 − i` steps of
+ * `padValue`, masked there (mask 0), so its real AVs end the sequence as in a full one.
+ * Sequences never span two recordings.
  *
- * Attribution (one score per window): a sequence's error is attributed to its LAST window, so
- * window i ≥ T−1 gets the error of `s_{i−T+1}`; the first T−1 windows, which end no full
- * sequence, get the error of the first sequence `s_0` (the first sequence that contains them).
- * A recording shorter than T gives every window the error of its one padded sequence.
- * Streaming (live) scoring follows the same rule: once T windows are known, each new window
- * gets the error of the sequence it ends.
+ * Why one sequence per window, ending at it: a window's score must depend only on the events
+ * up to its end, so that an alarm can be raised when the window closes and never before the
+ * activity that caused it. Giving the first T−1 windows the error of the first full sequence
+ * (which holds later windows) let those windows see up to T−1 seconds into the future: alarms
+ * fired before an exploit that started within the first T windows, and a recording cut short
+ * changed the scores of its earlier windows. With this rule the live monitor, which only ever
+ * has the windows so far, scores exactly as `evaluate` does.
+ *
+ * Training uses the same sequences (the padded ones included), so the models learn to
+ * reconstruct the start of a recording too, rather than meeting padded input only at test time.
  *
  * Free of TF.js: plain typed arrays.
  */
@@ -28,52 +32,36 @@ export interface SequenceBatch {
   seqLen: number;
 }
 
-/** Number of sequences a recording of n windows gives. */
+/** Number of sequences a recording of n windows gives: one per window. */
 export function sequenceCount(n: number, seqLen: number): number {
-  if (n <= 0) return 0;
-  return n >= seqLen ? n - seqLen + 1 : 1;
+  if (!Number.isInteger(seqLen) || seqLen < 1) throw new RangeError(`sequence length must be a positive integer, got ${seqLen}`);
+  return n > 0 ? n : 0;
 }
 
-/** The sequences of several recordings, recording after recording. */
-export function buildSequences(recs: readonly { avs: Float64Array; n: number }[], seqLen: number, padValue: number): SequenceBatch {
+/**
+ * The sequences of several recordings, recording after recording; within a recording,
+ * sequence i ends at window i. `from` (default 0) skips each recording's first windows: only
+ * the sequences ending at windows ≥ from are built (they still read the windows before).
+ */
+export function buildSequences(recs: readonly { avs: Float64Array; n: number }[], seqLen: number, padValue: number, from = 0): SequenceBatch {
   if (!Number.isInteger(seqLen) || seqLen < 1) throw new RangeError(`sequence length must be a positive integer, got ${seqLen}`);
   let count = 0;
-  for (const r of recs) count += sequenceCount(r.n, seqLen);
+  for (const r of recs) count += Math.max(0, r.n - from);
   const step = seqLen * AV_FEATURES;
   const x = new Float32Array(count * step);
   const mask = new Float32Array(count * seqLen);
   let s = 0;
   for (const r of recs) {
     const { avs, n } = r;
-    if (n <= 0) continue;
-    if (n >= seqLen) {
-      for (let j = 0; j + seqLen <= n; j++, s++) {
-        x.set(avs.subarray(j * AV_FEATURES, (j + seqLen) * AV_FEATURES), s * step);
-        mask.fill(1, s * seqLen, (s + 1) * seqLen);
-      }
-    } else {
-      const pad = seqLen - n;
-      x.fill(padValue, s * step, s * step + pad * AV_FEATURES);
-      x.set(avs.subarray(0, n * AV_FEATURES), s * step + pad * AV_FEATURES);
+    for (let i = from; i < n; i++, s++) {
+      const first = i - seqLen + 1;
+      const pad = first < 0 ? -first : 0;
+      if (pad > 0) x.fill(padValue, s * step, s * step + pad * AV_FEATURES);
+      x.set(avs.subarray((first + pad) * AV_FEATURES, (i + 1) * AV_FEATURES), s * step + pad * AV_FEATURES);
       mask.fill(1, s * seqLen + pad, (s + 1) * seqLen);
-      s++;
     }
   }
   return { x, mask, count, seqLen };
-}
-
-/** Per-window scores of one recording of n windows from its sequences' errors (see the rule above). */
-export function attributeToWindows(seqErrors: ArrayLike<number>, n: number, seqLen: number): Float64Array {
-  const out = new Float64Array(n);
-  if (n <= 0) return out;
-  const expected = sequenceCount(n, seqLen);
-  if (seqErrors.length !== expected) throw new RangeError(`expected ${expected} sequence errors for ${n} windows, got ${seqErrors.length}`);
-  if (n < seqLen) {
-    out.fill(seqErrors[0]);
-    return out;
-  }
-  for (let i = 0; i < n; i++) out[i] = seqErrors[Math.max(0, i - seqLen + 1)];
-  return out;
 }
 
 /**
