@@ -11,10 +11,10 @@ import { ChidsError } from '../util/errors.js';
 import { recordingMeta } from '../trace/lidds/metadata.js';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
-import { BoundedQueue } from '../capture/queue.js';
+import { livePipe } from '../capture/pipe.js';
 import { LiddsRecorder, } from '../capture/recorder.js';
 import { openLiveSource } from '../capture/open.js';
-import { type SourceSink, type SourceSpec } from '../capture/source.js';
+import { type SourceSpec } from '../capture/source.js';
 import { onStopSignals } from '../util/signals.js';
 
 export interface CaptureOptions {
@@ -78,34 +78,20 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
       recorder.write(data);
     };
     let writeError: unknown = null;
-    let pumping = false;
-    const pump = () => {
-      pumping = false;
-      try {
-        for (let b = queue.shift(); b !== undefined; b = queue.shift()) write(b.container, b.data, b.lines);
-      } catch (err) {
-        writeError = err;
-        ac.abort();
-      }
-    };
-    const queue = new BoundedQueue(o.queueBytes ?? 64 << 20, source.clock === 'wall' ? 'drop' : 'block', () => {
-      if (!pumping) {
-        pumping = true;
-        setImmediate(pump);
-      }
-    });
-    const sink: SourceSink = {
-      data: (c, d, lines) => {
-        const ok = queue.push({ container: c, data: d, lines });
-        if (!ok) dropped += lines;
-        return ok;
+    const pipe = livePipe(source, o.queueBytes ?? 64 << 20, {
+      consume: (b) => write(b.container, b.data, b.lines),
+      dropped: (lines) => {
+        dropped += lines;
       },
-      whenSpace: () => queue.whenSpace(),
       lost: (n) => {
         dropped += n;
       },
       restarted: () => {
         restarts++;
+      },
+      failed: (err) => {
+        writeError = err;
+        ac.abort();
       },
       ready: (info) => {
         log.info('source ready', info);
@@ -117,7 +103,8 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
           }, o.seconds * 1000);
         }
       },
-    };
+    });
+    const sink = pipe.sink;
     if (o.handleSignals ?? true) {
       removeSignalHandlers = onStopSignals((signal) => {
         log.info('signal received: completing the recording', { signal });
@@ -128,7 +115,7 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
     const startWall = Date.now() / 1000;
     log.info('capture started', { source: source.kind, out: recorder.target, seconds: o.seconds });
     const end = await source.run(sink, stop);
-    for (let b = queue.shift(); b !== undefined; b = queue.shift()) write(b.container, b.data, b.lines);
+    pipe.drain();
     if (writeError) throw writeError;
     if (events === 0) throw new ChidsError(`no events were captured (${end.detail ?? end.reason}); nothing written to ${o.out}`);
     const seconds = (performance.now() - t0) / 1000;

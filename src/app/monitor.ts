@@ -21,9 +21,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
-import { BoundedQueue } from '../capture/queue.js';
+import { livePipe } from '../capture/pipe.js';
 import { openLiveSource } from '../capture/open.js';
-import { type LiveSource, type SourceSink, type SourceSpec } from '../capture/source.js';
+import { type LiveSource, type SourceSpec } from '../capture/source.js';
 import { WindowEncoder, type EncodedWindow } from '../encode/anomaly.js';
 import type { EventTap } from '../encode/pipeline.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
@@ -570,35 +570,16 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       onWindow: o.onWindow,
     });
     const source: LiveSource = await openLiveSource({ ...o.source, log });
+    let pipeError: unknown = null;
     const graceMs = o.graceMs ?? 250;
-    let pumping = false;
-    const pump = () => {
-      const deadline = performance.now() + 25;
-      for (let b = queue.shift(); b !== undefined; b = queue.shift()) {
-        monitor.feed(b.container, b.data, source.format ?? 'lidds');
-        if (performance.now() > deadline) break;
-      }
-      pumping = false;
-      if (queue.length > 0) schedule();
-    };
-    const schedule = () => {
-      if (pumping) return;
-      pumping = true;
-      setImmediate(pump);
-    };
-    const queue = new BoundedQueue(o.queueBytes ?? 64 << 20, source.clock === 'wall' ? 'drop' : 'block', schedule);
     let lostWarned = 0;
-    const sink: SourceSink = {
-      data: (container, buf, lines) => {
-        const ok = queue.push({ container, data: buf, lines });
-        if (!ok) {
-          monitor.stats.dropped.queue_full += lines;
-          metrics?.dropped.inc({ reason: 'queue_full' }, lines);
-          if (queue.droppedBatches === 1) log.warn('queue full: dropping events (the detector cannot keep up)', { queue_bytes: queue.maxBytes });
-        }
-        return ok;
+    const pipe = livePipe(source, o.queueBytes ?? 64 << 20, {
+      consume: (b) => monitor.feed(b.container, b.data, source.format ?? 'lidds'),
+      dropped: (lines, first) => {
+        monitor.stats.dropped.queue_full += lines;
+        metrics?.dropped.inc({ reason: 'queue_full' }, lines);
+        if (first) log.warn('queue full: dropping events (the detector cannot keep up)', { queue_bytes: pipe.queue.maxBytes });
       },
-      whenSpace: () => queue.whenSpace(),
       lost: (n, reason) => {
         monitor.stats.dropped.source_lost += n;
         metrics?.dropped.inc({ reason: 'source_lost' }, n);
@@ -612,7 +593,14 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
         log.info('source ready', info);
         o.onReady?.(info);
       },
-    };
+      failed: (err) => {
+        pipeError = err;
+        ac.abort();
+      },
+    });
+    const queue = pipe.queue;
+    const sink = pipe.sink;
+
     if (metrics) {
       metrics.queued = () => queue.bytes;
       metrics.tracked = () => monitor.containers;
@@ -667,8 +655,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (ticker) clearInterval(ticker);
     ticker = null;
     // Flush: everything queued, then the last window of every container.
-    for (let b = queue.shift(); b !== undefined; b = queue.shift()) monitor.feed(b.container, b.data, source.format ?? 'lidds');
-    queue.releaseAll();
+    pipe.drain();
+    if (pipeError !== null) throw pipeError;
     monitor.finish();
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
     for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { artifactPaths, windowLength, maxEmptyWindowsOption, type ArtifactFlags } from './common.js';
-import { toJson } from '../util/json.js';
 
 interface Flags extends ArtifactFlags {
   faithful?: boolean;
