@@ -35,11 +35,11 @@ Examples:
     .action(async (files: string[], flags: Flags) => {
       const { encodeFiles } = await import('../app/encode.js');
       const { Progress } = await import('../report/progress.js');
+      const { windowLines } = await import('../report/json.js');
+      const line = windowLines();
       const progress = new Progress({ quiet: flags.quiet });
       const out: string[] = [];
       let pending = 0;
-      let lastFile = '';
-      let fileJson = '""';
       const flush = () => {
         if (out.length) {
           process.stdout.write(out.join(''));
@@ -58,13 +58,7 @@ Examples:
             hooks: progress,
           },
           (w) => {
-            // Built by hand, field for field what toJson(w) prints: this is the loop that runs
-            // once per window, empty ones included, and the generic bigint-aware path is slow.
-            if (w.file !== lastFile) {
-              lastFile = w.file;
-              fileJson = JSON.stringify(w.file);
-            }
-            out.push(`{"file":${fileJson},"window":${w.window},"start_ns":${w.start_ns},"events":${w.events},"av":${w.av.length === 0 ? '[]' : JSON.stringify(w.av)}}\n`);
+            out.push(line(w));
             if (++pending >= 512) flush();
           },
         );
