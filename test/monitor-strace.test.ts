@@ -35,16 +35,21 @@ const normal = (dir: string, n: number) =>
 
 test('capture with strace, train, monitor: reading /etc/shadow and running id raise an alert naming them', { skip: noStrace, timeout: 60_000 }, async (t) => {
   const dir = await workdir(t);
-  const rec = path.join(dir, 'train', 'normal_1.zip');
-  const cap = await runCli(['capture', '--source', 'strace', '--cmd', normal(dir, 40), '--seconds', '30', '--out', rec], { timeoutMs: 40_000 });
-  assert.equal(cap.code, 0, cap.stderr);
-  assert.match(cap.out.join('\n'), /wrote .*normal_1\.zip: \d+ events/);
-  const src = await openSource(rec);
-  const labels = await src.labels();
-  assert.equal(labels?.exploit, false);
+  // Two normal captures: each starts the loop afresh, so what only a start does (the shell, seq)
+  // is seen in the other one. With a single capture the default detector's calibration counts
+  // that one-off start-up as normal unseen activity, and an unseen file read in a later window
+  // may score below it (see the README on calibration with one recording).
+  for (const n of [1, 2]) {
+    const rec = path.join(dir, 'train', `normal_${n}.zip`);
+    const cap = await runCli(['capture', '--source', 'strace', '--cmd', normal(dir, 25), '--seconds', '30', '--out', rec], { timeoutMs: 40_000 });
+    assert.equal(cap.code, 0, cap.stderr);
+    assert.match(cap.out.join('\n'), new RegExp(`wrote .*normal_${n}\\.zip: \\d+ events`));
+    const labels = await (await openSource(rec)).labels();
+    assert.equal(labels?.exploit, false);
+  }
 
   const model = path.join(dir, 'model');
-  const base = await runCli(['baseline', '--td', rec, '--od', model, '--seed', '7'], { timeoutMs: 60_000 });
+  const base = await runCli(['baseline', '--td', path.join(dir, 'train'), '--od', model, '--seed', '7'], { timeoutMs: 60_000 });
   assert.equal(base.code, 0, base.stderr);
 
   const alertsFile = path.join(dir, 'alerts.jsonl');
