@@ -14,15 +14,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { trainingVectors } from '../src/encode/anomaly.js';
-import { foldPasses, planFolds } from '../src/encode/calibration.js';
-import { collectTrace, encodeTrace, type ChunkSource } from '../src/encode/pipeline.js';
-import { makeVocabulary, type Vocabulary } from '../src/encode/vocabulary.js';
+import { encodeTrace, type ChunkSource } from '../src/encode/pipeline.js';
+import type { Vocabulary } from '../src/encode/vocabulary.js';
+import type { Detector } from '../src/model/detector.js';
+import { MODEL_NAMES, type ModelName, type ModelOptions } from '../src/model/registry.js';
 import { NameTable } from '../src/trace/names.js';
-import { openSource } from '../src/trace/sources/readers.js';
-import type { Detector, TrainingRecording } from '../src/model/detector.js';
-import { createTrainer, MODEL_NAMES, type ModelName, type ModelOptions } from '../src/model/registry.js';
 import { bufferSource } from './helpers/file-source.js';
+import { fitOn } from './helpers/train.js';
 import { recordingText, writeDataset } from './helpers/lidds-dataset.js';
 
 const tmpDirs: string[] = [];
@@ -57,40 +55,8 @@ before(() => {
 });
 
 async function fit(opts: ModelOptions): Promise<{ det: Detector; vocab: Vocabulary }> {
-  const trainer = await createTrainer(opts);
-  const names = new NameTable();
-  const per = [];
-  for (const f of training) {
-    const tap = trainer.trainingTap?.(names);
-    per.push({ r: await collectTrace(await openSource(f), { faithful: false, windowNs: 1e9, tap }, names), tap: tap ?? null, file: f });
-  }
-  let maxFreq = 0;
-  const ss = new Set<string>();
-  const sa = new Set<string>();
-  for (const { r } of per) {
-    for (const c of r.counts) maxFreq = Math.max(maxFreq, c);
-    r.seenSyscalls.forEach((s) => ss.add(s));
-    r.seenArgs.forEach((s) => sa.add(s));
-  }
-  const recordings: TrainingRecording[] = per.map(({ r, tap, file }) => {
-    const rows: number[] = [];
-    for (const v of trainingVectors(r.counts, maxFreq)) if (v !== null) rows.push(...v);
-    return { avs: Float64Array.from(rows), n: rows.length / 3, tap, file };
-  });
-  if (trainer.usesCalibration) {
-    // Calibration vectors as baseline makes them: each recording re-read against the other folds' vocabulary.
-    const inputs = per.map(({ r }) => ({ seenSyscalls: r.seenSyscalls, seenArgs: r.seenArgs, segments: r.segments, windows: r.counts.length }));
-    for (const rec of recordings) rec.calibration = rec.avs;
-    for (const p of foldPasses(planFolds(inputs), inputs, maxFreq)) {
-      const rows: number[] = [];
-      await encodeTrace(await openSource(per[p.recording].file), p.vocabAt(0), { faithful: false, windowNs: 1e9, vocabAt: p.vocabAt }, (w) => {
-        if (w.av !== null) rows.push(...w.av);
-      }, names);
-      recordings[p.recording].calibration = Float64Array.from(rows);
-    }
-  }
-  const result = await trainer.fit(recordings);
-  return { det: result.detector, vocab: makeVocabulary(ss, sa, maxFreq) };
+  const { fit: result, vocab } = await fitOn(opts, training);
+  return { det: result.detector, vocab };
 }
 
 /** Scores a trace as evaluate does: one pass feeding the detector's tap, then scoreRecording. */
