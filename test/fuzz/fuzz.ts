@@ -18,12 +18,13 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { zipSync } from 'fflate';
 import { readBaselineData, pathsInDir } from '../../src/engine/baseline-dir.js';
-import { encodeTrace, type ChunkSource } from '../../src/encode/pipeline.js';
+import { encodeTrace } from '../../src/encode/pipeline.js';
 import { makeVocabulary } from '../../src/encode/vocabulary.js';
 import { openSource } from '../../src/trace/sources/readers.js';
 import { loadDetector } from '../../src/model/registry.js';
 import { NameTable } from '../../src/trace/names.js';
 import { ChidsError } from '../../src/util/errors.js';
+import { bufferSource } from '../helpers/file-source.js';
 
 /** A small trace of enter and exit events that every detector can score. */
 export function probeTrace(n = 400, seen = true): Buffer {
@@ -89,17 +90,6 @@ async function check(s: FuzzStats, describe: () => string, work: () => Promise<v
     s.slow++;
     if (s.slowSamples.length < 3) s.slowSamples.push(`${ms.toFixed(0)} ms CPU (${wall.toFixed(0)} ms wall): ${describe().slice(0, 2000)}`);
   }
-}
-
-function memorySource(name: string, data: Buffer, hint: ChunkSource['hint'], chunk: number): ChunkSource {
-  return {
-    path: name,
-    hint,
-    textBytes: data.length,
-    async *chunks() {
-      for (let i = 0; i < data.length; i += chunk) yield Buffer.from(data.subarray(i, i + chunk));
-    },
-  };
 }
 
 // ---- trace lines ---------------------------------------------------------------------------
@@ -206,7 +196,7 @@ export async function fuzzTraces(runs: number, seed: number): Promise<FuzzStats>
         s,
         () => JSON.stringify({ ...x, lines: undefined, text: data.toString('latin1') }),
         async () => {
-          await encodeTrace(memorySource('fuzz', data, x.hint ? x.format : 'unknown', x.chunk), vocab, { faithful: x.faithful, windowNs: x.windowNs, details: true }, (w) => {
+          await encodeTrace(bufferSource('fuzz', data, x.hint ? x.format : 'unknown', x.chunk), vocab, { faithful: x.faithful, windowNs: x.windowNs, details: true }, (w) => {
             if (w.av === null) return;
             s.vectors++;
             if (!w.av.every(Number.isFinite)) s.nonFinite++;
@@ -337,7 +327,7 @@ export async function fuzzBaselines(runs: number, seed: number, baselines: strin
             const names = new NameTable();
             const tap = det.newTap?.(names);
             const avs: number[] = [];
-            await encodeTrace(memorySource('probe.sc', PROBE, 'lidds', 4096), data.vocab, { faithful: false, windowNs: data.manifest?.encoding.window_ns ?? 1e9, tap }, (w) => {
+            await encodeTrace(bufferSource('probe.sc', PROBE, 'lidds', 4096), data.vocab, { faithful: false, windowNs: data.manifest?.encoding.window_ns ?? 1e9, tap }, (w) => {
               if (w.av !== null) avs.push(...w.av);
             }, names);
             const errs = det.scoreRecording({ avs: Float64Array.from(avs), n: avs.length / 3, tap: tap ?? null });
