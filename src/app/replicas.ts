@@ -99,7 +99,11 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
       },
     };
     try {
-      await readEvents(gated, names, { faithful: false, windowNs, onWarning: opts.onWarning }, (ev) => {
+      // A reader stopped because another failed ends mid-file: its cut line is ours, not the recording's.
+      const onWarning = (msg: string) => {
+        if (!failed) opts.onWarning?.(msg);
+      };
+      await readEvents(gated, names, { faithful: false, windowNs, onWarning }, (ev) => {
         events[r]++;
         cmp.event(r, ev, names.name(ev.nameId));
       });
@@ -111,7 +115,11 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
       wake();
     }
   };
-  await Promise.all(sources.map(readOne));
+  // Wait for every reader, failed or stopped, so that nothing of this run is still reading (or
+  // warning) once it returns; then the first failure is the run's.
+  const settled = await Promise.allSettled(sources.map(readOne));
+  const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failure) throw failure.reason;
 
   const verdicts = cmp.verdicts();
   if (cmp.late > 0) opts.onWarning?.(`${cmp.late} events were out of time order and counted in a later window`);
