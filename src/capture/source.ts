@@ -78,6 +78,11 @@ export interface SourceSpec {
   restart?: boolean;
   /** Upper bound on consecutive restarts before giving up (default 10). */
   maxRestarts?: number;
+  /**
+   * strace: when a traced container's processes end, end the source (once every target has
+   * ended) instead of waiting for the container to come back and re-attaching.
+   */
+  exitWithTarget?: boolean;
   log: Logger;
 }
 

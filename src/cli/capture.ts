@@ -9,6 +9,7 @@ interface Flags {
   seconds?: number;
   out: string;
   restart: boolean;
+  exitWithTarget?: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   quiet?: boolean;
   json?: boolean;
@@ -33,7 +34,7 @@ Examples:
       const { runCapture } = await import('../app/capture.js');
       const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'capture' } });
       const s = await runCapture({
-        source: { kind: flags.source, pids: flags.pid?.map(Number), cmd: flags.cmd, format: flags.format, restart: flags.restart },
+        source: { kind: flags.source, pids: flags.pid?.map(Number), cmd: flags.cmd, format: flags.format, restart: flags.restart, exitWithTarget: flags.exitWithTarget },
         out: flags.out,
         seconds: flags.seconds ?? null,
         log,

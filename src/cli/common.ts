@@ -52,6 +52,7 @@ export function sourceOptions(cmd: Command): Command {
     .option('--cmd <command>', 'strace: run this shell command and trace it (and its children)')
     .addOption(new Option('--format <format>', 'stdin: trace format (default: sniffed)').choices(['lidds', 'sysdig']))
     .option('--no-restart', 'do not restart strace/bpftrace when it dies')
+    .option('--exit-with-target', 'strace: end (exit 0, after scoring the last windows) once the traced processes end, instead of waiting for their container to restart and re-attaching')
     .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('-q, --quiet', 'log warnings and errors only');
 }

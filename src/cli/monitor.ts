@@ -19,6 +19,7 @@ interface Flags extends ArtifactFlags {
   maxEmptyWindows: number;
   stdout: boolean;
   restart: boolean;
+  exitWithTarget?: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   quiet?: boolean;
 }
@@ -83,6 +84,7 @@ Examples:
           format: flags.format,
           realtime: flags.realtime,
           restart: flags.restart,
+          exitWithTarget: flags.exitWithTarget,
         },
         theta: flags.theta,
         graceMs: flags.grace / 1e6,

@@ -277,6 +277,8 @@ const HEAD = /^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)?(\d{10,12})\.(\d{1,9})\s+(.*)$/s;
 const NAME_OPEN = /^([A-Za-z_][A-Za-z0-9_]*)\(/;
 const RESUMED = /^<\.\.\.\s+([A-Za-z_][A-Za-z0-9_]*)\s+resumed>\s?(.*)$/s;
 const UNFINISHED = /\s*<unfinished \.\.\.>\s*$/;
+const PIDNS_MARK = "in strace's PID NS";
+const PIDNS_NOTE = /^\s*=\s*\d+\s+\/\*\s*(\d+) in strace's PID NS\s*\*\//;
 const DURATION = /\s+<(\d+)(?:\.(\d{1,9}))?>\s*$/;
 const EXITED = /^\+\+\+ exited with (-?\d+) \+\+\+/;
 const KILLED = /^\+\+\+ killed by (SIG[A-Z0-9+]+)(?: \(core dumped\))? \+\+\+/;
@@ -629,7 +631,15 @@ export function parseCall(text: string): ParsedCall | null {
   const after = t.slice(split.end);
   const m = /^\s*=\s*(\S+)(?:\s+([A-Z][A-Z0-9_]*))?/.exec(after);
   if (m === null) return null;
-  return { args: split.args, ret: parseRet(m[1], m[2]), durNs };
+  let tok = m[1];
+  // `--pidns-translation`: a pid returned inside another pid namespace (clone, fork, getpid, wait4
+  // in a container) is followed by `/* HOSTPID in strace's PID NS */`. The host pid is the one the
+  // thread ids (strace's `[pid N]` prefixes) use, so it is the one that links a child to its parent.
+  if (after.indexOf(PIDNS_MARK) >= 0) {
+    const ns = PIDNS_NOTE.exec(after);
+    if (ns !== null && /^\d+$/.test(tok)) tok = ns[1];
+  }
+  return { args: split.args, ret: parseRet(tok, m[2]), durNs };
 }
 
 function parseRet(tok: string, errno: string | undefined): Ret {
