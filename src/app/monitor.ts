@@ -285,6 +285,7 @@ export class Monitor {
     };
     p.parser = this.parser(p, format);
     this.pipelines.set(container.key, p);
+    this.o.metrics?.containerSeen(p.label);
     this.o.log.info('tracking container', { container: container.id, key: container.key, pidns: container.pidns, cgroup: container.cgroup });
     return p;
   }
@@ -352,6 +353,12 @@ export class Monitor {
       if (best === null || p.lastSec > best.sec || (p.lastSec === best.sec && p.lastNsec > best.nsec)) best = { sec: p.lastSec, nsec: p.lastNsec };
     }
     return best;
+  }
+
+  /** Time of the newest event of one container, or null (for the metrics' processing delay). */
+  lastEventOf(container: ContainerInfo): { sec: number; nsec: number } | null {
+    const p = this.pipelines.get(container.key);
+    return p === undefined || p.lastSec < 0 ? null : { sec: p.lastSec, nsec: p.lastNsec };
   }
 
   /** Forgets containers that have had no events for `idleMs` (their last window is closed first). */
@@ -574,7 +581,14 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     const graceMs = o.graceMs ?? 250;
     let lostWarned = 0;
     const pipe = livePipe(source, o.queueBytes ?? 64 << 20, {
-      consume: (b) => monitor.feed(b.container, b.data, source.format ?? 'lidds'),
+      consume: (b) => {
+        monitor.feed(b.container, b.data, source.format ?? 'lidds');
+        if (metrics && source.clock !== 'events') {
+          const e = monitor.lastEventOf(b.container);
+          const now = source.now();
+          if (e && now) metrics.processed(e, now);
+        }
+      },
       dropped: (lines, first) => {
         monitor.stats.dropped.queue_full += lines;
         metrics?.dropped.inc({ reason: 'queue_full' }, lines);
@@ -588,8 +602,10 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       restarted: () => {
         monitor.stats.restarts++;
         metrics?.restarts.inc();
+        metrics?.sourceDown();
       },
       ready: (info) => {
+        metrics?.sourceUp();
         log.info('source ready', info);
         o.onReady?.(info);
       },
@@ -604,12 +620,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (metrics) {
       metrics.queued = () => queue.bytes;
       metrics.tracked = () => monitor.containers;
-      metrics.lagSeconds = () => {
-        const newest = monitor.newestEvent();
-        const now = source.clock === 'events' ? null : source.now();
-        if (!newest || !now) return 0;
-        return Math.max(0, now.sec - newest.sec + (now.nsec - newest.nsec) / 1e9);
-      };
+      metrics.oldestQueuedMs = () => (source.clock === 'wall' ? (queue.peek()?.at ?? null) : null);
+      metrics.sinksUsed(sinks.map((s) => s.name));
       server = await startMetricsServer(metrics, o.metrics!);
       log.info('metrics listening', { url: server.url });
     }

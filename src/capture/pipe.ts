@@ -55,7 +55,7 @@ export function livePipe(source: Pick<LiveSource, 'clock'>, queueBytes: number, 
   const queue = new BoundedQueue(queueBytes, source.clock === 'wall' ? 'drop' : 'block', schedule);
   const sink: SourceSink = {
     data: (container, data, lines) => {
-      const ok = queue.push({ container, data, lines });
+      const ok = queue.push({ container, data, lines, at: Date.now() });
       if (!ok) c.dropped(lines, queue.droppedBatches === 1);
       return ok;
     },

@@ -16,6 +16,8 @@ export interface Batch {
   data: Buffer;
   /** Lines (events) in `data` when known, else 0. */
   lines: number;
+  /** When it was queued (Date.now()), for the lag of a consumer that falls behind. */
+  at?: number;
 }
 
 export type QueuePolicy = 'drop' | 'block';
@@ -66,6 +68,11 @@ export class BoundedQueue {
     if (this.bytesQueued > this.highWater) this.highWater = this.bytesQueued;
     if (wasEmpty) this.onData();
     return true;
+  }
+
+  /** The oldest batch, left in the queue, or undefined. */
+  peek(): Batch | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
 
   /** The oldest batch, or undefined. */

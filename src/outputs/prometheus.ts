@@ -12,17 +12,35 @@
  *   chids_dropped_events_total{reason}       events lost: queue_full, source_lost (bpftrace),
  *                                            malformed, no_timestamp, too_many_containers
  *   chids_alert_sink_failures_total{sink,reason}
- *   chids_source_restarts_total              capture process restarts
+ *   chids_source_restarts_total              capture process restarts (and re-attaches to a
+ *                                            restarted container)
+ *   chids_source_blind_seconds_total         time some traced process was not traced because
+ *                                            its capture process was restarting
  *   chids_scoring_seconds                    histogram of the model's time per window
- *   chids_lag_seconds                        now − time of the newest event processed
+ *   chids_lag_seconds                        processing delay: when the newest event read was
+ *                                            processed, minus its timestamp (or, while events
+ *                                            wait in the queue, how long the oldest has waited)
  *   chids_queue_bytes                        bytes waiting between source and detector
  *   chids_containers                         containers being tracked
  *   + prom-client's default process metrics (CPU, memory, event loop lag)
+ *
+ * Every counter has its series from the start, at 0: the drop reasons and the outputs' failure
+ * reasons when the monitor starts, a container's counters when it is first seen. A rate() or an
+ * alert on `increase(chids_dropped_events_total[5m]) > 0` then sees the first drop, instead of
+ * a series that appears with its first value. An idle container is not lag: the lag is measured
+ * when an event is processed, not against the clock.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ChidsError } from '../util/errors.js';
+
+/** Why events are lost (chids_dropped_events_total's reasons; the monitor's stats.dropped keys). */
+export const DROP_REASONS = ['queue_full', 'source_lost', 'malformed', 'no_timestamp', 'too_many_containers', 'time_jump'] as const;
+/** Alert priorities (buildAlert: Warning above the threshold, Critical above θ = 2's). */
+export const ALERT_PRIORITIES = ['Warning', 'Critical'] as const;
+/** Why an alert output fails: any output can throw; the webhook also drops. */
+const SINK_REASONS: Record<string, readonly string[]> = { webhook: ['error', 'queue_full', 'failed', 'at_exit'] };
 
 export class MonitorMetrics {
   readonly registry = new Registry();
@@ -34,14 +52,20 @@ export class MonitorMetrics {
   readonly late: Counter<'container'>;
   readonly sinkFailures: Counter<'sink' | 'reason'>;
   readonly restarts: Counter;
+  readonly blind: Counter;
   readonly scoring: Histogram;
   readonly lag: Gauge;
   readonly queueBytes: Gauge;
   readonly containers: Gauge;
 
-  /** Read at scrape time. */
-  lagSeconds: () => number = () => 0;
+  /** Read at scrape time: when the oldest batch still queued was queued (Date.now()), or null. */
+  oldestQueuedMs: () => number | null = () => null;
   queued: () => number = () => 0;
+  /** Processing delay of the newest event processed (s). */
+  private lastDelay = 0;
+  /** Capture processes restarting (restarted, not yet ready again), and since when (ms). */
+  private down = 0;
+  private downSince: number | null = null;
   tracked: () => number = () => 0;
 
   constructor(defaults = true) {
@@ -54,19 +78,33 @@ export class MonitorMetrics {
     this.late = new Counter({ name: 'chids_late_events_total', help: 'Events older than their window, counted in the current window', labelNames: ['container'], registers: r });
     this.sinkFailures = new Counter({ name: 'chids_alert_sink_failures_total', help: 'Alerts an output could not deliver', labelNames: ['sink', 'reason'], registers: r });
     this.restarts = new Counter({ name: 'chids_source_restarts_total', help: 'Restarts of the capture process (strace, bpftrace)', registers: r });
+    const self = this;
+    this.blind = new Counter({
+      name: 'chids_source_blind_seconds_total',
+      help: 'Seconds during which a capture process was restarting (its targets untraced)',
+      registers: r,
+      collect() {
+        // A restart still in progress counts up to now.
+        if (self.downSince !== null) {
+          const now = Date.now();
+          this.inc(Math.max(0, now - self.downSince) / 1000);
+          self.downSince = now;
+        }
+      },
+    });
+    for (const reason of DROP_REASONS) this.dropped.inc({ reason }, 0);
     this.scoring = new Histogram({
       name: 'chids_scoring_seconds',
       help: 'Time to score one window with the model',
       buckets: [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2],
       registers: r,
     });
-    const self = this;
     this.lag = new Gauge({
       name: 'chids_lag_seconds',
-      help: 'How far behind the newest processed event is (now minus its timestamp)',
+      help: 'Processing delay: when the newest event read was processed minus its timestamp (at least how long queued events have waited)',
       registers: r,
       collect() {
-        this.set(self.lagSeconds());
+        this.set(self.lagSeconds(Date.now()));
       },
     });
     this.queueBytes = new Gauge({
@@ -86,6 +124,47 @@ export class MonitorMetrics {
       },
     });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'chids_' });
+  }
+
+  /** The lag at `nowMs`: the last processing delay, or longer while a queued batch waits. */
+  lagSeconds(nowMs: number): number {
+    const q = this.oldestQueuedMs();
+    return Math.max(this.lastDelay, q === null ? 0 : (nowMs - q) / 1000);
+  }
+
+  /** The newest event of a batch (epoch s + ns) was processed at `now` (same time base). */
+  processed(event: { sec: number; nsec: number }, now: { sec: number; nsec: number }): void {
+    this.lastDelay = Math.max(0, now.sec - event.sec + (now.nsec - event.nsec) / 1e9);
+  }
+
+  /** A container's counters, at 0, from its first event on. */
+  containerSeen(container: string): void {
+    this.events.inc({ container }, 0);
+    this.windows.inc({ container }, 0);
+    this.scored.inc({ container }, 0);
+    this.late.inc({ container }, 0);
+    for (const priority of ALERT_PRIORITIES) this.alerts.inc({ container, priority }, 0);
+  }
+
+  /** The alert outputs in use: their failure counters, at 0. */
+  sinksUsed(names: readonly string[]): void {
+    for (const sink of names) for (const reason of SINK_REASONS[sink] ?? ['error']) this.sinkFailures.inc({ sink, reason }, 0);
+  }
+
+  /** The capture process died (or is re-attaching): its targets are blind until {@link sourceUp}. */
+  sourceDown(nowMs = Date.now()): void {
+    this.down++;
+    this.downSince ??= nowMs;
+  }
+
+  /** A capture process is attached (again). Blind time is counted while any one is down. */
+  sourceUp(nowMs = Date.now()): void {
+    if (this.down === 0) return; // the first start
+    this.down--;
+    if (this.down === 0 && this.downSince !== null) {
+      this.blind.inc(Math.max(0, nowMs - this.downSince) / 1000);
+      this.downSince = null;
+    }
   }
 
   async text(): Promise<string> {
