@@ -49,6 +49,8 @@ export function sourceOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--source <kind>', 'where events come from').choices(['strace', 'ebpf', 'stdin']).default('stdin'))
     .option('--pid <pid>', 'strace/ebpf: a process of the container to watch (repeatable, or comma-separated)', pidList)
+    .option('--all-containers', 'ebpf: every container on the node, discovered as they start (named by podman)')
+    .option('--include-host', 'ebpf --all-containers: the host\'s own processes too')
     .option('--cmd <command>', 'strace: run this shell command and trace it (and its children)')
     .addOption(new Option('--format <format>', 'stdin: trace format (default: sniffed)').choices(['lidds', 'sysdig']))
     .option('--no-restart', 'do not restart strace/bpftrace when it dies')
