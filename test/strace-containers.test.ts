@@ -125,15 +125,15 @@ describe('strace source on podman containers', { skip, timeout: 300_000 }, () =>
     for (const n of names) removeContainer(n);
     if (image) removeImage(image);
   });
-  const start = (suffix: string, port: number): Container => {
+  const start = (suffix: string): Container => {
     const name = `${tag}-${suffix}`;
     names.push(name);
-    return runHttpd(image, name, port);
+    return runHttpd(image, name);
   };
 
   test('--pidns-translation: the children of two containers\' httpd are attributed to their own container', async () => {
-    const a = start('a', 18311);
-    const b = start('b', 18312);
+    const a = start('a');
+    const b = start('b');
     const pa = a.pid();
     const pb = b.pid();
     const c = collector();
@@ -168,7 +168,7 @@ describe('strace source on podman containers', { skip, timeout: 300_000 }, () =>
   });
 
   test('podman restart: the source re-attaches to the container\'s new httpd; its children are attributed to it', async () => {
-    const w = start('r', 18313);
+    const w = start('r');
     const p1 = w.pid();
     const c = collector();
     const { log, records } = recordingLogger();
@@ -203,7 +203,7 @@ describe('strace source on podman containers', { skip, timeout: 300_000 }, () =>
   });
 
   test('--exit-with-target: the traced container stops, capture ends and exits 0 with its recording', async (t) => {
-    const w = start('x', 18314);
+    const w = start('x');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-exit-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const out = path.join(dir, 'web.zip');
@@ -221,7 +221,7 @@ describe('strace source on podman containers', { skip, timeout: 300_000 }, () =>
   });
 
   test('without --exit-with-target a stopped container keeps the capture waiting (it ends on --seconds, not with the container)', async (t) => {
-    const w = start('y', 18315);
+    const w = start('y');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-wait-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const cap = startCli(['capture', '--source', 'strace', '--pid', String(w.pid()), '--seconds', '8', '--out', path.join(dir, 'web.zip')], { timeoutMs: 120_000 });

@@ -63,11 +63,13 @@ export interface Container {
   id: string;
 }
 
-/** Runs busybox httpd in a new container published on 127.0.0.1:port. */
-export function runHttpd(image: string, name: string, port: number): Container {
+/** Runs busybox httpd in a new container published on a free port of 127.0.0.1 (podman picks it; kept across restarts). */
+export function runHttpd(image: string, name: string): Container {
   podman(['rm', '-f', '-t', '0', name]);
-  podman(['run', '-d', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--name', name, '-p', `127.0.0.1:${port}:80`, image, '/bin/httpd', '-f', '-p', '80', '-h', '/www'], 120_000);
+  podman(['run', '-d', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--name', name, '-p', '127.0.0.1::80', image, '/bin/httpd', '-f', '-p', '80', '-h', '/www'], 120_000);
   const id = podman(['inspect', name, '--format', '{{.Id}}']);
+  const port = Number(/:(\d+)\s*$/.exec(podman(['port', name, '80/tcp']))?.[1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`podman port ${name}: no published port`);
   return { name, port, id, pid: () => Number(podman(['inspect', name, '--format', '{{.State.Pid}}'])) };
 }
 
