@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { MonitorMetrics } from '../src/outputs/prometheus.js';
 import { repoRoot } from './helpers/paths.js';
 import { needsCommand, runCli, startCli } from './helpers/live.js';
 
@@ -44,7 +45,7 @@ test('live /metrics: counters at 0 from the start, lag is processing delay (idle
   t.after(() => {
     target.kill('SIGKILL');
   });
-  const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--pid', String(target.pid), '--metrics', '127.0.0.1:0', '--no-stdout'], { timeoutMs: 150_000 });
+  const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--pid', String(target.pid), '--metrics', '127.0.0.1:0', '--no-stdout', '--alerts', path.join(dir, 'alerts.jsonl')], { timeoutMs: 150_000 });
   t.after(() => {
     mon.child.kill('SIGKILL');
   });
@@ -56,6 +57,7 @@ test('live /metrics: counters at 0 from the start, lag is processing delay (idle
   for (const reason of ['queue_full', 'source_lost', 'malformed', 'no_timestamp', 'too_many_containers', 'time_jump']) {
     assert.equal(series(t0, `chids_dropped_events_total{reason="${reason}"}`), 0, `dropped{${reason}} at 0 from the start:\n${t0.slice(0, 2000)}`);
   }
+  assert.equal(series(t0, 'chids_alert_sink_failures_total{sink="file",reason="error"}'), 0, 'the alerts file\'s failures, at 0');
   assert.equal(series(t0, 'chids_source_restarts_total'), 0);
   assert.equal(series(t0, 'chids_source_blind_seconds_total'), 0);
 
@@ -97,4 +99,25 @@ test('live /metrics: counters at 0 from the start, lag is processing delay (idle
   mon.child.kill('SIGTERM');
   const { code } = await mon.done;
   assert.equal(code, 0);
+});
+
+test('lag: a batch waiting in the queue is lag, an idle source is not; blind time: overlapping restarts count once, a restart in progress counts up to the scrape', async () => {
+  const m = new MonitorMetrics(false);
+  const ev = { sec: 1_000, nsec: 0 };
+  m.processed(ev, { sec: 1_000, nsec: 250_000_000 });
+  assert.equal(m.lagSeconds(2_000_000_000), 0.25, 'long after, with nothing queued: still the delay of the newest event');
+  m.oldestQueuedMs = () => 1_999_998_000;
+  assert.equal(m.lagSeconds(2_000_000_000), 2, 'a batch queued 2 s ago and not processed yet');
+  m.oldestQueuedMs = () => null;
+  // Two groups restart, overlapping: [0, 3 s) blind in all.
+  m.sourceUp(0); // the first start: no restart before it
+  m.sourceDown(1_000);
+  m.sourceDown(2_000);
+  m.sourceUp(2_500);
+  m.sourceUp(4_000);
+  const text = await m.text();
+  assert.match(text, /^chids_source_blind_seconds_total 3$/m);
+  m.sourceDown(Date.now() - 1_000);
+  const during = Number(/^chids_source_blind_seconds_total (\S+)$/m.exec(await m.text())?.[1]);
+  assert.ok(during >= 3.99 && during < 10, `a restart still in progress is counted up to the scrape (${during})`);
 });
