@@ -620,7 +620,10 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (metrics) {
       metrics.queued = () => queue.bytes;
       metrics.tracked = () => monitor.containers;
-      metrics.oldestQueuedMs = () => (source.clock === 'wall' ? (queue.peek()?.at ?? null) : null);
+      metrics.lagSeconds = () => {
+        // The delay of the newest event processed; while a live batch waits in the queue, at least its wait.
+        return metrics.processingLag(Date.now(), source.clock === 'wall' ? (queue.peek()?.at ?? null) : null);
+      };
       metrics.sinksUsed(sinks.map((s) => s.name));
       server = await startMetricsServer(metrics, o.metrics!);
       log.info('metrics listening', { url: server.url });

@@ -35,13 +35,6 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ChidsError } from '../util/errors.js';
 
-/** Why events are lost (chids_dropped_events_total's reasons; the monitor's stats.dropped keys). */
-export const DROP_REASONS = ['queue_full', 'source_lost', 'malformed', 'no_timestamp', 'too_many_containers', 'time_jump'] as const;
-/** Alert priorities (buildAlert: Warning above the threshold, Critical above θ = 2's). */
-export const ALERT_PRIORITIES = ['Warning', 'Critical'] as const;
-/** Why an alert output fails: any output can throw; the webhook also drops. */
-const SINK_REASONS: Record<string, readonly string[]> = { webhook: ['error', 'queue_full', 'failed', 'at_exit'] };
-
 export class MonitorMetrics {
   readonly registry = new Registry();
   readonly events: Counter<'container'>;
@@ -53,19 +46,19 @@ export class MonitorMetrics {
   readonly sinkFailures: Counter<'sink' | 'reason'>;
   readonly restarts: Counter;
   readonly blind: Counter;
-  readonly scoring: Histogram;
-  readonly lag: Gauge;
-  readonly queueBytes: Gauge;
-  readonly containers: Gauge;
-
-  /** Read at scrape time: when the oldest batch still queued was queued (Date.now()), or null. */
-  oldestQueuedMs: () => number | null = () => null;
-  queued: () => number = () => 0;
   /** Processing delay of the newest event processed (s). */
   private lastDelay = 0;
   /** Capture processes restarting (restarted, not yet ready again), and since when (ms). */
   private down = 0;
   private downSince: number | null = null;
+  readonly scoring: Histogram;
+  readonly lag: Gauge;
+  readonly queueBytes: Gauge;
+  readonly containers: Gauge;
+
+  /** Read at scrape time. */
+  lagSeconds: () => number = () => 0;
+  queued: () => number = () => 0;
   tracked: () => number = () => 0;
 
   constructor(defaults = true) {
@@ -104,7 +97,7 @@ export class MonitorMetrics {
       help: 'Processing delay: when the newest event read was processed minus its timestamp (at least how long queued events have waited)',
       registers: r,
       collect() {
-        this.set(self.lagSeconds(Date.now()));
+        this.set(self.lagSeconds());
       },
     });
     this.queueBytes = new Gauge({
@@ -126,10 +119,12 @@ export class MonitorMetrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'chids_' });
   }
 
-  /** The lag at `nowMs`: the last processing delay, or longer while a queued batch waits. */
-  lagSeconds(nowMs: number): number {
-    const q = this.oldestQueuedMs();
-    return Math.max(this.lastDelay, q === null ? 0 : (nowMs - q) / 1000);
+  /**
+   * The lag at `nowMs` (what the monitor's lagSeconds returns): the last processing delay, or
+   * longer while a batch queued at `oldestQueuedMs` waits to be processed.
+   */
+  processingLag(nowMs: number, oldestQueuedMs: number | null): number {
+    return Math.max(this.lastDelay, oldestQueuedMs === null ? 0 : (nowMs - oldestQueuedMs) / 1000);
   }
 
   /** The newest event of a batch (epoch s + ns) was processed at `now` (same time base). */
@@ -171,6 +166,13 @@ export class MonitorMetrics {
     return this.registry.metrics();
   }
 }
+
+/** Why events are lost (chids_dropped_events_total's reasons; the monitor's stats.dropped keys). */
+export const DROP_REASONS = ['queue_full', 'source_lost', 'malformed', 'no_timestamp', 'too_many_containers', 'time_jump'] as const;
+/** Alert priorities (buildAlert: Warning above the threshold, Critical above θ = 2's). */
+export const ALERT_PRIORITIES = ['Warning', 'Critical'] as const;
+/** Why an alert output fails: any output can throw; the webhook also drops. */
+const SINK_REASONS: Record<string, readonly string[]> = { webhook: ['error', 'queue_full', 'failed', 'at_exit'] };
 
 /** Parses `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `:9464` = 127.0.0.1). */
 export function parseListen(spec: string): { host: string; port: number } {
