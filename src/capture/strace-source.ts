@@ -148,7 +148,8 @@ export class StraceSource implements LiveSource {
     // A group that fails stops the others: the source fails as one.
     const failed = new AbortController();
     const both = AbortSignal.any([signal, failed.signal]);
-    const ends = await Promise.all(
+    // Every group is waited for (their strace stopped) before a failure is reported.
+    const settled = await Promise.allSettled(
       [...groups.values()].map((g) =>
         this.runGroup(g, sink, both, bin, version, policy).catch((err: unknown) => {
           failed.abort();
@@ -156,6 +157,9 @@ export class StraceSource implements LiveSource {
         }),
       ),
     );
+    const failure = settled.find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    const ends = settled.map((r) => (r as PromiseFulfilledResult<SourceEnd>).value);
     if (signal.aborted || ends.every((e) => e.reason === 'stopped')) return { reason: 'stopped' };
     const detail =
       groups.size === 1 && [...groups.values()][0].containerId !== null
