@@ -125,7 +125,7 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
   if (cmp.late > 0) opts.onWarning?.(`${cmp.late} events were out of time order and counted in a later window`);
   if (cmp.compared === 0) {
     throw new ChidsError(
-      'the recordings share no time window: replicas must be recorded over the same span (or give --align-starts to compare them from their own starts)',
+      `the recordings share no time window: replicas must be recorded over the same span, and only whole windows of it are compared (at least ${(2 * windowNs) / 1e9}s; a shorter --window helps), or give --align-starts to compare them from their own starts`,
     );
   }
   return {

@@ -10,6 +10,7 @@ interface RecordFlags {
   out: string;
   split?: boolean;
   warmup?: number;
+  replicas?: number;
   quiet?: boolean;
 }
 
@@ -29,6 +30,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory', 'recordings')
     .option('--split', 'write the LID-DS layout training/ validation/ test/normal/ test/normal_and_attack/ (attacks only in the last)')
     .option('--warmup <n>', "seconds of normal traffic before each recording starts (default: the victim's)", secondsValue('--warmup'))
+    .option('--replicas <n>', "record N replicas of the victim side by side under the same traffic, the attack (if any) hitting one; each recording becomes a directory NAME/ of NAME-r1.zip … (compare them with 'chids replicas')", positiveInt('--replicas'))
     .option('-q, --quiet', 'no progress on stderr')
     .addHelpText(
       'after',
@@ -46,6 +48,8 @@ Examples:
   $ sudo chids lab record --attack cmd-injection --seconds 15
   $ sudo chids lab record --victim redis --attack redis-config-write --out rec
   $ sudo chids lab record --count 26 --split --seed 7 --out data/mine
+  $ sudo chids lab record --replicas 3 --attack cmd-injection --seconds 15 --out rep
+  $ chids replicas rep/NAME/                                 # one group: the directory printed above
   $ chids baseline --td data/mine/training --od models/mine`,
     )
     .action(async (flags: RecordFlags) => {
@@ -60,6 +64,25 @@ Examples:
         ac.abort();
       });
       try {
+        if (flags.replicas !== undefined) {
+          const { recordReplicaSets } = await import('../lab/replicas.js');
+          const groups = await recordReplicaSets({
+            victim: flags.victim,
+            attack,
+            count: flags.count,
+            seed,
+            split: Boolean(flags.split),
+            seconds: flags.seconds,
+            outDir: flags.out,
+            warmupSeconds: flags.warmup,
+            replicas: flags.replicas,
+            signal: ac.signal,
+            log,
+            note: flags.seed === undefined ? `seed ${seed} (from the clock; --seed ${seed} repeats this plan)` : undefined,
+          } as Parameters<typeof recordReplicaSets>[0]);
+          for (const g of groups) for (const r of g.replicas) process.stdout.write(`${r.file}\n`);
+          return;
+        }
         const results = await recordMany({
           victim: flags.victim,
           attack,
