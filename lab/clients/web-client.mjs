@@ -2,10 +2,16 @@
 // sometimes failing to), uploading allowed files, commenting, running the diagnostics page
 // on legitimate hosts, and hitting missing pages. Runs in the sandbox's network namespace.
 //
-//   node web-client.mjs --seed N --until EPOCH_MS [--users K] [--think MS]
+//   node web-client.mjs --seed N --until EPOCH_MS [--users K] [--think MS] [--go-on-stdin]
 //
 // Prints READY on stdout once the shop answers (nginx → app → sqlite3 and redis), then sends
 // traffic until --until or SIGTERM, and prints a summary on stderr.
+//
+// --go-on-stdin (replicas of one victim, each with its own client and the same seed): after
+// READY, wait for a line on stdin holding the epoch ms at which to start, and keep each user's
+// actions on a schedule from that start (think times added to the planned time, not to the end
+// of the last response), so that every replica receives the same requests at about the same
+// moments instead of drifting apart as their response times differ.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs, rng, sleep } from '../common/rng.mjs';
@@ -19,6 +25,7 @@ const R = rng(seed);
 const USERS = JSON.parse(readFileSync(new URL('../web/users.json', import.meta.url), 'utf8')).filter((u) => u.name !== 'mallory');
 const NUSERS = Number(args.users ?? R.int(2, 4));
 const THINK = Number(args.think ?? R.int(600, 1100));
+const PACED = args['go-on-stdin'] !== undefined;
 
 let stopping = false;
 process.on('SIGTERM', () => (stopping = true));
@@ -75,7 +82,7 @@ function multipart(R, filename, type, content) {
 }
 
 /** One virtual user: a loop of actions with think time, until the deadline. */
-async function user(idx) {
+async function user(idx, startMs) {
   // Each user has its own sequence, so the mix does not depend on how requests interleave.
   const R = rng(seed * 7919 + idx);
   const me = USERS[(idx + seed) % USERS.length];
@@ -105,6 +112,7 @@ async function user(idx) {
     badProduct: 1.5,
     logout: 2,
   };
+  let due = startMs;
   for (let i = 0; i < 100_000 && !stopping && Date.now() < until; i++) {
     const a = R.weighted(actions);
     switch (a) {
@@ -174,7 +182,9 @@ async function user(idx) {
         cookie = null;
         break;
     }
-    await sleep(Math.min(R.exp(THINK), 3000, until - Date.now()));
+    const think = Math.min(R.exp(THINK), 3000);
+    due += think;
+    await sleep(Math.min(PACED ? due - Date.now() : think, until - Date.now()));
   }
 }
 
@@ -195,6 +205,21 @@ if (!(await waitReady())) {
 stats.requests = 0;
 stats.byStatus = {};
 process.stdout.write('READY\n');
-await Promise.all(Array.from({ length: NUSERS }, (_, i) => sleep(R.int(0, 400)).then(() => user(i))));
+let start = Date.now();
+if (PACED) {
+  start = await new Promise((resolve) => {
+    let buf = '';
+    process.stdin.on('data', (d) => {
+      buf += d.toString('utf8');
+      if (buf.includes('\n')) resolve(Number(buf.split('\n')[0]));
+    });
+    process.stdin.on('end', () => resolve(Date.now()));
+  });
+  process.stdin.pause();
+  await sleep(start - Date.now());
+}
+await Promise.all(
+  Array.from({ length: NUSERS }, () => R.int(0, 400)).map((stagger, i) => sleep(start + stagger - Date.now()).then(() => user(i, start + stagger))),
+);
 agent.destroy();
 process.stderr.write(`web-client: ${JSON.stringify({ users: NUSERS, think_ms: THINK, ...stats })}\n`);

@@ -10,7 +10,7 @@
  */
 
 import { readEvents } from '../encode/pipeline.js';
-import { type ComparedWindow, ReplicaComparison, type ReplicaVerdict } from '../model/replicas/compare.js';
+import { type ComparedWindow, ReplicaComparison, type ReplicaVerdict, type Similarity } from '../model/replicas/compare.js';
 import { NameTable } from '../trace/names.js';
 import { planSources } from '../trace/sources/plan.js';
 import { openSource, type TraceSource } from '../trace/sources/readers.js';
@@ -31,6 +31,7 @@ import { ChidsError } from '../util/errors.js';
  */
 export const DEFAULT_WINDOW_NS = 10_000_000_000;
 export const DEFAULT_THRESHOLD = 0.8;
+export const DEFAULT_SIMILARITY: Similarity = 'nearest';
 /** Closed windows a replica may hold while waiting for the slowest one. */
 const MAX_AHEAD = 8;
 
@@ -38,6 +39,7 @@ export interface ReplicasOptions {
   files: readonly string[];
   windowNs?: number;
   threshold?: number;
+  similarity?: Similarity;
   alignStarts?: boolean;
   onWarning?: (msg: string) => void;
 }
@@ -50,6 +52,7 @@ export interface ReplicaResult extends ReplicaVerdict {
 export interface ReplicasResult {
   threshold: number;
   window_ns: number;
+  similarity: Similarity;
   align_starts: boolean;
   /** Windows compared (inside the span all replicas cover) and outside it (not compared). */
   windows_compared: number;
@@ -61,6 +64,7 @@ export interface ReplicasResult {
 export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult> {
   const windowNs = opts.windowNs ?? DEFAULT_WINDOW_NS;
   const threshold = opts.threshold ?? DEFAULT_THRESHOLD;
+  const similarity = opts.similarity ?? DEFAULT_SIMILARITY;
   if (windowNs < 1_000_000) throw new ChidsError('--window must be at least 1ms for replica comparison');
   const planned = await planSources(opts.files, (p, reason) => {
     if (!reason.startsWith('LID-DS')) opts.onWarning?.(`passed over ${p}: ${reason}`);
@@ -72,7 +76,7 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
   for (const p of planned) sources.push(await openSource(p.path));
 
   const windows: ComparedWindow[] = [];
-  const cmp = new ReplicaComparison(sources.length, { windowNs, threshold, alignStarts: opts.alignStarts, onWindow: (w) => windows.push(w) });
+  const cmp = new ReplicaComparison(sources.length, { windowNs, threshold, similarity, alignStarts: opts.alignStarts, onWindow: (w) => windows.push(w) });
   const waiting = new Set<() => void>();
   const wake = () => {
     cmp.drain();
@@ -131,6 +135,7 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
   return {
     threshold,
     window_ns: windowNs,
+    similarity,
     align_starts: opts.alignStarts === true,
     windows_compared: cmp.compared,
     windows_outside_span: cmp.outsideSpan,

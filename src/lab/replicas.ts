@@ -8,12 +8,13 @@
  *   stage N identical /srv (same seed: same image, same data) → start N sandboxes, each in its
  *   own namespaces under its own strace → one client per replica, all with the same seed (the
  *   same request mix in the same order: replicas of one service under the same load) → wait until
- *   every replica answers → warm-up → one common recording window, the attack (if any) hitting
+ *   every replica answers → the clients start together and keep to one schedule → warm-up → one common recording window, the attack (if any) hitting
  *   one seeded replica at a seeded time → stop all → N recordings cut to the same window.
  *
  * The group is written into a temporary directory next to its destination and renamed into
  * place once every replica's recording is complete: a reader sees the whole group or nothing.
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { recordingMeta } from '../trace/lidds/metadata.js';
@@ -139,13 +140,19 @@ export async function recordReplicaGroup(opts: ReplicaGroupOptions): Promise<Rep
 
     // One client per replica, all with the group's seed: the same requests in the same order.
     const deadline = Date.now() + READY_TIMEOUT_MS + (warmup + opts.seconds + 10) * 1000;
+    const clients: ChildProcess[] = [];
     const ready = await Promise.all(
       reps.map(async (rep, i) => {
         const sb = rep.sandbox as Sandbox;
         const c = victim.client(opts.seed, deadline);
-        const client = sb.spawnInNet(process.execPath, [c.script, ...c.args, '--ready-timeout', String(READY_TIMEOUT_MS)], {
+        // --go-on-stdin: the client waits for the common start time, then keeps its requests on
+        // a schedule from it (lab/clients/web-client.mjs), so the replicas do not drift apart.
+        const client = sb.spawnInNet(process.execPath, [c.script, ...c.args, '--ready-timeout', String(READY_TIMEOUT_MS), '--go-on-stdin'], {
           env: { PATH: '/usr/bin:/bin', HOME: rep.attackerDir },
+          stdio: ['pipe', 'pipe', 'pipe'],
         });
+        client.stdin?.on('error', () => undefined);
+        clients.push(client);
         let clientErr = '';
         client.stderr?.on('data', (d: Buffer) => {
           if (clientErr.length < 4096) clientErr += d.toString('utf8');
@@ -173,8 +180,11 @@ export async function recordReplicaGroup(opts: ReplicaGroupOptions): Promise<Rep
     if (notReady.length > 0) {
       throw new ChidsError(`lab: the ${victim.name} replicas did not become ready within ${READY_TIMEOUT_MS / 1000} s (${notReady.join('; ')})`);
     }
+    // One start for all clients, a moment ahead so that each has read it in time.
+    const start = Date.now() + 300;
+    for (const c of clients) c.stdin?.end(`${start}\n`);
     log(`${reps.length} replicas ready; warm-up ${warmup} s`);
-    await delay(warmup * 1000, opts.signal);
+    await delay(start + warmup * 1000 - Date.now(), opts.signal);
     checkAbort();
 
     const warmupEnd = Date.now();

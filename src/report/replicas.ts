@@ -1,5 +1,7 @@
 /** The text summary of `chids replicas`: one block per replica, the items that made it differ. */
 import { stdoutColors as pc } from './colors.js';
+import Table from 'cli-table3';
+import type { DatasetEvaluation } from '../app/replicas-dataset.js';
 import type { ReplicasResult } from '../app/replicas.js';
 
 /** Items shown per aspect in the text summary (the JSON has up to 20). */
@@ -11,7 +13,7 @@ export function replicasSummary(r: ReplicasResult): string {
   lines.push(
     `${r.replicas.length} replicas, ${r.windows_compared} windows of ${r.window_ns / 1e9}s compared` +
       (r.windows_outside_span > 0 ? ` (${r.windows_outside_span} outside the common span skipped)` : '') +
-      `, threshold ${r.threshold}: ${flagged === 0 ? 'none flagged' : `${flagged} flagged`}`,
+      `, ${r.similarity} similarity, threshold ${r.threshold}: ${flagged === 0 ? 'none flagged' : `${flagged} flagged`}`,
   );
   r.replicas.forEach((x, i) => {
     const head = x.flagged ? pc.red('FLAGGED') : pc.green('ok');
@@ -32,4 +34,34 @@ function formatNs(ns: string, aligned: boolean): string {
   const v = BigInt(ns);
   if (!aligned && v > 946_684_800_000_000_000n) return new Date(Number(v / 1_000_000n)).toISOString();
   return `+${(Number(v) / 1e9).toFixed(1)}s`;
+}
+
+/** The text report of `chids replicas --dataset`: counts, then DR and FAR per threshold (every 0.1 and the chosen one). */
+export function replicaDatasetSummary(e: DatasetEvaluation): string {
+  const a = e.at;
+  const groupsAttacked = e.groups.filter((g) => g.exploit.some(Boolean)).length;
+  const lines = [
+    `${e.groups.length} replica groups (${groupsAttacked} with an attacked replica, ${e.groups.length - groupsAttacked} attack-free), ${e.window_ns / 1e9}s windows, ${e.similarity} similarity`,
+    `at threshold ${a.threshold}: detection ${a.detected}/${a.attacked} = ${pct(a.dr)}, false alarms ${a.false_alarms}/${a.normal} normal replicas = ${pct(a.far)}` +
+      ` (attack-free groups with an alarm: ${a.groups_false_alarm}/${a.groups_attack_free})` +
+      (a.mean_latency_s === null ? '' : `, mean latency ${a.mean_latency_s.toFixed(1)} s`),
+    '',
+  ];
+  const t = new Table({ head: ['threshold', 'DR', 'FAR', 'groups w/ FA', 'latency'], style: { head: [], border: [], compact: true } });
+  for (const r of e.rows) {
+    if (Math.abs(r.threshold * 10 - Math.round(r.threshold * 10)) > 1e-9 && r.threshold !== a.threshold) continue;
+    t.push([
+      `${r.threshold === a.threshold ? '* ' : ''}${r.threshold.toFixed(2)}`,
+      `${r.detected}/${r.attacked} ${pct(r.dr)}`,
+      `${r.false_alarms}/${r.normal} ${pct(r.far)}`,
+      `${r.groups_false_alarm}/${r.groups_attack_free}`,
+      r.mean_latency_s === null ? '-' : `${r.mean_latency_s.toFixed(1)} s`,
+    ]);
+  }
+  lines.push(t.toString());
+  return lines.join('\n');
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)} %`;
 }

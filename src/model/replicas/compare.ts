@@ -26,16 +26,36 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
   return inter / (a.size + b.size - inter);
 }
 
-/** Dissimilarity of each replica's set with the others' (one aspect): 1 − mean Jaccard, 0 for an empty set. */
-export function dissimilarities(sets: readonly ReadonlySet<string>[]): number[] {
+/**
+ * How a replica's similarity to its siblings is summed up, per aspect:
+ * - `mean`: the mean Jaccard similarity with each other replica (ReplicaWatcher's). One deviating
+ *   replica lowers every sibling's mean too: with three replicas, the siblings of an attacked one
+ *   score about half of what it scores, and an attack that changes much pushes them over the
+ *   threshold with it.
+ * - `nearest`: the similarity with the most similar other replica. A normal replica has a normal
+ *   sibling that looks like it, so one deviating replica leaves the others at ~0; the deviating
+ *   one has no such sibling. Needs three replicas or more to tell which one deviates (with two,
+ *   both modes give both the same score).
+ */
+export type Similarity = 'mean' | 'nearest';
+export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest'];
+
+/** Dissimilarity of each replica's set with the others' (one aspect): 1 − mean (or nearest) Jaccard, 0 for an empty set. */
+export function dissimilarities(sets: readonly ReadonlySet<string>[], similarity: Similarity = 'mean'): number[] {
   const n = sets.length;
   const out = new Array<number>(n).fill(0);
   if (n < 2) return out;
   for (let i = 0; i < n; i++) {
     if (sets[i].size === 0) continue;
     let sum = 0;
-    for (let j = 0; j < n; j++) if (j !== i) sum += jaccard(sets[i], sets[j]);
-    out[i] = 1 - sum / (n - 1);
+    let best = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const x = jaccard(sets[i], sets[j]);
+      sum += x;
+      if (x > best) best = x;
+    }
+    out[i] = 1 - (similarity === 'nearest' ? best : sum / (n - 1));
   }
   return out;
 }
@@ -55,11 +75,14 @@ export interface WindowComparison {
 }
 
 /** Compares the replicas' sets of one window. */
-export function compareWindow(replicas: readonly AspectSets[]): WindowComparison {
+export function compareWindow(replicas: readonly AspectSets[], similarity: Similarity = 'mean'): WindowComparison {
   const n = replicas.length;
   const dissimilarity = Array.from({ length: n }, () => new Array<number>(ASPECT_COUNT).fill(0));
   for (let a = 0; a < ASPECT_COUNT; a++) {
-    const d = dissimilarities(replicas.map((r) => r.sets[a]));
+    const d = dissimilarities(
+      replicas.map((r) => r.sets[a]),
+      similarity,
+    );
     for (let i = 0; i < n; i++) dissimilarity[i][a] = d[i];
   }
   return { dissimilarity, scores: dissimilarity.map(norm) };
@@ -129,6 +152,8 @@ export interface ComparedWindow {
 export interface ComparisonOptions {
   windowNs: number;
   threshold: number;
+  /** How similarities to the other replicas are summed up (default 'mean'). */
+  similarity?: Similarity;
   /** Cap per aspect and window (default DEFAULT_SET_CAP). */
   setCap?: number;
   /**
@@ -291,7 +316,7 @@ export class ReplicaComparison {
 
   private compare(k: number, sets: AspectSets[]): void {
     this.compared++;
-    const { dissimilarity, scores } = compareWindow(sets);
+    const { dissimilarity, scores } = compareWindow(sets, this.opts.similarity);
     for (let i = 0; i < this.count; i++) {
       if (scores[i] > this.best[i].score) {
         const d = new DriverSet();

@@ -1,0 +1,126 @@
+/**
+ * Replica recordings of the lab end to end: `chids lab record --replicas 3` runs three real web
+ * victims side by side under the same seeded traffic, one of them attacked, and `chids replicas`
+ * (defaults: 10 s windows, threshold 0.8) flags exactly that one; with no attack it flags none.
+ *
+ * Each group records 22 s: whole 10 s windows are what the comparison uses, and 22 s holds at
+ * least one whatever the start's phase. Needs root and the lab's Debian packages (as
+ * test/lab.test.ts); otherwise skipped loudly.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { findProgram, PACKAGES } from '../src/lab/programs.js';
+import { LAB_TMP_ENV } from '../src/lab/record.js';
+import { recordReplicaSets } from '../src/lab/replicas.js';
+import { openSource } from '../src/trace/sources/readers.js';
+import { assertOk, jsonOf, runCli } from './helpers/cli.js';
+
+const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis-server', 'sqlite3', 'ping', 'bash', 'curl'];
+const SECONDS = 22;
+
+function skipReason(): string | false {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    const msg = '!!! SKIPPED: the replica lab tests need root (namespaces and ptrace); run the tests as root (CI does) !!!';
+    console.warn(msg);
+    return msg;
+  }
+  const missing = NEEDED.filter((p) => findProgram(p) === null);
+  if (missing.length) {
+    const msg = `!!! SKIPPED: the replica lab tests need ${missing.join(', ')}: apt-get install ${[...new Set(missing.map((p) => PACKAGES[p] ?? p))].join(' ')} !!!`;
+    console.warn(msg);
+    return msg;
+  }
+  const probe = spawnSync('unshare', ['--pid', '--mount', '--uts', '--ipc', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
+  if (probe.status !== 0) {
+    const msg = `!!! SKIPPED: this machine cannot create namespaces or ptrace as root (${(probe.stderr?.toString() || '').trim().split('\n')[0]}) !!!`;
+    console.warn(msg);
+    return msg;
+  }
+  return false;
+}
+const skip = skipReason();
+
+interface Verdicts {
+  window_ns: number;
+  threshold: number;
+  windows_compared: number;
+  replicas: { file: string; flagged: boolean; max_score: number; aspects: { aspect: string; only_here: string[] }[] }[];
+}
+
+/** The exploit flag of each recording, from its own NAME.json. */
+async function exploitFlags(files: string[]): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (const f of files) out.push((await (await openSource(f)).labels())?.exploit === true);
+  return out;
+}
+
+test('lab record --replicas 3 --attack cmd-injection (CLI) → chids replicas flags exactly the attacked replica', { skip, timeout: 300_000 }, async () => {
+  const base = mkdtempSync('/var/tmp/chids-labtest-');
+  const out = mkdtempSync(path.join(os.tmpdir(), 'chids-repout-'));
+  try {
+    const rec = await runCli(
+      ['lab', 'record', '--replicas', '3', '--attack', 'cmd-injection', '--seconds', String(SECONDS), '--warmup', '2', '--seed', '21', '--out', out],
+      { env: { [LAB_TMP_ENV]: base }, timeoutMs: 240_000 },
+    );
+    assertOk(rec);
+    const files = rec.stdout.trim().split('\n');
+    assert.equal(files.length, 3, rec.stdout);
+    const group = path.dirname(files[0]);
+    assert.deepEqual(readdirSync(out), [path.basename(group)], 'one group directory, no temp directory');
+    assert.deepEqual(readdirSync(group).sort(), files.map((f) => path.basename(f)).sort());
+    const exploit = await exploitFlags(files);
+    assert.equal(exploit.filter(Boolean).length, 1, 'exactly one recording carries the exploit label');
+    assert.match(rec.stderr, new RegExp(`attack cmd-injection on replica ${exploit.indexOf(true) + 1}`));
+
+    const cmp = await runCli(['replicas', group, '--json']);
+    assertOk(cmp);
+    const j = jsonOf<Verdicts>(cmp);
+    assert.equal(j.window_ns, 10e9, 'the default window');
+    assert.ok(j.windows_compared >= 1);
+    assert.deepEqual(
+      j.replicas.map((x) => x.flagged),
+      exploit,
+      j.replicas.map((x) => `${path.basename(x.file)} ${x.max_score.toFixed(3)}`).join('; '),
+    );
+    // What drove it: the reverse shell (bash) that the normal replicas never start.
+    const bad = j.replicas[exploit.indexOf(true)];
+    const procs = bad.aspects.find((a) => a.aspect === 'processes');
+    assert.ok(procs?.only_here.includes('bash'), JSON.stringify(bad.aspects).slice(0, 2000));
+    assert.deepEqual(readdirSync(base), [], 'work directories removed');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+for (const attack of ['upload-exec', 'none'] as const) {
+  test(`replica group, attack ${attack}: chids replicas flags ${attack === 'none' ? 'no replica' : 'exactly the attacked replica'}`, { skip, timeout: 300_000 }, async () => {
+    const base = mkdtempSync('/var/tmp/chids-labtest-');
+    process.env[LAB_TMP_ENV] = base;
+    const out = mkdtempSync(path.join(os.tmpdir(), 'chids-repout-'));
+    try {
+      const [g] = await recordReplicaSets({ victim: 'web', attack, replicas: 3, count: 1, seed: attack === 'none' ? 22 : 23, split: false, seconds: SECONDS, warmupSeconds: 2, outDir: out });
+      const files = g.replicas.map((r) => r.file);
+      const exploit = await exploitFlags(files);
+      assert.deepEqual(exploit, files.map((_, i) => i === g.attacked));
+      if (attack === 'none') assert.equal(g.attacked, null);
+      const cmp = await runCli(['replicas', ...files, '--json']);
+      assertOk(cmp);
+      const j = jsonOf<Verdicts>(cmp);
+      assert.deepEqual(
+        j.replicas.map((x) => x.flagged),
+        exploit,
+        j.replicas.map((x) => `${path.basename(x.file)} ${x.max_score.toFixed(3)}`).join('; '),
+      );
+      assert.deepEqual(readdirSync(base), [], 'work directories removed');
+    } finally {
+      delete process.env[LAB_TMP_ENV];
+      rmSync(out, { recursive: true, force: true });
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+}
