@@ -503,6 +503,16 @@ export interface RunMonitorOptions {
   onWindow?: (w: ScoredWindow) => void;
   /** A live source is ready (attached). */
   onReady?: (info: Record<string, unknown>) => void;
+  /**
+   * A second detection method on the same stream and clock, alerting into the same sinks
+   * (`--replicas`: the replica comparison, src/app/replica-monitor.ts).
+   */
+  companion?: (sinks: readonly AlertSink[]) => MonitorCompanion;
+}
+
+export interface MonitorCompanion {
+  feed(container: ContainerInfo, data: Buffer, format: TraceFormat): void;
+  tick(sec: number, nsec: number): void;
 }
 
 export interface MonitorSummary {
@@ -576,6 +586,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       exploitAtSec: o.exploitAtSec ?? null,
       onWindow: o.onWindow,
     });
+    const companion = o.companion?.(sinks) ?? null;
     const source: LiveSource = await openLiveSource({ ...o.source, log });
     let pipeError: unknown = null;
     const graceMs = o.graceMs ?? 250;
@@ -588,6 +599,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
           const now = source.now();
           if (e && now) metrics.processed(e, now);
         }
+        companion?.feed(b.container, b.data, source.format ?? 'lidds');
       },
       dropped: (lines, first) => {
         monitor.stats.dropped.queue_full += lines;
@@ -650,6 +662,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
           sec--;
         }
         monitor.tick(sec, ns);
+        companion?.tick(sec, ns);
         if (source.clock === 'wall' && Date.now() - lastEvict > 60_000) {
           lastEvict = Date.now();
           monitor.evictIdle(IDLE_EVICT_MS);

@@ -22,6 +22,10 @@ interface Flags extends ArtifactFlags {
   exitWithTarget?: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   quiet?: boolean;
+  replicas?: boolean;
+  replicaWindow?: number;
+  replicaThreshold?: number;
+  replicaSimilarity?: 'nearest' | 'mean';
 }
 
 export function register(program: Command): void {
@@ -47,6 +51,10 @@ export function register(program: Command): void {
     .addOption(new Option('--grace <length>', 'live: how long a window waits after its end for late events').argParser(windowLength).default(250_000_000, '250ms'))
     .option('--queue-mb <n>', 'bound on buffered events (MiB); beyond it live events are dropped and counted', positiveNumber('--queue-mb'), 64)
     .addOption(maxEmptyWindowsOption())
+    .option('--replicas', 'also (without a baseline: only) compare the watched containers of one image window by window, training-less: a container unlike its siblings raises a "Replica deviation" alert')
+    .addOption(new Option('--replica-window <length>', '--replicas: window length, aligned on absolute time (default 10s)').argParser(windowLength))
+    .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.8)', positiveNumber('--replica-threshold'))
+    .addOption(new Option('--replica-similarity <how>', '--replicas: Jaccard with the nearest sibling or the mean over all (default nearest)').choices(['nearest', 'mean']))
     .addHelpText(
       'after',
       `
@@ -59,7 +67,8 @@ Examples:
   $ unzip -p rec.zip rec.sc | chids monitor --od models/web --exploit-at 1631078877.51
   $ chids monitor --od models/web --source strace --pid 4242 --alerts /var/log/chids.jsonl
   $ chids monitor --od models/web --source strace --cmd "./serve.sh" --metrics 127.0.0.1:9464
-  $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"`,
+  $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"
+  $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"`,
     )
     .action(async (flags: Flags) => {
       const { jsonLogger } = await import('../util/log.js');
@@ -75,7 +84,27 @@ Examples:
       const auth = process.env[WEBHOOK_AUTH_ENV];
       if (auth) headers.Authorization = auth;
       if (Object.keys(headers).length > 0 && !flags.webhook) throw new ChidsError(`--webhook-header and ${WEBHOOK_AUTH_ENV} need --webhook URL`);
+      const replicaOpts = { windowNs: flags.replicaWindow, threshold: flags.replicaThreshold, similarity: flags.replicaSimilarity };
+      if (flags.replicas && !flags.od && !flags.tm) {
+        // Training-less: the replica comparison alone.
+        const { runReplicaMonitor } = await import('../app/replica-monitor.js');
+        await runReplicaMonitor({
+          ...replicaOpts,
+          source: { kind: flags.source, pids: flags.pid?.map(Number), cmd: flags.cmd, format: flags.format, realtime: flags.realtime, restart: flags.restart },
+          stdout: flags.stdout,
+          alertsFile: flags.alerts,
+          webhook: flags.webhook,
+          webhookHeaders: headers,
+          drainTimeoutMs: flags.drainTimeout / 1e6,
+          graceMs: flags.grace / 1e6,
+          queueBytes: Math.round(flags.queueMb * 1024 * 1024),
+          log,
+        });
+        return;
+      }
+      const ReplicaFeed = flags.replicas ? (await import('../app/replica-monitor.js')).ReplicaFeed : null;
       const summary = await runMonitor({
+        companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
         artifacts: artifactPaths(flags, true),
         source: {
           kind: flags.source,

@@ -1,0 +1,209 @@
+/**
+ * `chids monitor --replicas`: live, training-less detection by comparing replicas. The watched
+ * containers are grouped by image (asked from podman or docker once per container; a container
+ * no engine knows joins the group `unknown image`), each group is compared window by window
+ * (src/engine/replica-watch.ts), and a container that deviates from its siblings raises a
+ * `Replica deviation` alert into the usual sinks (stdout, --alerts file, webhook).
+ *
+ * {@link ReplicaFeed} is the part that takes batches of a live source and a clock: the monitor
+ * with a trained model feeds it beside its own detector (both methods, one stream); without a
+ * model, {@link runReplicaMonitor} runs it alone.
+ */
+import type { ContainerInfo } from '../capture/containers.js';
+import { containerImage } from '../capture/images.js';
+import { openLiveSource } from '../capture/open.js';
+import { livePipe } from '../capture/pipe.js';
+import type { SourceSpec } from '../capture/source.js';
+import { ReplicaWatch } from '../engine/replica-watch.js';
+import type { Similarity } from '../model/replicas/compare.js';
+import { type AlertSink, alertLine, FileSink, StdoutSink, WebhookSink } from '../outputs/alerts.js';
+import { buildReplicaAlert } from '../outputs/replica-alert.js';
+import { NameTable } from '../trace/names.js';
+import { type TraceFormat, TraceParser } from '../trace/parse.js';
+import type { Logger } from '../util/log.js';
+import { onStopSignals } from '../util/signals.js';
+import { DEFAULT_SIMILARITY, DEFAULT_THRESHOLD, DEFAULT_WINDOW_NS } from './replicas.js';
+
+export interface ReplicaFeedOptions {
+  windowNs?: number;
+  threshold?: number;
+  similarity?: Similarity;
+  /** The group of a container (default: its image, from podman or docker). */
+  groupOf?: (c: ContainerInfo) => string;
+}
+
+const UNKNOWN_IMAGE = 'unknown image';
+/** Containers followed at most (each costs a parser and its open windows). */
+const MAX_CONTAINERS = 1024;
+
+/** Parses each container's lines and feeds the replica comparison; alerts go to the sinks. */
+export class ReplicaFeed {
+  readonly watch: ReplicaWatch;
+  readonly windowNs: number;
+  readonly threshold: number;
+  readonly similarity: Similarity;
+  alerts = 0;
+  malformed = 0;
+  private readonly names = new NameTable();
+  private readonly parsers = new Map<string, TraceParser>();
+  private readonly groupOf: (c: ContainerInfo) => string;
+
+  constructor(
+    o: ReplicaFeedOptions,
+    private readonly sinks: readonly AlertSink[],
+    private readonly log: Logger,
+  ) {
+    this.windowNs = o.windowNs ?? DEFAULT_WINDOW_NS;
+    this.threshold = o.threshold ?? DEFAULT_THRESHOLD;
+    this.similarity = o.similarity ?? DEFAULT_SIMILARITY;
+    this.watch = new ReplicaWatch({ windowNs: this.windowNs, threshold: this.threshold, similarity: this.similarity });
+    this.groupOf = o.groupOf ?? ((c) => (c.containerId ? containerImage(c.containerId) : null) ?? UNKNOWN_IMAGE);
+  }
+
+  feed(container: ContainerInfo, data: Buffer, format: TraceFormat): void {
+    let p = this.parsers.get(container.key);
+    if (!p) {
+      if (this.parsers.size >= MAX_CONTAINERS || container.host) return;
+      const group = this.groupOf(container);
+      const who = { key: container.key, id: container.id };
+      this.log.info('replica watched', { container: container.id, group });
+      p = new TraceParser({
+        file: `container ${container.id}`,
+        format,
+        faithful: false,
+        names: this.names,
+        onEvent: (ev) => this.watch.event(group, who, ev, this.names.name(ev.nameId)),
+        onBadLine: () => {
+          this.malformed++;
+        },
+      });
+      this.parsers.set(container.key, p);
+    }
+    p.push(data);
+  }
+
+  /** Compares the windows that ended by (sec, nsec) and raises the alerts. */
+  tick(sec: number, nsec: number): void {
+    for (const d of this.watch.tick(sec, nsec)) {
+      const a = buildReplicaAlert(d);
+      const line = alertLine(a);
+      this.alerts++;
+      for (const s of this.sinks) s.send(a, line);
+    }
+  }
+}
+
+export interface RunReplicaMonitorOptions extends ReplicaFeedOptions {
+  source: Omit<SourceSpec, 'log'>;
+  graceMs?: number;
+  stdout?: boolean;
+  alertsFile?: string;
+  webhook?: string;
+  webhookHeaders?: Record<string, string>;
+  drainTimeoutMs?: number;
+  queueBytes?: number;
+  log: Logger;
+  handleSignals?: boolean;
+  signal?: AbortSignal;
+  writeStdout?: (line: string) => void;
+  onReady?: (info: Record<string, unknown>) => void;
+}
+
+export interface ReplicaMonitorSummary {
+  source: string;
+  end: string;
+  alerts: number;
+  windows_compared: number;
+  late: number;
+  dropped: number;
+  groups: { group: string; members: string[] }[];
+}
+
+const TICK_MS = 200;
+
+/** The replica comparison alone on a live source (no trained model needed). */
+export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<ReplicaMonitorSummary> {
+  const log = o.log;
+  const sinks: AlertSink[] = [];
+  let webhook: WebhookSink | null = null;
+  const ac = new AbortController();
+  const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
+  let ticker: NodeJS.Timeout | null = null;
+  let removeSignalHandlers = (): void => undefined;
+  let dropped = 0;
+  try {
+    if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
+    if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
+    if (o.webhook) {
+      webhook = new WebhookSink(o.webhook, { log, headers: o.webhookHeaders });
+      sinks.push(webhook);
+    }
+    const feed = new ReplicaFeed(o, sinks, log);
+    const source = await openLiveSource({ ...o.source, log });
+    let pipeError: unknown = null;
+    const pipe = livePipe(source, o.queueBytes ?? 64 << 20, {
+      consume: (b) => feed.feed(b.container, b.data, source.format ?? 'lidds'),
+      dropped: (lines, first) => {
+        dropped += lines;
+        if (first) log.warn('queue full: dropping events (the comparison cannot keep up)', { queue_bytes: pipe.queue.maxBytes });
+      },
+      lost: (n, reason) => log.warn('source lost events', { events: n, reason }),
+      restarted: () => undefined,
+      ready: (info) => {
+        log.info('source ready', info);
+        o.onReady?.(info);
+      },
+      failed: (err) => {
+        pipeError = err;
+        ac.abort();
+      },
+    });
+    if (o.handleSignals ?? true) {
+      removeSignalHandlers = onStopSignals(
+        (signal) => {
+          log.info('signal received: stopping', { signal });
+          ac.abort();
+        },
+        (signal) => log.warn('second signal: exiting without flushing', { signal }),
+      );
+    }
+    const graceMs = o.graceMs ?? 250;
+    if (source.clock !== 'events') {
+      ticker = setInterval(() => {
+        if (pipe.queue.length > 0) return;
+        const now = source.now();
+        if (now === null) return;
+        let ns = now.nsec - graceMs * 1e6;
+        let sec = now.sec;
+        while (ns < 0) {
+          ns += 1e9;
+          sec--;
+        }
+        feed.tick(sec, ns);
+      }, TICK_MS);
+    }
+    log.info('replica monitor started', { source: source.kind, window_ns: feed.windowNs, threshold: feed.threshold, similarity: feed.similarity, outputs: sinks.map((s) => s.name) });
+    const end = await source.run(pipe.sink, stopAll);
+    if (ticker) clearInterval(ticker);
+    ticker = null;
+    pipe.drain();
+    if (pipeError !== null) throw pipeError;
+    // The last window is partial: it is not compared.
+    for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
+    const summary: ReplicaMonitorSummary = {
+      source: source.kind,
+      end: end.detail ?? end.reason,
+      alerts: feed.alerts,
+      windows_compared: feed.watch.windowsCompared,
+      late: feed.watch.late,
+      dropped,
+      groups: feed.watch.membership(),
+    };
+    log.info('replica monitor stopped', summary as unknown as Record<string, unknown>);
+    return summary;
+  } finally {
+    if (ticker) clearInterval(ticker);
+    removeSignalHandlers();
+    for (const s of sinks) await s.close().catch(() => undefined);
+  }
+}
