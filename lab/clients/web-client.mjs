@@ -84,7 +84,11 @@ function multipart(R, filename, type, content) {
 /** One virtual user: a loop of actions with think time, until the deadline. */
 async function user(idx, startMs) {
   // Each user has its own sequence, so the mix does not depend on how requests interleave.
-  const R = rng(seed * 7919 + idx);
+  // Paced (replicas): each action draws from its own generator, (seed, user, action number), so
+  // that one slow or failed response (a login without its cookie, which then logs in again and
+  // draws more) changes that action only, not every later one: the replicas stay in step.
+  const base = (seed * 7919 + idx) >>> 0;
+  let R = rng(base);
   const me = USERS[(idx + seed) % USERS.length];
   let cookie = null;
   const login = async () => {
@@ -114,6 +118,7 @@ async function user(idx, startMs) {
   };
   let due = startMs;
   for (let i = 0; i < 100_000 && !stopping && Date.now() < until; i++) {
+    if (PACED) R = rng((Math.imul(base, 1_000_003) + i) >>> 0);
     const a = R.weighted(actions);
     switch (a) {
       case 'home':
