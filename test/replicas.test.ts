@@ -67,6 +67,9 @@ test('normalisation helpers', () => {
   for (const r of ['tmpA8f3kQ2z', 'sess_9f86d081884c7d659a2f', 'a1b2c3d4x.dat']) assert.ok(isRandomLooking(r), r);
   for (const n of ['index.html', 'passwd', 'libc.so.6', 'style2.css', 'nginx.conf', 'blog2021.html', 'upload_8273649.bin']) assert.ok(!isRandomLooking(n), n);
   assert.equal(normaliseToken('addr=0x7f3a2b1c'), 'addr=');
+  assert.equal(normaliseToken('res=5612CA4000'), 'res=', 'a hex number goes whole, letters included');
+  assert.equal(normaliseToken('res=-2'), 'res=');
+  assert.equal(normaliseToken('comm=cafe'), 'comm=cafe', 'a word of hex letters without a digit stays');
   assert.equal(normaliseToken('args=LWpzbALWJhaWwALNydihcHA.'), 'args=*.');
   assert.equal(syscallCategory('openat'), 'file');
   assert.equal(syscallCategory('connect'), 'network');

@@ -26,6 +26,8 @@ export interface GroupEvaluation {
   /** Per replica: its exploit label and start (epoch seconds), from its own metadata. */
   exploit: boolean[];
   exploitStartSec: (number | null)[];
+  /** Per replica: the attack's name (LID-DS `exploit_name`), or null. */
+  exploitName: (string | null)[];
   /** Per compared window: its start (ns) and each replica's score. */
   windows: { start_ns: string; scores: number[] }[];
   window_ns: number;
@@ -82,12 +84,14 @@ export async function evaluateGroup(dir: string, files: string[], windowNs: numb
   const r: ReplicasResult = await runReplicas({ files, windowNs, similarity, onWarning });
   const exploit: boolean[] = [];
   const exploitStartSec: (number | null)[] = [];
+  const exploitName: (string | null)[] = [];
   for (const f of files) {
     const labels = await (await openSource(f)).labels();
     exploit.push(labels?.exploit === true);
     exploitStartSec.push(labels?.exploit === true ? labels.exploitStartSec : null);
+    exploitName.push(labels?.exploit === true ? (labels.exploitName ?? null) : null);
   }
-  return { dir, files, exploit, exploitStartSec, windows: r.windows.map((w) => ({ start_ns: w.start_ns, scores: w.scores })), window_ns: r.window_ns };
+  return { dir, files, exploit, exploitStartSec, exploitName, windows: r.windows.map((w) => ({ start_ns: w.start_ns, scores: w.scores })), window_ns: r.window_ns };
 }
 
 /** The verdicts of all groups at one threshold. Pure. */

@@ -220,6 +220,7 @@ function addPath(into: AspectSets, syscall: string, raw: string): void {
 
 // Long runs of base64/hex-like characters mixing cases or letters and digits: encoded payloads,
 // tokens, session ids — they differ per request, not per replica.
+const HEX_NUMBER = /^-?(?:0x)?(?=[0-9a-f]*[0-9])[0-9a-f]+$/i;
 const OPAQUE_RUN = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
 
 function opaque(run: string): string {
@@ -231,5 +232,9 @@ function opaque(run: string): string {
  * opaque encoded runs (16+ characters of mixed case or letters and digits, no '/') replaced by '*'.
  */
 export function normaliseToken(tok: string): string {
+  // A value that is a number written in hex (addresses: brk/mmap results, pointers) is a number
+  // like any other: it goes entirely, not just its digits (which would leave its letters).
+  const eq = tok.indexOf('=');
+  if (eq > 0 && HEX_NUMBER.test(tok.slice(eq + 1))) return tok.slice(0, eq + 1);
   return stripDigits(tok.replace(/0x[0-9a-f]+/gi, '').replace(/[0-9a-f]{12,}/gi, '').replace(OPAQUE_RUN, opaque));
 }
