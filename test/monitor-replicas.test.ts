@@ -135,13 +135,14 @@ test('monitor --replicas: three containers of one image, one attacked → a Repl
   );
   try {
     await run.waitLog('source ready', 60_000);
-    // Normal traffic for four whole windows, the injection into replica 2, normal traffic for two more.
+    // Normal traffic for four whole windows, the injection into replica 2, normal traffic for three more.
     const victim = 1;
     await normalTraffic(Date.now() + 4 * WINDOW_S * 1000);
     const attack = encodeURIComponent('127.0.0.1; id; cat /etc/passwd; uname -a; ls -la /');
     const r = await get(PORTS[victim], `/cgi-bin/check?host=${attack}`);
     assert.match(r.body, /uid=0/, `the injection ran (status ${r.status}: ${r.body.slice(0, 200)})`);
-    await normalTraffic(Date.now() + 2 * WINDOW_S * 1000 + 500);
+    // The attack window is compared once the window after it has ended too (covered similarity).
+    await normalTraffic(Date.now() + 3 * WINDOW_S * 1000 + 500);
     run.child.kill('SIGINT');
     const end = await run.done;
     assert.equal(end.code, 0, JSON.stringify(run.logs.slice(-5)));

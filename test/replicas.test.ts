@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ASPECTS, AspectSets, addEvent, directoryOf, isRandomLooking, normalisePath, normaliseToken, syscallCategory } from '../src/model/replicas/aspects.js';
-import { compareWindow, dissimilarities, jaccard, norm, ReplicaComparison } from '../src/model/replicas/compare.js';
+import { compareWindow, coveredDissimilarities, dissimilarities, jaccard, norm, ReplicaComparison } from '../src/model/replicas/compare.js';
 import type { SyscallEvent } from '../src/trace/event.js';
 import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
@@ -257,4 +257,38 @@ test('chids replicas: a bad recording among them fails the run naming it; record
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('covered similarity: items shown by a sibling within a window count as shared; only what no sibling showed counts', () => {
+  const S = (...xs: string[]) => new Set(xs);
+  const none = { before: S(), after: S() };
+  // Replica 2 did y a moment later (the next window): not a difference.
+  assert.deepEqual(coveredDissimilarities([S('x', 'y'), S('x'), S('x', 'y')], [none, { before: S(), after: S('y') }, none]), [0, 0, 0]);
+  // Replica 1 showed z, which no sibling showed at all: half of its items; the siblings did less, which is no evidence.
+  assert.deepEqual(coveredDissimilarities([S('x', 'z'), S('x'), S('x')], [none, none, none]), [0.5, 0, 0]);
+  // The nearest sibling counts: z is explained by replica 3.
+  assert.deepEqual(coveredDissimilarities([S('x', 'z'), S('x'), S('x', 'z')], [none, none, none]), [0, 0, 0]);
+});
+
+test('covered vs nearest on a request that lands on both sides of a window edge', () => {
+  // Three replicas serve the same requests; replica 3 serves the one at the edge of window 102 a moment late (in 103).
+  const ts = (sec: number, ms = 0) => BigInt(1_700_000_000 + sec) * 1_000_000_000n + BigInt(ms) * 1_000_000n;
+  const line = (t: bigint, call: string, path: string) => `${t} 0 7 app 7 ${call} < fd=3(<f>${path}) name=${path}`;
+  const replica = (late: boolean) =>
+    [100, 101, 102, 103, 104, 105]
+      .flatMap((sec) => [line(ts(sec, 100), 'openat', '/srv/index.html'), line(ts(sec, 500), 'read', '/srv/index.html')])
+      .concat([late ? line(ts(103, 5), 'openat', '/srv/status.cgi') : line(ts(102, 995), 'openat', '/srv/status.cgi')])
+      .sort()
+      .join('\n') + '\n';
+  const texts = [replica(false), replica(false), replica(true)];
+  const run = (similarity: 'covered' | 'nearest') => {
+    const cmp = new ReplicaComparison(3, { windowNs: 1e9, threshold: 0.05, similarity });
+    texts.forEach((t, r) => {
+      eachEvent(t, (ev, name) => cmp.event(r, ev, name));
+      cmp.finish(r);
+    });
+    return cmp.verdicts().map((v) => v.flagged);
+  };
+  assert.deepEqual(run('nearest'), [false, false, true]);
+  assert.deepEqual(run('covered'), [false, false, false]);
 });

@@ -25,7 +25,7 @@ interface Flags extends ArtifactFlags {
   replicas?: boolean;
   replicaWindow?: number;
   replicaThreshold?: number;
-  replicaSimilarity?: 'nearest' | 'mean';
+  replicaSimilarity?: 'covered' | 'nearest' | 'mean';
 }
 
 export function register(program: Command): void {
@@ -53,8 +53,8 @@ export function register(program: Command): void {
     .addOption(maxEmptyWindowsOption())
     .option('--replicas', 'also (without a baseline: only) compare the watched containers of one image window by window, training-less: a container unlike its siblings raises a "Replica deviation" alert')
     .addOption(new Option('--replica-window <length>', '--replicas: window length, aligned on absolute time (default 10s)').argParser(windowLength))
-    .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.8)', positiveNumber('--replica-threshold'))
-    .addOption(new Option('--replica-similarity <how>', '--replicas: Jaccard with the nearest sibling or the mean over all (default nearest)').choices(['nearest', 'mean']))
+    .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.05)', positiveNumber('--replica-threshold'))
+    .addOption(new Option('--replica-similarity <how>', '--replicas: covered (default), nearest or mean (see chids replicas --help)').choices(['covered', 'nearest', 'mean']))
     .addHelpText(
       'after',
       `

@@ -6,7 +6,7 @@ import { nonNegativeNumber, windowLength } from './common.js';
 interface Flags {
   window?: number;
   threshold?: number;
-  similarity?: 'mean' | 'nearest';
+  similarity?: 'covered' | 'mean' | 'nearest';
   alignStarts?: boolean;
   dataset?: string;
   json?: boolean;
@@ -19,9 +19,10 @@ export function register(program: Command): void {
     .description('compare recordings of replicas of one service window by window, no training; flag the replica that behaves unlike its siblings')
     .argument('[recordings...]', 'two or more recordings (.zip, .sc, .scap, sysdig text) of replicas over the same span, or directories of them')
     .option('--window <length>', 'window length, aligned on absolute time across replicas; only whole windows are compared (default 10s)', windowLength)
-    .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.8; scores range 0..√10)', nonNegativeNumber('--threshold'))
+    .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.05; scores range 0..√10)', nonNegativeNumber('--threshold'))
     .addOption(
-      new Option('--similarity <how>', "a replica's similarity to its siblings per aspect: Jaccard with the nearest one, or the mean over all (ReplicaWatcher's) (default nearest)").choices([
+      new Option('--similarity <how>', "a replica's similarity to its siblings per aspect: the share of its items its nearest sibling showed within a window (covered, the default), Jaccard with the nearest sibling, or the mean Jaccard over all (ReplicaWatcher's)").choices([
+        'covered',
         'nearest',
         'mean',
       ]),

@@ -23,7 +23,7 @@ export const ALERT_ITEMS = 10;
 /** Windows a member may be silent before it leaves the comparison. */
 const SILENT_WINDOWS = 1;
 /** Open windows kept per member at most (late or runaway events beyond it are counted, not kept). */
-const MAX_OPEN = 4;
+const MAX_OPEN = 5;
 
 export interface ReplicaMember {
   /** Stable key of the container (its attribution key). */
@@ -122,7 +122,8 @@ export class ReplicaWatch {
 
   /** Compares every window that ended at or before (sec, nsec); returns the deviations. */
   tick(sec: number, nsec: number): ReplicaDeviation[] {
-    const upTo = this.indexOf(sec, nsec) - 1;
+    // `covered` also looks at the window after the one compared: it waits for that one to end too.
+    const upTo = this.indexOf(sec, nsec) - 1 - (this.o.similarity === 'covered' ? 1 : 0);
     const out: ReplicaDeviation[] = [];
     for (const [name, g] of this.groups) {
       for (let k = g.next; k <= upTo; k++) this.compare(name, g, k, out);
@@ -138,11 +139,14 @@ export class ReplicaWatch {
     for (const m of g.members.values()) {
       if (m.first < k && m.last >= k - SILENT_WINDOWS) present.push(m);
     }
-    const sets = present.map((m) => m.open.get(k) ?? new AspectSets(0));
-    for (const m of g.members.values()) m.open.delete(k);
+    const none = new AspectSets(0);
+    const sets = present.map((m) => m.open.get(k) ?? none);
+    const around = present.map((m) => ({ before: m.open.get(k - 1) ?? none, after: m.open.get(k + 1) ?? none }));
+    // Window k − 1 was kept for this comparison; k stays for the next one.
+    for (const m of g.members.values()) m.open.delete(k - 1);
     if (present.length < 2) return;
     this.windowsCompared++;
-    const { dissimilarity, scores } = compareWindow(sets, this.o.similarity);
+    const { dissimilarity, scores } = compareWindow(sets, this.o.similarity, around);
     present.forEach((m, i) => {
       if (!(scores[i] > this.o.threshold)) return;
       const aspects: ReplicaDeviation['aspects'] = [];

@@ -17,6 +17,8 @@
 import type { SyscallEvent } from '../../trace/event.js';
 import { ASPECT_COUNT, ASPECTS, type Aspect, AspectSets, addEvent, DEFAULT_SET_CAP } from './aspects.js';
 
+const EMPTY: ReadonlySet<string> = new Set<string>();
+
 /** |a ∩ b| / |a ∪ b|; 1 for two empty sets. */
 export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
   if (a.size === 0 && b.size === 0) return 1;
@@ -36,9 +38,41 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
  *   sibling that looks like it, so one deviating replica leaves the others at ~0; the deviating
  *   one has no such sibling. Needs three replicas or more to tell which one deviates (with two,
  *   both modes give both the same score).
+ * - `covered`: the share of the replica's own items that its most similar sibling also showed, in
+ *   the same window or the one before or after. Replicas serve the same requests, but not at the
+ *   same instant: a request near a window's edge lands in window k for one replica and k + 1 for
+ *   another, which Jaccard counts twice (an item too many here, one missing there). Here an item
+ *   is shared when the sibling shows it within a window of it, and a replica that did less than
+ *   its siblings is not suspect (doing nothing is not evidence); what only it did counts as
+ *   before. The comparison of window k then waits for window k + 1 to close.
  */
-export type Similarity = 'mean' | 'nearest';
-export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest'];
+export type Similarity = 'mean' | 'nearest' | 'covered';
+export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest', 'covered'];
+
+/** Sets of one aspect of one replica in the windows around the one compared (either may be empty). */
+export interface AroundSets {
+  before: ReadonlySet<string>;
+  after: ReadonlySet<string>;
+}
+
+/** `covered` dissimilarity: 1 − the largest share of a replica's items some sibling showed within a window; 0 for an empty set. */
+export function coveredDissimilarities(sets: readonly ReadonlySet<string>[], around: readonly AroundSets[]): number[] {
+  const n = sets.length;
+  const out = new Array<number>(n).fill(0);
+  if (n < 2) return out;
+  for (let i = 0; i < n; i++) {
+    if (sets[i].size === 0) continue;
+    let best = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      let shown = 0;
+      for (const x of sets[i]) if (sets[j].has(x) || around[j].before.has(x) || around[j].after.has(x)) shown++;
+      best = Math.max(best, shown / sets[i].size);
+    }
+    out[i] = 1 - best;
+  }
+  return out;
+}
 
 /** Dissimilarity of each replica's set with the others' (one aspect): 1 − mean (or nearest) Jaccard, 0 for an empty set. */
 export function dissimilarities(sets: readonly ReadonlySet<string>[], similarity: Similarity = 'mean'): number[] {
@@ -75,14 +109,22 @@ export interface WindowComparison {
 }
 
 /** Compares the replicas' sets of one window. */
-export function compareWindow(replicas: readonly AspectSets[], similarity: Similarity = 'mean'): WindowComparison {
+export function compareWindow(
+  replicas: readonly AspectSets[],
+  similarity: Similarity = 'mean',
+  around?: readonly { before: AspectSets; after: AspectSets }[],
+): WindowComparison {
   const n = replicas.length;
   const dissimilarity = Array.from({ length: n }, () => new Array<number>(ASPECT_COUNT).fill(0));
   for (let a = 0; a < ASPECT_COUNT; a++) {
-    const d = dissimilarities(
-      replicas.map((r) => r.sets[a]),
-      similarity,
-    );
+    const cur = replicas.map((r) => r.sets[a]);
+    const d =
+      similarity === 'covered'
+        ? coveredDissimilarities(
+            cur,
+            cur.map((_, i) => ({ before: around?.[i]?.before.sets[a] ?? EMPTY, after: around?.[i]?.after.sets[a] ?? EMPTY })),
+          )
+        : dissimilarities(cur, similarity);
     for (let i = 0; i < n; i++) dissimilarity[i][a] = d[i];
   }
   return { dissimilarity, scores: dissimilarity.map(norm) };
@@ -171,6 +213,8 @@ interface Closed {
   sets: AspectSets;
 }
 
+const NO_SETS = new AspectSets(0);
+
 class ReplicaState {
   readonly queue: Closed[] = [];
   current: AspectSets | null = null;
@@ -242,6 +286,9 @@ export class ReplicaComparison {
   late = 0;
   /** Events without a timestamp (in no window). */
   untimed = 0;
+  /** The last window taken from the queues, and the windows around the one being compared (`covered`). */
+  private previous: { index: number; sets: AspectSets[] } | null = null;
+  private around: { before: AspectSets; after: AspectSets }[] = [];
 
   constructor(
     readonly count: number,
@@ -297,12 +344,20 @@ export class ReplicaComparison {
     for (;;) {
       let k = Infinity;
       for (const s of this.replicas) if (s.queue.length > 0 && s.queue[0].index < k) k = s.queue[0].index;
-      if (k === Infinity || !this.replicas.every((s) => s.passed(k))) return;
+      // `covered` looks at the window after k too: it waits until every replica has closed it.
+      const need = this.opts.similarity === 'covered' ? k + 1 : k;
+      if (k === Infinity || !this.replicas.every((s) => s.passed(need))) return;
       const sets: AspectSets[] = [];
       for (const s of this.replicas) {
         if (s.queue.length > 0 && s.queue[0].index === k) sets.push((s.queue.shift() as Closed).sets);
         else sets.push(new AspectSets(0));
       }
+      const before = this.previous?.index === k - 1 ? this.previous.sets : null;
+      this.previous = { index: k, sets };
+      this.around = this.replicas.map((s, i) => ({
+        before: before?.[i] ?? NO_SETS,
+        after: s.queue.length > 0 && s.queue[0].index === k + 1 ? s.queue[0].sets : NO_SETS,
+      }));
       // Inside the common span, whole: every replica was already running before k and ran past
       // it. The window of a replica's first or last event covers only part of the window's time
       // (a recording or a watch started mid-window), so replicas whose spans differ by a fraction
@@ -316,7 +371,7 @@ export class ReplicaComparison {
 
   private compare(k: number, sets: AspectSets[]): void {
     this.compared++;
-    const { dissimilarity, scores } = compareWindow(sets, this.opts.similarity);
+    const { dissimilarity, scores } = compareWindow(sets, this.opts.similarity, this.around);
     for (let i = 0; i < this.count; i++) {
       if (scores[i] > this.best[i].score) {
         const d = new DriverSet();
