@@ -10,13 +10,13 @@
  *    groups, seed 400) and web/attack/ (the web victim's attacks in turn, seed 300), each group
  *    `chids lab record --replicas 3 --seconds S --warmup 3` would make. A group is written whole
  *    or not at all, so a rerun records only the missing ones.
- * 2. Scores every group once per similarity (nearest, mean) with 10 s windows, and picks the
+ * 2. Scores every group once per similarity (covered, nearest, mean) with 10 s windows, and picks the
  *    threshold by a rule that sees attack-free groups only: the first half of the attack-free
  *    groups calibrates (θ = the highest score any of their replicas reached, rounded up to the
  *    next 0.05, so none of them would alarm); the other half and every attack group are the
  *    test. Prints DR (attacked replicas detected after the exploit started) and FAR (replicas
  *    without an exploit flagged, siblings of attacked ones included) with counts, at that θ and
- *    at the default 0.8, per attack too; writes the table and the JSON to CACHE/web/results/.
+ *    at the default threshold, per attack too; writes the table and the JSON to CACHE/web/results/.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -89,7 +89,7 @@ async function evaluate(): Promise<void> {
   if (missing.length > 0) throw new Error(`${missing.length} groups are not recorded yet (first: ${missing[0].dir}); run without --evaluate-only, as root`);
   const results: Result[] = [];
   const lines: string[] = [];
-  for (const similarity of ['nearest', 'mean'] as const) {
+  for (const similarity of ['covered', 'nearest', 'mean'] as const) {
     const score = async (ps: { dir: string }[]) => {
       const out: GroupEvaluation[] = [];
       for (const p of ps) {
