@@ -34,7 +34,8 @@ export { makeVocabulary, type Vocabulary } from './encode/vocabulary.js';
 export { MODEL_NAMES, MODELS, isModelName, createTrainer, loadDetector, type ModelName, type ModelInfo, type ModelOptions } from './model/registry.js';
 export type { Detector, DetectorTrainer, FitResult, RecordingInput, TrainingRecording, TrainHooks } from './model/detector.js';
 export { THETAS, thresholdsFrom } from './model/thresholds.js';
-export { ReplicaComparison, compareWindow, type ReplicaVerdict, type ComparedWindow, type AspectDriver } from './model/replicas/compare.js';
+export { ReplicaComparison, compareWindow, coveredDissimilarities, type ReplicaVerdict, type ComparedWindow, type AspectDriver, type Similarity } from './model/replicas/compare.js';
+export { ReplicaWatch, type ReplicaDeviation, type ReplicaMember } from './engine/replica-watch.js';
 export { ASPECTS, AspectSets, addEvent, type Aspect } from './model/replicas/aspects.js';
 
 // The baseline directory and the metrics.
@@ -50,3 +51,4 @@ export { runDemo, type DemoOptions, type DemoResult } from './app/demo.js';
 export { runMonitor, type RunMonitorOptions, type MonitorSummary } from './app/monitor.js';
 export { runCapture, type CaptureOptions, type CaptureSummary } from './app/capture.js';
 export { runReplicas, type ReplicasOptions, type ReplicasResult } from './app/replicas.js';
+export { evaluateReplicaDataset, type DatasetEvaluation, type ThresholdRow } from './app/replicas-dataset.js';
