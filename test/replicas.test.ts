@@ -16,7 +16,7 @@ import type { SyscallEvent } from '../src/trace/event.js';
 import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
-import { recordingText } from './helpers/lidds-dataset.js';
+import { recordingText, writeRecording } from './helpers/lidds-dataset.js';
 
 /** Parses LID-DS lines and hands each event (with its syscall name) to `fn`. */
 function eachEvent(text: string, fn: (ev: SyscallEvent, name: string) => void): void {
@@ -291,4 +291,32 @@ test('covered vs nearest on a request that lands on both sides of a window edge'
   };
   assert.deepEqual(run('nearest'), [false, false, true]);
   assert.deepEqual(run('covered'), [false, false, false]);
+});
+
+test('chids replicas --dataset: groups are directories of 2+ recordings, labels from each recording; DR and FAR with counts', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chids-replicas-ds-'));
+  try {
+    // Two attack groups (replica 2 attacked 14 s in) and one attack-free group, 30 s each.
+    const group = (name: string, attackIn: number | null, base: number) =>
+      [0, 1, 2].map((i) => writeRecording(path.join(dir, name), { name: `${name}-r${i + 1}`, seconds: 30, exploitAt: i === attackIn ? 14 : null, seed: base + i, startSec: 1_700_000_000 }));
+    group('g1', 1, 600);
+    group('g2', 1, 610);
+    group('g3', null, 620);
+    const r = await runCli(['replicas', '--dataset', dir, '--json', '-q']);
+    assertOk(r);
+    const j = jsonOf<{ similarity: string; at: { threshold: number; detected: number; attacked: number; false_alarms: number; normal: number; groups_attack_free: number; groups_false_alarm: number; mean_latency_s: number }; rows: { threshold: number; dr: number }[] }>(r);
+    assert.equal(j.similarity, 'covered');
+    assert.equal(j.at.threshold, 0.05);
+    assert.deepEqual([j.at.detected, j.at.attacked, j.at.false_alarms, j.at.normal, j.at.groups_false_alarm, j.at.groups_attack_free], [2, 2, 0, 7, 0, 1]);
+    // The alarm window [10 s, 20 s) ends 6 s after the exploit's start.
+    assert.ok(Math.abs(j.at.mean_latency_s - 6) < 1e-6, String(j.at.mean_latency_s));
+    // Above the attacked replicas' score (1.043) nothing is detected.
+    assert.equal(j.rows.find((x) => x.threshold === 1.1)?.dr, 0);
+    const text = await runCli(['replicas', '--dataset', dir, '-q']);
+    assertOk(text);
+    assert.match(text.stdout, /^3 replica groups \(2 with an attacked replica, 1 attack-free\)/);
+    assert.match(text.stdout, /detection 2\/2 = 100\.0 %, false alarms 0\/7 normal replicas = 0\.0 %/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
