@@ -19,50 +19,46 @@
  * - the last `n − floor(n·0.8)` rows are held out for validation, before any shuffling;
  * - the training rows are shuffled every epoch and cut into batches of 50, the last one partial;
  * - per batch: loss = MSE + 0.01·Σ|a1| / batch_size, where a1 is the first layer's output;
- *   this is how Keras adds an activity regularizer. TF.js Layers refuses to run a layer that
- *   has an activity regularizer, so the model is built without it and the training step here
- *   computes a1 explicitly and adds the penalty itself;
- * - Adam with Keras' formula and defaults (see adam.ts);
+ *   this is how Keras adds an activity regularizer (TF.js Layers refuses to run a layer that
+ *   has one, so a saved model records it in its metadata, and both engines add the penalty
+ *   themselves);
+ * - Adam with Keras' formula and defaults (adam-step.ts);
  * - the epoch's `loss` is the batch-size-weighted mean of the batch losses, each taken before
  *   its update (Keras' running mean); `val_loss` is the same loss on the held-out rows after
  *   the epoch.
  * Thresholds: the trained model reconstructs *all* input rows (training and validation, as
  * the reference predicts on its whole input); error = mean over the 3 features of the squared
  * difference, computed in float64 from the float32 prediction; threshold_i = max error × θ_i.
+ *
+ * Training, scoring, saving and loading run without TF.js (dense-net.ts, glorot.ts,
+ * layers-json.ts): the net has 26 parameters, and TF.js's per-op bookkeeping cost ~20× the
+ * arithmetic, besides ~0.45 s CPU and ~45 MB to load. The files are TF.js's layers-model format,
+ * and the numbers are TF.js's: the same initial weights for a seed, scores equal to a TF.js
+ * `predict` bit for bit, training within float32 tolerance of the TF.js engine (chids-tf.ts,
+ * `engine: 'tfjs'`), which the tests compare.
  */
 import { join } from 'node:path';
 import { ChidsError, InputError } from '../../util/errors.js';
-import { KerasAdam, KERAS_ADAM } from './adam.js';
-import { DenseNet } from './dense-net.js';
-import { saveLayersModel, loadLayersModelDir, type ModelCheck } from './io.js';
-import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace, type Rng } from '../../util/rng.js';
+import { chidsVersion } from '../../util/package.js';
+import { isSeed, mulberry32, nextUint32, randomSeed } from '../../util/rng.js';
+import { identityOrder, runEpochs } from '../epochs.js';
 import { AV_FEATURES, checkAVShape } from '../scorer.js';
 import { maxOf, thresholdsFrom } from '../thresholds.js';
-import { ensureTf, tf } from './tf.js';
+import { CHIDS_DEFAULTS, CHIDS_KIND, CHIDS_LAYERS, type ChidsEngineResult, type ChidsEngineRun } from './chids-spec.js';
+import { DenseNet } from './dense-net.js';
+import { glorotUniform } from './glorot.js';
+import { checkDenseStack, readModelJson, readWeightsBin, writeModelDir, WEIGHTS_BIN, type LayersModelJson, type ModelCheck } from './layers-json.js';
 
-/** The `kind` of the CHIDS autoencoder, as recorded in a baseline's manifest. */
-export const CHIDS_KIND = 'chids-autoencoder';
+export { CHIDS_DEFAULTS, CHIDS_KIND, CHIDS_LAYERS };
 
-/** Layer names and widths, in order. `encoder` carries the L1 activity penalty. */
-export const CHIDS_LAYERS: readonly { readonly name: string; readonly units: number }[] = Object.freeze([
-  { name: 'encoder', units: 2 },
-  { name: 'bottleneck', units: 1 },
-  { name: 'decoder_1', units: 1 },
-  { name: 'decoder_2', units: 2 },
-  { name: 'reconstruction', units: 3 },
-]);
+/** Layer widths, input first: 3 → 2 → 1 → 1 → 2 → 3. */
+const WIDTHS: readonly number[] = [AV_FEATURES, ...CHIDS_LAYERS.map((l) => l.units)];
 
-/** Reference hyper-parameters (ContainerHIDS `chids/conf/config.py`). */
-export const CHIDS_DEFAULTS = Object.freeze({
-  epochs: 120,
-  batchSize: 50,
-  validationSplit: 0.2,
-  learningRate: KERAS_ADAM.learningRate,
-  activityL1: 0.01,
-});
-
-/** Rows per predict call when scoring. */
-const SCORE_CHUNK = 10_000;
+/**
+ * The version of TF.js's layers format our model.json follows (its `keras_version` field):
+ * the one the TF.js we depend on writes (a test compares our topology with TF.js's).
+ */
+const TFJS_LAYERS_FORMAT = 'tfjs-layers 4.22.0';
 
 export interface ChidsTrainOptions {
   /** Default 120. */
@@ -85,10 +81,10 @@ export interface ChidsTrainOptions {
   /** Aborting stops training after the current epoch with a ChidsError. */
   signal?: AbortSignal;
   /**
-   * 'dense' (default): the training steps run in dense-net.ts, plain float32 loops (~20× less
-   * CPU than TF.js on this ~40-parameter net); 'tfjs': the same steps as TF.js ops. Both start
-   * from the same TF.js-initialised weights, use the same shuffles and Keras' Adam, and agree
-   * within float32 tolerance (test/dense-net.test.ts).
+   * 'dense' (default): the training steps run in dense-net.ts, plain float32 loops, without
+   * TF.js; 'tfjs': the same steps as TF.js ops (chids-tf.ts, loads TF.js). Both start from the
+   * same weights, use the same shuffles and Keras' Adam, and agree within float32 tolerance
+   * (test/dense-net.test.ts).
    */
   engine?: 'dense' | 'tfjs';
 }
@@ -134,62 +130,48 @@ export function deriveSeeds(seed: number): { model: number; shuffle: number } {
   return { model, shuffle: nextUint32(rng) };
 }
 
-/**
- * Builds the network (without the activity regularizer, which TF.js cannot run; see the file
- * comment). `seed` fixes the Glorot-uniform kernels: each layer gets its own sub-seed.
- */
-export function buildChidsModel(seed: number): tf.Sequential {
-  const rng = mulberry32(seed);
-  const model = tf.sequential({ name: 'chids_autoencoder' });
-  CHIDS_LAYERS.forEach((spec, i) => {
-    model.add(
-      tf.layers.dense({
-        name: spec.name,
-        units: spec.units,
-        activation: 'sigmoid',
-        useBias: true,
-        kernelInitializer: tf.initializers.glorotUniform({ seed: nextUint32(rng) }),
-        biasInitializer: 'zeros',
-        ...(i === 0 ? { inputShape: [AV_FEATURES] } : {}),
-      }),
-    );
-  });
-  return model;
+/** The Glorot sub-seed of each layer's kernel, drawn from the model seed (as chids-tf.ts `buildChidsModel`). */
+function layerSeeds(modelSeed: number): number[] {
+  const rng = mulberry32(modelSeed);
+  return CHIDS_LAYERS.map(() => nextUint32(rng));
 }
 
-/** Kernel/bias variables of a CHIDS model, in layer order: [k1, b1, k2, b2, …]. */
-function modelVariables(model: tf.LayersModel): tf.Variable[] {
-  return model.trainableWeights.map((w) => w.read() as tf.Variable);
-}
-
-/** Forward pass with raw ops (same math as the Dense layers), exposing the first activation. */
-export function chidsForward(vars: readonly tf.Tensor[], x: tf.Tensor2D): { a1: tf.Tensor2D; out: tf.Tensor2D } {
-  let h = x;
-  let a1: tf.Tensor2D | null = null;
-  for (let l = 0; l < vars.length / 2; l++) {
-    h = tf.sigmoid(tf.add(tf.matMul(h, vars[2 * l] as tf.Tensor2D), vars[2 * l + 1])) as tf.Tensor2D;
-    if (l === 0) a1 = h;
-  }
-  return { a1: a1!, out: h };
+/** The initial weights [k1, b1, …] for a model seed: Glorot-uniform kernels as TF.js draws them, zero biases. */
+export function chidsInitialWeights(modelSeed: number): Float32Array[] {
+  return layerSeeds(modelSeed).flatMap((s, i) => [glorotUniform(WIDTHS[i], WIDTHS[i + 1], s), new Float32Array(WIDTHS[i + 1])]);
 }
 
 /**
- * Keras' training loss for one batch: MSE(x, x̂) + l1·Σ|a1| / batch_size (the batch size is
- * the tensor's first dimension, as Keras takes `tf.shape(output)[0]`). `l1` and `batchSize`
- * may be given as ready-made scalars so the training loop does not create them every step.
+ * The model.json topology of the net, field for field as TF.js serialises its Sequential of
+ * Dense layers (the initializers record their seeds; null when unknown).
  */
-export function chidsLoss(
-  vars: readonly tf.Tensor[],
-  x: tf.Tensor2D,
-  activityL1: number | tf.Scalar,
-  batchSize?: tf.Scalar,
-): tf.Scalar {
-  const { a1, out } = chidsForward(vars, x);
-  const mse = tf.mean(tf.square(tf.sub(out, x)));
-  if (activityL1 === 0) return mse as tf.Scalar;
-  const l1 = typeof activityL1 === 'number' ? tf.scalar(activityL1) : activityL1;
-  const penalty = tf.div(tf.mul(l1, tf.sum(tf.abs(a1))), batchSize ?? tf.scalar(x.shape[0]));
-  return tf.add(mse, penalty) as tf.Scalar;
+function chidsTopology(seeds: readonly (number | null)[]): LayersModelJson['modelTopology'] {
+  return {
+    class_name: 'Sequential',
+    config: {
+      name: 'chids_autoencoder',
+      layers: CHIDS_LAYERS.map((l, i) => ({
+        class_name: 'Dense',
+        config: {
+          units: l.units,
+          activation: 'sigmoid',
+          use_bias: true,
+          kernel_initializer: { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: seeds[i] ?? null } },
+          bias_initializer: { class_name: 'Zeros', config: {} },
+          kernel_regularizer: null,
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+          name: l.name,
+          trainable: true,
+          ...(i === 0 ? { batch_input_shape: [null, AV_FEATURES], dtype: 'float32' } : {}),
+        },
+      })),
+    },
+    keras_version: TFJS_LAYERS_FORMAT,
+    backend: 'tensor_flow.js',
+  };
 }
 
 function checkFinite(avs: Float64Array): void {
@@ -234,14 +216,15 @@ export function reconstructionErrors(avs: Float64Array, predicted: Float32Array,
 /** A trained (or loaded) CHIDS autoencoder. */
 export class ChidsScorer {
   readonly kind = CHIDS_KIND;
-  private disposed = false;
+  private net: DenseNet | null;
 
   /**
-   * Use trainChids or loadChids; the model must have the CHIDS topology. `activityL1` is the
-   * rate it was trained with, if known (recorded on save).
+   * Use trainChids or loadChids. `params` are the weights [k1, b1, …] of the CHIDS topology;
+   * `activityL1` the rate it was trained with, if known (recorded on save); `topology` what
+   * model.json records of the layers (a loaded model keeps its own).
    */
   constructor(
-    readonly model: tf.LayersModel,
+    params: readonly Float32Array[],
     readonly activityL1: number | null = null,
     /**
      * Improved mode: each AV feature is divided by this before the network sees it (the
@@ -249,26 +232,23 @@ export class ChidsScorer {
      * of every feature. Null: raw AVs, as the reference.
      */
     public inputScale: readonly [number, number, number] | null = null,
-  ) {}
+    private readonly topology: LayersModelJson['modelTopology'] = chidsTopology([]),
+  ) {
+    this.net = new DenseNet(WIDTHS, params.map((p) => Float32Array.from(p)));
+  }
 
-  private vars(): tf.Variable[] {
-    if (this.disposed) throw new Error('ChidsScorer: used after dispose()');
-    return modelVariables(this.model);
+  private live(): DenseNet {
+    if (this.net === null) throw new Error('ChidsScorer: used after dispose()');
+    return this.net;
   }
 
   /** The reconstructions (float32), `n × 3` row-major. */
   reconstruct(avs: Float64Array, n: number): Float32Array {
+    const net = this.live();
     checkAVShape(avs, n);
     checkFinite(avs);
-    const vars = this.vars();
     const out = new Float32Array(n * AV_FEATURES);
-    for (let start = 0; start < n; start += SCORE_CHUNK) {
-      const rows = Math.min(SCORE_CHUNK, n - start);
-      const x = Float32Array.from(avs.subarray(start * 3, (start + rows) * 3));
-      const y = tf.tidy(() => chidsForward(vars, tf.tensor2d(x, [rows, AV_FEATURES])).out);
-      out.set(y.dataSync() as Float32Array, start * 3);
-      y.dispose();
-    }
+    net.predict(Float32Array.from(avs.subarray(0, n * AV_FEATURES)), n, out);
     return out;
   }
 
@@ -279,29 +259,59 @@ export class ChidsScorer {
 
   /** Current weights, [kernel1, bias1, …] (copies). */
   weights(): Float32Array[] {
-    return this.vars().map((v) => Float32Array.from(v.dataSync() as Float32Array));
+    return this.live().params.map((p) => Float32Array.from(p));
   }
 
   /**
-   * Writes `dir/model/model.json` + `dir/model/weights.bin`. model.json's
-   * `userDefinedMetadata.chids` records the kind and, when known, the L1 activity rate the
-   * first layer was trained with (the layer config cannot carry it: TF.js cannot run it).
+   * Writes `dir/model/model.json` + `dir/model/weights.bin` in TF.js's layers-model format.
+   * model.json's `userDefinedMetadata.chids` records the kind and, when known, the L1 activity
+   * rate the first layer was trained with (the layer config cannot carry it: TF.js cannot run it).
    */
   save(dir: string): Promise<void> {
-    this.vars();
+    const params = this.live().params;
     const chids: Record<string, unknown> = { kind: CHIDS_KIND, features: AV_FEATURES };
     if (this.activityL1 !== null) {
       chids['activityRegularization'] = { layer: CHIDS_LAYERS[0].name, l1: this.activityL1, appliedBy: 'chids training loop' };
     }
     if (this.inputScale !== null) chids['inputScale'] = [...this.inputScale];
-    return saveLayersModel(this.model, dir, { chids });
+    const names = layerNames(this.topology);
+    const json: LayersModelJson = {
+      modelTopology: this.topology,
+      format: 'layers-model',
+      generatedBy: `chids ${chidsVersion()}`,
+      convertedBy: null,
+      weightsManifest: [{ paths: [WEIGHTS_BIN], weights: weightSpecs(names) }],
+      userDefinedMetadata: { chids },
+    };
+    const bytes = new Uint8Array(params.reduce((a, p) => a + p.byteLength, 0));
+    let o = 0;
+    for (const p of params) {
+      bytes.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), o);
+      o += p.byteLength;
+    }
+    return writeModelDir(dir, json, bytes);
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.model.dispose();
+    this.net = null;
   }
+}
+
+/** Layer names of a CHIDS topology (ours, or a loaded model.json's). */
+function layerNames(topology: LayersModelJson['modelTopology']): string[] {
+  const layers = (topology.config as { layers?: { config?: { name?: unknown } }[] }).layers ?? [];
+  return CHIDS_LAYERS.map((l, i) => {
+    const name = layers[i]?.config?.name;
+    return typeof name === 'string' ? name : l.name;
+  });
+}
+
+/** The weights manifest: kernel and bias of each layer, named as TF.js names them. */
+function weightSpecs(names: readonly string[]): LayersModelJson['weightsManifest'][0]['weights'] {
+  return CHIDS_LAYERS.flatMap((l, i) => [
+    { name: `${names[i]}/kernel`, shape: [WIDTHS[i], l.units], dtype: 'float32' as const },
+    { name: `${names[i]}/bias`, shape: [l.units], dtype: 'float32' as const },
+  ]);
 }
 
 /**
@@ -331,89 +341,24 @@ export async function trainChids(avs: Float64Array, n: number, opts: ChidsTrainO
   }
   const valRows = n - trainRows;
   checkFinite(avs);
-  await ensureTf();
 
   const seed = opts.seed ?? randomSeed();
   const sub = deriveSeeds(seed);
-  const model = buildChidsModel(sub.model);
-  const shuffleRng = mulberry32(sub.shuffle);
-  const vars = modelVariables(model);
-  const adam = new KerasAdam(vars, { learningRate: o.learningRate });
+  const run: ChidsEngineRun = {
+    avs,
+    n,
+    trainRows,
+    valRows,
+    o,
+    modelSeed: sub.model,
+    order: identityOrder(trainRows),
+    shuffle: mulberry32(sub.shuffle),
+    signal: opts.signal,
+    onEpoch: opts.onEpoch,
+  };
+  const { params, history } = opts.engine === 'tfjs' ? await (await import('./chids-tf.js')).trainChidsTfjs(run) : await trainDense(run);
 
-  const x = tf.tensor2d(Float32Array.from(avs), [n, AV_FEATURES]);
-  const xTrain = valRows > 0 ? x.slice([0, 0], [trainRows, AV_FEATURES]) : x;
-  const xVal = valRows > 0 ? x.slice([trainRows, 0], [valRows, AV_FEATURES]) : null;
-  const batchSizes: number[] = [];
-  for (let s = 0; s < trainRows; s += o.batchSize) batchSizes.push(Math.min(o.batchSize, trainRows - s));
-  const bsScalars = new Map<number, tf.Scalar>();
-  for (const bs of batchSizes) if (!bsScalars.has(bs)) bsScalars.set(bs, tf.scalar(bs));
-  const l1 = tf.scalar(o.activityL1);
-  const order = new Int32Array(trainRows);
-  for (let i = 0; i < trainRows; i++) order[i] = i;
-
-  const history: ChidsTrainResult['history'] = { loss: [], valLoss: [] };
-  let ok = false;
-  try {
-    if (opts.engine !== 'tfjs') {
-      await trainDense(avs, n, trainRows, valRows, o, vars, order, shuffleRng, history, opts);
-    } else for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      if (opts.signal?.aborted) throw new ChidsError(`training cancelled at epoch ${epoch} of ${o.epochs}`);
-      shuffleInPlace(order, shuffleRng);
-      const batches = tf.tidy(() => {
-        const shuffled = tf.gather(xTrain, tf.tensor1d(order.slice(), 'int32'));
-        return batchSizes.length === 1 ? [shuffled] : tf.split(shuffled, batchSizes);
-      });
-      // Σ batch_loss × batch_size, kept on the device: one read per epoch.
-      let weighted: tf.Scalar = tf.scalar(0);
-      try {
-        for (const xb of batches) {
-          const next = tf.tidy(() => {
-            const bs = bsScalars.get(xb.shape[0])!;
-            const l1OrZero = o.activityL1 === 0 ? 0 : l1;
-            const { value, grads } = tf.variableGrads(() => chidsLoss(vars, xb as tf.Tensor2D, l1OrZero, bs), vars);
-            adam.apply(vars.map((v) => grads[v.name]));
-            return tf.add(weighted, tf.mul(value, bs)) as tf.Scalar;
-          });
-          weighted.dispose();
-          weighted = next;
-        }
-      } catch (err) {
-        weighted.dispose();
-        throw err;
-      } finally {
-        for (const b of batches) b.dispose();
-      }
-      const loss = (weighted.dataSync()[0] ?? NaN) / trainRows;
-      weighted.dispose();
-      if (!Number.isFinite(loss)) {
-        throw new ChidsError(`training diverged at epoch ${epoch} (loss ${loss}); are the anomaly vectors in range?`);
-      }
-      let valLoss: number | null = null;
-      if (xVal !== null) {
-        const v = tf.tidy(() => chidsLoss(vars, xVal, o.activityL1));
-        valLoss = v.dataSync()[0] ?? NaN;
-        v.dispose();
-      }
-      history.loss.push(loss);
-      history.valLoss.push(valLoss);
-      opts.onEpoch?.(epoch, loss, valLoss);
-      // Let timers, signals and progress output run between epochs.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    ok = true;
-  } finally {
-    adam.dispose();
-    for (const s of bsScalars.values()) s.dispose();
-    l1.dispose();
-    if (xVal !== null) {
-      xVal.dispose();
-      xTrain.dispose();
-    }
-    x.dispose();
-    if (!ok) model.dispose();
-  }
-
-  const scorer = new ChidsScorer(model, o.activityL1);
+  const scorer = new ChidsScorer(params, o.activityL1, null, chidsTopology(layerSeeds(sub.model)));
   const trainErrors = scorer.scoreAVs(avs, n);
   const maxError = maxOf(trainErrors);
   return {
@@ -432,59 +377,36 @@ export async function trainChids(avs: Float64Array, n: number, opts: ChidsTrainO
   };
 }
 
-/**
- * The epochs of trainChids with the steps in plain float32 (dense-net.ts): same initial
- * weights (read from the TF.js variables), same shuffles, same batches, same loss bookkeeping;
- * the trained weights are written back into the variables.
- */
-async function trainDense(
-  avs: Float64Array,
-  n: number,
-  trainRows: number,
-  valRows: number,
-  o: { epochs: number; batchSize: number; learningRate: number; activityL1: number },
-  vars: tf.Variable[],
-  order: Int32Array,
-  shuffleRng: Rng,
-  history: ChidsTrainResult['history'],
-  opts: ChidsTrainOptions,
-): Promise<void> {
-  const widths = [AV_FEATURES, ...CHIDS_LAYERS.map((l) => l.units)];
-  const net = new DenseNet(widths, vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)), { learningRate: o.learningRate });
-  const x = Float32Array.from(avs);
-  void n;
-  for (let epoch = 1; epoch <= o.epochs; epoch++) {
-    if (opts.signal?.aborted) throw new ChidsError(`training cancelled at epoch ${epoch} of ${o.epochs}`);
-    shuffleInPlace(order, shuffleRng);
-    let weighted = 0;
-    for (let s = 0; s < trainRows; s += o.batchSize) {
-      const bs = Math.min(o.batchSize, trainRows - s);
-      const value = net.trainBatch(x, order, s, bs, o.activityL1);
-      weighted = Math.fround(weighted + Math.fround(value * bs));
-    }
-    const loss = weighted / trainRows;
-    if (!Number.isFinite(loss)) {
-      throw new ChidsError(`training diverged at epoch ${epoch} (loss ${loss}); are the anomaly vectors in range?`);
-    }
-    const valLoss = valRows > 0 ? net.evalLoss(x, trainRows, valRows, o.activityL1) : null;
-    history.loss.push(loss);
-    history.valLoss.push(valLoss);
-    opts.onEpoch?.(epoch, loss, valLoss);
-    // Let timers, signals and progress output run between epochs.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(net.params[i], v.shape, 'float32'))));
+/** trainChids's epochs with the steps in plain float32 (dense-net.ts). */
+async function trainDense(run: ChidsEngineRun): Promise<ChidsEngineResult> {
+  const { trainRows, valRows, o } = run;
+  const net = new DenseNet(WIDTHS, chidsInitialWeights(run.modelSeed), { learningRate: o.learningRate });
+  const x = Float32Array.from(run.avs);
+  const history = await runEpochs({
+    epochs: o.epochs,
+    order: run.order,
+    shuffle: run.shuffle,
+    signal: run.signal,
+    onEpoch: run.onEpoch,
+    divergedHint: 'are the anomaly vectors in range?',
+    trainEpoch: (order) => {
+      // Σ batch_loss × batch_size in float32, as the TF.js engine sums it on the device.
+      let weighted = 0;
+      for (let s = 0; s < trainRows; s += o.batchSize) {
+        const bs = Math.min(o.batchSize, trainRows - s);
+        const value = net.trainBatch(x, order, s, bs, o.activityL1);
+        weighted = Math.fround(weighted + Math.fround(value * bs));
+      }
+      return weighted;
+    },
+    validate: () => (valRows > 0 ? net.evalLoss(x, trainRows, valRows, o.activityL1) : null),
+  });
+  return { params: net.params, history };
 }
 
-/** Checks a loaded model has exactly the CHIDS topology (used by loadChids). */
+/** What a loaded model must be: exactly the CHIDS topology. */
 const chidsCheck: ModelCheck = {
-  expectedWeightShapes: CHIDS_LAYERS.flatMap((l, i) => {
-    const fanIn = i === 0 ? AV_FEATURES : CHIDS_LAYERS[i - 1].units;
-    return [
-      [fanIn, l.units],
-      [l.units],
-    ];
-  }),
+  expectedWeightShapes: CHIDS_LAYERS.flatMap((l, i) => [[WIDTHS[i], l.units], [l.units]]),
   layerUnits: CHIDS_LAYERS.map((l) => l.units),
   inputWidth: AV_FEATURES,
   activation: 'sigmoid',
@@ -493,19 +415,38 @@ const chidsCheck: ModelCheck = {
 
 /**
  * Loads a CHIDS autoencoder saved by `ChidsScorer.save(dir)` (`dir/model/model.json` +
- * `dir/model/weights.bin`). Any problem is a one-line ChidsError naming the file.
+ * `dir/model/weights.bin`), without TF.js. Any problem is a one-line ChidsError naming the file.
  */
 export async function loadChids(dir: string): Promise<ChidsScorer> {
-  await ensureTf();
-  const model = await loadLayersModelDir(dir, chidsCheck);
-  const meta = (model.getUserDefinedMetadata() as { chids?: { activityRegularization?: { l1?: unknown }; inputScale?: unknown } } | undefined)?.chids;
+  const { jsonPath, binPath, mj } = await readModelJson(dir);
+  const { names, specs } = checkDenseStack(jsonPath, mj, chidsCheck);
+  // TF.js finds each weight by its name: a manifest naming another layer's weight cannot load.
+  const expected = weightSpecs(names);
+  specs.forEach((s, i) => {
+    if (s.name !== expected[i].name) {
+      throw new InputError(jsonPath, `cannot load the model: weight ${i + 1} is named "${s.name}", expected "${expected[i].name}"`);
+    }
+  });
+  const data = await readWeightsBin(binPath, specs);
+  const params: Float32Array[] = [];
+  let offset = 0;
+  for (const s of specs) {
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    params.push(new Float32Array(data, offset, size));
+    offset += size * 4;
+  }
+  const meta = (mj.userDefinedMetadata as { chids?: { activityRegularization?: { l1?: unknown }; inputScale?: unknown } } | undefined)?.chids;
   const l1 = meta?.activityRegularization?.l1;
   const scale = meta?.inputScale;
   if (scale !== undefined && !(Array.isArray(scale) && scale.length === AV_FEATURES && scale.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0))) {
-    model.dispose();
     throw new InputError(join(dir, 'model', 'model.json'), 'userDefinedMetadata.chids.inputScale must be 3 positive numbers');
   }
-  return new ChidsScorer(model, typeof l1 === 'number' && Number.isFinite(l1) ? l1 : null, (scale as [number, number, number] | undefined) ?? null);
+  return new ChidsScorer(
+    params,
+    typeof l1 === 'number' && Number.isFinite(l1) ? l1 : null,
+    (scale as [number, number, number] | undefined) ?? null,
+    mj.modelTopology as LayersModelJson['modelTopology'],
+  );
 }
 
 /** AVs (`n × 3`) with each feature divided by its scale. */

@@ -5,14 +5,14 @@
  * The CHIDS net has ~40 parameters and trains on batches of 50 rows of 3 numbers. Through TF.js
  * each step is dozens of tensor ops whose bookkeeping (allocation, disposal, gradient tape)
  * costs ~100× the arithmetic. Here a step is a few loops over Float32Arrays. The math is the
- * one of chids.ts `chidsLoss` and adam.ts `KerasAdam`, op for op (every intermediate rounded to
+ * one of chids-tf.ts `chidsLoss` and adam-step.ts, op for op (every intermediate rounded to
  * float32 with Math.fround, as TF.js's CPU backend stores it); sums may be taken in another
  * order than TF.js's, so results agree within float32 tolerance, not bit for bit (a test trains
  * both ways and compares).
  *
  * loss = mean((out − x)²) + l1 · Σ|a1| / batch, where a1 is the first layer's activation.
  */
-import { KERAS_ADAM, type AdamOptions } from './adam.js';
+import { adamStep, adamUpdate, KERAS_ADAM, type AdamOptions } from './adam-step.js';
 
 const f32 = Math.fround;
 
@@ -146,33 +146,49 @@ export class DenseNet {
     return value;
   }
 
-  /** Keras' Adam update (adam.ts), on the gradients of the last batch. */
+  /** Keras' Adam update (adam-step.ts), on the gradients of the last batch. */
   private applyAdam(): void {
-    const t = ++this.step;
-    const { beta1, beta2 } = this.adam;
-    const b1p = f32(Math.pow(f32(beta1), t));
-    const b2p = f32(Math.pow(f32(beta2), t));
-    const alpha = f32(f32(this.adam.learningRate * f32(Math.sqrt(f32(1 - b2p)))) / f32(1 - b1p));
-    const c1 = f32(1 - beta1);
-    const c2 = f32(1 - beta2);
-    const eps = f32(this.adam.epsilon);
-    for (let p = 0; p < this.params.length; p++) {
-      const w = this.params[p];
-      const g = this.grads[p];
-      const m = this.m[p];
-      const v = this.v[p];
-      for (let j = 0; j < w.length; j++) {
-        const gj = g[j];
-        m[j] = f32(m[j] + f32(f32(gj - m[j]) * c1));
-        v[j] = f32(v[j] + f32(f32(f32(gj * gj) - v[j]) * c2));
-        w[j] = f32(w[j] - f32(f32(m[j] * alpha) / f32(f32(Math.sqrt(v[j])) + eps)));
-      }
-    }
+    const s = adamStep(this.adam, ++this.step);
+    for (let p = 0; p < this.params.length; p++) adamUpdate(s, this.params[p], this.grads[p], this.m[p], this.v[p], this.params[p]);
   }
 
   /** The loss on rows [row0, row0 + rows) of x, without training (validation). */
   evalLoss(x: Float32Array, row0: number, rows: number, l1: number): number {
     this.forward(x, rows, null, row0);
     return this.loss(rows, l1);
+  }
+
+  /**
+   * Inference: the outputs for `rows` rows of `x` (row-major, float32) into `out`, with the
+   * arithmetic of TF.js's CPU kernels, so scores equal a TF.js `model.predict` of the same
+   * weights bit for bit: each dot product summed in double and stored as float32 (MatMul), the
+   * bias added in float32 (Add), then `1 / (1 + e^−z)` stored as float32 (Sigmoid).
+   */
+  predict(x: Float32Array, rows: number, out: Float32Array): void {
+    const L = this.widths.length - 1;
+    let width = 0;
+    for (const w of this.widths) width = Math.max(width, w);
+    let prev = new Float32Array(width);
+    let cur = new Float32Array(width);
+    for (let r = 0; r < rows; r++) {
+      const w0 = this.widths[0];
+      for (let j = 0; j < w0; j++) prev[j] = x[r * w0 + j];
+      for (let l = 1; l <= L; l++) {
+        const fanIn = this.widths[l - 1];
+        const units = this.widths[l];
+        const k = this.params[2 * l - 2];
+        const b = this.params[2 * l - 1];
+        for (let u = 0; u < units; u++) {
+          let z = 0;
+          for (let i = 0; i < fanIn; i++) z += prev[i] * k[i * units + u];
+          cur[u] = f32(1 / (1 + Math.exp(-f32(f32(z) + b[u]))));
+        }
+        const t = prev;
+        prev = cur;
+        cur = t;
+      }
+      const wL = this.widths[L];
+      for (let j = 0; j < wL; j++) out[r * wL + j] = prev[j];
+    }
   }
 }

@@ -9,9 +9,7 @@ export {
   CHIDS_LAYERS,
   CHIDS_DEFAULTS,
   ChidsScorer,
-  buildChidsModel,
-  chidsForward,
-  chidsLoss,
+  chidsInitialWeights,
   deriveSeeds,
   loadChids,
   minTrainingRows,
@@ -21,8 +19,10 @@ export {
   type ChidsTrainOptions,
   type ChidsTrainResult,
 } from './chids.js';
+export { buildChidsModel, chidsForward, chidsLoss } from './chids-tf.js';
 export { KerasAdam, KERAS_ADAM, type AdamOptions } from './adam.js';
 export { MODEL_DIR, MODEL_JSON, WEIGHTS_BIN, loadLayersModelDir, saveLayersModel, type ModelCheck } from './io.js';
+export { glorotUniform } from './glorot.js';
 export { mulberry32, shuffleInPlace, randomSeed, isSeed } from '../../util/rng.js';
 export { ensureTf, tf } from './tf.js';
 // Every detector behind one interface: registry, interface, sequence windows.
