@@ -30,7 +30,8 @@ import { readJsonFile } from '../../util/json.js';
 import { KerasAdam, KERAS_ADAM } from './adam.js';
 import { type ClosedWindow, type Detector, type FitResult, type ModelName, type RecordingInput, type TrainHooks, type TrainingRecording } from '../detector.js';
 import { loadLayersModelAny, saveLayersModel } from './io.js';
-import { isSeed, mulberry32, nextUint32, randomSeed, shuffleInPlace, type Rng } from '../../util/rng.js';
+import { isSeed, mulberry32, nextUint32, randomSeed, type Rng } from '../../util/rng.js';
+import { batchSizes, identityOrder, runEpochs, type TrainHistory } from '../epochs.js';
 import { AV_FEATURES, checkAVShape } from '../scorer.js';
 import { buildSequences, sequenceErrors, type SequenceBatch } from './sequences.js';
 import { maxOf, thresholdsFrom } from '../thresholds.js';
@@ -311,10 +312,7 @@ export async function trainSequenceModel(
   const mTrain = valRows > 0 ? m.slice([0, 0], [trainRows, T]) : m;
   const xVal = valRows > 0 ? x.slice([trainRows, 0, 0], [valRows, T, AV_FEATURES]) : null;
   const mVal = valRows > 0 ? m.slice([trainRows, 0], [valRows, T]) : null;
-  const batchSizes: number[] = [];
-  for (let s = 0; s < trainRows; s += hp.batchSize) batchSizes.push(Math.min(hp.batchSize, trainRows - s));
-  const order = new Int32Array(trainRows);
-  for (let i = 0; i < trainRows; i++) order[i] = i;
+  const sizes = batchSizes(trainRows, hp.batchSize);
 
   const loss = (xb: tf.Tensor, mb: tf.Tensor, training: boolean): tf.Scalar => {
     const { out, captured } = forwardLayers(model, xb, training, net.activityLayer);
@@ -329,51 +327,51 @@ export async function trainSequenceModel(
     return total as tf.Scalar;
   };
 
-  const epochs = epochsFor(hp, batchSizes.length);
+  const epochs = epochsFor(hp, sizes.length);
   hooks.onTrainStart?.(S, epochs);
-  const history: { loss: number[]; valLoss: (number | null)[] } = { loss: [], valLoss: [] };
   let ok = false;
+  let history: TrainHistory;
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      if (hooks.signal?.aborted) throw new ChidsError(`training cancelled at epoch ${epoch} of ${epochs}`);
-      shuffleInPlace(order, shuffleRng);
-      const idx = tf.tensor1d(order.slice(), 'int32');
-      const [xs, ms] = tf.tidy(() => [tf.gather(xTrain, idx), tf.gather(mTrain, idx)]);
-      idx.dispose();
-      const xbs = batchSizes.length === 1 ? [xs] : tf.split(xs, batchSizes);
-      const mbs = batchSizes.length === 1 ? [ms] : tf.split(ms, batchSizes);
-      let weighted = 0;
-      try {
-        for (let b = 0; b < xbs.length; b++) {
-          const value = withRandom(dropoutRng, () =>
-            tf.tidy(() => {
-              const { value, grads } = tf.variableGrads(() => loss(xbs[b], mbs[b], true), vars);
-              adam.apply(vars.map((v) => grads[v.name]));
-              return value;
-            }),
-          );
-          weighted += (value.dataSync()[0] ?? NaN) * xbs[b].shape[0];
-          value.dispose();
+    history = await runEpochs({
+      epochs,
+      order: identityOrder(trainRows),
+      shuffle: shuffleRng,
+      signal: hooks.signal,
+      onEpoch: hooks.onEpoch ? (epoch, l, v) => hooks.onEpoch!(epoch, epochs, l, v) : undefined,
+      divergedHint: 'try a lower --learning-rate',
+      trainEpoch: (order) => {
+        const idx = tf.tensor1d(order.slice(), 'int32');
+        const [xs, ms] = tf.tidy(() => [tf.gather(xTrain, idx), tf.gather(mTrain, idx)]);
+        idx.dispose();
+        const xbs = sizes.length === 1 ? [xs] : tf.split(xs, sizes);
+        const mbs = sizes.length === 1 ? [ms] : tf.split(ms, sizes);
+        let weighted = 0;
+        try {
+          for (let b = 0; b < xbs.length; b++) {
+            const value = withRandom(dropoutRng, () =>
+              tf.tidy(() => {
+                const { value, grads } = tf.variableGrads(() => loss(xbs[b], mbs[b], true), vars);
+                adam.apply(vars.map((v) => grads[v.name]));
+                return value;
+              }),
+            );
+            weighted += (value.dataSync()[0] ?? NaN) * xbs[b].shape[0];
+            value.dispose();
+          }
+        } finally {
+          if (xbs.length > 1) tf.dispose([...xbs, ...mbs]);
+          tf.dispose([xs, ms]);
         }
-      } finally {
-        if (xbs.length > 1) tf.dispose([...xbs, ...mbs]);
-        tf.dispose([xs, ms]);
-      }
-      const epochLoss = weighted / trainRows;
-      if (!Number.isFinite(epochLoss)) {
-        throw new ChidsError(`training diverged at epoch ${epoch} (loss ${epochLoss}); try a lower --learning-rate`);
-      }
-      let valLoss: number | null = null;
-      if (xVal !== null && mVal !== null) {
+        return weighted;
+      },
+      validate: () => {
+        if (xVal === null || mVal === null) return null;
         const v = tf.tidy(() => loss(xVal, mVal, false));
-        valLoss = v.dataSync()[0] ?? NaN;
+        const value = v.dataSync()[0] ?? NaN;
         v.dispose();
-      }
-      history.loss.push(epochLoss);
-      history.valLoss.push(valLoss);
-      hooks.onEpoch?.(epoch, epochs, epochLoss, valLoss);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+        return value;
+      },
+    });
     ok = true;
   } finally {
     adam.dispose();
