@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { syntheticAVs as synthetic } from './helpers/avs.js';
 import {
   CHIDS_LAYERS,
   MODEL_DIR,
@@ -19,7 +20,6 @@ import {
   ensureTf,
   loadChids,
   loadLayersModelDir,
-  mulberry32,
   saveLayersModel,
   tf,
   trainChids,
@@ -34,18 +34,6 @@ const tmp = () => {
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** AVs like real ones (fi small, usi/uai mostly 0, some large outliers). */
-function synthetic(n: number, seed: number): Float64Array {
-  const rng = mulberry32(seed);
-  const avs = new Float64Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    avs[i * 3] = rng() * 0.3;
-    avs[i * 3 + 1] = rng() < 0.1 ? rng() * 3 : 0;
-    avs[i * 3 + 2] = rng() < 0.05 ? rng() * 80 : 0;
-  }
-  return avs;
-}
 
 const weightsOf = (m: tf.LayersModel) => m.getWeights().map((t) => Float32Array.from(t.dataSync() as Float32Array));
 

@@ -6,19 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mulberry32, trainChids } from '../src/model/nn/index.js';
-
-/** AVs shaped like real ones (fi small, usi/uai mostly 0, a few large), reproducible. */
-function synthetic(n: number, seed: number): Float64Array {
-  const rng = mulberry32(seed);
-  const avs = new Float64Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    avs[i * 3] = rng() * 0.3;
-    avs[i * 3 + 1] = rng() < 0.1 ? rng() * 3 : 0;
-    avs[i * 3 + 2] = rng() < 0.05 ? rng() * 8 : 0;
-  }
-  return avs;
-}
+import { trainChids } from '../src/model/nn/index.js';
+import { syntheticAVs as synthetic } from './helpers/avs.js';
 
 function close(a: number, b: number, rel: number, what: string): void {
   assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b), 1e-6), `${what}: ${a} vs ${b}`);

@@ -2,8 +2,7 @@
  * What both engines of the CHIDS autoencoder share (chids.ts in plain float32, chids-tf.ts in
  * TF.js): the layers, the reference's hyper-parameters, and what one training run is given.
  */
-import type { Rng } from '../../util/rng.js';
-import type { TrainHistory } from '../epochs.js';
+import type { EpochLoop, TrainHistory } from '../epochs.js';
 import { KERAS_ADAM } from './adam-step.js';
 
 /** The `kind` of the CHIDS autoencoder, as recorded in a baseline's manifest. */
@@ -37,11 +36,8 @@ export interface ChidsEngineRun {
   o: { epochs: number; batchSize: number; learningRate: number; activityL1: number };
   /** Seed of the initial weights (one Glorot sub-seed per layer is drawn from it). */
   modelSeed: number;
-  /** Training rows' order, shuffled by `shuffle` before each epoch. */
-  order: Int32Array;
-  shuffle: Rng;
-  signal?: AbortSignal;
-  onEpoch?: (epoch: number, loss: number, valLoss: number | null) => void;
+  /** The epoch loop's settings (epochs, shuffled order, cancellation, progress); the engine adds its steps. */
+  loop: Omit<EpochLoop, 'trainEpoch' | 'validate'>;
 }
 
 /** What an engine returns: the trained weights [k1, b1, k2, b2, …] and the per-epoch losses. */

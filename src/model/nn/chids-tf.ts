@@ -88,12 +88,7 @@ export async function trainChidsTfjs(run: ChidsEngineRun): Promise<ChidsEngineRe
   const l1 = tf.scalar(o.activityL1);
   try {
     const history = await runEpochs({
-      epochs: o.epochs,
-      order: run.order,
-      shuffle: run.shuffle,
-      signal: run.signal,
-      onEpoch: run.onEpoch,
-      divergedHint: 'are the anomaly vectors in range?',
+      ...run.loop,
       trainEpoch: (order) => {
         const batches = tf.tidy(() => {
           const shuffled = tf.gather(xTrain, tf.tensor1d(order.slice(), 'int32'));

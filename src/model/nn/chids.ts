@@ -351,10 +351,14 @@ export async function trainChids(avs: Float64Array, n: number, opts: ChidsTrainO
     valRows,
     o,
     modelSeed: sub.model,
-    order: identityOrder(trainRows),
-    shuffle: mulberry32(sub.shuffle),
-    signal: opts.signal,
-    onEpoch: opts.onEpoch,
+    loop: {
+      epochs: o.epochs,
+      order: identityOrder(trainRows),
+      shuffle: mulberry32(sub.shuffle),
+      signal: opts.signal,
+      onEpoch: opts.onEpoch,
+      divergedHint: 'are the anomaly vectors in range?',
+    },
   };
   const { params, history } = opts.engine === 'tfjs' ? await (await import('./chids-tf.js')).trainChidsTfjs(run) : await trainDense(run);
 
@@ -383,12 +387,7 @@ async function trainDense(run: ChidsEngineRun): Promise<ChidsEngineResult> {
   const net = new DenseNet(WIDTHS, chidsInitialWeights(run.modelSeed), { learningRate: o.learningRate });
   const x = Float32Array.from(run.avs);
   const history = await runEpochs({
-    epochs: o.epochs,
-    order: run.order,
-    shuffle: run.shuffle,
-    signal: run.signal,
-    onEpoch: run.onEpoch,
-    divergedHint: 'are the anomaly vectors in range?',
+    ...run.loop,
     trainEpoch: (order) => {
       // Σ batch_loss × batch_size in float32, as the TF.js engine sums it on the device.
       let weighted = 0;
