@@ -7,6 +7,8 @@
 // fstat/mmap/writev/close with enter and exit events, file paths drawn from a small site,
 // an occasional clone/execve, and ~20 µs between events (so 1 M events span ~20 s).
 import { openSync, writeSync, closeSync } from 'node:fs';
+// The project's generator, from the build (`npm run bench` builds first).
+import { mulberry32 } from '../dist/util/rng.js';
 
 const out = process.argv[2];
 const n = Number(process.argv[3] ?? 1_000_000);
@@ -15,13 +17,7 @@ if (!out || !Number.isInteger(n) || n < 1) {
   console.error('usage: node bench/gen-lidds.mjs OUT.sc [EVENTS]');
   process.exit(2);
 }
-let seed = 0x9e3779b9;
-const rnd = () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rnd = mulberry32(0x9e3779b9);
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 const pages = Array.from({ length: 40 }, (_, i) => `/var/www/html/${['index', 'login', 'about', 'img/logo', 'css/site', 'js/app'][i % 6]}${i}.${['php', 'html', 'png', 'css', 'js'][i % 5]}`);
 const libs = ['/lib/x86_64-linux-gnu/libc.so.6', '/etc/ld.so.cache', '/usr/lib/apache2/modules/mod_php.so', '/etc/apache2/.htpasswd'];
