@@ -1,5 +1,8 @@
 // Seeded pseudo-random numbers (mulberry32) for the lab's clients and attackers: the same seed
-// gives the same sequence of choices (timing still depends on the machine).
+// gives the same sequence of choices (timing still depends on the machine). The generator is
+// src/util/rng.ts's, written again here because these scripts run under plain node inside the
+// victim's sandbox, from a checkout that may be unbuilt (no dist/ to import); test/rng.test.ts
+// holds the two to the same numbers.
 export function rng(seed) {
   let a = seed >>> 0;
   const next = () => {
