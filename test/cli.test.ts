@@ -448,29 +448,43 @@ describe('chids encode', { skip: skipGolden }, () => {
     assert.deepEqual(fromScap, strip(text));
   });
 
-  it('never loads TF.js (while evaluate does, so the tracer works)', async () => {
+  it('never loads TF.js, nor does evaluate of a CHIDS-autoencoder baseline (while a TF.js import is seen, so the tracer works)', async () => {
     const encLog = path.join(tmp, 'loads-encode.txt');
     const evalLog = path.join(tmp, 'loads-evaluate.txt');
+    const tfLog = path.join(tmp, 'loads-tf.txt');
     const [enc, ev] = await pool([
       () => runCli(['encode', '--od', improved, g('syscall.txt')], { preload: [traceLoads], env: { CHIDS_TRACE_LOADS: encLog } }),
       () => runCli(['evaluate', '--od', improved, '--ns', g('syscall.txt'), '--json'], { preload: [traceLoads], env: { CHIDS_TRACE_LOADS: evalLog } }),
     ]);
     assertOk(enc);
     assertOk(ev);
-    assert.ok(existsSync(encLog) && existsSync(evalLog), 'the tracer wrote its logs');
+    // The control: the one module that loads TF.js, loaded under the same tracer.
+    const control = spawnSync(process.execPath, ['--import', 'tsx', '--import', traceLoads, '--input-type=module', '-e', "await import('./src/model/nn/tf.ts')"], {
+      cwd: path.join(import.meta.dirname, '..'),
+      env: { ...process.env, CHIDS_TRACE_LOADS: tfLog },
+      encoding: 'utf8',
+    });
+    assert.equal(control.status, 0, control.stderr);
+    assert.ok(existsSync(encLog) && existsSync(evalLog) && existsSync(tfLog), 'the tracer wrote its logs');
     const resolved = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
     const encLoads = resolved(encLog);
     const evalLoads = resolved(evalLog);
     assert.ok(encLoads.some((l) => l.startsWith('commander\t')), 'the tracer saw encode resolve its modules');
     assert.ok(encLoads.some((l) => /src\/app\/encode\./.test(l)), 'encode resolved its own code');
+    assert.ok(evalLoads.some((l) => /src\/model\/nn\/chids\./.test(l)), 'evaluate resolved the CHIDS model');
     assert.deepEqual(
       encLoads.filter((l) => /@tensorflow/.test(l)),
       [],
       'encode resolved a TF.js module',
     );
+    assert.deepEqual(
+      evalLoads.filter((l) => /@tensorflow/.test(l)),
+      [],
+      'evaluate of a CHIDS baseline resolved a TF.js module',
+    );
     assert.ok(
-      evalLoads.some((l) => l.startsWith('@tensorflow/')),
-      `evaluate should resolve @tensorflow (else this test cannot fail); saw ${evalLoads.length} modules`,
+      resolved(tfLog).some((l) => l.startsWith('@tensorflow/')),
+      'the tracer should see TF.js loaded by src/model/nn/tf.ts (else this test cannot fail)',
     );
   });
 });

@@ -1,7 +1,7 @@
 /**
- * A Node `--import` preload that records every module specifier the process resolves (ESM
- * `import` and `import()`, which is how chids loads everything, TF.js included), one line each:
- * `SPECIFIER<TAB>RESOLVED-URL`, appended to the file named by CHIDS_TRACE_LOADS.
+ * A Node `--import` preload that records every module specifier the process resolves, one line
+ * each, appended to the file named by CHIDS_TRACE_LOADS: ESM `import` and `import()` as
+ * `SPECIFIER<TAB>RESOLVED-URL`, CommonJS `require` (how TF.js is loaded) as `SPECIFIER<TAB>require`.
  *
  *   CHIDS_TRACE_LOADS=/tmp/loads.txt node --import tsx --import ./test/helpers/trace-loads.mjs src/cli/main.ts encode …
  *
@@ -10,13 +10,20 @@
  * and sees the specifiers exactly as written in the source.
  */
 import { appendFileSync } from 'node:fs';
-import { register } from 'node:module';
+import { Module, register } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 
 let target = null;
 
 if (isMainThread && process.env.CHIDS_TRACE_LOADS) {
-  register(import.meta.url, { data: { file: process.env.CHIDS_TRACE_LOADS } });
+  const file = process.env.CHIDS_TRACE_LOADS;
+  register(import.meta.url, { data: { file } });
+  // Every require() of a module, from createRequire too, goes through Module.prototype.require.
+  const original = Module.prototype.require;
+  Module.prototype.require = function (id) {
+    appendFileSync(file, `${id}\trequire\n`);
+    return original.call(this, id);
+  };
 }
 
 export function initialize(data) {
