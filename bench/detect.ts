@@ -1,7 +1,7 @@
 /**
  * `npm run bench:detect`: the detection benchmark on lab recordings, larger than data/example.
  *
- *     sudo npm run bench:detect -- [--cache DIR] [--victims web,redis] [--seconds 10] [--seed 2026]
+ *     sudo npm run bench:detect -- [--cache DIR] [--victims web,redis] [--seconds N] [--seed 2026]
  *         [--training 20] [--validation 3] [--test-normal 50] [--attacks N]
  *         [--models a,b,…] [--model-seed 1] [--epochs N] [--record-only | --compare-only]
  *     npm run bench:detect -- --dataset DIR [--dataset DIR2 …]   # compare only, on existing LID-DS scenarios
@@ -10,7 +10,9 @@
  *    (default $CHIDS_BENCH_CACHE, else ~/.cache/chids/bench-detect; never inside the
  *    repository): training/, validation/, test/normal/ (50: the FAR resolution is then
  *    1/50 = 2 %, so FAR ≤ 2 % allows one false alarm) and test/normal_and_attack/ (≥ 20, the
- *    victim's attacks in turn). A manifest (settings + plan) sits next to the
+ *    victim's attacks in turn), web 20 s and redis 10 s each unless --seconds says otherwise.
+ *    An attack recording whose attack traffic never reached the victim is recorded once more.
+ *    A manifest (settings + plan) sits next to the
  *    recordings; a rerun records only the recordings whose zip is missing (the lab writes
  *    each zip atomically, so an interrupted run resumes where it stopped).
  * 2. Runs `chids compare --json` (the CLI itself, in a child process) on each victim with
@@ -53,6 +55,18 @@ function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
   return m > 0 ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+}
+
+/**
+ * Recording length per victim when --seconds is not given. The web attacks start real tools
+ * (sqlmap, hydra: Python and C programs that probe before they attack) at 25-50 % of the
+ * window; on a loaded 2-core machine sqlmap sent its first probe up to 4 s after it started,
+ * and 10-s recordings left it 1 to 3 probes. 20 s leaves every web attack 10 s or more. The
+ * Redis attack is one redis-cli pipe, done in well under a second.
+ */
+const DEFAULT_SECONDS: Record<string, number> = { web: 20, redis: 10 };
+function defaultSeconds(victim: string): number {
+  return DEFAULT_SECONDS[victim] ?? 10;
 }
 
 interface VictimPlan {
@@ -127,8 +141,15 @@ async function recordVictim(vp: VictimPlan, signal: AbortSignal): Promise<void> 
           programs: progs,
           signal,
         });
-        const at = res.exploitStart !== null ? `, exploit at +${(res.exploitStart - res.warmupEnd).toFixed(2)} s${res.outcome ? ` (${res.outcome.detail})` : ''}` : '';
+        const at = res.exploitStart !== null ? `, exploit at +${(res.exploitStart - res.warmupEnd).toFixed(2)} s${res.outcome ? ` (${res.outcome.detail}; ${res.requestsInWindow ?? '?'} attack requests answered)` : ''}` : '';
         log(`  ${res.events.toLocaleString('en-US')} events${at}`);
+        // An attack whose traffic never reached the victim in the window (its tool still
+        // starting when the window closed) is no attack recording: record it once more; if it
+        // fails again it stays, and the table counts it as not having run.
+        if (res.attackRan === false && attempt < 2) {
+          log('  the attack did not reach the victim within the recording; recording it again');
+          continue;
+        }
         break;
       } catch (e) {
         if (signal.aborted || attempt >= 2) throw e;
@@ -145,19 +166,22 @@ async function recordVictim(vp: VictimPlan, signal: AbortSignal): Promise<void> 
  * in NAME.json). An attack that ran out of time is still in the recording (its traffic and
  * whatever it triggered), but the table should say how many got through.
  */
-function attackOutcomes(dir: string): Map<string, { recorded: number; succeeded: number }> {
-  const out = new Map<string, { recorded: number; succeeded: number }>();
+function attackOutcomes(dir: string): Map<string, { recorded: number; succeeded: number; ran: number; unknown: number }> {
+  const out = new Map<string, { recorded: number; succeeded: number; ran: number; unknown: number }>();
   const sub = path.join(dir, 'test', 'normal_and_attack');
   if (!existsSync(sub)) return out;
   for (const f of readdirSync(sub).filter((n) => n.endsWith('.zip')).sort()) {
     const entries = unzipSync(readFileSync(path.join(sub, f)), { filter: (e) => e.name.endsWith('.json') });
     const json = Object.values(entries)[0];
     if (!json) continue;
-    const a = (JSON.parse(strFromU8(json)) as { chids_lab?: { attack?: { name?: string; succeeded?: boolean } | null } }).chids_lab?.attack;
+    const a = (JSON.parse(strFromU8(json)) as { chids_lab?: { attack?: { name?: string; succeeded?: boolean; ran?: boolean | null } | null } }).chids_lab?.attack;
     if (!a?.name) continue;
-    const o = out.get(a.name) ?? { recorded: 0, succeeded: 0 };
+    const o = out.get(a.name) ?? { recorded: 0, succeeded: 0, ran: 0, unknown: 0 };
     o.recorded++;
     if (a.succeeded) o.succeeded++;
+    // Recordings made before the lab counted the attack's requests say nothing about it.
+    if (a.ran === true) o.ran++;
+    else if (a.ran === undefined || a.ran === null) o.unknown++;
     out.set(a.name, o);
   }
   return out;
@@ -213,7 +237,7 @@ async function main(): Promise<void> {
   const cache = path.resolve(values.cache ?? defaultCache());
   const rel = path.relative(root, cache);
   if (!rel.startsWith('..') && !path.isAbsolute(rel)) throw new BenchError(`--cache ${cache} is inside the repository; the recordings must stay out of git (default: ~/.cache/chids/bench-detect)`);
-  const seconds = int('seconds', values.seconds, 10, 5);
+  const seconds = values.seconds === undefined ? null : int('seconds', values.seconds, 10, 5);
   const seed = int('seed', values.seed, 2026);
   const warmup = values.warmup === undefined ? null : int('warmup', values.warmup, 0);
   const counts = {
@@ -238,7 +262,7 @@ async function main(): Promise<void> {
 
   const plans: VictimPlan[] = [];
   const datasets = values.dataset ?? [];
-  if (datasets.length === 0) for (const v of victims) plans.push(await planVictim(cache, { victim: v, seed, seconds, warmupSeconds: warmup }, counts));
+  if (datasets.length === 0) for (const v of victims) plans.push(await planVictim(cache, { victim: v, seed, seconds: seconds ?? defaultSeconds(v), warmupSeconds: warmup }, counts));
   if (datasets.length > 0) {
     for (const d of datasets) if (!existsSync(d)) throw new BenchError(`--dataset ${d}: no such directory`);
   } else if (!values['compare-only']) {
@@ -276,7 +300,9 @@ async function main(): Promise<void> {
     const outcomes = attackOutcomes(vp.dir);
     (json.victims as Record<string, unknown>)[vp.name] = { dataset: vp.dir, settings: vp.settings, recordings: cmp.recordings, attack_outcomes: Object.fromEntries(outcomes), rows: t.rows };
     const c = cmp.recordings;
-    const reached = outcomes.size ? ` Attacks that reached their goal within the recording: ${[...outcomes].map(([a, o]) => `${a} ${o.succeeded}/${o.recorded}`).join(', ')}.` : '';
+    const known = [...outcomes].filter(([, o]) => o.unknown < o.recorded);
+    const ran = known.length ? ` Attacks whose traffic reached the victim within the recording: ${known.map(([a, o]) => `${a} ${o.ran}/${o.recorded - o.unknown}`).join(', ')}.` : '';
+    const reached = outcomes.size ? `${ran} Attacks that reached their goal within the recording: ${[...outcomes].map(([a, o]) => `${a} ${o.succeeded}/${o.recorded}`).join(', ')}.` : '';
     sections.push(
       `### ${vp.name}\n\n${c.training} training, ${c.normal} normal test and ${c.attack} attack recordings${vp.about}; FAR resolution 1/${c.normal}.${reached}\n\n${t.markdown}`,
     );

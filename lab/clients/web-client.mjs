@@ -33,10 +33,13 @@ process.on('SIGINT', () => (stopping = true));
 
 const stats = { requests: 0, errors: 0, byStatus: {} };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+// Our own User-Agent, so that the victim's access log tells normal requests from the
+// attacker's (the lab counts the attack requests that reached the victim in the window).
+const USER_AGENT = 'chids-lab-client/1';
 
 function request(method, path, { body, headers = {}, cookie, keepAlive = true } = {}) {
   return new Promise((resolve) => {
-    const h = { ...headers };
+    const h = { 'User-Agent': USER_AGENT, ...headers };
     if (cookie) h.Cookie = cookie;
     if (body) h['Content-Length'] = Buffer.byteLength(body);
     const req = http.request({ ...BASE, method, path, headers: h, agent: keepAlive ? agent : false, timeout: 8000 }, (res) => {

@@ -28,6 +28,12 @@ export interface AttackOutcome {
   detail: string;
   /** The commands run, for the recording's metadata. */
   commands: string[];
+  /**
+   * How much the victim answered, when the attack itself can tell (Redis: lines of replies);
+   * otherwise the lab counts the attack's requests in the victim's own log
+   * (Victim.attackerRequests). 0 = the attack never reached the victim.
+   */
+  answered?: number;
 }
 
 export interface Attack {
@@ -211,11 +217,14 @@ const redisConfigWrite: Attack = {
     const args = ['-h', '127.0.0.1', '-p', '6379'];
     const r = await runIn(ctx, 'redis-cli', args, { input: script });
     const oks = (r.stdout.match(/^OK$/gm) ?? []).length;
+    // redis-cli prints every reply (OK, an error, a value, "(nil)"), one or more lines each.
+    const answered = r.stdout.split('\n').filter((l) => l.trim()).length;
     const saved = /^OK$/m.test(r.stdout) && !/ERR/.test(r.stdout);
     return {
       succeeded: saved,
       detail: `${oks} OK replies${/ERR/.test(r.stdout) ? `, errors: ${(/ERR[^\n]*/.exec(r.stdout) ?? [''])[0]}` : ''}`,
       commands: [`redis-cli ${args.join(' ')} < lab/attacks/redis-config-write.txt`],
+      answered,
     };
   },
 };

@@ -55,6 +55,10 @@ export interface RecordResult {
   warmupEnd: number;
   exploitStart: number | null;
   outcome: AttackOutcome | null;
+  /** Attack requests the victim answered inside the window (null: no attack, or not countable). */
+  requestsInWindow: number | null;
+  /** The attack reached the victim inside the window (null without an attack). */
+  attackRan: boolean | null;
   stats: StraceConverterStats;
 }
 
@@ -184,6 +188,15 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     if (attack && outcome === null) outcome = { succeeded: false, detail: 'still running at the end of the recording (stopped)', commands: [] };
     const finalOutcome = outcome as AttackOutcome | null;
     if (finalOutcome) log(`attack outcome: ${finalOutcome.detail}`);
+    // Did the attack's traffic reach the victim inside the window? On a loaded machine a tool
+    // can spend the whole window starting up (sqlmap, hydra), and such a recording holds no
+    // attack at all: a detector cannot be blamed for missing it.
+    let requestsInWindow: number | null = null;
+    if (finalOutcome && exploitStart !== null) {
+      requestsInWindow = finalOutcome.answered ?? victim.attackerRequests?.(srv, exploitStart, endMs / 1000) ?? null;
+    }
+    const ran = finalOutcome === null ? null : requestsInWindow === null ? finalOutcome.succeeded : requestsInWindow > 0;
+    if (finalOutcome) log(`attack requests answered in the window: ${requestsInWindow ?? 'unknown'}${ran ? '' : ' (the attack did not reach the victim)'}`);
 
     const nsOf = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
     const stats = await writeRecordingZip({
@@ -209,7 +222,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
           format: 1,
           victim: victim.name,
           victim_description: victim.description,
-          attack: attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome } : null,
+          attack: attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome, requests_in_window: requestsInWindow, ran } : null,
           seed: opts.seed,
           warmup_seconds: warmup,
           limits: cgroup ? { memory_bytes: DEFAULT_LAB_LIMITS.memoryBytes, pids: DEFAULT_LAB_LIMITS.pids } : null,
@@ -226,7 +239,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
       rmSync(opts.outFile, { force: true });
       throw new ChidsError(`lab: strace recorded no events of the ${victim.name} victim in the recording window (${sandbox.logTail()})`);
     }
-    return { file: opts.outFile, name, victim: victim.name, attack: attack?.name ?? null, events: stats.events, warmupEnd: warmupEnd / 1000, exploitStart, outcome: finalOutcome, stats };
+    return { file: opts.outFile, name, victim: victim.name, attack: attack?.name ?? null, events: stats.events, warmupEnd: warmupEnd / 1000, exploitStart, outcome: finalOutcome, requestsInWindow, attackRan: ran, stats };
   } finally {
     if (sandbox) {
       if (sandbox.running) await sandbox.stop(3000).catch(() => sandbox?.kill());

@@ -26,6 +26,30 @@ export interface Victim {
   client(seed: number, untilMs: number): { script: string; args: string[] };
   /** Seconds of normal traffic before the recording starts (LID-DS: warm-up). */
   warmupSeconds: number;
+  /**
+   * After a recording (the victim stopped, `srv` still there): how many requests not from the
+   * normal client the victim served between the two epoch times (seconds), i.e. the attack
+   * traffic that reached it; undefined when the victim keeps no such log.
+   */
+  attackerRequests?(srv: string, fromSec: number, toSec: number): number;
+}
+
+/** The web client's User-Agent (lab/clients/web-client.mjs); any other one is the attacker. */
+export const WEB_CLIENT_AGENT = 'chids-lab-client/1';
+
+/**
+ * Counts nginx access-log lines (lab/web/nginx.conf's `chids` format: `$msec $status
+ * "$request" "$http_user_agent"`) in [fromSec, toSec] whose agent is not the normal client's.
+ */
+export function countAttackerRequests(log: string, fromSec: number, toSec: number): number {
+  let n = 0;
+  for (const line of log.split('\n')) {
+    const m = /^(\d+\.\d+) \d+ ".*" "(.*)"$/.exec(line);
+    if (!m) continue;
+    const t = Number(m[1]);
+    if (t >= fromSec && t <= toSec && m[2] !== WEB_CLIENT_AGENT) n++;
+  }
+  return n;
 }
 
 /** The repository's `lab/` directory (works from src/ with tsx and from dist/). */
@@ -122,6 +146,10 @@ const web: Victim = {
     copyFileSync(path.join(lab, 'web', 'run.sh'), path.join(srv, 'run.sh'));
     chmodSync(path.join(srv, 'run.sh'), 0o755);
     chmodSync(srv, 0o755);
+  },
+  attackerRequests(srv, fromSec, toSec) {
+    const log = path.join(srv, 'nginx', 'logs', 'access.log');
+    return existsSync(log) ? countAttackerRequests(readFileSync(log, 'utf8'), fromSec, toSec) : 0;
   },
   client(seed, untilMs) {
     return { script: path.join(labDir(), 'clients', 'web-client.mjs'), args: ['--seed', String(seed), '--until', String(untilMs)] };
