@@ -196,7 +196,7 @@ async function scoreRecording(
     explanations = [];
     let k = 0;
     for (const has of windowHasAv) {
-      explanations.push(has ? scorer.explain(rows.subarray(3 * k, 3 * k + 3)) : null);
+      explanations.push(has ? scorer.explain(rows.subarray(3 * k, 3 * k + 3), errors[k]) : null);
       if (has) k++;
     }
   }

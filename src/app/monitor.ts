@@ -418,7 +418,7 @@ export class Monitor {
       unseenArgs: w.unseenArgs ?? [],
       model: this.o.scorer.kind,
     };
-    if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!);
+    if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!, score);
     if (this.exploitNs !== null) {
       const endNs = w.startNs + BigInt(this.o.windowNs);
       if (endNs <= this.exploitNs) {

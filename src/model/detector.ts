@@ -83,10 +83,10 @@ export interface Detector<Tap extends EventTap = EventTap> {
    */
   scoreWindow(w: ClosedWindow<Tap>): number | null;
   /**
-   * For detectors whose score is a ratio of one feature of the AV to a reference (calibrated):
-   * which feature gave the score of this AV ([fi, usi, uai]) and by how much.
+   * For detectors whose score is a ratio of one feature to a reference (calibrated): which
+   * feature gave `score`, the score of the window whose AV ([fi, usi, uai]) is `av`, and by how much.
    */
-  explain?(av: ArrayLike<number>): WindowExplanation;
+  explain?(av: ArrayLike<number>, score?: number): WindowExplanation;
   /** Writes the model under `dir/model/`; leaves no partial files if it throws. */
   save(dir: string): Promise<void>;
   /** Frees the model (tensors). Unusable afterwards. */
@@ -95,7 +95,7 @@ export interface Detector<Tap extends EventTap = EventTap> {
 
 /** Why a window scored what it did: score = value / reference of one feature. */
 export interface WindowExplanation {
-  /** The feature that gave the score (calibrated: "fi" or "unseen" = usi + uai). */
+  /** The feature that gave the score (calibrated: "fi", "unseen" = usi + uai, or "novel" = unseen n-grams). */
   feature: string;
   value: number;
   /** The feature's largest value over the normal calibration windows (floored). */

@@ -86,7 +86,8 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
   const priority: FalcoPriority = v.score > v.criticalThreshold ? 'Critical' : 'Warning';
   const why: string[] = [];
   const e = v.explanation;
-  if (e) why.push(`${FEATURE_NAMES[e.feature] ?? e.feature} ${fmt(e.value)} is ${fmtRatio(e.ratio)}× its normal maximum ${fmt(e.reference)}`);
+  // The n-gram feature's reference is a fence above its normal maximum (src/model/calibrated.ts).
+  if (e) why.push(`${FEATURE_NAMES[e.feature] ?? e.feature} ${fmt(e.value)} is ${fmtRatio(e.ratio)}× its normal ${e.feature === 'novel' ? 'bound' : 'maximum'} ${fmt(e.reference)}`);
   if (v.unseenSyscalls.length > 0) why.push(`unseen syscalls ${list(v.unseenSyscalls)}`);
   if (v.unseenArgs.length > 0) why.push(`unseen args ${list(v.unseenArgs)}`);
   if (why.length === 0) why.push('unusual volume or sequence');
@@ -127,7 +128,7 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
 }
 
 /** How an explained feature is named in an alert's text. */
-const FEATURE_NAMES: Record<string, string> = { fi: 'volume (fi)', unseen: 'unseen activity (usi + uai)' };
+const FEATURE_NAMES: Record<string, string> = { fi: 'volume (fi)', unseen: 'unseen activity (usi + uai)', novel: 'unseen syscall sequences (n-grams)' };
 
 function fmtRatio(r: number): string {
   return r >= 1000 ? r.toExponential(2) : r.toFixed(2);

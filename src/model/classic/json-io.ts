@@ -15,6 +15,13 @@ export async function saveJsonModel(dir: string, file: string, doc: unknown): Pr
   await replaceDirAtomic(join(dir, MODEL_DIR), (tmp) => writeFile(join(tmp, file), JSON.stringify(doc) + '\n'));
 }
 
+/** Writes several files into `dir/model/` at once (replacing any previous `dir/model/`). */
+export async function saveJsonModels(dir: string, docs: Readonly<Record<string, unknown>>): Promise<void> {
+  await replaceDirAtomic(join(dir, MODEL_DIR), async (tmp) => {
+    for (const [file, doc] of Object.entries(docs)) await writeFile(join(tmp, file), JSON.stringify(doc) + '\n');
+  });
+}
+
 /** Reads and validates `dir/model/<file>`; every problem is one InputError naming the file. */
 export function readJsonModel<T>(dir: string, file: string, schema: z.ZodType<T>, what: string): Promise<T> {
   return readJsonChecked(join(dir, MODEL_DIR, file), schema, what);

@@ -236,7 +236,7 @@ export class StideDetector implements Detector<StideTap> {
     readonly ngram: number,
     readonly threadAware: boolean,
     /** How the thresholds were set (a freshly trained detector; not saved with the model). */
-    calibration?: NoveltyCalibration,
+    readonly calibration?: NoveltyCalibration,
   ) {
     this.settings = { ...stideSettings(ngram, threadAware, grams.size), ...(calibration ? { threshold: calibrationSettings(calibration) } : {}) };
   }
@@ -257,10 +257,15 @@ export class StideDetector implements Detector<StideTap> {
   }
 
   save(dir: string): Promise<void> {
+    return saveJsonModel(dir, STIDE_FILE, this.modelDoc());
+  }
+
+  /** The content of `model/stide.json` (the default detector saves it next to its own file). */
+  modelDoc(): Record<string, unknown> {
     const n = this.ngram;
     const flat: number[] = [];
     for (const key of this.grams) for (let i = 0; i < n; i++) flat.push(key.charCodeAt(i));
-    return saveJsonModel(dir, STIDE_FILE, {
+    return {
       format: STIDE_FORMAT,
       version: 1,
       kind: STIDE_KIND,
@@ -268,7 +273,7 @@ export class StideDetector implements Detector<StideTap> {
       thread_aware: this.threadAware,
       syscalls: this.syscalls.names,
       ngrams: flat,
-    });
+    };
   }
 
   dispose(): void {}
