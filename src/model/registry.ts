@@ -68,7 +68,7 @@ export const MODELS: Readonly<Record<ModelName, ModelInfo>> = Object.freeze({
   calibrated: {
     name: 'calibrated',
     input: 'calibrated anomaly vectors',
-    summary: 'default: max over the AV features (fi; usi + uai) of value / largest normal value, calibrated leaving one training recording out',
+    summary: 'default: max over fi, usi + uai and the share of unseen syscall 6-grams of value / normal reference, each calibrated leaving one training recording out',
     defaults: {},
   },
   chids: {
