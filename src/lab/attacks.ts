@@ -173,7 +173,7 @@ const cmdInjection: Attack = {
   programs: ['bash'],
   async run(ctx) {
     const lab = labDir();
-    const args = [path.join(lab, 'attacks', 'revshell.mjs'), '--mode', 'shell', '--commands', path.join(lab, 'attacks', 'revshell-commands.txt'), '--timeout', String(Math.max(2000, ctx.deadlineMs - Date.now() - 500))];
+    const args = [path.join(lab, 'attacks', 'revshell.mjs'), '--mode', 'shell', '--commands', path.join(lab, 'attacks', 'revshell-commands.txt'), '--deadline', String(Math.max(Date.now() + 2000, ctx.deadlineMs - 500))];
     const r = await runIn(ctx, process.execPath, args);
     const res = parseJson(r.stdout) as { connected?: boolean; output?: string } | null;
     return {
@@ -192,7 +192,7 @@ const containerEscape: Attack = {
   programs: ['base64'],
   async run(ctx) {
     const lab = labDir();
-    const args = [path.join(lab, 'attacks', 'revshell.mjs'), '--mode', 'inline', '--script', path.join(lab, 'attacks', 'escape.sh'), '--timeout', String(Math.max(2000, ctx.deadlineMs - Date.now() - 500))];
+    const args = [path.join(lab, 'attacks', 'revshell.mjs'), '--mode', 'inline', '--script', path.join(lab, 'attacks', 'escape.sh'), '--deadline', String(Math.max(Date.now() + 2000, ctx.deadlineMs - 500))];
     const r = await runIn(ctx, process.execPath, args);
     const res = parseJson(r.stdout) as { connected?: boolean; output?: string } | null;
     const out = res?.output ?? '';
