@@ -21,7 +21,7 @@ import { rng } from './rng.js';
 import { straceArgs } from '../trace/strace/options.js';
 import { sleep as delay } from '../util/sleep.js';
 import { Sandbox } from './sandbox.js';
-import { victimNamed, type VictimName } from './victims.js';
+import { victimNamed, type Victim, type VictimName } from './victims.js';
 import type { StraceConverterStats } from '../trace/strace/to-lidds.js';
 
 export interface RecordOptions {
@@ -80,6 +80,27 @@ export function labTmpBase(): string {
 }
 
 const READY_TIMEOUT_MS = 40_000;
+
+/**
+ * Did the attack's traffic reach the victim inside the window? On a loaded machine a tool can
+ * spend the whole window starting up (sqlmap, hydra), and such a recording holds no attack at
+ * all: a detector cannot be blamed for missing it. Call after the victim stopped (its logs are
+ * complete), with its `srv` still there.
+ */
+export function attackEvidence(
+  victim: Victim,
+  outcome: AttackOutcome | null,
+  srv: string,
+  exploitStart: number | null,
+  endSec: number,
+  log: (msg: string) => void,
+): { requestsInWindow: number | null; ran: boolean | null } {
+  if (outcome === null) return { requestsInWindow: null, ran: null };
+  const requestsInWindow = exploitStart === null ? null : (outcome.answered ?? victim.attackerRequests?.(srv, exploitStart, endSec) ?? null);
+  const ran = requestsInWindow === null ? outcome.succeeded : requestsInWindow > 0;
+  log(`attack requests answered in the window: ${requestsInWindow ?? 'unknown'}${ran ? '' : ' (the attack did not reach the victim)'}`);
+  return { requestsInWindow, ran };
+}
 
 export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
   const victim = victimNamed(opts.victim);
@@ -188,15 +209,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     if (attack && outcome === null) outcome = { succeeded: false, detail: 'still running at the end of the recording (stopped)', commands: [] };
     const finalOutcome = outcome as AttackOutcome | null;
     if (finalOutcome) log(`attack outcome: ${finalOutcome.detail}`);
-    // Did the attack's traffic reach the victim inside the window? On a loaded machine a tool
-    // can spend the whole window starting up (sqlmap, hydra), and such a recording holds no
-    // attack at all: a detector cannot be blamed for missing it.
-    let requestsInWindow: number | null = null;
-    if (finalOutcome && exploitStart !== null) {
-      requestsInWindow = finalOutcome.answered ?? victim.attackerRequests?.(srv, exploitStart, endMs / 1000) ?? null;
-    }
-    const ran = finalOutcome === null ? null : requestsInWindow === null ? finalOutcome.succeeded : requestsInWindow > 0;
-    if (finalOutcome) log(`attack requests answered in the window: ${requestsInWindow ?? 'unknown'}${ran ? '' : ' (the attack did not reach the victim)'}`);
+    const { requestsInWindow, ran } = attackEvidence(victim, finalOutcome, srv, exploitStart, endMs / 1000, log);
 
     const nsOf = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
     const stats = await writeRecordingZip({

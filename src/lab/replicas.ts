@@ -26,7 +26,7 @@ import { attackNamed, type AttackOutcome } from './attacks.js';
 import { createLabCgroup, DEFAULT_LAB_LIMITS, type LabCgroup } from './cgroup.js';
 import { planRecordings, preflight, type RecordManyOptions } from './dataset.js';
 import { programVersions, versionOf } from './programs.js';
-import { LAB_KEEP_ENV, labTmpBase, type RecordResult } from './record.js';
+import { LAB_KEEP_ENV, attackEvidence, labTmpBase, type RecordResult } from './record.js';
 import { rng } from './rng.js';
 import { Sandbox } from './sandbox.js';
 import { victimNamed, type VictimName } from './victims.js';
@@ -219,6 +219,7 @@ export async function recordReplicaGroup(opts: ReplicaGroupOptions): Promise<Rep
     if (attack && outcome === null) outcome = { succeeded: false, detail: 'still running at the end of the recording (stopped)', commands: [] };
     const finalOutcome = outcome as AttackOutcome | null;
     if (finalOutcome) log(`attack outcome: ${finalOutcome.detail}`);
+    const evidence = attackEvidence(victim, finalOutcome, attacked === null ? '' : reps[attacked].srv, exploitStart, endMs / 1000, log);
 
     staging = mkdtempSync(path.join(parent, `.${name}.tmp-`));
     const nsOf = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
@@ -250,7 +251,7 @@ export async function recordReplicaGroup(opts: ReplicaGroupOptions): Promise<Rep
                 format: 1,
                 victim: victim.name,
                 victim_description: victim.description,
-                attack: isAttacked && attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome } : null,
+                attack: isAttacked && attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome, requests_in_window: evidence.requestsInWindow, ran: evidence.ran } : null,
                 replica: { group: name, index: i + 1, of: reps.length, attacked: attacked === null ? null : attacked + 1 },
                 seed: opts.seed,
                 warmup_seconds: warmup,
@@ -276,6 +277,8 @@ export async function recordReplicaGroup(opts: ReplicaGroupOptions): Promise<Rep
         warmupEnd: warmupEnd / 1000,
         exploitStart: isAttacked ? exploitStart : null,
         outcome: isAttacked ? finalOutcome : null,
+        requestsInWindow: isAttacked ? evidence.requestsInWindow : null,
+        attackRan: isAttacked ? evidence.ran : null,
         stats,
       });
     }
