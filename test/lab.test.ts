@@ -68,7 +68,12 @@ function pidNamespaces(): Set<string> {
   return out;
 }
 
-/** Processes in a pid namespace that did not exist before, or naming `marker` in their command line. */
+/**
+ * Processes naming `marker` in their command line, or in a pid namespace that did not exist before
+ * and whose mounts name `marker` (the sandbox bind-mounts its work directory, under `marker`): other
+ * test files running at the same time start namespaces of their own (podman containers, other
+ * labs), which are not this recording's leftovers.
+ */
 function leftovers(before: Set<string>, marker: string): string[] {
   const found: string[] = [];
   for (const e of readdirSync('/proc')) {
@@ -76,7 +81,8 @@ function leftovers(before: Set<string>, marker: string): string[] {
     try {
       const ns = readlinkSync(`/proc/${e}/ns/pid`);
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (!before.has(ns) || cmd.includes(marker)) found.push(`${e}: ${cmd.slice(0, 120)}`);
+      const ours = cmd.includes(marker) || (!before.has(ns) && readFileSync(`/proc/${e}/mountinfo`, 'utf8').includes(marker));
+      if (ours) found.push(`${e}: ${cmd.slice(0, 120)}`);
     } catch {
       /* gone */
     }
