@@ -223,3 +223,23 @@ async function cleanupAll(h: NatsHarness): Promise<void> {
   await Promise.all(h.nodes.map((n) => n.kill()));
   rmSync(h.dir, { recursive: true, force: true });
 }
+
+/** Every message of a stream, in stream order: subject, Nats-Msg-Id, payload text. */
+export async function streamMessages(url: string, stream: string): Promise<{ subject: string; id: string; data: string }[]> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: url.split(',') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(stream);
+    const out: { subject: string; id: string; data: string }[] = [];
+    if (info.state.messages === 0) return out;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (m) out.push({ subject: m.subject, id: m.header.get('Nats-Msg-Id'), data: m.string() });
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
