@@ -34,12 +34,13 @@ import { ChidsError, InputError, describeError } from '../util/errors.js';
 import { secondsToNs } from '../util/time.js';
 import { FileSink, StdoutSink, WebhookSink, alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
 import { resolveEncoding } from '../engine/encoding.js';
-import { readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
+import { pathsInDir, readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outputs/prometheus.js';
 import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
 import { loadDetector } from '../model/registry.js';
+import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
@@ -83,6 +84,8 @@ export interface MonitorOptions {
   /** Containers tracked at most; events of further ones are dropped and counted (default 256). */
   maxContainers?: number;
   onWindow?: (w: ScoredWindow) => void;
+  /** A further tap on each container's events (the fleet agent's replica aspects). */
+  newTap?: (container: ContainerInfo, names: NameTable) => EventTap;
 }
 
 interface Pipeline {
@@ -103,6 +106,8 @@ interface Pipeline {
   n: number;
   /** The model's tap, for models that read the syscalls. */
   tap: EventTap | null;
+  /** The tap of MonitorOptions.newTap, if any. */
+  extraTap: EventTap | null;
   /** Skip to the next line start (after a line the parser could not hold). */
   resync: boolean;
   /** Events the window clock refused (a gap over the work budget). */
@@ -144,8 +149,8 @@ export class Monitor {
     late: 0,
     restarts: 0,
   };
-  readonly threshold: number;
-  readonly criticalThreshold: number;
+  threshold: number;
+  criticalThreshold: number;
   private readonly pipelines = new Map<string, Pipeline>();
   private readonly names = new NameTable();
   private readonly latencies = new Float64Array(LATENCY_RING);
@@ -161,6 +166,31 @@ export class Monitor {
     this.criticalThreshold = o.thresholds[THETAS.length - 1];
     this.maxContainers = o.maxContainers ?? 256;
     this.exploitNs = o.exploitAtSec == null ? null : secondsToNs(o.exploitAtSec);
+  }
+
+  /**
+   * Hot swap to another baseline (a new version pushed to the fleet): from now on every
+   * container's events are encoded against its vocabulary and its windows scored by its model
+   * and thresholds. No window is dropped; the one in progress mixes the two (its earlier events
+   * were judged against the old vocabulary), and sequence models start their history afresh.
+   */
+  swapBaseline(next: { vocab: Vocabulary; scorer: LiveDetector; thresholds: readonly number[] }): LiveDetector {
+    if (next.thresholds.length !== THETAS.length) throw new ChidsError(`the baseline has ${next.thresholds.length} thresholds, expected ${THETAS.length}`);
+    const old = this.o.scorer;
+    // The parsers' event paths are built for the model's kind (with or without a tap on the events).
+    if ((old.newTap === undefined) !== (next.scorer.newTap === undefined)) throw new ChidsError(`a hot swap keeps the kind of model: ${old.kind} cannot be replaced by ${next.scorer.kind} (restart the monitor)`);
+    this.o.vocab = next.vocab;
+    this.o.scorer = next.scorer;
+    this.o.thresholds = next.thresholds;
+    this.threshold = thresholdFor(next.thresholds, this.o.theta);
+    this.criticalThreshold = next.thresholds[THETAS.length - 1];
+    for (const p of this.pipelines.values()) {
+      p.encoder.setVocabulary(next.vocab);
+      p.avs = new Float64Array(3 * Math.max(1, next.scorer.history));
+      p.n = 0;
+      p.tap = next.scorer.newTap?.(this.names) ?? null;
+    }
+    return old;
   }
 
   /** Containers being tracked. */
@@ -277,6 +307,7 @@ export class Monitor {
       avs: new Float64Array(3 * Math.max(1, this.o.scorer.history)),
       n: 0,
       tap: this.o.scorer.newTap?.(this.names) ?? null,
+      extraTap: this.o.newTap?.(container, this.names) ?? null,
       resync: false,
       refused: 0,
       backwards: 0,
@@ -316,14 +347,17 @@ export class Monitor {
         p.lastNsec = ev.nsec;
       }
     };
-    const tap = p.tap;
+    const extra = p.extraTap;
     const tapped =
-      tap === null
+      p.tap === null && extra === null
         ? onEvent
         : (ev: SyscallEvent): void => {
             const dropped = enc.clock.dropped;
             onEvent(ev);
-            if (enc.clock.dropped === dropped) tap.event(ev, enc.clock.current);
+            if (enc.clock.dropped !== dropped) return;
+            // p.tap, not a copy: a hot swap replaces it.
+            p.tap?.event(ev, enc.clock.current);
+            extra?.event(ev, enc.clock.current);
           };
     return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent: tapped, onBadLine: (err) => this.badLine(p, err) });
   }
@@ -503,6 +537,8 @@ export interface RunMonitorOptions {
   onWindow?: (w: ScoredWindow) => void;
   /** A live source is ready (attached). */
   onReady?: (info: Record<string, unknown>) => void;
+  /** Publish windows and alerts to NATS JetStream (the fleet). */
+  nats?: Omit<FleetAgentOptions, 'log'>;
   /**
    * A second detection method on the same stream and clock, alerting into the same sinks
    * (`--replicas`: the replica comparison, src/app/replica-monitor.ts).
@@ -536,6 +572,7 @@ export interface MonitorSummary {
   events_per_s: number;
   exploit?: { at: number; false_alarms: number; alerts_after: number; first_alert_after_s: number | null };
   metrics_url?: string;
+  nats?: ReturnType<FleetAgent['stats']>;
 }
 
 const TICK_MS = 100;
@@ -548,12 +585,14 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
   const { faithful, windowNs } = resolveEncoding(data.manifest, o, (msg) => log.warn(msg));
-  const scorer = await loadDetector(o.artifacts.model, data.manifest?.model.type);
+  let scorer = await loadDetector(o.artifacts.model, data.manifest?.model.type);
   // Warm the model up so that the first real window is scored as fast as the rest.
   if (scorer.reads === 'vectors') {
     for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
   }
   const metrics = o.metrics ? new MonitorMetrics() : null;
+  // The fleet agent connects in the background: an unreachable broker never stops detection.
+  const agent = o.nats ? FleetAgent.start({ ...o.nats, log }) : null;
   const sinks: AlertSink[] = [];
   let server: MetricsServer | null = null;
   const ac = new AbortController();
@@ -584,7 +623,20 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       metrics,
       log,
       exploitAtSec: o.exploitAtSec ?? null,
-      onWindow: o.onWindow,
+      onWindow: agent === null ? o.onWindow : (w) => (agent.window(w, monitor.threshold, windowNs), o.onWindow?.(w)),
+      newTap: agent?.newTap,
+    });
+    agent?.followBaseline(async (dir, entry) => {
+      const next = await readBaselineData(pathsInDir(dir));
+      const enc = resolveEncoding(next.manifest, o, () => undefined);
+      if (enc.faithful !== faithful || enc.windowNs !== windowNs) throw new ChidsError('its encoding (window length or faithful mode) differs: restart the monitor');
+      if (next.thresholds === null) throw new ChidsError('no threshold list in it');
+      const model = await loadDetector(pathsInDir(dir).model!, next.manifest?.model.type);
+      const old = scorer;
+      monitor.swapBaseline({ vocab: next.vocab, scorer: model, thresholds: next.thresholds });
+      scorer = model;
+      old.dispose();
+      log.info('baseline swapped', { image: o.nats?.follow?.image, version: entry.version, threshold: monitor.threshold });
     });
     const companion = o.companion?.(sinks) ?? null;
     const source: LiveSource = await openLiveSource({ ...o.source, log });
@@ -688,6 +740,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     monitor.finish();
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
     for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
+    await agent?.close(o.drainTimeoutMs ?? 5000);
     const elapsed = (performance.now() - t0) / 1000;
     const s = monitor.stats;
     const summary: MonitorSummary = {
@@ -718,6 +771,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       };
     }
     if (server) summary.metrics_url = server.url;
+    if (agent) summary.nats = agent.stats();
     log.info('monitor stopped', summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
@@ -725,6 +779,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
     if (server) await server.close();
+    await agent?.close(0);
     scorer.dispose();
   }
 }

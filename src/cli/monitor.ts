@@ -26,6 +26,11 @@ interface Flags extends ArtifactFlags {
   replicaWindow?: number;
   replicaThreshold?: number;
   replicaSimilarity?: 'covered' | 'nearest' | 'mean';
+  nats?: string;
+  node?: string;
+  spool?: string;
+  containerName?: string;
+  image?: string;
 }
 
 export function register(program: Command): void {
@@ -55,6 +60,11 @@ export function register(program: Command): void {
     .addOption(new Option('--replica-window <length>', '--replicas: window length, aligned on absolute time (default 10s)').argParser(windowLength))
     .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.05)', positiveNumber('--replica-threshold'))
     .addOption(new Option('--replica-similarity <how>', '--replicas: covered (default), nearest or mean (see chids replicas --help)').choices(['covered', 'nearest', 'mean']))
+    .option('--nats <url>', 'also publish every window and alert to NATS JetStream (nats://HOST:PORT, comma-separated for a cluster); see `chids fleet`')
+    .option('--node <name>', 'with --nats: this node\'s name in subjects and messages (default: the host name)')
+    .option('--spool <dir>', 'with --nats: keep messages on disk while the broker is away, replayed in order when it is back')
+    .option('--container-name <name>', 'stdin: the replayed container\'s name (default: stdin)')
+    .option('--image <ref>', 'the image the monitored containers run (fleet replica groups; the baseline fetched from the fleet when --od is not given)')
     .addHelpText(
       'after',
       `
@@ -67,6 +77,7 @@ Examples:
   $ unzip -p rec.zip rec.sc | chids monitor --od models/web --exploit-at 1631078877.51
   $ chids monitor --od models/web --source strace --pid 4242 --alerts /var/log/chids.jsonl
   $ chids monitor --od models/web --source strace --cmd "./serve.sh" --metrics 127.0.0.1:9464
+  $ cat web-1.sc | chids monitor --od models/web --source stdin --realtime --nats nats://127.0.0.1:4222 --node node-a --container-name web-1 --image nginx:1.25 --spool /var/lib/chids/spool
   $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"
   $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"`,
     )
@@ -84,6 +95,8 @@ Examples:
       const auth = process.env[WEBHOOK_AUTH_ENV];
       if (auth) headers.Authorization = auth;
       if (Object.keys(headers).length > 0 && !flags.webhook) throw new ChidsError(`--webhook-header and ${WEBHOOK_AUTH_ENV} need --webhook URL`);
+      for (const [flag, v] of [['--node', flags.node], ['--spool', flags.spool]] as const) if (v !== undefined && !flags.nats) throw new ChidsError(`${flag} needs --nats URL`);
+      if (flags.containerName !== undefined && flags.source !== 'stdin') throw new ChidsError('--container-name names a stdin replay; live containers are named by their ids');
       const replicaOpts = { windowNs: flags.replicaWindow, threshold: flags.replicaThreshold, similarity: flags.replicaSimilarity };
       if (flags.replicas && !flags.od && !flags.tm) {
         // Training-less: the replica comparison alone.
@@ -103,9 +116,14 @@ Examples:
         return;
       }
       const ReplicaFeed = flags.replicas ? (await import('../app/replica-monitor.js')).ReplicaFeed : null;
+      const fromFleet = flags.nats !== undefined && !flags.od && !flags.ss && !flags.tm;
+      if (fromFleet && !flags.image) throw new ChidsError('--nats without --od fetches the baseline of --image REF from the fleet: give --image (or --od DIR)');
+      // No local baseline: the fleet's registry has the image's.
+      const fetched = fromFleet ? await (await import('../app/fleet-baselines.js')).fetchBaseline({ url: flags.nats!, image: flags.image!, log }) : null;
+      const artifacts = fetched?.paths ?? artifactPaths(flags, true);
       const summary = await runMonitor({
         companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
-        artifacts: artifactPaths(flags, true),
+        artifacts,
         source: {
           kind: flags.source,
           pids: flags.pid?.map(Number),
@@ -126,6 +144,17 @@ Examples:
         exploitAtSec: flags.exploitAt,
         queueBytes: Math.round(flags.queueMb * 1024 * 1024),
         maxEmptyWindows: flags.maxEmptyWindows,
+        nats: flags.nats
+          ? {
+              url: flags.nats,
+              node: flags.node,
+              spoolDir: flags.spool ?? null,
+              containerName: flags.containerName,
+              image: flags.image,
+              // A baseline from the registry is followed: a newer version pushed is swapped in.
+              follow: fetched ? { image: flags.image!, revision: fetched.entry.revision } : undefined,
+            }
+          : undefined,
         log,
       });
       const l = summary.alerts_lost;

@@ -17,6 +17,7 @@ import { register as registerDemo } from './demo.js';
 import { register as registerMonitor } from './monitor.js';
 import { register as registerCapture } from './capture.js';
 import { register as registerReplicas } from './replicas.js';
+import { register as registerFleet } from './fleet.js';
 
 
 export function buildProgram(): Command {
@@ -55,6 +56,7 @@ package 'sysdig'), sysdig text (sysdig -r output), or directories of them.`,
   registerMonitor(program);
   registerCapture(program);
   registerReplicas(program);
+  registerFleet(program);
   return program;
 }
 

@@ -189,7 +189,7 @@ export interface MetricsServer {
 }
 
 /** Serves `/metrics` (and `/healthz`) on host:port. */
-export function startMetricsServer(metrics: MonitorMetrics, listen: string): Promise<MetricsServer> {
+export function startMetricsServer(metrics: Pick<MonitorMetrics, 'text' | 'registry'>, listen: string): Promise<MetricsServer> {
   const { host, port } = parseListen(listen);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
