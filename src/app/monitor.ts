@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
+import { EnteredSpan } from '../capture/entered.js';
 import { openLiveSource } from '../capture/open.js';
 import { type LiveSource, type SourceSpec } from '../capture/source.js';
 import { WindowEncoder, type EncodedWindow } from '../encode/anomaly.js';
@@ -112,6 +113,8 @@ interface Pipeline {
   /** clock.jumps + refused, and clock.late + backwards, already counted in the stats. */
   jumpsSeen: number;
   lateSeen: number;
+  /** Node-wide eBPF: when events came from processes that entered the container (`proc.is_exec`). */
+  entered: EnteredSpan | null;
 }
 
 /** Scoring latencies kept for the percentiles (a ring; the histogram has them all). */
@@ -184,6 +187,7 @@ export class Monitor {
       }
       p = this.open(container, format);
     }
+    if (container.entered) (p.entered ??= new EnteredSpan()).mark(data);
     const before = p.parser.stats.events;
     const malformedBefore = p.parser.stats.malformed;
     const droppedBefore = p.encoder.clock.dropped;
@@ -282,6 +286,7 @@ export class Monitor {
       backwards: 0,
       jumpsSeen: 0,
       lateSeen: 0,
+      entered: null,
     };
     p.parser = this.parser(p, format);
     this.pipelines.set(container.key, p);
@@ -419,6 +424,7 @@ export class Monitor {
       model: this.o.scorer.kind,
     };
     if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!, score);
+    if (p.info.identity !== undefined) v.entered = p.entered?.overlaps(w.startNs, this.o.windowNs) ?? false;
     if (this.exploitNs !== null) {
       const endNs = w.startNs + BigInt(this.o.windowNs);
       if (endNs <= this.exploitNs) {
@@ -453,6 +459,17 @@ export class Monitor {
     const xs = Float64Array.from(this.latencies.subarray(0, n)).sort();
     const q = (f: number) => xs[Math.min(n - 1, Math.ceil(f * n) - 1)];
     return { n: this.latencyCount, p50: q(0.5), p99: q(0.99), max: xs[n - 1] };
+  }
+
+  /** Runtime identities of the tracked containers the runtime named (the chids_container_info metric). */
+  identities(): Record<'container' | 'name' | 'image' | 'image_repository' | 'image_tag' | 'pod' | 'namespace', string>[] {
+    const out = [];
+    for (const p of this.pipelines.values()) {
+      const i = p.info.identity;
+      if (i?.state !== 'resolved') continue;
+      out.push({ container: p.label, name: i.name ?? '', image: i.image ?? '', image_repository: i.repository ?? '', image_tag: i.tag ?? '', pod: i.podName ?? '', namespace: i.podNamespace ?? '' });
+    }
+    return out;
   }
 
   /** Per-container counts. */
@@ -632,6 +649,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (metrics) {
       metrics.queued = () => queue.bytes;
       metrics.tracked = () => monitor.containers;
+      metrics.identities = () => monitor.identities();
       metrics.lagSeconds = () => {
         // The delay of the newest event processed; while a live batch waits in the queue, at least its wait.
         return metrics.processingLag(Date.now(), source.clock === 'wall' ? (queue.peek()?.at ?? null) : null);

@@ -4,6 +4,8 @@ import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, wi
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
   pid?: string[];
+  allContainers?: boolean;
+  includeHost?: boolean;
   cmd?: string;
   format?: 'sysdig' | 'lidds';
   realtime?: boolean;
@@ -109,6 +111,8 @@ Examples:
         source: {
           kind: flags.source,
           pids: flags.pid?.map(Number),
+          allContainers: flags.allContainers,
+          includeHost: flags.includeHost,
           cmd: flags.cmd,
           format: flags.format,
           realtime: flags.realtime,

@@ -22,6 +22,8 @@
  *                                            wait in the queue, how long the oldest has waited)
  *   chids_queue_bytes                        bytes waiting between source and detector
  *   chids_containers                         containers being tracked
+ *   chids_container_info{container,name,image,image_repository,image_tag,pod,namespace}
+ *                                            1 per tracked container the runtime named (join on `container`)
  *   + prom-client's default process metrics (CPU, memory, event loop lag)
  *
  * Every counter has its series from the start, at 0: the drop reasons and the outputs' failure
@@ -34,6 +36,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ChidsError } from '../util/errors.js';
+
+type ContainerInfoLabel = 'container' | 'name' | 'image' | 'image_repository' | 'image_tag' | 'pod' | 'namespace';
 
 export class MonitorMetrics {
   readonly registry = new Registry();
@@ -55,11 +59,14 @@ export class MonitorMetrics {
   readonly lag: Gauge;
   readonly queueBytes: Gauge;
   readonly containers: Gauge;
+  readonly containerInfo: Gauge<ContainerInfoLabel>;
 
   /** Read at scrape time. */
   lagSeconds: () => number = () => 0;
   queued: () => number = () => 0;
   tracked: () => number = () => 0;
+  /** The runtime identities of the tracked containers, read at scrape time. */
+  identities: () => Record<ContainerInfoLabel, string>[] = () => [];
 
   constructor(defaults = true) {
     const r = [this.registry];
@@ -114,6 +121,16 @@ export class MonitorMetrics {
       registers: r,
       collect() {
         this.set(self.tracked());
+      },
+    });
+    this.containerInfo = new Gauge({
+      name: 'chids_container_info',
+      help: 'Runtime identity of a tracked container (always 1): its name, image and pod',
+      labelNames: ['container', 'name', 'image', 'image_repository', 'image_tag', 'pod', 'namespace'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const l of self.identities()) this.set(l, 1);
       },
     });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'chids_' });
