@@ -41,6 +41,8 @@ import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
 import { loadDetector } from '../model/registry.js';
+import { BaselineRouter } from './baselines.js';
+import type { MonitorLike, MonitorStats } from './monitor-types.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
@@ -120,19 +122,7 @@ interface Pipeline {
 /** Scoring latencies kept for the percentiles (a ring; the histogram has them all). */
 const LATENCY_RING = 1 << 16;
 
-export interface MonitorStats {
-  events: number;
-  windows: number;
-  scored: number;
-  alerts: number;
-  falseAlarms: number;
-  alertsAfterExploit: number;
-  firstAlertAfterExploitNs: bigint | null;
-  dropped: { queue_full: number; source_lost: number; malformed: number; no_timestamp: number; too_many_containers: number; time_jump: number };
-  /** Events older than their window, counted in the current one (as `encode` warns about). */
-  late: number;
-  restarts: number;
-}
+export type { MonitorStats } from './monitor-types.js';
 
 export class Monitor {
   readonly stats: MonitorStats = {
@@ -488,6 +478,8 @@ function countLines(b: Buffer): number {
 
 export interface RunMonitorOptions {
   artifacts: ArtifactPaths;
+  /** A directory of baselines, one per image: each container is scored with its image's (instead of `artifacts`). */
+  baselines?: string;
   source: Omit<SourceSpec, 'log'>;
   theta: number;
   /** Live sources: how long after its end a window waits for late events (ms). */
@@ -558,9 +550,8 @@ export interface MonitorSummary {
 const TICK_MS = 100;
 const IDLE_EVICT_MS = 10 * 60 * 1000;
 
-export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> {
-  const log = o.log;
-  const t0 = performance.now();
+/** The one baseline of `--od`, its model warmed up. */
+async function loadSingle(o: RunMonitorOptions, log: Logger) {
   const data = await readBaselineData(o.artifacts);
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
@@ -570,6 +561,13 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   if (scorer.reads === 'vectors') {
     for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
   }
+  return { vocab: data.vocab, thresholds: data.thresholds, faithful, windowNs, scorer };
+}
+
+export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> {
+  const log = o.log;
+  const t0 = performance.now();
+  const single = o.baselines === undefined ? await loadSingle(o, log) : null;
   const metrics = o.metrics ? new MonitorMetrics() : null;
   const sinks: AlertSink[] = [];
   let server: MetricsServer | null = null;
@@ -577,6 +575,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
   let ticker: NodeJS.Timeout | null = null;
   let removeSignalHandlers = (): void => undefined;
+  let router: BaselineRouter | null = null;
   try {
     if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
     if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
@@ -589,20 +588,9 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       });
       sinks.push(webhook);
     }
-    const monitor = new Monitor({
-      vocab: data.vocab,
-      scorer,
-      theta: o.theta,
-      thresholds: data.thresholds,
-      faithful,
-      windowNs,
-      maxEmptyWindows: o.maxEmptyWindows,
-      sinks,
-      metrics,
-      log,
-      exploitAtSec: o.exploitAtSec ?? null,
-      onWindow: o.onWindow,
-    });
+    const shared = { theta: o.theta, maxEmptyWindows: o.maxEmptyWindows, sinks, metrics, log, exploitAtSec: o.exploitAtSec ?? null, onWindow: o.onWindow };
+    if (single === null) router = await BaselineRouter.open(o.baselines!, (b) => new Monitor({ ...shared, ...b }), metrics, log);
+    const monitor: MonitorLike = router ?? new Monitor({ ...shared, vocab: single!.vocab, scorer: single!.scorer, thresholds: single!.thresholds, faithful: single!.faithful, windowNs: single!.windowNs });
     const companion = o.companion?.(sinks) ?? null;
     const source: LiveSource = await openLiveSource({ ...o.source, log });
     let pipeError: unknown = null;
@@ -692,9 +680,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       clock: source.clock,
       theta: o.theta,
       threshold: monitor.threshold,
-      faithful,
-      window_ns: windowNs,
-      model: scorer.kind,
+      ...(single ? { faithful: single.faithful, window_ns: single.windowNs, model: single.scorer.kind } : { baselines: o.baselines }),
       outputs: sinks.map((s) => s.name),
     });
     const end = await source.run(sink, stopAll);
@@ -707,7 +693,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
     for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
     const elapsed = (performance.now() - t0) / 1000;
-    const s = monitor.stats;
+    const s = router ? router.totals() : monitor.stats;
     const summary: MonitorSummary = {
       source: source.kind,
       end: end.detail ?? end.reason,
@@ -743,7 +729,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
     if (server) await server.close();
-    scorer.dispose();
+    single?.scorer.dispose();
+    router?.dispose();
   }
 }
 

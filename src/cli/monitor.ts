@@ -1,5 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
+import { ChidsError as BaselinesError } from '../util/errors.js';
+import type { ArtifactPaths } from '../engine/baseline-dir.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
@@ -9,6 +11,7 @@ interface Flags extends ArtifactFlags {
   cmd?: string;
   format?: 'sysdig' | 'lidds';
   realtime?: boolean;
+  baselines?: string;
   theta: number;
   alerts?: string;
   webhook?: string;
@@ -36,6 +39,7 @@ export function register(program: Command): void {
     .description('score a live container (or a replayed recording) window by window and raise Falco-style alerts');
   sourceOptions(cmd)
     .option('--od <dir>', 'baseline directory written by `chids baseline`')
+    .option('--baselines <dir>', 'a directory of baselines, one per image (chids baseline --od DIR/NAME): each container is scored with its image\'s (--all-containers)')
     .option('--ss <file>', 'seen syscalls file (instead of --od)')
     .option('--sa <file>', 'seen arguments file (instead of --od)')
     .option('--fm <file>', 'max_freq file (instead of --od)')
@@ -70,7 +74,8 @@ Examples:
   $ chids monitor --od models/web --source strace --pid 4242 --alerts /var/log/chids.jsonl
   $ chids monitor --od models/web --source strace --cmd "./serve.sh" --metrics 127.0.0.1:9464
   $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"
-  $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"`,
+  $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"
+  $ chids monitor --source ebpf --all-containers --baselines models/ --alerts /var/log/chids.jsonl`,
     )
     .action(async (flags: Flags) => {
       const { jsonLogger } = await import('../util/log.js');
@@ -107,7 +112,8 @@ Examples:
       const ReplicaFeed = flags.replicas ? (await import('../app/replica-monitor.js')).ReplicaFeed : null;
       const summary = await runMonitor({
         companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
-        artifacts: artifactPaths(flags, true),
+        artifacts: flags.baselines ? noArtifacts(flags) : artifactPaths(flags, true),
+        baselines: flags.baselines,
         source: {
           kind: flags.source,
           pids: flags.pid?.map(Number),
@@ -141,6 +147,13 @@ Examples:
         );
       }
     });
+}
+
+/** `--baselines` replaces the single baseline: refuse both. */
+function noArtifacts(flags: Flags): ArtifactPaths {
+  const given = (['od', 'ss', 'sa', 'fm', 'tm', 'tl'] as const).filter((k) => flags[k]);
+  if (given.length > 0) throw new BaselinesError(`--baselines cannot be combined with ${given.map((k) => '--' + k).join(', ')}`);
+  return { dir: null, seenSyscalls: '', seenArgs: '', maxFreq: '', thresholds: null, model: null };
 }
 
 /** `--webhook-header 'Name: value'`; the value is never echoed (it may be a credential). */

@@ -24,6 +24,7 @@
  *   chids_containers                         containers being tracked
  *   chids_container_info{container,name,image,image_repository,image_tag,pod,namespace}
  *                                            1 per tracked container the runtime named (join on `container`)
+ *   chids_containers_unbaselined{container,name,image}  1 per container whose image has no baseline (--baselines)
  *   + prom-client's default process metrics (CPU, memory, event loop lag)
  *
  * Every counter has its series from the start, at 0: the drop reasons and the outputs' failure
@@ -60,6 +61,7 @@ export class MonitorMetrics {
   readonly queueBytes: Gauge;
   readonly containers: Gauge;
   readonly containerInfo: Gauge<ContainerInfoLabel>;
+  readonly unbaselined: Gauge<'container' | 'name' | 'image'>;
 
   /** Read at scrape time. */
   lagSeconds: () => number = () => 0;
@@ -132,6 +134,12 @@ export class MonitorMetrics {
         this.reset();
         for (const l of self.identities()) this.set(l, 1);
       },
+    });
+    this.unbaselined = new Gauge({
+      name: 'chids_containers_unbaselined',
+      help: 'Containers seen whose image has no baseline under --baselines (1 each): not scored',
+      labelNames: ['container', 'name', 'image'],
+      registers: r,
     });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'chids_' });
   }
