@@ -123,7 +123,8 @@ export function buildScript(o: ScriptOptions): string {
   } else {
     lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${procexit} }`);
   }
-  if (o.btf) {
+  // (A host process tree has no namespace to enter: no fork lines then, the program stays as small.)
+  if (o.btf && (scope.kind === 'all' || scope.pidns.length > 0)) {
     // A fork whose child lands in a watched pid namespace (the parent's pid_ns_for_children):
     // EXTRA = the child's pid, whether the parent lives outside that namespace (it entered it with
     // setns: runc's exec/init steps, nsenter) and whether the child is the namespace's init (a
