@@ -186,6 +186,11 @@ export class BaselineRouter implements MonitorLike {
     return best;
   }
 
+  lastEventOf(container: ContainerInfo): { sec: number; nsec: number } | null {
+    const r = this.route.get(container.key);
+    return r ? r.lastEventOf(container) : null;
+  }
+
   evictIdle(idleMs: number): void {
     for (const { monitor } of this.loaded) monitor.evictIdle(idleMs);
   }

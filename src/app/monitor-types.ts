@@ -30,6 +30,8 @@ export interface MonitorLike {
   tick(sec: number, nsec: number): void;
   finish(): void;
   newestEvent(): { sec: number; nsec: number } | null;
+  /** Time of the newest event of one container, or null (the metrics' processing delay). */
+  lastEventOf(container: ContainerInfo): { sec: number; nsec: number } | null;
   evictIdle(idleMs: number): void;
   containerStats(): { id: string; key: string; events: number; windows: number; scored: number; alerts: number }[];
   scoringLatency(): { n: number; p50: number; p99: number; max: number };
