@@ -76,13 +76,22 @@ function get(port: number, p: string): Promise<string> {
   });
 }
 
-/** Normal traffic on every port until stopped: the page and the CGI without a command, every 150 ms. */
+/**
+ * Normal traffic on every port until stopped: the page and the CGI without a command, one request
+ * per container every 200 ms at most (a fixed pace, not "as fast as replies come", so that a
+ * container sees the same load in training and when watched; a request still in flight skips its turn).
+ */
 function traffic(ports: () => number[]): { stop: () => Promise<void> } {
   let on = true;
+  const busy = new Set<number>();
   const loop = (async () => {
     for (let i = 0; on && i < 4000; i++) {
-      await Promise.all(ports().map((p) => get(p, i % 2 ? '/cgi-bin/run' : '/index.html')));
-      await new Promise((r) => setTimeout(r, 150));
+      for (const p of ports()) {
+        if (busy.has(p)) continue;
+        busy.add(p);
+        void get(p, i % 2 ? '/cgi-bin/run' : '/index.html').then(() => busy.delete(p));
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
   })();
   return {
@@ -113,13 +122,13 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
   try {
     // 1. Capture the node: container a running, b started during the capture; a trained exec in each.
     const recs = path.join(dir, 'recs');
-    const cap = startCli(['capture', '--source', 'ebpf', '--all-containers', '--seconds', '25', '--out', recs], { timeoutMs: 120_000 });
+    const cap = startCli(['capture', '--source', 'ebpf', '--all-containers', '--seconds', '35', '--out', recs], { timeoutMs: 120_000 });
     await cap.waitLog('source ready', 90_000);
     await sleep(2000);
     run(names[1], ports[names[1]]);
     live.add(names[1]);
-    for (let i = 0; i < 3; i++) {
-      await sleep(4000);
+    for (let i = 0; i < 4; i++) {
+      await sleep(5000);
       for (const n of [names[0], names[1]]) podman('exec', n, '/bin/cat', '/www/index.html');
     }
     const capDone = await cap.done;
