@@ -68,3 +68,15 @@ test('images compare without the default registry and with :latest explicit', ()
   assert.equal(normalImage('localhost/web:1'), 'localhost/web:1');
   assert.notEqual(normalImage('localhost/web:1'), normalImage('localhost/web:2'));
 });
+
+test('--all-containers: recordings named after containers (file-safe), eBPF only, --out a directory', async () => {
+  const { recordingName, runCaptureAll } = await import('../src/app/capture-containers.js');
+  const { openLiveSource } = await import('../src/capture/open.js');
+  const { jsonLogger } = await import('../src/util/log.js');
+  assert.equal(recordingName('web1'), 'web1');
+  assert.equal(recordingName('k8s_app/pod:1'), 'k8s_app_pod_1');
+  assert.equal(recordingName('../etc'), '__etc', 'no leading dot, no slash');
+  const log = jsonLogger({ level: 'error' });
+  await assert.rejects(openLiveSource({ kind: 'strace', allContainers: true, log }), /--all-containers needs --source ebpf/);
+  await assert.rejects(runCaptureAll({ source: { kind: 'ebpf', allContainers: true }, out: 'x.zip', seconds: 1, log }), /--out is a directory/);
+});

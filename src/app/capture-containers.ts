@@ -16,7 +16,7 @@ import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
 import { LiddsRecorder } from '../capture/recorder.js';
 import { openLiveSource } from '../capture/open.js';
-import type { SourceSpec } from '../capture/source.js';
+import type { SourceEnd, SourceSpec } from '../capture/source.js';
 import { onStopSignals } from '../util/signals.js';
 
 export interface CaptureAllOptions {
@@ -144,7 +144,7 @@ export async function runCaptureAll(o: CaptureAllOptions): Promise<CaptureAllSum
     }, 200);
     const t0 = performance.now();
     log.info('capture started', { source: source.kind, out: dir, seconds: o.seconds, all_containers: true });
-    let end;
+    let end: SourceEnd;
     try {
       end = await source.run(pipe.sink, stop);
       pipe.drain();

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
-import { ChidsError as BaselinesError } from '../util/errors.js';
+import { ChidsError as UsageError } from '../util/errors.js';
 import type { ArtifactPaths } from '../engine/baseline-dir.js';
 
 interface Flags extends ArtifactFlags {
@@ -152,7 +152,7 @@ Examples:
 /** `--baselines` replaces the single baseline: refuse both. */
 function noArtifacts(flags: Flags): ArtifactPaths {
   const given = (['od', 'ss', 'sa', 'fm', 'tm', 'tl'] as const).filter((k) => flags[k]);
-  if (given.length > 0) throw new BaselinesError(`--baselines cannot be combined with ${given.map((k) => '--' + k).join(', ')}`);
+  if (given.length > 0) throw new UsageError(`--baselines cannot be combined with ${given.map((k) => '--' + k).join(', ')}`);
   return { dir: null, seenSyscalls: '', seenArgs: '', maxFreq: '', thresholds: null, model: null };
 }
 
