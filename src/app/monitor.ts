@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
+import { EnteredSpan } from '../capture/entered.js';
 import { openLiveSource } from '../capture/open.js';
 import { type LiveSource, type SourceSpec } from '../capture/source.js';
 import { WindowEncoder, type EncodedWindow } from '../encode/anomaly.js';
@@ -41,6 +42,8 @@ import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
 import { loadDetector } from '../model/registry.js';
 import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
+import { BaselineRouter } from './baselines.js';
+import type { MonitorLike, MonitorStats } from './monitor-types.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
@@ -117,24 +120,14 @@ interface Pipeline {
   /** clock.jumps + refused, and clock.late + backwards, already counted in the stats. */
   jumpsSeen: number;
   lateSeen: number;
+  /** Node-wide eBPF: when events came from processes that entered the container (`proc.is_exec`). */
+  entered: EnteredSpan | null;
 }
 
 /** Scoring latencies kept for the percentiles (a ring; the histogram has them all). */
 const LATENCY_RING = 1 << 16;
 
-export interface MonitorStats {
-  events: number;
-  windows: number;
-  scored: number;
-  alerts: number;
-  falseAlarms: number;
-  alertsAfterExploit: number;
-  firstAlertAfterExploitNs: bigint | null;
-  dropped: { queue_full: number; source_lost: number; malformed: number; no_timestamp: number; too_many_containers: number; time_jump: number };
-  /** Events older than their window, counted in the current one (as `encode` warns about). */
-  late: number;
-  restarts: number;
-}
+export type { MonitorStats } from './monitor-types.js';
 
 export class Monitor {
   readonly stats: MonitorStats = {
@@ -214,6 +207,7 @@ export class Monitor {
       }
       p = this.open(container, format);
     }
+    if (container.entered) (p.entered ??= new EnteredSpan()).mark(data);
     const before = p.parser.stats.events;
     const malformedBefore = p.parser.stats.malformed;
     const droppedBefore = p.encoder.clock.dropped;
@@ -313,6 +307,7 @@ export class Monitor {
       backwards: 0,
       jumpsSeen: 0,
       lateSeen: 0,
+      entered: null,
     };
     p.parser = this.parser(p, format);
     this.pipelines.set(container.key, p);
@@ -453,6 +448,7 @@ export class Monitor {
       model: this.o.scorer.kind,
     };
     if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!, score);
+    if (p.info.identity !== undefined) v.entered = p.entered?.overlaps(w.startNs, this.o.windowNs) ?? false;
     if (this.exploitNs !== null) {
       const endNs = w.startNs + BigInt(this.o.windowNs);
       if (endNs <= this.exploitNs) {
@@ -489,6 +485,17 @@ export class Monitor {
     return { n: this.latencyCount, p50: q(0.5), p99: q(0.99), max: xs[n - 1] };
   }
 
+  /** Runtime identities of the tracked containers the runtime named (the chids_container_info metric). */
+  identities(): Record<'container' | 'name' | 'image' | 'image_repository' | 'image_tag' | 'pod' | 'namespace', string>[] {
+    const out = [];
+    for (const p of this.pipelines.values()) {
+      const i = p.info.identity;
+      if (i?.state !== 'resolved') continue;
+      out.push({ container: p.label, name: i.name ?? '', image: i.image ?? '', image_repository: i.repository ?? '', image_tag: i.tag ?? '', pod: i.podName ?? '', namespace: i.podNamespace ?? '' });
+    }
+    return out;
+  }
+
   /** Per-container counts. */
   containerStats(): { id: string; key: string; events: number; windows: number; scored: number; alerts: number }[] {
     return [...this.pipelines.values()].map((p) => ({ id: p.info.id, key: p.info.key, events: p.events, windows: p.windows, scored: p.scored, alerts: p.alerts }));
@@ -505,6 +512,8 @@ function countLines(b: Buffer): number {
 
 export interface RunMonitorOptions {
   artifacts: ArtifactPaths;
+  /** A directory of baselines, one per image: each container is scored with its image's (instead of `artifacts`). */
+  baselines?: string;
   source: Omit<SourceSpec, 'log'>;
   theta: number;
   /** Live sources: how long after its end a window waits for late events (ms). */
@@ -578,9 +587,8 @@ export interface MonitorSummary {
 const TICK_MS = 100;
 const IDLE_EVICT_MS = 10 * 60 * 1000;
 
-export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> {
-  const log = o.log;
-  const t0 = performance.now();
+/** The one baseline of `--od`, its model warmed up. */
+async function loadSingle(o: RunMonitorOptions, log: Logger) {
   const data = await readBaselineData(o.artifacts);
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
@@ -590,6 +598,13 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   if (scorer.reads === 'vectors') {
     for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
   }
+  return { vocab: data.vocab, thresholds: data.thresholds, faithful, windowNs, scorer };
+}
+
+export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> {
+  const log = o.log;
+  const t0 = performance.now();
+  const single = o.baselines === undefined ? await loadSingle(o, log) : null;
   const metrics = o.metrics ? new MonitorMetrics() : null;
   // The fleet agent connects in the background: an unreachable broker never stops detection.
   const agent = o.nats ? FleetAgent.start({ ...o.nats, log }) : null;
@@ -599,6 +614,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
   let ticker: NodeJS.Timeout | null = null;
   let removeSignalHandlers = (): void => undefined;
+  let router: BaselineRouter | null = null;
   try {
     if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
     if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
@@ -611,33 +627,38 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       });
       sinks.push(webhook);
     }
-    const monitor = new Monitor({
-      vocab: data.vocab,
-      scorer,
-      theta: o.theta,
-      thresholds: data.thresholds,
-      faithful,
-      windowNs,
-      maxEmptyWindows: o.maxEmptyWindows,
-      sinks,
-      metrics,
-      log,
-      exploitAtSec: o.exploitAtSec ?? null,
-      onWindow: agent === null ? o.onWindow : (w) => (agent.window(w, monitor.threshold, windowNs), o.onWindow?.(w)),
-      newTap: agent?.newTap,
-    });
-    agent?.followBaseline(async (dir, entry) => {
-      const next = await readBaselineData(pathsInDir(dir));
-      const enc = resolveEncoding(next.manifest, o, () => undefined);
-      if (enc.faithful !== faithful || enc.windowNs !== windowNs) throw new ChidsError('its encoding (window length or faithful mode) differs: restart the monitor');
-      if (next.thresholds === null) throw new ChidsError('no threshold list in it');
-      const model = await loadDetector(pathsInDir(dir).model!, next.manifest?.model.type);
-      const old = scorer;
-      monitor.swapBaseline({ vocab: next.vocab, scorer: model, thresholds: next.thresholds });
-      scorer = model;
-      old.dispose();
-      log.info('baseline swapped', { image: o.nats?.follow?.image, version: entry.version, threshold: monitor.threshold });
-    });
+    const shared = { theta: o.theta, maxEmptyWindows: o.maxEmptyWindows, sinks, metrics, log, exploitAtSec: o.exploitAtSec ?? null, onWindow: o.onWindow };
+    if (single === null) {
+      // The fleet agent publishes one baseline's windows and follows that baseline's registry entry.
+      if (agent) throw new ChidsError('--nats and --baselines together are not supported yet: give one baseline (--od DIR, or --image REF to fetch it from the fleet)');
+      router = await BaselineRouter.open(o.baselines!, (b) => new Monitor({ ...shared, ...b }), metrics, log);
+    }
+    let monitor: MonitorLike;
+    if (single !== null) {
+      const one: Monitor = new Monitor({
+        ...shared,
+        vocab: single.vocab,
+        scorer: single.scorer,
+        thresholds: single.thresholds,
+        faithful: single.faithful,
+        windowNs: single.windowNs,
+        onWindow: agent === null ? o.onWindow : (w) => (agent.window(w, one.threshold, single.windowNs), o.onWindow?.(w)),
+        newTap: agent?.newTap,
+      });
+      agent?.followBaseline(async (dir, entry) => {
+        const next = await readBaselineData(pathsInDir(dir));
+        const enc = resolveEncoding(next.manifest, o, () => undefined);
+        if (enc.faithful !== single.faithful || enc.windowNs !== single.windowNs) throw new ChidsError('its encoding (window length or faithful mode) differs: restart the monitor');
+        if (next.thresholds === null) throw new ChidsError('no threshold list in it');
+        const model = await loadDetector(pathsInDir(dir).model!, next.manifest?.model.type);
+        const old = single.scorer;
+        one.swapBaseline({ vocab: next.vocab, scorer: model, thresholds: next.thresholds });
+        single.scorer = model;
+        old.dispose();
+        log.info('baseline swapped', { image: o.nats?.follow?.image, version: entry.version, threshold: one.threshold });
+      });
+      monitor = one;
+    } else monitor = router!;
     const companion = o.companion?.(sinks) ?? null;
     const source: LiveSource = await openLiveSource({ ...o.source, log });
     let pipeError: unknown = null;
@@ -684,6 +705,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (metrics) {
       metrics.queued = () => queue.bytes;
       metrics.tracked = () => monitor.containers;
+      metrics.identities = () => monitor.identities();
       metrics.lagSeconds = () => {
         // The delay of the newest event processed; while a live batch waits in the queue, at least its wait.
         return metrics.processingLag(Date.now(), source.clock === 'wall' ? (queue.peek()?.at ?? null) : null);
@@ -726,9 +748,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       clock: source.clock,
       theta: o.theta,
       threshold: monitor.threshold,
-      faithful,
-      window_ns: windowNs,
-      model: scorer.kind,
+      ...(single ? { faithful: single.faithful, window_ns: single.windowNs, model: single.scorer.kind } : { baselines: o.baselines }),
       outputs: sinks.map((s) => s.name),
     });
     const end = await source.run(sink, stopAll);
@@ -742,7 +762,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
     await agent?.close(o.drainTimeoutMs ?? 5000);
     const elapsed = (performance.now() - t0) / 1000;
-    const s = monitor.stats;
+    const s = router ? router.totals() : monitor.stats;
     const summary: MonitorSummary = {
       source: source.kind,
       end: end.detail ?? end.reason,
@@ -780,7 +800,8 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     for (const s of sinks) await s.close().catch(() => undefined);
     if (server) await server.close();
     await agent?.close(0);
-    scorer.dispose();
+    single?.scorer.dispose();
+    router?.dispose();
   }
 }
 

@@ -59,6 +59,8 @@ export interface BaselineOptions {
   /** The detector and its hyper-parameters (src/model/registry.ts); default: chids. */
   model?: Omit<ModelOptions, 'epochs' | 'batchSize' | 'seed'>;
   hooks?: BaselineHooks;
+  /** The container image the baseline is for (`--image`); default: the one the recordings' metadata names. */
+  image?: string;
 }
 
 export interface BaselineResult {
@@ -81,6 +83,12 @@ export interface BaselineResult {
 }
 
 
+/** The container image a recording's metadata names (`chids capture --all-containers` writes it), or null. */
+function recordedImage(raw: unknown): string | null {
+  const c = (raw as { chids?: { container?: { image?: unknown } } } | null)?.chids?.container;
+  return typeof c?.image === 'string' && c.image !== '' ? c.image : null;
+}
+
 export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult> {
   const hooks = opts.hooks ?? {};
   const planned = await planSources(opts.inputs, reportUnexpected(hooks.onWarning));
@@ -90,10 +98,15 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   const names = new NameTable();
   const seenSyscalls = new Set<string>();
   const seenArgs = new Set<string>();
+  const images = new Set<string>();
   const perTrace = await forEachSource(
     planned,
     async (src, i) => {
       hooks.onTraceStart?.(i, planned.length, src.path, src.textBytes);
+      if (opts.image === undefined) {
+        const image = recordedImage((await src.labels())?.raw);
+        if (image !== null) images.add(image);
+      }
       const tap = trainer.trainingTap?.(names);
       const r = await collectTrace(
         src,
@@ -131,6 +144,9 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
   if (trainer.usesCalibration) {
     calibration = await calibrate(plan, foldInputs, perTrace, recordings, maxFreq, names, opts, hooks);
   }
+  let image: string | null = opts.image ?? null;
+  if (opts.image === undefined && images.size === 1) image = [...images][0];
+  else if (images.size > 1) hooks.onWarning?.(`the training recordings come from ${images.size} images (${[...images].slice(0, 3).join(', ')}): the baseline is for none of them (give --image REF to say which)`);
   hooks.onTrainingSet?.(recordings);
   const trained = await trainer.fit(recordings, { onTrainStart: hooks.onTrainStart, onEpoch: hooks.onEpoch });
   try {
@@ -139,6 +155,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
       version: MANIFEST_VERSION,
       created: new Date().toISOString(),
       chids_version: chidsVersion(),
+      image,
       model: {
         type: trainer.name,
         ...trained.detector.settings,

@@ -10,6 +10,7 @@
  * event, and a process that is already gone simply yields null.
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import type { ContainerIdentity } from './runtime/types.js';
 
 export interface ContainerInfo {
   /** Stable key: `pidns:<inode>` or `pidns:<inode>/<container id>`; `stdin` for a replay. */
@@ -24,6 +25,13 @@ export interface ContainerInfo {
   readonly containerId: string | null;
   /** The pid namespace is the host's (ours). */
   readonly host: boolean;
+  /** Name, image and pod from the container runtime, filled in asynchronously (node-wide eBPF). */
+  readonly identity?: ContainerIdentity;
+  /**
+   * The events come from a process that entered the container from outside (`podman exec`,
+   * `nsenter`, …) or from one of its descendants: same container, marked in the alert.
+   */
+  readonly entered?: boolean;
 }
 
 const CONTAINER_ID = /([0-9a-f]{64})/;
@@ -37,6 +45,41 @@ export function containerFrom(pidns: number | null, cgroup: string | null, ownPi
   const key = containerId ? `${nsKey}/${containerId}` : nsKey;
   const id = containerId ? containerId.slice(0, 12) : host ? 'host' : pidns === null ? 'unknown' : `pidns-${pidns}`;
   return { key, id, pidns, cgroup, containerId, host };
+}
+
+/**
+ * A container known by its full id: the key is the id alone, so the same container keeps its
+ * key (its windows, its baseline) across restarts, which give it a new pid namespace.
+ */
+export function containerById(fullId: string, pidns: number | null, cgroup: string | null, identity?: ContainerIdentity): ContainerInfo {
+  return { key: `container:${fullId}`, id: fullId.slice(0, 12), pidns, cgroup, containerId: fullId, host: false, identity };
+}
+
+/** The full container id in a cgroup path, or null. */
+export function containerIdIn(cgroup: string | null): string | null {
+  const m = cgroup ? CONTAINER_ID.exec(cgroup) : null;
+  return m ? m[1] : null;
+}
+
+/**
+ * A live process of a pid namespace whose cgroup names a container, or null: how a namespace
+ * entered from a host cgroup (`nsenter`) is tied to its container. Walks /proc once; callers cache.
+ */
+export function containerIdOfPidns(inum: number): { fullId: string; cgroup: string } | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const e of entries) {
+    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
+    if (pidNamespaceOf(Number(e)) !== inum) continue;
+    const cg = cgroupPathOf(Number(e));
+    const id = containerIdIn(cg);
+    if (id !== null) return { fullId: id, cgroup: cg! };
+  }
+  return null;
 }
 
 /** The single "container" of a replayed recording (its format carries no container ids). */

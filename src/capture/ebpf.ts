@@ -33,7 +33,9 @@ import path from 'node:path';
 import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
-import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
+import { cgroupPathOf, containerById, containerFrom, containerIdIn, containerIdOfPidns, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
+import { IdentityResolver } from './runtime/identity.js';
+import { PodmanRuntime } from './runtime/podman.js';
 import { BatchBuilder, LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
 import { CLONE_FAMILY } from '../trace/syscall-families.js';
@@ -61,19 +63,51 @@ const PATH_SYSCALLS: { name: string; tp: string; family: Family }[] = [
 
 /** Pseudo syscall number of the procexit lines (a thread ended). */
 const PROCEXIT_NR = -2;
+/** Pseudo syscall number of the fork lines (bookkeeping only: who entered a container from outside). */
+const FORK_NR = -3;
+
+/** Which tasks the program prints. */
+export type Scope =
+  | { kind: 'pidns'; inum: number }
+  | { kind: 'tree'; tids: number[] }
+  /** `--pid A,B`: every listed container's pid namespace, and the process trees of listed host processes. */
+  | { kind: 'targets'; pidns: number[]; tids: number[] }
+  /** `--all-containers`: every task outside the host's pid namespace (`includeHost`: every task but chids's own). */
+  | { kind: 'all'; includeHost: boolean; self: number; skipRootCgroup?: boolean };
 
 export interface ScriptOptions {
-  scope: { kind: 'pidns'; inum: number } | { kind: 'tree'; tids: number[] };
+  scope: Scope;
   /** Kernel BTF is there: the pid namespace can be read per event. */
   btf: boolean;
   /** Path tracepoints available: syscall → { nr, tracepoint, path field, has a dfd field }. */
   pathProbes: { name: string; nr: number; tp: string; field: string; dfd?: boolean }[];
 }
 
+const NS_CHILDREN = 'curtask->nsproxy->pid_ns_for_children';
+
 /** The bpftrace program for a scope (pure; tested without bpftrace). */
 export function buildScript(o: ScriptOptions): string {
-  const ns = o.btf ? 'curtask->nsproxy->pid_ns_for_children->ns.inum' : '(uint32)0';
-  const filter = o.scope.kind === 'pidns' ? `${ns} == ${o.scope.inum}` : '@t[tid]';
+  const ns = o.btf ? `${NS_CHILDREN}->ns.inum` : '(uint32)0';
+  const scope: Scope = o.scope.kind === 'pidns' ? { kind: 'targets', pidns: [o.scope.inum], tids: [] } : o.scope.kind === 'tree' ? { kind: 'targets', pidns: [], tids: o.scope.tids } : o.scope;
+  if (scope.kind === 'all' && !o.btf) throw new ChidsError('--all-containers needs kernel BTF (/sys/kernel/btf/vmlinux) to read each task\'s pid namespace');
+  const tree = scope.kind === 'targets' && scope.tids.length > 0;
+  let filter: string;
+  if (scope.kind === 'all') {
+    // A task's own pid namespace level (0 = the host's): container processes are level ≥ 1. With
+    // --include-host, everything but chids and bpftrace themselves (which would trace their own output).
+    // Without --include-host, tasks in the root cgroup (v2 id 1: where the host's tools and
+    // sandboxes that are no container run) are skipped in the kernel too, unless they entered a
+    // container (@e, kept by the fork probe): printing them would cost as much as the containers.
+    filter = scope.includeHost
+      ? `pid != ${scope.self} && comm != "bpftrace"`
+      : scope.skipRootCgroup
+        ? 'curtask->thread_pid->level > 0 && (cgroup != 1 || @e[pid])'
+        : 'curtask->thread_pid->level > 0';
+  } else {
+    const parts = scope.pidns.map((n) => `${ns} == ${n}`);
+    if (tree) parts.push('@t[tid]');
+    filter = parts.length === 1 ? parts[0] : `(${parts.join(' || ')})`;
+  }
   const head = (dir: string) => `"%llu %d %d %d %d ${dir} %u %llu\\t%s\\t`;
   const fields = (nr: string) => `nsecs, tid, pid, uid, ${nr}, ${ns}, cgroup, comm`;
   const skip = o.pathProbes.map((p) => ` && args->id != ${p.nr}`).join('');
@@ -81,13 +115,36 @@ export function buildScript(o: ScriptOptions): string {
   // A thread's end, as the lab's converter writes strace's `+++ exited`: procexit (NR -2), EXTRA = exit code.
   const status = o.btf ? 'curtask->exit_code' : '0';
   const procexit = `printf(${head('>')}%d\\n", ${fields(String(PROCEXIT_NR))}, ${status});`;
-  if (o.scope.kind === 'tree') {
-    lines.push(`BEGIN { ${o.scope.tids.map((t) => `@t[${t}] = 1;`).join(' ')} }`);
+  if (tree) {
+    lines.push(`BEGIN { ${(scope as { tids: number[] }).tids.map((t) => `@t[${t}] = 1;`).join(' ')} }`);
     lines.push('tracepoint:sched:sched_process_fork /@t[args->parent_pid]/ { @t[args->child_pid] = 1; }');
-    lines.push(`tracepoint:sched:sched_process_exit /@t[tid]/ { ${procexit} delete(@t[tid]); }`);
+    lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${procexit} delete(@t[tid]); }`);
     lines.push('END { clear(@t); }'); // bpftrace would print the map at exit
   } else {
     lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${procexit} }`);
+  }
+  // (A host process tree has no namespace to enter: no fork lines then, the program stays as small.)
+  if (o.btf && (scope.kind === 'all' || scope.pidns.length > 0)) {
+    // A fork whose child lands in a watched pid namespace (the parent's pid_ns_for_children):
+    // EXTRA = the child's pid, whether the parent lives outside that namespace (it entered it with
+    // setns: runc's exec/init steps, nsenter) and whether the child is the namespace's init (a
+    // container starting), which the converter follows to tell the runtime's own steps and
+    // entered processes from the container's own. @e holds the entered processes and their
+    // descendants (for the root-cgroup filter of --all-containers).
+    const cross = `curtask->thread_pid->level != ${NS_CHILDREN}->level`;
+    const init = `${NS_CHILDREN}->child_reaper->pid == args->child_pid`;
+    const forkLine = `printf(${head('>')}%d %d %d\\n", ${fields(String(FORK_NR))}, args->child_pid, $cross, $init);`;
+    if (scope.kind === 'all') {
+      lines.push(
+        `tracepoint:sched:sched_process_fork /${NS_CHILDREN}->level > 0/ { $cross = ${cross}; $init = ${init}; ` +
+          `if (($cross && !$init) || @e[pid]) { @e[args->child_pid] = 1; } ` +
+          `if (${scope.skipRootCgroup ? 'cgroup != 1 || $cross || @e[pid]' : '1'}) { ${forkLine} } }`,
+      );
+      lines.push('tracepoint:sched:sched_process_exit /@e[tid]/ { delete(@e[tid]); }');
+      lines.push('END { clear(@e); }');
+    } else {
+      lines.push(`tracepoint:sched:sched_process_fork /${filter}/ { $cross = ${cross}; $init = ${init}; ${forkLine} }`);
+    }
   }
   lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { printf(${head('>')}\\n", ${fields('args->id')}); }`);
   lines.push(`tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { printf(${head('<')}%ld\\n", ${fields('args->id')}, args->ret); }`);
@@ -135,12 +192,48 @@ function pathProbes(root: string): ScriptOptions['pathProbes'] {
   return out;
 }
 
+/**
+ * Is the cgroup v2 hierarchy in use (a `0::` line in our /proc/self/cgroup and a cgroup2 mount)?
+ * Then bpftrace's `cgroup` is a real v2 id and the root cgroup (id 1) is the host's: runtimes put
+ * every container in a cgroup of its own there. On v1-only hosts every task reads as cgroup 1.
+ */
+function unifiedCgroups(): boolean {
+  try {
+    return /^0::/m.test(readFileSync('/proc/self/cgroup', 'utf8')) && / cgroup2 /.test(readFileSync('/proc/mounts', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function threadsOf(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).map(Number).filter(Number.isInteger);
   } catch {
     return [pid];
   }
+}
+
+/** Options of the converter beyond the single-target defaults. */
+export interface ConverterOptions {
+  /**
+   * `targets` (default): every printed event belongs to some container (the `--pid` targets');
+   * `all`: events of a pid namespace that is no container (a sandbox, a host task) are left out,
+   * unless `includeHost`, which keeps them as their `pidns-N` / `host` container.
+   */
+  mode?: 'targets' | 'all';
+  includeHost?: boolean;
+  /** Runtime identities (name, image) of the containers, resolved asynchronously. */
+  identities?: IdentityResolver | null;
+  /** Called the first time a container is seen. */
+  onContainer?: (c: ContainerInfo) => void;
+}
+
+/** What the converter remembers of a process that came into a container from outside. */
+interface ProcState {
+  /** Forked into the namespace by a process outside it and not yet exec'd: the runtime's (or nsenter's) own steps. */
+  runtime: boolean;
+  /** Entered from outside (`podman exec`, `nsenter`) or a descendant of such a process. */
+  entered: boolean;
 }
 
 /** Converts bpftrace's lines to LID-DS lines (pure apart from /proc lookups for exe and cgroup). */
@@ -152,10 +245,20 @@ export class EbpfConverter {
   private readonly fdPaths = new Map<string, string>();
   /** Number of each thread's last raw enter (the kernel reports -1 on some exits, e.g. vfork's parent). */
   private readonly lastNr = new Map<number, number>();
-  private readonly containers = new Map<string, ContainerInfo>();
+  /** (pid namespace, cgroup id) → container; null: not a container (left out). */
+  private readonly containers = new Map<string, ContainerInfo | null>();
+  /** Containers by full id (one object per container, whatever its namespaces and restarts). */
+  private readonly byId = new Map<string, { base: ContainerInfo; entered: ContainerInfo }>();
+  /** pid namespace → the container it belongs to (for processes that entered it from a host cgroup). */
+  private readonly nsOwner = new Map<number, string>();
+  /** Namespaces a /proc walk found no container for, and when (walked again after a while). */
+  private readonly nsMiss = new Map<number, number>();
+  /** Processes forked into a container from outside, and their descendants. */
+  private readonly procs = new Map<number, ProcState>();
+  private readonly mode: 'targets' | 'all';
   private lastSec = 0;
   private lastNsec = 0;
-  stats = { lines: 0, events: 0, unparsed: 0 };
+  stats = { lines: 0, events: 0, unparsed: 0, excluded: 0, runtime: 0 };
 
   constructor(
     /** Epoch − monotonic, in ns, as [seconds, nanoseconds]. */
@@ -165,11 +268,19 @@ export class EbpfConverter {
     private readonly fallback: ContainerInfo,
     private readonly emit: (c: ContainerInfo, line: string) => void,
     private readonly procfs = true,
+    private readonly opts: ConverterOptions = {},
   ) {
+    this.mode = opts.mode ?? 'targets';
     for (const p of PATH_SYSCALLS) {
       const nr = Object.entries(X86_64_SYSCALLS).find(([, n]) => n === p.name)?.[0];
       if (nr !== undefined) this.family.set(Number(nr), p.family);
     }
+    if (fallback.containerId !== null && fallback.pidns !== null) this.nsOwner.set(fallback.pidns, fallback.containerId);
+  }
+
+  /** Ties a pid namespace to a container (a `--pid` target's, known before any event). */
+  knowNamespace(pidns: number, fullId: string): void {
+    this.nsOwner.set(pidns, fullId);
   }
 
   /** One line of bpftrace output; returns false when it is not an event line. */
@@ -188,8 +299,31 @@ export class EbpfConverter {
       this.stats.unparsed++;
       return true;
     }
-    const comm = tokenSafe(text.slice(t1 + 1, t2)) || '?';
     const extra = text.slice(t2 + 1);
+    if (nr === FORK_NR) {
+      this.fork(pid, Number(nsS), extra);
+      return true;
+    }
+    const st = this.procs.size > 0 ? this.procs.get(pid) : undefined;
+    if (st !== undefined && st.runtime) {
+      // The runtime's own steps (runc init, nsenter before it execs the target) are not the
+      // container's activity; the process becomes the container's with its first successful execve.
+      const execDone = dir === '<' && this.family.get(nr) === 'exec' && extra === '0';
+      if (!execDone) {
+        if (sysnrIsExit(nr) && tid === pid) this.procs.delete(pid);
+        this.stats.runtime++;
+        return true;
+      }
+      st.runtime = false;
+      if (!st.entered) this.procs.delete(pid);
+    }
+    const c0 = this.container(Number(nsS), cgS, pid);
+    if (c0 === null) {
+      this.stats.excluded++;
+      return true;
+    }
+    const c = st !== undefined && st.entered ? this.enteredOf(c0) : c0;
+    const comm = tokenSafe(text.slice(t1 + 1, t2)) || '?';
     let sysnr = nr;
     if (nr >= 0 && this.family.get(nr) === undefined) {
       if (dir === '>') {
@@ -207,6 +341,7 @@ export class EbpfConverter {
       args = `status=${code & 0x7f ? code & 0x7f : (code >> 8) & 0xff}`;
       this.pending.delete(tid);
       this.lastNr.delete(tid);
+      if (tid === pid && st !== undefined) this.procs.delete(pid);
     } else if (dir === '>') {
       if (fam !== undefined) {
         // EXTRA = "DFD PATH"; the path made one token as the lab's converter does, and an empty
@@ -244,7 +379,6 @@ export class EbpfConverter {
         args = `res=${ret}`;
       }
     }
-    const c = this.container(Number(nsS), cgS, pid);
     this.stats.events++;
     this.emit(c, `${this.epoch(mono)} ${uidS} ${pid} ${comm} ${tid} ${name} ${dir} ${args}`);
     return true;
@@ -283,17 +417,94 @@ export class EbpfConverter {
     return e || null;
   }
 
-  private container(ns: number, cg: string, pid: number): ContainerInfo {
+  /**
+   * A fork into a watched pid namespace: `EXTRA` = child pid and 1 when the parent lives outside
+   * the namespace. Such a child is the runtime's (or nsenter's) until it execs; it entered the
+   * container unless it is the namespace's init (a container starting, pid 1 inside).
+   */
+  private fork(parent: number, ns: number, extra: string): void {
+    const [childS, crossS, initS] = extra.split(' ');
+    const child = Number(childS);
+    const cross = crossS === '1';
+    const p = this.procs.get(parent);
+    const runtime = cross || (p?.runtime ?? false);
+    let entered = cross || (p?.entered ?? false);
+    if (cross) {
+      if (initS === '1') {
+        entered = false;
+        // A new namespace: forget whatever an earlier namespace with the same inode was tied to.
+        this.nsOwner.delete(ns);
+        this.nsMiss.delete(ns);
+        for (const k of this.containers.keys()) if (k.startsWith(`${ns}:`)) this.containers.delete(k);
+      }
+    }
+    if (!runtime && !entered) return;
+    if (this.procs.size >= 65536) this.procs.delete(this.procs.keys().next().value!);
+    this.procs.set(child, { runtime, entered });
+  }
+
+  private enteredOf(c: ContainerInfo): ContainerInfo {
+    if (c.containerId === null) return c.entered ? c : { ...c, entered: true };
+    return this.byId.get(c.containerId)?.entered ?? c;
+  }
+
+  private container(ns: number, cg: string, pid: number): ContainerInfo | null {
     if (!ns) return this.fallback;
     const key = `${ns}:${cg}`;
     let c = this.containers.get(key);
-    if (c === undefined) {
-      c = containerFrom(ns, this.procfs ? cgroupPathOf(pid) : null, this.ownPidns);
-      if (this.containers.size > 4096) this.containers.clear();
-      this.containers.set(key, c);
+    if (c !== undefined) return c;
+    const cgPath = this.procfs ? cgroupPathOf(pid) : null;
+    let fullId = containerIdIn(cgPath);
+    let cgroup = cgPath;
+    if (fullId === null) fullId = this.nsOwner.get(ns) ?? null;
+    if (fullId === null && this.procfs && ns !== this.ownPidns) {
+      // A process of a container's namespace in a host cgroup (nsenter): find the container by a
+      // process of the same namespace; a miss is not walked again for a while.
+      const missed = this.nsMiss.get(ns);
+      if (missed === undefined || Date.now() - missed > 2000) {
+        const found = containerIdOfPidns(ns);
+        if (found) {
+          fullId = found.fullId;
+          cgroup = found.cgroup;
+        } else {
+          if (this.nsMiss.size > 4096) this.nsMiss.clear();
+          this.nsMiss.set(ns, Date.now());
+        }
+      }
     }
+    if (fullId !== null) {
+      this.nsOwner.set(ns, fullId);
+      c = this.byIdOf(fullId, ns, cgroup);
+    } else if (this.mode === 'all' && !this.opts.includeHost) {
+      // Not a container (a sandbox of a tool, a host task): left out, asked again if the process was gone.
+      if (cgPath === null) return null;
+      c = null;
+    } else {
+      c = containerFrom(ns, cgPath, this.ownPidns);
+      if (c.host && this.mode === 'all' && !this.opts.includeHost) c = null;
+    }
+    if (this.containers.size > 4096) this.containers.clear();
+    this.containers.set(key, c);
     return c;
   }
+
+  private byIdOf(fullId: string, ns: number, cgroup: string | null): ContainerInfo {
+    let e = this.byId.get(fullId);
+    if (e === undefined) {
+      const identity = this.opts.identities?.identity(fullId);
+      const base = containerById(fullId, ns, cgroup, identity);
+      e = { base, entered: { ...base, entered: true } };
+      if (this.byId.size > 4096) this.byId.clear();
+      this.byId.set(fullId, e);
+      this.opts.onContainer?.(base);
+    }
+    return e.base;
+  }
+}
+
+/** procexit's pseudo number: the thread ended. */
+function sysnrIsExit(nr: number): boolean {
+  return nr === PROCEXIT_NR;
 }
 
 export class EbpfSource implements LiveSource {
@@ -301,21 +512,33 @@ export class EbpfSource implements LiveSource {
   readonly format = 'lidds' as const;
   readonly clock = 'wall' as const;
   private readonly pids: number[];
+  private readonly all: boolean;
   private stderrTail: string[] = [];
+  /** Names and images of the containers, from the runtime (kept across bpftrace restarts). */
+  readonly identities: IdentityResolver;
 
   constructor(private readonly spec: SourceSpec) {
     this.pids = spec.pids ?? [];
-    if (spec.cmd !== undefined) throw new ChidsError('--source ebpf traces running processes: give --pid PID (use --source strace for --cmd)');
-    if (this.pids.length === 0) throw new ChidsError('--source ebpf needs --pid PID (a process of the container to watch)');
+    this.all = spec.allContainers ?? false;
+    if (spec.cmd !== undefined) throw new ChidsError('--source ebpf traces running processes: give --pid PID or --all-containers (use --source strace for --cmd)');
+    if (this.all && this.pids.length > 0) throw new ChidsError('give either --pid or --all-containers, not both');
+    if (!this.all && spec.includeHost) throw new ChidsError('--include-host goes with --all-containers');
+    if (!this.all && this.pids.length === 0) throw new ChidsError('--source ebpf needs --pid PID (a process of the container to watch) or --all-containers');
     for (const p of this.pids) if (!isAlive(p)) throw new ChidsError(`--pid ${p}: no such process`);
+    this.identities = new IdentityResolver([new PodmanRuntime()], spec.log);
   }
 
   now(): { sec: number; nsec: number } {
     return wallNow();
   }
 
+  /** Waits until the runtime has answered for every container seen (capture names its recordings after them). */
+  settle(): Promise<void> {
+    return this.identities.settle();
+  }
+
   /** Checks what eBPF needs and builds the program; throws a ChidsError naming what is missing. */
-  prepare(): { script: string; scope: string; fallback: ContainerInfo; own: number | null } {
+  prepare(): { script: string; scope: string; fallback: ContainerInfo; own: number | null; namespaces: [number, string][] } {
     if (process.arch !== 'x64') throw new ChidsError(`--source ebpf: only x86_64 is supported (this is ${process.arch}); use --source strace`);
     if (typeof process.getuid === 'function' && process.getuid() !== 0) {
       throw new ChidsError('--source ebpf: eBPF needs root (or CAP_BPF + CAP_PERFMON); run as root or use --source strace');
@@ -328,23 +551,37 @@ export class EbpfSource implements LiveSource {
     }
     const btf = existsSync('/sys/kernel/btf/vmlinux');
     const own = pidNamespaceOf('self');
-    const target = this.pids[0];
-    const targetNs = pidNamespaceOf(target);
     const probes = pathProbes(root);
     if (probes.length === 0) log.warn('no syscalls:* tracepoints: file paths of open/stat/execve will be missing', { tracefs: root });
-    let scope: ScriptOptions['scope'];
-    if (btf && targetNs !== null && targetNs !== own) {
-      scope = { kind: 'pidns', inum: targetNs };
-      if (this.pids.some((p) => pidNamespaceOf(p) !== targetNs)) log.warn('--pid: only the first process\'s pid namespace is traced', { pidns: targetNs });
-    } else {
-      const tids = new Set<number>();
-      for (const p of this.pids) for (const q of [p, ...descendantsOf(p)]) for (const t of threadsOf(q)) tids.add(t);
-      scope = { kind: 'tree', tids: [...tids].slice(0, 8192) };
-      if (!btf) log.warn('no kernel BTF (/sys/kernel/btf/vmlinux): tracing the process tree of --pid instead of its pid namespace');
+    if (this.all) {
+      if (!btf) throw new ChidsError('--all-containers needs kernel BTF (/sys/kernel/btf/vmlinux) to tell containers apart; watch containers one by one with --pid');
+      const scope: Scope = { kind: 'all', includeHost: this.spec.includeHost ?? false, self: process.pid, skipRootCgroup: unifiedCgroups() };
+      const fallback = containerFrom(own, null, own);
+      return { script: buildScript({ scope, btf, pathProbes: probes }), scope: this.spec.includeHost ? 'every process' : 'all containers', fallback, own, namespaces: [] };
     }
-    const fallback = containerOfPid(target, own) ?? containerFrom(targetNs, null, own);
-    const script = buildScript({ scope, btf, pathProbes: probes });
-    return { script, scope: scope.kind === 'pidns' ? `pidns ${scope.inum}` : `process tree of ${this.pids.join(',')}`, fallback, own };
+    // Every --pid: its pid namespace when it is a container's, else its process tree (D1: not only the first).
+    const pidns = new Set<number>();
+    const tids = new Set<number>();
+    const namespaces: [number, string][] = [];
+    for (const p of this.pids) {
+      const ns = pidNamespaceOf(p);
+      if (btf && ns !== null && ns !== own) {
+        pidns.add(ns);
+        const id = containerIdIn(cgroupPathOf(p));
+        if (id !== null) namespaces.push([ns, id]);
+      } else for (const q of [p, ...descendantsOf(p)]) for (const t of threadsOf(q)) tids.add(t);
+    }
+    if (!btf) {
+      const nss = new Set(this.pids.map((p) => pidNamespaceOf(p)));
+      if (nss.size > 1) throw new ChidsError(`--pid ${this.pids.join(',')}: these processes are in different pid namespaces, which needs kernel BTF (/sys/kernel/btf/vmlinux) to tell apart; watch one container per monitor`);
+      log.warn('no kernel BTF (/sys/kernel/btf/vmlinux): tracing the process tree of --pid instead of its pid namespace');
+    }
+    if (tids.size > 8192) throw new ChidsError(`--pid ${this.pids.join(',')}: more than 8192 threads to follow; give container processes (their pid namespace is followed instead)`);
+    const scope: Scope = { kind: 'targets', pidns: [...pidns], tids: [...tids] };
+    const target = this.pids[0];
+    const fallback = containerOfPid(target, own) ?? containerFrom(pidNamespaceOf(target), null, own);
+    const parts = [...[...pidns].map((n) => `pidns ${n}`), ...(tids.size > 0 ? [`process tree of ${this.pids.filter((p) => !pidns.has(pidNamespaceOf(p) ?? -1)).join(',')}`] : [])];
+    return { script: buildScript({ scope, btf, pathProbes: probes }), scope: parts.join(' + '), fallback, own, namespaces };
   }
 
   async run(sink: SourceSink, signal: AbortSignal): Promise<SourceEnd> {
@@ -363,7 +600,13 @@ export class EbpfSource implements LiveSource {
       const epochNs = BigInt(Date.now()) * 1_000_000n;
       const off = epochNs - hr;
       const offset = { sec: Number(off / 1_000_000_000n), nsec: Number(off % 1_000_000_000n) };
-      const conv = new EbpfConverter(offset, prepared.own, prepared.fallback, (c, l) => batch.add(c, l));
+      const conv = new EbpfConverter(offset, prepared.own, prepared.fallback, (c, l) => batch.add(c, l), true, {
+        mode: this.all ? 'all' : 'targets',
+        includeHost: this.spec.includeHost,
+        identities: this.identities,
+        onContainer: (c) => log.info('container discovered', { container: c.id, full_id: c.containerId, pidns: c.pidns, cgroup: c.cgroup }),
+      });
+      for (const [ns, id] of prepared.namespaces) conv.knowNamespace(ns, id);
       const splitter = new LineSplitter();
       let ready = false;
       const other = (l: string) => {
@@ -401,8 +644,9 @@ export class EbpfSource implements LiveSource {
         both,
       );
     };
+    // --all-containers runs until stopped; --pid until every target is gone.
     const poll = setInterval(() => {
-      if (!this.pids.some(isAlive)) gone.abort();
+      if (!this.all && !this.pids.some(isAlive)) gone.abort();
     }, 500);
     let end: { reason: 'exited' | 'stopped'; detail?: string };
     try {
@@ -413,11 +657,12 @@ export class EbpfSource implements LiveSource {
         sink,
         log,
         start,
-        shouldRestart: () => this.pids.some(isAlive),
+        shouldRestart: () => this.all || this.pids.some(isAlive),
         describe: (ex) => this.describe(bin, ex),
       });
     } finally {
       clearInterval(poll);
+      this.identities.close();
     }
     if (gone.signal.aborted && !signal.aborted) end = { reason: 'exited', detail: `the traced process${this.pids.length > 1 ? 'es' : ''} ended` };
     log.info('ebpf source ended', { reason: end.reason, detail: end.detail });

@@ -7,6 +7,10 @@ import type { LiveSource, SourceSpec } from './source.js';
 
 /** Opens the source a spec describes (the implementations load lazily). */
 export async function openLiveSource(spec: SourceSpec): Promise<LiveSource> {
+  if ((spec.allContainers || spec.includeHost) && spec.kind !== 'ebpf') {
+    const { ChidsError } = await import('../util/errors.js');
+    throw new ChidsError(`--all-containers${spec.includeHost ? ' / --include-host' : ''} needs --source ebpf (one eBPF program for the node)`);
+  }
   switch (spec.kind) {
     case 'strace': {
       const { StraceSource } = await import('./strace-source.js');

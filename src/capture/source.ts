@@ -55,6 +55,8 @@ export interface LiveSource {
    * no permission, eBPF unavailable).
    */
   run(sink: SourceSink, signal: AbortSignal): Promise<SourceEnd>;
+  /** Resolves once the runtime identities (names, images) of the containers seen are known, where the source has them. */
+  settle?(): Promise<void>;
 }
 
 export interface SourceEnd {
@@ -66,6 +68,10 @@ export interface SourceSpec {
   kind: SourceKind;
   /** strace / ebpf: processes to trace (their containers). */
   pids?: number[];
+  /** ebpf: every container of the node (by cgroup / pid namespace), discovered as they start. */
+  allContainers?: boolean;
+  /** ebpf --all-containers: the host's own processes too. */
+  includeHost?: boolean;
   /** strace: a command to run and trace (`sh -c CMD`). */
   cmd?: string;
   /** stdin: the text format (sniffed when absent). */

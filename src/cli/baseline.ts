@@ -21,6 +21,7 @@ interface Flags extends ModelFlags {
   seed?: number;
   json?: boolean;
   quiet?: boolean;
+  image?: string;
 }
 
 export function register(program: Command): void {
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option('--epochs <n>', `training epochs (default: ${describeDefaults('epochs')}; sequence models more on small data, to make at least ${minStepsText()} gradient steps)`, positiveInt('--epochs'))
     .option('--batch-size <n>', `training batch size (default: ${describeDefaults('batchSize')})`, positiveInt('--batch-size'))
     .option('--seed <n>', 'random seed for reproducible training', nonNegativeInt('--seed'))
+    .option('--image <ref>', 'the container image this baseline is for (default: the one the recordings of `chids capture --all-containers` name); `monitor --baselines` picks baselines by it')
     .option('--json', 'print the training summary as JSON on stdout')
     .option('-q, --quiet', 'no progress or warnings on stderr');
   addHyperParameterOptions(cmd)
@@ -76,6 +78,7 @@ sequences of them), stide (syscall n-grams), bosc (bag of system calls).`,
           seed: flags.seed ?? null,
           model,
           hooks: progress,
+          image: flags.image,
         });
         progress.stop();
         if (flags.json) {

@@ -1,12 +1,17 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
+import { ChidsError as UsageError } from '../util/errors.js';
+import type { ArtifactPaths } from '../engine/baseline-dir.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
   pid?: string[];
+  allContainers?: boolean;
+  includeHost?: boolean;
   cmd?: string;
   format?: 'sysdig' | 'lidds';
   realtime?: boolean;
+  baselines?: string;
   theta: number;
   alerts?: string;
   webhook?: string;
@@ -39,6 +44,7 @@ export function register(program: Command): void {
     .description('score a live container (or a replayed recording) window by window and raise Falco-style alerts');
   sourceOptions(cmd)
     .option('--od <dir>', 'baseline directory written by `chids baseline`')
+    .option('--baselines <dir>', 'a directory of baselines, one per image (chids baseline --od DIR/NAME): each container is scored with its image\'s (--all-containers)')
     .option('--ss <file>', 'seen syscalls file (instead of --od)')
     .option('--sa <file>', 'seen arguments file (instead of --od)')
     .option('--fm <file>', 'max_freq file (instead of --od)')
@@ -79,7 +85,8 @@ Examples:
   $ chids monitor --od models/web --source strace --cmd "./serve.sh" --metrics 127.0.0.1:9464
   $ cat web-1.sc | chids monitor --od models/web --source stdin --realtime --nats nats://127.0.0.1:4222 --node node-a --container-name web-1 --image nginx:1.25 --spool /var/lib/chids/spool
   $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"
-  $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"`,
+  $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"
+  $ chids monitor --source ebpf --all-containers --baselines models/ --alerts /var/log/chids.jsonl`,
     )
     .action(async (flags: Flags) => {
       const { jsonLogger } = await import('../util/log.js');
@@ -116,17 +123,20 @@ Examples:
         return;
       }
       const ReplicaFeed = flags.replicas ? (await import('../app/replica-monitor.js')).ReplicaFeed : null;
-      const fromFleet = flags.nats !== undefined && !flags.od && !flags.ss && !flags.tm;
+      const fromFleet = flags.nats !== undefined && !flags.baselines && !flags.od && !flags.ss && !flags.tm;
       if (fromFleet && !flags.image) throw new ChidsError('--nats without --od fetches the baseline of --image REF from the fleet: give --image (or --od DIR)');
       // No local baseline: the fleet's registry has the image's.
       const fetched = fromFleet ? await (await import('../app/fleet-baselines.js')).fetchBaseline({ url: flags.nats!, image: flags.image!, log }) : null;
       const artifacts = fetched?.paths ?? artifactPaths(flags, true);
       const summary = await runMonitor({
         companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
-        artifacts,
+        artifacts: flags.baselines ? noArtifacts(flags) : artifacts,
+        baselines: flags.baselines,
         source: {
           kind: flags.source,
           pids: flags.pid?.map(Number),
+          allContainers: flags.allContainers,
+          includeHost: flags.includeHost,
           cmd: flags.cmd,
           format: flags.format,
           realtime: flags.realtime,
@@ -166,6 +176,13 @@ Examples:
         );
       }
     });
+}
+
+/** `--baselines` replaces the single baseline: refuse both. */
+function noArtifacts(flags: Flags): ArtifactPaths {
+  const given = (['od', 'ss', 'sa', 'fm', 'tm', 'tl'] as const).filter((k) => flags[k]);
+  if (given.length > 0) throw new UsageError(`--baselines cannot be combined with ${given.map((k) => '--' + k).join(', ')}`);
+  return { dir: null, seenSyscalls: '', seenArgs: '', maxFreq: '', thresholds: null, model: null };
 }
 
 /** `--webhook-header 'Name: value'`; the value is never echoed (it may be a credential). */

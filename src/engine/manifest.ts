@@ -45,6 +45,8 @@ export const ManifestSchema = z
     version: z.number().int(),
     created: z.string(),
     chids_version: z.string(),
+    /** The container image the baseline is for (`monitor --baselines` picks it per container); absent before. */
+    image: z.string().nullable().optional(),
     model: z.object({ type: z.string() }).passthrough(),
     encoding: z.object({
       faithful: z.boolean(),

@@ -68,6 +68,8 @@ export interface WindowVerdict {
   explanation?: WindowExplanation;
   /** With --exploit-at: what the alert is, judged against the attack start. */
   label?: 'false_alarm' | 'after_exploit_start';
+  /** Some of the window's events come from a process that entered the container (`podman exec`, `nsenter`). */
+  entered?: boolean;
 }
 
 const HOST = os.hostname();
@@ -93,7 +95,7 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
   if (why.length === 0) why.push('unusual volume or sequence');
   const label = v.label ? ` [${v.label === 'false_alarm' ? 'false alarm: before the exploit start' : 'after the exploit start'}]` : '';
   const output =
-    `${time.slice(11, 29)}: ${priority} anomalous syscall window in container ${v.container.id} ` +
+    `${time.slice(11, 29)}: ${priority} anomalous syscall window in container ${v.container.id}${nameOf(v.container)} ` +
     `(window ${v.index}, ${v.events} events): score ${fmt(v.score)} > threshold ${fmt(v.threshold)} (θ=${v.theta}); ${why.join('; ')}${label}`;
   const fields: Record<string, unknown> = {
     'container.id': v.container.id,
@@ -101,6 +103,7 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
     'container.pidns': v.container.pidns,
     'container.cgroup': v.container.cgroup,
     'container.full_id': v.container.containerId,
+    ...identityFields(v.container),
     'evt.time': endNs,
     'chids.window.index': v.index,
     'chids.window.start': isoNs(v.startNs),
@@ -124,7 +127,30 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
     fields['chids.feature_ratio'] = e.ratio;
   }
   if (v.label) fields['chids.label'] = v.label;
+  if (v.entered !== undefined) fields['proc.is_exec'] = v.entered;
   return { time, rule: ALERT_RULE, priority, output, source: 'syscall', tags: ['chids', 'anomaly', 'container'], hostname: HOST, output_fields: fields };
+}
+
+/** ` (name, image)` after the id in an alert's text, when the runtime named the container. */
+function nameOf(c: ContainerInfo): string {
+  const i = c.identity;
+  if (!i || i.state !== 'resolved') return '';
+  return ` (${i.name}, ${i.image})`;
+}
+
+/** Falco's container fields from the runtime identity, when the container has one (node-wide eBPF). */
+function identityFields(c: ContainerInfo): Record<string, unknown> {
+  const i = c.identity;
+  if (!i) return {};
+  return {
+    'container.name': i.name,
+    'container.image': i.image,
+    'container.image.repository': i.repository,
+    'container.image.tag': i.tag,
+    'container.image.id': i.imageId,
+    'k8s.pod.name': i.podName,
+    'k8s.ns.name': i.podNamespace,
+  };
 }
 
 /** How an explained feature is named in an alert's text. */

@@ -22,6 +22,9 @@
  *                                            wait in the queue, how long the oldest has waited)
  *   chids_queue_bytes                        bytes waiting between source and detector
  *   chids_containers                         containers being tracked
+ *   chids_container_info{container,name,image,image_repository,image_tag,pod,namespace}
+ *                                            1 per tracked container the runtime named (join on `container`)
+ *   chids_containers_unbaselined{container,name,image}  1 per container whose image has no baseline (--baselines)
  *   + prom-client's default process metrics (CPU, memory, event loop lag)
  *
  * Every counter has its series from the start, at 0: the drop reasons and the outputs' failure
@@ -34,6 +37,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ChidsError } from '../util/errors.js';
+
+type ContainerInfoLabel = 'container' | 'name' | 'image' | 'image_repository' | 'image_tag' | 'pod' | 'namespace';
 
 export class MonitorMetrics {
   readonly registry = new Registry();
@@ -55,11 +60,15 @@ export class MonitorMetrics {
   readonly lag: Gauge;
   readonly queueBytes: Gauge;
   readonly containers: Gauge;
+  readonly containerInfo: Gauge<ContainerInfoLabel>;
+  readonly unbaselined: Gauge<'container' | 'name' | 'image'>;
 
   /** Read at scrape time. */
   lagSeconds: () => number = () => 0;
   queued: () => number = () => 0;
   tracked: () => number = () => 0;
+  /** The runtime identities of the tracked containers, read at scrape time. */
+  identities: () => Record<ContainerInfoLabel, string>[] = () => [];
 
   constructor(defaults = true) {
     const r = [this.registry];
@@ -115,6 +124,22 @@ export class MonitorMetrics {
       collect() {
         this.set(self.tracked());
       },
+    });
+    this.containerInfo = new Gauge({
+      name: 'chids_container_info',
+      help: 'Runtime identity of a tracked container (always 1): its name, image and pod',
+      labelNames: ['container', 'name', 'image', 'image_repository', 'image_tag', 'pod', 'namespace'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const l of self.identities()) this.set(l, 1);
+      },
+    });
+    this.unbaselined = new Gauge({
+      name: 'chids_containers_unbaselined',
+      help: 'Containers seen whose image has no baseline under --baselines (1 each): not scored',
+      labelNames: ['container', 'name', 'image'],
+      registers: r,
     });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'chids_' });
   }

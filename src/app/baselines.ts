@@ -1,0 +1,225 @@
+/**
+ * `chids monitor --baselines DIR`: one baseline per container image. DIR holds baseline
+ * directories (`chids baseline --od DIR/web`), each naming in its manifest the image it was
+ * trained for; every container is scored with the baseline of its image.
+ *
+ * A container's image comes from its runtime identity, resolved asynchronously: its first events
+ * wait (bounded) until the runtime has answered, then go to the {@link Monitor} of its image's
+ * baseline (one Monitor per baseline: its own vocabulary, model and thresholds; sinks and metrics
+ * shared). A container whose image has no baseline is reported once (log, and the
+ * `chids_containers_unbaselined` metric) and its events are counted, not scored.
+ */
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ContainerInfo } from '../capture/containers.js';
+import { splitImage } from '../capture/runtime/types.js';
+import { readBaselineData, pathsInDir } from '../engine/baseline-dir.js';
+import { resolveEncoding } from '../engine/encoding.js';
+import type { MonitorMetrics } from '../outputs/prometheus.js';
+import type { TraceFormat } from '../trace/parse.js';
+import { ChidsError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { loadDetector } from '../model/registry.js';
+import type { Vocabulary } from '../encode/vocabulary.js';
+import type { Detector } from '../model/detector.js';
+import type { MonitorLike, MonitorStats } from './monitor-types.js';
+
+/** A baseline's monitor, made by the caller (runMonitor) from the baseline's parts. */
+export type MonitorFactory = (b: { vocab: Vocabulary; scorer: Detector; thresholds: readonly number[]; faithful: boolean; windowNs: number }) => MonitorLike;
+
+type Monitor = MonitorLike;
+
+interface Loaded {
+  dir: string;
+  image: string;
+  monitor: Monitor;
+  dispose: () => void;
+}
+
+/** A pending container's batches wait at most this much (bytes) for its identity. */
+const PENDING_BYTES = 8 << 20;
+/** … and this long (ms): then it is scored with nothing (reported as unbaselined, image unknown). */
+const PENDING_MS = 10_000;
+
+/** Image references compared without the default registry (`docker.io/library/nginx:1` = `nginx:1`) and with `:latest` made explicit. */
+export function normalImage(ref: string): string {
+  const { repository, tag } = splitImage(ref.trim());
+  const repo = repository.replace(/^(docker\.io\/)?library\//, '').replace(/^docker\.io\//, '');
+  return `${repo}:${tag}`;
+}
+
+export class BaselineRouter implements MonitorLike {
+  private readonly byImage = new Map<string, Loaded>();
+  private readonly route = new Map<string, Monitor | null>();
+  private readonly pending = new Map<string, { container: ContainerInfo; batches: Buffer[]; bytes: number; since: number; format: TraceFormat }>();
+  private readonly unscored = new Map<string, number>();
+  /** Counters of the source (lost, dropped, restarts) and of unscored containers; {@link totals} adds every baseline's. */
+  readonly stats: MonitorStats;
+
+  private constructor(
+    private readonly loaded: Loaded[],
+    private readonly metrics: MonitorMetrics | null,
+    private readonly log: Logger,
+  ) {
+    for (const l of loaded) this.byImage.set(normalImage(l.image), l);
+    // Counted here: events of containers no baseline scores.
+    const zero = loaded[0].monitor.stats;
+    this.stats = { ...zero, dropped: { ...zero.dropped } };
+  }
+
+  /** Loads every baseline under `dir` that names its image. */
+  static async open(dir: string, make: MonitorFactory, metrics: MonitorMetrics | null, log: Logger): Promise<BaselineRouter> {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch (err) {
+      throw new ChidsError(`--baselines ${dir}: cannot read the directory (${(err as Error).message})`);
+    }
+    const loaded: Loaded[] = [];
+    for (const e of entries.sort()) {
+      const sub = path.join(dir, e);
+      if (e.startsWith('.') || !existsSync(path.join(sub, 'manifest.json'))) continue;
+      const data = await readBaselineData(pathsInDir(sub));
+      const image = data.manifest?.image ?? null;
+      if (image === null) {
+        log.warn('baseline names no image: not used by --baselines (train it with --image REF)', { baseline: sub });
+        continue;
+      }
+      if (data.thresholds === null) throw new ChidsError(`${sub}: no threshold list (thresh_list.json) in the baseline`);
+      const { faithful, windowNs } = resolveEncoding(data.manifest, {}, (msg) => log.warn(msg, { baseline: sub }));
+      const scorer = await loadDetector(sub, data.manifest?.model.type);
+      if (scorer.reads === 'vectors') {
+        // Warmed up so that a container's first real window is scored as fast as the rest.
+        for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
+      }
+      const monitor = make({ vocab: data.vocab, scorer, thresholds: data.thresholds, faithful, windowNs });
+      loaded.push({ dir: sub, image, monitor, dispose: () => scorer.dispose() });
+      log.info('baseline loaded', { image, baseline: sub, model: scorer.kind, threshold: monitor.threshold });
+    }
+    if (loaded.length === 0) throw new ChidsError(`--baselines ${dir}: no baseline directory in it names its image (chids baseline --td … --od ${dir}/NAME [--image REF])`);
+    return new BaselineRouter(loaded, metrics, log);
+  }
+
+  get threshold(): number {
+    return this.loaded[0].monitor.threshold;
+  }
+
+  get containers(): number {
+    return this.loaded.reduce((a, l) => a + l.monitor.containers, 0);
+  }
+
+  /** Every count: the source's and every baseline's monitor's. */
+  totals(): MonitorStats {
+    const s = { ...this.stats, dropped: { ...this.stats.dropped } };
+    for (const { monitor } of this.loaded) {
+      const m = monitor.stats;
+      s.events += m.events;
+      s.windows += m.windows;
+      s.scored += m.scored;
+      s.alerts += m.alerts;
+      s.falseAlarms += m.falseAlarms;
+      s.alertsAfterExploit += m.alertsAfterExploit;
+      s.late += m.late;
+      s.restarts += m.restarts;
+      for (const k of Object.keys(s.dropped) as (keyof MonitorStats['dropped'])[]) s.dropped[k] += m.dropped[k];
+      if (m.firstAlertAfterExploitNs !== null && (s.firstAlertAfterExploitNs === null || m.firstAlertAfterExploitNs < s.firstAlertAfterExploitNs)) s.firstAlertAfterExploitNs = m.firstAlertAfterExploitNs;
+    }
+    return s;
+  }
+
+  feed(container: ContainerInfo, data: Buffer, format: TraceFormat): void {
+    const r = this.route.get(container.key);
+    if (r !== undefined) {
+      if (r !== null) r.feed(container, data, format);
+      else this.unscored.set(container.key, (this.unscored.get(container.key) ?? 0) + 1);
+      return;
+    }
+    let p = this.pending.get(container.key);
+    if (p === undefined) this.pending.set(container.key, (p = { container, batches: [], bytes: 0, since: Date.now(), format }));
+    p.batches.push(data);
+    p.bytes += data.length;
+    if (p.bytes > PENDING_BYTES) {
+      // Bounded: the oldest batch goes (counted as a full queue would be).
+      const old = p.batches.shift()!;
+      p.bytes -= old.length;
+      this.stats.dropped.queue_full += countLines(old);
+    }
+    this.settle(p.container.key);
+  }
+
+  /** Routes a pending container once its identity is known (or it waited too long). */
+  private settle(key: string): void {
+    const p = this.pending.get(key);
+    if (p === undefined) return;
+    const id = p.container.identity;
+    const waited = Date.now() - p.since > PENDING_MS;
+    if (id !== undefined && id.state === 'pending' && !waited) return;
+    this.pending.delete(key);
+    const image = id?.state === 'resolved' ? id.image : null;
+    const chosen = image !== null ? (this.byImage.get(normalImage(image)) ?? null) : null;
+    this.route.set(key, chosen?.monitor ?? null);
+    if (chosen) {
+      this.log.info('container watched with the baseline of its image', { container: p.container.id, name: id?.name ?? null, image, baseline: chosen.dir });
+      for (const b of p.batches) chosen.monitor.feed(p.container, b, p.format);
+    } else {
+      this.log.warn('container has no baseline for its image: not scored', { container: p.container.id, name: id?.name ?? null, image, known_images: [...this.byImage.values()].map((l) => l.image) });
+      this.metrics?.unbaselined.set({ container: p.container.id, name: id?.name ?? '', image: image ?? '' }, 1);
+    }
+  }
+
+  tick(sec: number, nsec: number): void {
+    for (const key of [...this.pending.keys()]) this.settle(key);
+    for (const { monitor } of this.loaded) monitor.tick(sec, nsec);
+  }
+
+  finish(): void {
+    for (const key of [...this.pending.keys()]) this.settle(key);
+    for (const { monitor } of this.loaded) monitor.finish();
+  }
+
+  newestEvent(): { sec: number; nsec: number } | null {
+    let best: { sec: number; nsec: number } | null = null;
+    for (const { monitor } of this.loaded) {
+      const n = monitor.newestEvent();
+      if (n && (best === null || n.sec > best.sec || (n.sec === best.sec && n.nsec > best.nsec))) best = n;
+    }
+    return best;
+  }
+
+  lastEventOf(container: ContainerInfo): { sec: number; nsec: number } | null {
+    const r = this.route.get(container.key);
+    return r ? r.lastEventOf(container) : null;
+  }
+
+  evictIdle(idleMs: number): void {
+    for (const { monitor } of this.loaded) monitor.evictIdle(idleMs);
+  }
+
+  containerStats(): ReturnType<MonitorLike['containerStats']> {
+    return this.loaded.flatMap((l) => l.monitor.containerStats());
+  }
+
+  scoringLatency(): ReturnType<MonitorLike['scoringLatency']> {
+    // The slowest baseline's figures (they are per-window model costs).
+    return this.loaded.map((l) => l.monitor.scoringLatency()).reduce((a, b) => (b.p99 > a.p99 ? b : a));
+  }
+
+  identities(): ReturnType<MonitorLike['identities']> {
+    return this.loaded.flatMap((l) => l.monitor.identities());
+  }
+
+  /** Containers that have no baseline, with how many batches went unscored. */
+  unbaselined(): { key: string; batches: number }[] {
+    return [...this.unscored].map(([key, batches]) => ({ key, batches }));
+  }
+
+  dispose(): void {
+    for (const l of this.loaded) l.dispose();
+  }
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}

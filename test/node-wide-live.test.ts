@@ -1,0 +1,202 @@
+/**
+ * Node-wide live detection end to end, with real podman containers (root, podman with runc and
+ * cgroupfs, bpftrace): a busybox httpd image built from a local rootfs, with a CGI script that
+ * runs whatever `?cmd=` says. Two containers are captured with `capture --all-containers` (one
+ * started during the capture, so that a container's start-up is in the training data), one
+ * baseline is trained for their image, `monitor --all-containers --baselines` watches the node,
+ * a third container starts after the monitor, a benign `podman exec` of a trained command runs,
+ * then one container is attacked through the CGI: one alert naming that container and its image,
+ * none on the others; after `podman restart` the restarted container is still watched (an attack
+ * on it alerts too).
+ *
+ * Skipped loudly when not root or without podman / bpftrace; with CI=true a skip is a failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, mkdirSync, symlinkSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { alertsOf, runCli, startCli } from './helpers/live.js';
+
+const P = ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs'];
+const TAG = `nodewide-${process.pid}`;
+const IMAGE = `localhost/${TAG}:1`;
+
+function missing(): string | false {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root';
+  for (const [cmd, args] of [['podman', ['--version']], ['bpftrace', ['-e', 'BEGIN { exit(); }']], ['runc', ['--version']]] as const) {
+    const r = spawnSync(cmd, args, { timeout: 30_000, stdio: 'ignore' });
+    if (r.error || r.status !== 0) return `needs ${cmd} (\`${cmd} ${args.join(' ')}\` does not work here)`;
+  }
+  if (!existsSync('/bin/busybox')) return 'needs a static /bin/busybox (apt-get install busybox-static)';
+  return false;
+}
+const why = missing();
+if (why) console.warn(`!!! SKIPPED: the node-wide podman test ${why} !!!`);
+const skip = why && process.env.CI !== 'true' ? why : false;
+
+function podman(...args: string[]): string {
+  return execFileSync('podman', [...P, ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** A busybox rootfs with httpd, a page and a command-injectable CGI script, imported as IMAGE. */
+function buildImage(dir: string): void {
+  const root = path.join(dir, 'rootfs');
+  for (const d of ['bin', 'etc', 'www/cgi-bin', 'tmp']) mkdirSync(path.join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', path.join(root, 'bin/busybox'));
+  for (const a of ['sh', 'httpd', 'cat', 'ls', 'echo', 'sleep', 'id', 'sed']) symlinkSync('busybox', path.join(root, 'bin', a));
+  writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/false\n');
+  writeFileSync(path.join(root, 'www/index.html'), '<h1>hello</h1>\n');
+  // The vulnerable CGI: `?cmd=…` is URL-decoded and evaluated.
+  writeFileSync(
+    path.join(root, 'www/cgi-bin/run'),
+    '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho ok\nq="${QUERY_STRING#cmd=}"\nif [ "$q" != "$QUERY_STRING" ]; then eval "$(httpd -d "$q")"; fi\n',
+  );
+  chmodSync(path.join(root, 'www/cgi-bin/run'), 0o755);
+  execFileSync('tar', ['-C', root, '-cf', path.join(dir, 'img.tar'), '.']);
+  podman('import', path.join(dir, 'img.tar'), IMAGE);
+}
+
+function run(name: string, port: number): void {
+  podman('run', '-d', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--name', name, '-p', `127.0.0.1:${port}:80`, IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www');
+}
+
+function get(port: number, p: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, timeout: 15_000, insecureHTTPParser: true }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', () => resolve(''));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/**
+ * Normal traffic on every port until stopped: the page and the CGI without a command, one request
+ * per container every 200 ms at most (a fixed pace, not "as fast as replies come", so that a
+ * container sees the same load in training and when watched; a request still in flight skips its turn).
+ */
+function traffic(ports: () => number[]): { stop: () => Promise<void> } {
+  let on = true;
+  const busy = new Set<number>();
+  const loop = (async () => {
+    for (let i = 0; on && i < 4000; i++) {
+      for (const p of ports()) {
+        if (busy.has(p)) continue;
+        busy.add(p);
+        void get(p, i % 2 ? '/cgi-bin/run' : '/index.html').then(() => busy.delete(p));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    stop: async () => {
+      on = false;
+      await loop;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('node-wide: per-image baseline, a container started later, exec, attack, restart', { skip, timeout: 420_000 }, async (t) => {
+  if (why) assert.fail(`CI=true: the node-wide podman test cannot run: ${why}`);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-nodewide-'));
+  const names = ['a', 'b', 'c'].map((x) => `${TAG}-${x}`);
+  const base = 18000 + (process.pid % 500) * 3;
+  const ports = { [names[0]]: base, [names[1]]: base + 1, [names[2]]: base + 2 };
+  t.after(async () => {
+    for (const n of names) spawnSync('podman', [...P, 'rm', '-f', '-t', '0', n], { stdio: 'ignore', timeout: 60_000 });
+    spawnSync('podman', ['rmi', '-f', IMAGE], { stdio: 'ignore', timeout: 60_000 });
+    await rm(dir, { recursive: true, force: true });
+  });
+  buildImage(dir);
+  run(names[0], ports[names[0]]);
+  const live = new Set([names[0]]);
+  const load = traffic(() => [...live].map((n) => ports[n]));
+  try {
+    // 1. Capture the node: container a running, b started during the capture; a trained exec in each.
+    const recs = path.join(dir, 'recs');
+    const cap = startCli(['capture', '--source', 'ebpf', '--all-containers', '--seconds', '35', '--out', recs], { timeoutMs: 120_000 });
+    await cap.waitLog('source ready', 90_000);
+    await sleep(2000);
+    run(names[1], ports[names[1]]);
+    live.add(names[1]);
+    for (let i = 0; i < 4; i++) {
+      await sleep(5000);
+      for (const n of [names[0], names[1]]) podman('exec', n, '/bin/cat', '/www/index.html');
+    }
+    const capDone = await cap.done;
+    assert.equal(capDone.code, 0, JSON.stringify(cap.logs.slice(-5)));
+    const written = cap.logs.find((l) => l.msg === 'captures written') as { dropped: number; recordings: { path: string; name: string; image: string; events: number }[] };
+    console.log(`captured: ${written.recordings.map((r) => `${r.name} ${r.events} events`).join(', ')}; ${written.dropped} lost`);
+    const ours = written.recordings.filter((r) => names.includes(r.name));
+    assert.deepEqual(ours.map((r) => path.basename(r.path)).sort(), [`${names[0]}.zip`, `${names[1]}.zip`]);
+    for (const r of ours) {
+      assert.equal(r.image, IMAGE);
+      assert.ok(r.events > 200, `${r.name}: ${r.events} events`);
+    }
+
+    // 2. One baseline for the image, named by the recordings' metadata.
+    const baselines = path.join(dir, 'baselines');
+    const b = await runCli(['baseline', '--td', ours[0].path, '--td', ours[1].path, '--od', path.join(baselines, 'web'), '--seed', '3', '--json'], { timeoutMs: 180_000 });
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(JSON.parse(readFileSync(path.join(baselines, 'web', 'manifest.json'), 'utf8')).image, IMAGE, 'the baseline names the image of its recordings');
+
+    // 3. Watch the node; c starts after the monitor.
+    const alertsFile = path.join(dir, 'alerts.jsonl');
+    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile], { timeoutMs: 240_000 });
+    t.after(() => {
+      mon.child.kill('SIGKILL');
+    });
+    await mon.waitLog('source ready', 90_000);
+    run(names[2], ports[names[2]]);
+    live.add(names[2]);
+    await mon.waitLog((/with the baseline of its image/), 30_000);
+    await sleep(5000);
+    // A benign exec of a trained command.
+    podman('exec', names[0], '/bin/cat', '/www/index.html');
+    await sleep(4000);
+    assert.deepEqual(alertsOf(mon).map((a) => a.alert.output), [], 'no alert on normal traffic, a new container or a trained exec');
+    const watched = mon.logs.filter((l) => l.msg === 'container watched with the baseline of its image').map((l) => l.name);
+    for (const n of names) assert.ok(watched.includes(n), `${n} watched (${watched.join(', ')})`);
+
+    // 4. The attack on a, through the CGI.
+    const t0 = Date.now();
+    const body = await get(ports[names[0]], '/cgi-bin/run?cmd=cat%20/etc/passwd');
+    const t1 = Date.now();
+    assert.match(body, /root:x:0:0/, 'the injection works');
+    const hit = await mon.waitOut((l) => l.startsWith('{') && JSON.parse(l).output_fields['container.name'] === names[0], 15_000);
+    const latency = hit.at - t0;
+    const alert = JSON.parse(hit.line);
+    console.log(`node-wide alert ${latency} ms after the attack request was sent (${hit.at - t1} ms after its response): ${alert.output}`);
+    assert.equal(alert.output_fields['container.image'], IMAGE);
+    assert.equal(alert.output_fields['container.image.repository'], `localhost/${TAG}`);
+    assert.equal(alert.output_fields['container.image.tag'], '1');
+    assert.equal(alert.output_fields['proc.is_exec'], false);
+    assert.ok(latency <= 3000, `alert ${latency} ms after the attack (the bound is 3 s)`);
+    await sleep(3000);
+    const after = alertsOf(mon).map((a) => a.alert.output_fields);
+    assert.deepEqual([...new Set(after.map((f) => f['container.name']))], [names[0]], 'alerts name the attacked container only');
+    const burst = new Set(after.map((f) => f['chids.window.index']));
+    assert.ok(burst.size <= 2, `one alert burst (windows ${[...burst].join(', ')})`);
+
+    // 5. Restart b: still watched, with the same identity (an attack on it alerts).
+    podman('restart', '-t', '0', names[1]);
+    await sleep(6000);
+    await get(ports[names[1]], '/cgi-bin/run?cmd=cat%20/etc/passwd');
+    const hitB = await mon.waitOut((l) => l.startsWith('{') && JSON.parse(l).output_fields['container.name'] === names[1], 15_000);
+    assert.equal(JSON.parse(hitB.line).output_fields['container.image'], IMAGE);
+    mon.child.kill('SIGTERM');
+    const end = await mon.done;
+    assert.equal(end.code, 0);
+    assert.ok(!alertsOf(mon).some((a) => a.alert.output_fields['container.name'] === names[2]), 'none on the container started after the monitor');
+  } finally {
+    await load.stop();
+  }
+});

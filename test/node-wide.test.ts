@@ -1,0 +1,131 @@
+/**
+ * Node-wide eBPF (`--all-containers`) and the container attribution behind it, without bpftrace:
+ * the converter fed the lines the program prints (fork lines included), and the program built
+ * for several `--pid` targets. (Only the converter's and the source's existing entry points are
+ * used, so that D1, D3 and D4 read as behaviour: each fails on the code before the fix.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { pidNamespaceOf } from '../src/capture/containers.js';
+import { buildScript, EbpfConverter, EbpfSource } from '../src/capture/ebpf.js';
+import { EBPF, converter } from './helpers/ebpf.js';
+import { jsonLogger } from '../src/util/log.js';
+
+const { OWN, HOST, CNS, ID } = EBPF;
+
+test('D3: runc\'s own exec/init steps are not the container\'s activity; the exec\'d command is, marked as entered', () => {
+  const { conv, out } = converter();
+  // httpd, the container's own process (in its cgroup, id 253 in the kernel).
+  conv.line(`5000000001 100 100 0 0 > ${CNS} 253\thttpd\t`);
+  conv.line(`5000000002 100 100 0 0 < ${CNS} 253\thttpd\t5`);
+  // podman exec: runc:[1:CHILD] (outside the namespace) forks runc:[2:INIT] into it (cross = 1, not its init) …
+  conv.line(`5000000003 200 200 0 -3 > ${CNS} 1\trunc:[1:CHILD]\t201 1 0`);
+  // … whose Go start-up (and its threads' forks) is runc's, not the container's …
+  conv.line(`5000000004 201 201 0 -3 > ${CNS} 253\trunc:[2:INIT]\t202 0 0`);
+  for (let i = 0; i < 20; i++) conv.line(`50000001${String(i).padStart(2, '0')} 201 201 0 9 > ${CNS} 253\trunc:[2:INIT]\t`);
+  conv.line(`5000000200 201 201 0 59 > ${CNS} 253\trunc:[2:INIT]\t-100 /bin/cat`);
+  // … until it execs the command: from its execve's return on, the events are the container's.
+  conv.line(`5000000201 201 201 0 59 < ${CNS} 253\tcat\t0`);
+  conv.line(`5000000202 201 201 0 257 > ${CNS} 253\tcat\t-100 /www/index.html`);
+  conv.line(`5000000203 201 201 0 257 < ${CNS} 253\tcat\t3`);
+  assert.ok(out.every((e) => !e.line.includes('runc:')), out.map((e) => e.line).join('\n'));
+  assert.ok(out.every((e) => !/syscall_-3|clone/.test(e.line)));
+  assert.deepEqual(
+    out.map((e) => [e.c.id, e.c.entered ?? false, e.line.split(' ').slice(3, 7).join(' ')]),
+    [
+      [ID.slice(0, 12), false, 'httpd 100 read >'],
+      [ID.slice(0, 12), false, 'httpd 100 read <'],
+      [ID.slice(0, 12), true, 'cat 201 execve <'],
+      [ID.slice(0, 12), true, 'cat 201 openat >'],
+      [ID.slice(0, 12), true, 'cat 201 openat <'],
+    ],
+  );
+  assert.equal(new Set(out.map((e) => e.c.key)).size, 1, 'one container, one key');
+  assert.equal(conv.stats.runtime, 21, 'runc:[2:INIT]\'s 20 reads and its execve call');
+});
+
+test('D4: a process that nsenter put into a container\'s namespaces, from a host cgroup, is that container\'s, marked entered', () => {
+  const { conv, out } = converter();
+  // nsenter (host pid namespace, root cgroup) has joined the container's pid namespace and forks sh.
+  conv.line(`6000000001 300 300 0 -3 > ${CNS} 1\tnsenter\t301 1 0`);
+  conv.line(`6000000002 301 301 0 59 > ${CNS} 1\tnsenter\t-100 /bin/sh`);
+  conv.line(`6000000003 301 301 0 59 < ${CNS} 1\tsh\t0`);
+  conv.line(`6000000004 301 301 0 -3 > ${CNS} 1\tsh\t302 0 0`);
+  conv.line(`6000000005 302 302 0 257 > ${CNS} 1\tcat\t-100 /etc/shadow`);
+  conv.line(`6000000006 302 302 0 257 < ${CNS} 1\tcat\t3`);
+  assert.equal(out.length, 3);
+  for (const e of out) {
+    assert.equal(e.c.id, ID.slice(0, 12));
+    assert.equal(e.c.containerId, ID);
+    assert.equal(e.c.entered, true);
+  }
+  assert.match(out[1].line, /cat 302 openat > $/);
+});
+
+test('a container starting (its init forked into a new namespace) is not "entered"; its runc init steps are skipped', () => {
+  const { conv, out } = converter();
+  const ns = 4026532400;
+  conv.line(`7000000001 400 400 0 -3 > ${ns} 1\trunc:[1:CHILD]\t401 1 1`);
+  // (live, the container is found from the process's cgroup; here it is told, after the fork line
+  // that made the namespace new and dropped whatever an earlier namespace of that inode was.)
+  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'ab'.repeat(32));
+  conv.line(`7000000002 401 401 0 9 > ${ns} 1\trunc:[2:INIT]\t`);
+  conv.line(`7000000003 401 401 0 59 < ${ns} 700\thttpd\t0`);
+  conv.line(`7000000004 401 401 0 0 > ${ns} 700\thttpd\t`);
+  assert.deepEqual(out.map((e) => [e.c.id, e.c.entered ?? false]), [
+    ['abababababab', false],
+    ['abababababab', false],
+  ]);
+});
+
+test('--all-containers leaves out pid namespaces that belong to no container; --include-host keeps them', () => {
+  const { conv, out } = converter('all');
+  conv.line(`8000000001 500 500 0 0 > 4026532999 1\tstrace\t`);
+  conv.line(`8000000002 100 100 0 0 > ${CNS} 253\thttpd\t`);
+  assert.deepEqual(out.map((e) => e.c.id), [ID.slice(0, 12)]);
+  assert.equal(conv.stats.excluded, 1);
+  const o2: string[] = [];
+  const c2 = new EbpfConverter({ sec: 0, nsec: 0 }, OWN, HOST, (c) => o2.push(c.id), false, { mode: 'all', includeHost: true } as never);
+  c2.line(`8000000001 500 500 0 0 > 4026532999 1\tstrace\t`);
+  c2.line(`8000000001 500 500 0 0 > ${OWN} 1\tbash\t`);
+  assert.deepEqual(o2, ['pidns-4026532999', 'host']);
+});
+
+test('the program: every --pid namespace (D1), fork lines, and the node-wide filter', () => {
+  const t = buildScript({ scope: { kind: 'targets', pidns: [4026532001, 4026532002], tids: [] } as never, btf: true, pathProbes: [] });
+  assert.match(t, /raw_syscalls:sys_enter \/\(curtask->nsproxy->pid_ns_for_children->ns\.inum == 4026532001 \|\| curtask->nsproxy->pid_ns_for_children->ns\.inum == 4026532002\)\//);
+  assert.match(t, /sched_process_fork .*args->child_pid, \$cross, \$init/);
+  const all = buildScript({ scope: { kind: 'all', includeHost: false, self: 42, skipRootCgroup: true } as never, btf: true, pathProbes: [] });
+  assert.match(all, /sys_enter \/curtask->thread_pid->level > 0 && \(cgroup != 1 \|\| @e\[pid\]\)\//);
+  assert.match(all, /@e\[args->child_pid\] = 1/);
+  const host = buildScript({ scope: { kind: 'all', includeHost: true, self: 42 } as never, btf: true, pathProbes: [] });
+  assert.match(host, /sys_enter \/pid != 42 && comm != "bpftrace"\//);
+  assert.throws(() => buildScript({ scope: { kind: 'all', includeHost: false, self: 1 } as never, btf: false, pathProbes: [] }), /BTF/);
+});
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+test('D1: --pid A,B in two pid namespaces watches both', { skip: !asRoot && 'needs root (unshare --pid)', timeout: 20_000 }, async (t) => {
+  const kids = [0, 1].map(() => spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sleep', '30'], { stdio: 'ignore' }));
+  t.after(() => kids.forEach((k) => k.kill('SIGKILL')));
+  // The sleeps are unshare's children, in their new namespaces.
+  const sleeps: number[] = [];
+  for (let i = 0; i < 50 && sleeps.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    sleeps.length = 0;
+    for (const k of kids) {
+      const { execFileSync } = await import('node:child_process');
+      const c = execFileSync('pgrep', ['-P', String(k.pid)], { encoding: 'utf8' }).trim();
+      if (c) sleeps.push(Number(c.split('\n')[0]));
+    }
+  }
+  assert.equal(sleeps.length, 2);
+  const ns = sleeps.map((p) => pidNamespaceOf(p));
+  assert.notEqual(ns[0], ns[1]);
+  const log = jsonLogger({ level: 'error' });
+  const src = new EbpfSource({ kind: 'ebpf', pids: sleeps, log });
+  const p = src.prepare();
+  for (const n of ns) assert.match(p.script, new RegExp(`ns\\.inum == ${n}`), `pid namespace ${n} is watched`);
+  assert.match(p.scope, new RegExp(`pidns ${ns[0]} \\+ pidns ${ns[1]}`));
+});
+
