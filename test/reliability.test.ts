@@ -215,3 +215,73 @@ describe('clear one-line errors', () => {
     assertOneLineError(l, path.join(tmp, 'loop-a'), /symbolic links \(a symlink loop\?\)/);
   });
 });
+
+/**
+ * Read-only output directories, made real for root (who ignores permission bits): a read-only
+ * tmpfs or read-only bind mount, in a private mount namespace of the CLI's own (`unshare
+ * --mount`), so that nothing stays mounted whatever happens to the test.
+ */
+describe('a read-only --od, as root', () => {
+  const canMount = (): string | false => {
+    if (process.getuid?.() !== 0) return '!!! SKIPPED: needs root (a read-only mount) !!!';
+    const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'mount', '-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', '/mnt'], { timeout: 10_000 });
+    return probe.status === 0 ? false : `!!! SKIPPED: cannot mount in a new mount namespace (${probe.stderr?.toString().trim()}) !!!`;
+  };
+  const skip = canMount();
+  if (skip) console.warn(skip);
+  before(async () => {
+    if (!existsSync(path.join(tmp, 'td.sc'))) await smallBaseline(path.join(tmp, 'ro-seed')); // writes td.sc
+  });
+
+  /** `chids baseline` after `mounts` (sh), in a mount namespace of its own. */
+  function baselineIn(mounts: string, od: string) {
+    const script = `set -e; ${mounts}; exec "$0" --import tsx "$1" baseline --td "$2" --od "$3" --model bosc`;
+    return spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, path.join(repoRoot, 'src', 'cli', 'main.ts'), path.join(tmp, 'td.sc'), od], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+  }
+  /** Every file under `dir` with its content. */
+  const snapshot = (dir: string): [string, string][] =>
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d): [string, string] => [path.join(d.parentPath, d.name), readFileSync(path.join(d.parentPath, d.name), 'utf8')])
+      .sort((a, b) => a[0].localeCompare(b[0]));
+
+  it('a new baseline on a read-only file system: one line, exit 1', { skip, timeout: 90_000 }, async () => {
+    const mnt = path.join(tmp, 'ro-tmpfs');
+    mkdirSync(mnt);
+    const od = path.join(mnt, 'base');
+    const r = baselineIn(`mount -t tmpfs -o ro,size=1m tmpfs '${mnt}'`, od);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `chids: ${od}: cannot write the baseline (read-only file system)`);
+    assert.deepEqual(readdirSync(mnt), [], 'nothing written under the mount point');
+  });
+
+  it('replacing a baseline in a read-only directory: one line, exit 1, the old baseline intact', { skip, timeout: 90_000 }, async () => {
+    const parent = path.join(tmp, 'ro-parent');
+    mkdirSync(parent);
+    const od = path.join(parent, 'base');
+    await smallBaseline(od);
+    const before = snapshot(od);
+    const r = baselineIn(`mount --bind '${parent}' '${parent}'; mount -o remount,bind,ro '${parent}'`, od);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `chids: ${od}: cannot write the baseline (read-only file system)`);
+    assert.deepEqual(readdirSync(parent), ['base'], 'no temp directory left');
+    assert.deepEqual(snapshot(od), before);
+  });
+
+  it('a baseline that is itself a read-only mount point: one line, exit 1, intact', { skip, timeout: 90_000 }, async () => {
+    const parent = path.join(tmp, 'ro-mountpoint');
+    mkdirSync(parent);
+    const od = path.join(parent, 'base');
+    await smallBaseline(od);
+    const before = snapshot(od);
+    const r = baselineIn(`mount --bind '${od}' '${od}'; mount -o remount,bind,ro '${od}'`, od);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `chids: ${od}: cannot write the baseline (busy: a mount point cannot be replaced)`);
+    assert.deepEqual(readdirSync(parent), ['base'], 'no temp directory left');
+    assert.deepEqual(snapshot(od), before);
+  });
+});

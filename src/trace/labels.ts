@@ -129,6 +129,9 @@ export function fsProblem(err: unknown): string {
     case 'EMFILE':
     case 'ENFILE':
       return 'too many open files';
+    case 'EBUSY':
+      // What rename(2) says when the directory is a mount point (a bind-mounted baseline).
+      return 'busy: a mount point cannot be replaced';
     default:
       return oneLine(err); // Node's own messages already start with the code
   }
