@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runBaseline } from '../src/app/train.js';
-import { fuzzBaselines, fuzzTraces, fuzzZips, probeTrace, scratch, type FuzzStats } from './fuzz/fuzz.js';
+import { fuzzArchitectures, fuzzBaselines, fuzzTraces, fuzzZips, probeTrace, scratch, type FuzzStats } from './fuzz/fuzz.js';
 
 const TOTAL = Number(process.env.CHIDS_FUZZ_RUNS ?? 5_000);
 const SEED = Number(process.env.CHIDS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 // Shares of the inputs: traces are cheap and where most of the logic is; a baseline input
 // copies a directory and loads a model.
-const SHARE = { traces: 0.85, zips: 0.1, baselines: 0.05 };
+const SHARE = { traces: 0.83, zips: 0.1, baselines: 0.05, architectures: 0.02 };
 
 function verdict(s: FuzzStats): void {
   console.log(
@@ -23,20 +23,25 @@ function verdict(s: FuzzStats): void {
   );
   assert.equal(s.crashes, 0, `crashes:\n${s.crashSamples.join('\n\n')}`);
   assert.equal(s.slow, 0, `slow inputs:\n${s.slowSamples.join('\n\n')}`);
-  assert.equal(s.nonFinite, 0, 'non-finite vectors or scores');
+  assert.equal(s.nonFinite, 0, `non-finite vectors or scores:\n${s.nonFiniteSamples.join('\n\n')}`);
   assert.ok(s.inputs > 0);
 }
 
 describe(`fuzz: ${TOTAL} inputs, seed ${SEED}`, { timeout: Infinity }, () => {
   let dir = '';
   const baselines: string[] = [];
+  const SEQ_MODELS = new Set(['lstm', 'tcn', 'dense-seq', 'enhanced']);
   before(async () => {
     dir = scratch();
     const td = path.join(dir, 'train.sc');
     writeFileSync(td, probeTrace());
-    for (const model of ['calibrated', 'chids', 'stide', 'bosc'] as const) {
+    // Every detector kind, the sequence autoencoders included (their architecture is in the
+    // JSON, so a tampered file can ask for any layer, size or length). One epoch: the weights'
+    // values do not matter here, only their files.
+    for (const model of ['calibrated', 'chids', 'stide', 'bosc', 'lstm', 'tcn', 'dense-seq', 'enhanced'] as const) {
       const od = path.join(dir, `base-${model}`);
-      await runBaseline({ inputs: [td], outDir: od, faithful: false, windowNs: 1e9, seed: 1, epochs: model === 'chids' ? 2 : undefined, model: { model } });
+      const nn = model !== 'calibrated' && model !== 'stide' && model !== 'bosc';
+      await runBaseline({ inputs: [td], outDir: od, faithful: false, windowNs: 1e9, seed: 1, epochs: nn ? (model === 'chids' ? 2 : 1) : undefined, model: { model } });
       baselines.push(od);
     }
   });
@@ -50,5 +55,10 @@ describe(`fuzz: ${TOTAL} inputs, seed ${SEED}`, { timeout: Infinity }, () => {
   });
   it('baselines: damaged manifests, vocabularies, thresholds and model files', async () => {
     verdict(await fuzzBaselines(Math.round(TOTAL * SHARE.baselines), SEED, baselines, dir));
+  });
+  it('architectures: tampered lstm, tcn, dense-seq and enhanced model files', async () => {
+    const seq = baselines.filter((b) => SEQ_MODELS.has(path.basename(b).slice('base-'.length)));
+    assert.equal(seq.length, SEQ_MODELS.size);
+    verdict(await fuzzArchitectures(Math.round(TOTAL * SHARE.architectures), SEED, seq, dir));
   });
 });

@@ -49,6 +49,7 @@ export interface FuzzStats {
   slowSamples: string[];
   /** Anomaly vectors with NaN or ±Infinity. */
   nonFinite: number;
+  nonFiniteSamples: string[];
   vectors: number;
   refused: number;
   /** Largest CPU time (user + system) of one input, and largest wall time, in ms. */
@@ -60,12 +61,15 @@ const vocab = makeVocabulary(['read', 'openat', 'execve', 'close'], ['/etc/passw
 const SLOW_MS = 1000;
 
 function stats(name: string): FuzzStats {
-  return { name, inputs: 0, crashes: 0, crashSamples: [], slow: 0, slowSamples: [], nonFinite: 0, vectors: 0, refused: 0, maxMs: 0, maxWallMs: 0 };
+  return { name, inputs: 0, crashes: 0, crashSamples: [], slow: 0, slowSamples: [], nonFinite: 0, nonFiniteSamples: [], vectors: 0, refused: 0, maxMs: 0, maxWallMs: 0 };
 }
 
 /** Runs one input, classifies its end and times it. */
 async function check(s: FuzzStats, describe: () => string, work: () => Promise<void>): Promise<void> {
   s.inputs++;
+  // An input that kills the process (out of memory, a native abort) leaves no sample behind:
+  // with CHIDS_FUZZ_LOG set, each input is written there before it runs, so the last is it.
+  if (process.env.CHIDS_FUZZ_LOG) writeFileSync(process.env.CHIDS_FUZZ_LOG, `${describe().slice(0, 4000)}\n`);
   // CPU time of this process, not wall time: "≥ 1 s" means work, not a busy machine's queue.
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -285,9 +289,90 @@ const mutation = fc.record({
 });
 
 /**
+ * Tampering aimed at a sequence model's architecture (model/model.json of dense-seq, enhanced,
+ * lstm, tcn). The generic mutation above rarely reaches a layer's config (six levels deep),
+ * and a consistent edit (the sequence length changed everywhere it appears) is what a
+ * hand-edited or hostile file would hold.
+ */
+const SEQ_LENGTHS = [0, 1, 2, 7, 1000, 100_000, 1e9, -1, 1.5] as const;
+const ARCH_VALUES = [0, -1, 1, 2, 3, 1.5, 64, 100_000, 1e9, 2 ** 31, 1e308, 'x', 'softmax', 'linear', 'relu', 'tanh', 'same', null, true, [], [1e9, 1], { a: 1 }] as const;
+const LAYER_CLASSES = ['Dense', 'LSTM', 'GRU', 'SimpleRNN', 'Masking', 'Dropout', 'RepeatVector', 'ChidsCausalConv1D', 'Conv1D', 'Reshape', 'Flatten', 'LayerNormalization', 'BatchNormalization', 'Lambda', 'Nope'] as const;
+export const archEdit = fc.record({
+  kind: fc.constantFrom('seq-len', 'layer-field', 'class', 'drop-layer', 'dup-layer', 'swap-layers', 'weight-shape'),
+  layer: fc.nat(),
+  other: fc.nat(),
+  field: fc.nat(),
+  value: fc.constantFrom(...ARCH_VALUES),
+  seqLen: fc.constantFrom(...SEQ_LENGTHS),
+  cls: fc.constantFrom(...LAYER_CLASSES),
+});
+type ArchEdit = typeof archEdit extends fc.Arbitrary<infer T> ? T : never;
+
+/** Applies one architecture edit to a parsed TF.js layers-model JSON (in place; returns it). */
+export function tamperArchitecture(doc: any, e: ArchEdit): any {
+  const layers: any[] | undefined = doc?.modelTopology?.config?.layers;
+  if (!Array.isArray(layers) || layers.length === 0) return doc;
+  const i = e.layer % layers.length;
+  switch (e.kind) {
+    case 'seq-len': {
+      // Every place T appears, changed together: the model then really runs at that length.
+      const meta = doc.userDefinedMetadata?.chids;
+      if (meta) {
+        meta.seq_len = e.seqLen;
+        if (meta.settings) meta.settings.seq_len = e.seqLen;
+      }
+      for (const l of layers) {
+        const c = l.config ?? {};
+        if (Array.isArray(c.batch_input_shape)) c.batch_input_shape[1] = e.seqLen;
+        if (l.class_name === 'RepeatVector') c.n = e.seqLen;
+        if (l.class_name === 'Reshape' && Array.isArray(c.target_shape)) c.target_shape[0] = e.seqLen;
+        if (l.class_name === 'Dense' && Array.isArray(c.batch_input_shape)) c.batch_input_shape[1] = e.seqLen * 3;
+      }
+      break;
+    }
+    case 'layer-field': {
+      // One field of one layer's config (units, filters, kernel_size, dilation_rate, n,
+      // epsilon, activation, mask_value, return_sequences, target_shape, rate …).
+      const c = layers[i].config ?? (layers[i].config = {});
+      const inner = c.layer?.config; // TimeDistributed wraps a Dense
+      const target = inner && e.other % 2 === 0 ? inner : c;
+      const keys = Object.keys(target).filter((k) => k !== 'name');
+      if (keys.length === 0) return doc;
+      target[keys[e.field % keys.length]] = e.value;
+      break;
+    }
+    case 'class':
+      layers[i].class_name = e.cls;
+      break;
+    case 'drop-layer':
+      layers.splice(i, 1);
+      break;
+    case 'dup-layer':
+      layers.splice(i, 0, JSON.parse(JSON.stringify({ ...layers[i], config: { ...layers[i].config, name: `${layers[i].config?.name ?? 'l'}_dup` } })));
+      break;
+    case 'swap-layers': {
+      const j = e.other % layers.length;
+      [layers[i], layers[j]] = [layers[j], layers[i]];
+      break;
+    }
+    case 'weight-shape': {
+      // A weight's declared shape changed without the bytes (or with a dimension of 0 / huge).
+      const specs: any[] | undefined = doc.weightsManifest?.[0]?.weights;
+      if (!Array.isArray(specs) || specs.length === 0) return doc;
+      const sp = specs[e.layer % specs.length];
+      if (Array.isArray(sp.shape) && sp.shape.length > 0) sp.shape[e.field % sp.shape.length] = e.value;
+      else sp.shape = e.value;
+      break;
+    }
+  }
+  return doc;
+}
+
+/**
  * Baselines to mutate: one per model kind, made once by the caller. For each input one file
  * of one baseline (the manifest, a vocabulary file, the thresholds, the model's JSON, or the
  * weights' bytes) is damaged, then the baseline is read and its model loaded and run.
+ * (Architecture edits of the sequence models: fuzzArchitectures.)
  */
 export async function fuzzBaselines(runs: number, seed: number, baselines: string[], dir: string): Promise<FuzzStats> {
   const s = stats('baselines (manifest, vocabulary, thresholds, model files)');
@@ -317,27 +402,52 @@ export async function fuzzBaselines(runs: number, seed: number, baselines: strin
         damaged = Buffer.from(JSON.stringify(mutate(JSON.parse(original.toString('utf8')), m.choice, m.replacement)) ?? '');
       }
       writeFileSync(file, damaged);
-      await check(
-        s,
-        () => `${path.basename(base)}/${rel}: ${damaged.toString('utf8').slice(0, 400)}`,
-        async () => {
-          const data = await readBaselineData(pathsInDir(work));
-          const det = await loadDetector(work, data.manifest?.model.type);
-          try {
-            const names = new NameTable();
-            const tap = det.newTap?.(names);
-            const avs: number[] = [];
-            await encodeTrace(bufferSource('probe.sc', PROBE, 'lidds', 4096), data.vocab, { faithful: false, windowNs: data.manifest?.encoding.window_ns ?? 1e9, tap }, (w) => {
-              if (w.av !== null) avs.push(...w.av);
-            }, names);
-            const errs = det.scoreRecording({ avs: Float64Array.from(avs), n: avs.length / 3, tap: tap ?? null });
-            s.vectors += errs.length;
-            for (const e of errs) if (!Number.isFinite(e)) s.nonFinite++;
-          } finally {
-            det.dispose();
-          }
-        },
-      );
+      const describe = () => `${path.basename(base)}/${rel}: ${damaged.toString('utf8').slice(0, 400)}`;
+      await check(s, describe, () => loadAndRun(s, work, describe));
+    }),
+    { numRuns: runs, seed, endOnFailure: true },
+  );
+  return s;
+}
+
+/** Reads the baseline in `work`, loads its detector and scores the probe trace with it. */
+async function loadAndRun(s: FuzzStats, work: string, describe: () => string): Promise<void> {
+  const data = await readBaselineData(pathsInDir(work));
+  const det = await loadDetector(work, data.manifest?.model.type);
+  try {
+    const names = new NameTable();
+    const tap = det.newTap?.(names);
+    const avs: number[] = [];
+    await encodeTrace(bufferSource('probe.sc', PROBE, 'lidds', 4096), data.vocab, { faithful: false, windowNs: data.manifest?.encoding.window_ns ?? 1e9, tap }, (w) => {
+      if (w.av !== null) avs.push(...w.av);
+    }, names);
+    const errs = det.scoreRecording({ avs: Float64Array.from(avs), n: avs.length / 3, tap: tap ?? null });
+    s.vectors += errs.length;
+    const bad = errs.filter((e) => !Number.isFinite(e)).length;
+    s.nonFinite += bad;
+    if (bad > 0 && s.nonFiniteSamples.length < 3) s.nonFiniteSamples.push(`${bad} non-finite scores: ${describe().slice(0, 2000)}`);
+  } finally {
+    det.dispose();
+  }
+}
+
+/**
+ * Sequence-model baselines (`baselines`: directories of dense-seq, enhanced, lstm, tcn models)
+ * with one architecture edit to model/model.json each (tamperArchitecture), loaded and run.
+ */
+export async function fuzzArchitectures(runs: number, seed: number, baselines: string[], dir: string): Promise<FuzzStats> {
+  const s = stats('sequence-model architectures (layers, sizes, lengths, classes, weight shapes)');
+  const work = path.join(dir, 'a');
+  await fc.assert(
+    fc.asyncProperty(fc.nat(), archEdit, async (bi, e) => {
+      const base = baselines[bi % baselines.length];
+      rmSync(work, { recursive: true, force: true });
+      cpSync(base, work, { recursive: true });
+      const file = path.join(work, 'model', 'model.json');
+      const text = JSON.stringify(tamperArchitecture(JSON.parse(readFileSync(file, 'utf8')), e));
+      writeFileSync(file, text);
+      const describe = () => `${path.basename(base)}: ${JSON.stringify(e)}`;
+      await check(s, describe, () => loadAndRun(s, work, describe));
     }),
     { numRuns: runs, seed, endOnFailure: true },
   );

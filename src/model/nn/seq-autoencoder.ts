@@ -146,11 +146,19 @@ function checkFinite(avs: Float64Array, n: number): void {
   }
 }
 
+/**
+ * Longest sequence a model may have. Scoring costs T model steps per window, so a hand-edited
+ * model.json asking for T = 1000 made an LSTM spend seconds on 80 windows (and T = 10⁵ ran out
+ * of memory): the length is bounded where it is read, not trusted. 256 is 25× the default.
+ */
+export const MAX_SEQ_LEN = 256;
+
 export function checkSeqHyper(hp: SeqHyper): void {
   const posInt = (name: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new ChidsError(`${name} must be a positive integer, got ${v}`);
   };
   posInt('sequence length', hp.seqLen);
+  if (hp.seqLen > MAX_SEQ_LEN) throw new ChidsError(`sequence length must be at most ${MAX_SEQ_LEN}, got ${hp.seqLen}`);
   posInt('encoding dim', hp.encodingDim);
   posInt('bottleneck', hp.bottleneck);
   posInt('epochs', hp.epochs);
@@ -418,7 +426,36 @@ export async function loadSequenceModel(arch: SeqArchitecture, dir: string): Pro
   const peek = await readSeqLen(jsonPath);
   const { model, meta } = await loadLayersModelAny(dir, { kind: arch.kind, ioShape: [peek, AV_FEATURES] });
   const settings = meta['settings'];
-  return new SeqDetector(arch, model, peek, settings !== null && typeof settings === 'object' ? (settings as Record<string, unknown>) : { seq_len: peek });
+  const det = new SeqDetector(arch, model, peek, settings !== null && typeof settings === 'object' ? (settings as Record<string, unknown>) : { seq_len: peek });
+  trialRun(det, jsonPath);
+  return det;
+}
+
+/**
+ * Scores a small made-up recording with a freshly loaded model. A model.json whose shapes agree
+ * at both ends can still fail inside (a layer dropped, swapped or turned into a Masking layer)
+ * or give NaN (a layer-norm epsilon of 0 on a constant input): TF.js only finds out when the
+ * model runs, so it runs here once, and a failure is a problem of this file, not a crash in
+ * the middle of scoring. The windows: zeros, a constant, ordinary values and very large ones,
+ * padded at the start like the first windows of any recording.
+ */
+function trialRun(det: SeqDetector, jsonPath: string): void {
+  const rows = [0, 0, 0, 0.5, 0.5, 0.5, 1, 0.2, 3, 0, 1, 0, 1e6, 1e6, 1e6, 0.1, 0.9, 0.3];
+  const n = Math.max(rows.length / AV_FEATURES, det.seqLen + 1);
+  const avs = new Float64Array(n * AV_FEATURES);
+  for (let i = 0; i < avs.length; i++) avs[i] = rows[i % rows.length];
+  let errs: Float64Array;
+  try {
+    errs = det.sequenceErrors(avs, n);
+  } catch (err) {
+    det.dispose();
+    throw new InputError(jsonPath, `cannot run the model: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+  }
+  const bad = errs.findIndex((e) => !Number.isFinite(e));
+  if (bad >= 0) {
+    det.dispose();
+    throw new InputError(jsonPath, `the model gives a non-finite score (${errs[bad]}) on a trial input: its architecture or weights are damaged`);
+  }
 }
 
 /** The sequence length recorded in model.json (validated again, with everything else, on load). */
@@ -426,5 +463,6 @@ async function readSeqLen(jsonPath: string): Promise<number> {
   const doc = await readJsonFile(jsonPath);
   const T = (doc as { userDefinedMetadata?: { chids?: { seq_len?: unknown } } } | null)?.userDefinedMetadata?.chids?.seq_len;
   if (typeof T !== 'number' || !Number.isInteger(T) || T < 1) throw new InputError(jsonPath, 'records no valid sequence length (userDefinedMetadata.chids.seq_len)');
+  if (T > MAX_SEQ_LEN) throw new InputError(jsonPath, `records a sequence length of ${T} (userDefinedMetadata.chids.seq_len), more than the ${MAX_SEQ_LEN} chids allows`);
   return T;
 }
