@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runBaseline } from '../src/app/train.js';
 import { loadDetector } from '../src/model/registry.js';
 import { MAX_SEQ_LEN } from '../src/model/nn/seq-autoencoder.js';
-import { probeTrace, tamperArchitecture } from './fuzz/fuzz.js';
+import { probeTrace, tamperArchitecture, type ArchEdit } from './fuzz/fuzz.js';
 
 let dir = '';
 const base: Record<string, string> = {};
@@ -27,14 +27,14 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A copy of a baseline with one architecture edit to its model.json. */
-function tampered(model: string, edit: Parameters<typeof tamperArchitecture>[1]): string {
+function tampered(model: string, edit: ArchEdit): string {
   const out = path.join(dir, `t-${model}-${edit.kind}-${Math.random().toString(36).slice(2)}`);
   cpSync(base[model], out, { recursive: true });
   const file = path.join(out, 'model', 'model.json');
   writeFileSync(file, JSON.stringify(tamperArchitecture(JSON.parse(readFileSync(file, 'utf8')), edit)));
   return out;
 }
-const edit = { layer: 0, other: 0, field: 0, value: 0, seqLen: 10, cls: 'Dense' } as const;
+const edit = { layer: 0, other: 0, field: 0, value: 0, seqLen: 10, cls: 'Dense' };
 
 describe('tampered sequence models', () => {
   it('the untouched baselines load (the checks below refuse only the edits)', async () => {

@@ -297,8 +297,17 @@ const mutation = fc.record({
 const SEQ_LENGTHS = [0, 1, 2, 7, 1000, 100_000, 1e9, -1, 1.5] as const;
 const ARCH_VALUES = [0, -1, 1, 2, 3, 1.5, 64, 100_000, 1e9, 2 ** 31, 1e308, 'x', 'softmax', 'linear', 'relu', 'tanh', 'same', null, true, [], [1e9, 1], { a: 1 }] as const;
 const LAYER_CLASSES = ['Dense', 'LSTM', 'GRU', 'SimpleRNN', 'Masking', 'Dropout', 'RepeatVector', 'ChidsCausalConv1D', 'Conv1D', 'Reshape', 'Flatten', 'LayerNormalization', 'BatchNormalization', 'Lambda', 'Nope'] as const;
-export const archEdit = fc.record({
-  kind: fc.constantFrom('seq-len', 'layer-field', 'class', 'drop-layer', 'dup-layer', 'swap-layers', 'weight-shape'),
+export interface ArchEdit {
+  kind: 'seq-len' | 'layer-field' | 'class' | 'drop-layer' | 'dup-layer' | 'swap-layers' | 'weight-shape';
+  layer: number;
+  other: number;
+  field: number;
+  value: unknown;
+  seqLen: number;
+  cls: string;
+}
+export const archEdit: fc.Arbitrary<ArchEdit> = fc.record({
+  kind: fc.constantFrom<ArchEdit['kind'][]>('seq-len', 'layer-field', 'class', 'drop-layer', 'dup-layer', 'swap-layers', 'weight-shape'),
   layer: fc.nat(),
   other: fc.nat(),
   field: fc.nat(),
@@ -306,7 +315,6 @@ export const archEdit = fc.record({
   seqLen: fc.constantFrom(...SEQ_LENGTHS),
   cls: fc.constantFrom(...LAYER_CLASSES),
 });
-type ArchEdit = typeof archEdit extends fc.Arbitrary<infer T> ? T : never;
 
 /** Applies one architecture edit to a parsed TF.js layers-model JSON (in place; returns it). */
 export function tamperArchitecture(doc: any, e: ArchEdit): any {
