@@ -2,15 +2,15 @@
  * The lab sandbox's hardening, without a recording: a victim entry that only probes what it
  * may write. The host's file systems must be read-only inside (an attack cannot plant files on
  * the host), while /srv, /tmp, /root and strace's output stay writable; the victim runs in its
- * cgroup. Needs root, util-linux and strace; skipped loudly otherwise.
+ * cgroup, as root of its own user namespace only (host ids shifted by LAB_ID_BASE). Needs root, util-linux and strace; skipped loudly otherwise.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLabCgroup } from '../src/lab/cgroup.js';
-import { Sandbox } from '../src/lab/sandbox.js';
+import { checkReachable, LAB_ID_BASE, Sandbox } from '../src/lab/sandbox.js';
 
 function skipReason(): string | false {
   const probe = spawnSync('unshare', ['--pid', '--mount', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
@@ -22,7 +22,7 @@ function skipReason(): string | false {
   return false;
 }
 
-test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace are writable; the victim is in its cgroup', { skip: skipReason(), timeout: 60_000 }, async () => {
+test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace are writable; the victim is in its cgroup, root only in its user namespace', { skip: skipReason(), timeout: 60_000 }, async () => {
   const work = mkdtempSync('/var/tmp/chids-sbtest-');
   const hostProbe = `/var/tmp/chids-sbtest-probe-${process.pid}`;
   const name = `chids-sbtest-${process.pid}`;
@@ -33,7 +33,8 @@ test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace 
     const probes = ['/usr/chids-probe', '/etc/chids-probe', hostProbe, '/srv/probe', '/tmp/probe', '/root/probe'];
     writeFileSync(
       path.join(srv, 'run.sh'),
-      `for p in ${probes.join(' ')}; do if ( : > "$p" ) 2>/dev/null; then echo "$p writable"; else echo "$p read-only"; fi; done > /srv/result\ncat /proc/self/cgroup >> /srv/result\nsleep 2\n`,
+      `for p in ${probes.join(' ')}; do if ( : > "$p" ) 2>/dev/null; then echo "$p writable"; else echo "$p read-only"; fi; done > /srv/result\n` +
+        `cat /proc/self/cgroup >> /srv/result\necho "id $(id -u) $(id -g)" >> /srv/result\nif cat /etc/shadow > /dev/null 2>&1; then echo shadow readable; else echo shadow denied; fi >> /srv/result\nsleep 2\n`,
     );
     const sb = new Sandbox({ srvDir: srv, traceFile: path.join(work, 'strace.txt'), logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', cgroupProcs: cgroup?.procs }, null);
     await sb.start();
@@ -47,6 +48,12 @@ test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace 
     assert.ok(readFileSync(path.join(work, 'strace.txt'), 'utf8').length > 0, 'strace wrote its output');
     assert.doesNotMatch(readFileSync(path.join(work, 'sandbox.log'), 'utf8'), /stays writable/);
     if (cgroup) assert.ok(result.includes(name), result);
+    // Root inside, not on the host: what it wrote belongs to the shifted ids, and a host file
+    // only root may read stays closed to it.
+    assert.match(result, /^id 0 0$/m, result);
+    assert.equal(statSync(path.join(srv, 'probe')).uid, LAB_ID_BASE);
+    assert.equal(statSync(path.join(work, 'strace.txt')).uid, LAB_ID_BASE);
+    assert.match(result, /^shadow denied$/m, result);
   } finally {
     for (let i = 0; i < 50 && cgroup && cgroup.dirs.some(existsSync); i++) {
       cgroup.remove();
@@ -54,5 +61,18 @@ test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace 
     }
     rmSync(work, { recursive: true, force: true });
     rmSync(hostProbe, { force: true });
+  }
+});
+
+test('a work directory behind a 0700 parent is refused up front, naming the parent', () => {
+  const parent = mkdtempSync('/var/tmp/chids-sbtest-'); // mode 0700
+  try {
+    const srv = path.join(parent, 'work', 'srv');
+    mkdirSync(srv, { recursive: true });
+    assert.throws(() => checkReachable(srv), (err: Error) => err.message.includes(`${parent} (mode 0700) does not let the victim's user namespace through`));
+    chmodSync(parent, 0o711);
+    assert.doesNotThrow(() => checkReachable(srv));
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
   }
 });

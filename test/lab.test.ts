@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,7 @@ const skip = skipReason();
 /** A private parent for the lab's work directories, so leftovers can be told apart. */
 function labTmp(): string {
   const base = mkdtempSync('/var/tmp/chids-labtest-');
+  chmodSync(base, 0o711); // the victim's user namespace must get through it (checkReachable)
   process.env[LAB_TMP_ENV] = base;
   return base;
 }
@@ -239,6 +240,7 @@ test('an error during the recording stops the sandbox and writes nothing', { ski
 
 test('SIGINT to `chids lab record` stops everything: exit 130, no output, no process, no work directory', { skip, timeout: 90_000 }, async () => {
   const base = mkdtempSync('/var/tmp/chids-labtest-');
+  chmodSync(base, 0o711);
   const out = mkdtempSync(path.join(os.tmpdir(), 'chids-labout-'));
   mkdirSync(path.join(out, 'rec'));
   const before = pidNamespaces();
