@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -60,6 +60,7 @@ async function exploitFlags(files: string[]): Promise<boolean[]> {
 
 test('lab record --replicas 3 --attack cmd-injection (CLI) → chids replicas flags exactly the attacked replica', { skip, timeout: 300_000 }, async () => {
   const base = mkdtempSync('/var/tmp/chids-labtest-');
+  chmodSync(base, 0o711); // the victims' user namespaces must get through it (checkReachable)
   const out = mkdtempSync(path.join(os.tmpdir(), 'chids-repout-'));
   try {
     const rec = await runCli(
@@ -100,6 +101,7 @@ test('lab record --replicas 3 --attack cmd-injection (CLI) → chids replicas fl
 for (const attack of ['upload-exec', 'none'] as const) {
   test(`replica group, attack ${attack}: chids replicas flags ${attack === 'none' ? 'no replica' : 'exactly the attacked replica'}`, { skip, timeout: 300_000 }, async () => {
     const base = mkdtempSync('/var/tmp/chids-labtest-');
+    chmodSync(base, 0o711);
     process.env[LAB_TMP_ENV] = base;
     const out = mkdtempSync(path.join(os.tmpdir(), 'chids-repout-'));
     try {
