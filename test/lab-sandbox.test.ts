@@ -33,8 +33,9 @@ test('inside the sandbox the host is read-only; /srv, /tmp, /root and the trace 
     const probes = ['/usr/chids-probe', '/etc/chids-probe', hostProbe, '/srv/probe', '/tmp/probe', '/root/probe'];
     writeFileSync(
       path.join(srv, 'run.sh'),
-      `for p in ${probes.join(' ')}; do if ( : > "$p" ) 2>/dev/null; then echo "$p writable"; else echo "$p read-only"; fi; done > /srv/result\n` +
-        `cat /proc/self/cgroup >> /srv/result\necho "id $(id -u) $(id -g)" >> /srv/result\nif cat /etc/shadow > /dev/null 2>&1; then echo shadow readable; else echo shadow denied; fi >> /srv/result\nsleep 2\n`,
+      // Written whole (temp file, then rename): the test reads it as soon as it exists.
+      `for p in ${probes.join(' ')}; do if ( : > "$p" ) 2>/dev/null; then echo "$p writable"; else echo "$p read-only"; fi; done > /srv/result.tmp\n` +
+        `cat /proc/self/cgroup >> /srv/result.tmp\necho "id $(id -u) $(id -g)" >> /srv/result.tmp\nif cat /etc/shadow > /dev/null 2>&1; then echo shadow readable; else echo shadow denied; fi >> /srv/result.tmp\nmv /srv/result.tmp /srv/result\nsleep 2\n`,
     );
     const sb = new Sandbox({ srvDir: srv, traceFile: path.join(work, 'strace.txt'), logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', cgroupProcs: cgroup?.procs }, null);
     await sb.start();
