@@ -7,7 +7,9 @@
  * wait (bounded) until the runtime has answered, then go to the {@link Monitor} of its image's
  * baseline (one Monitor per baseline: its own vocabulary, model and thresholds; sinks and metrics
  * shared). A container whose image has no baseline is reported once (log, and the
- * `chids_containers_unbaselined` metric) and its events are counted, not scored.
+ * `chids_containers_unbaselined` metric) and its events are counted, not scored; with `--learn`
+ * the first container of that image is recorded and a baseline trained for it (src/app/learn.ts),
+ * which this router then loads and scores that image's containers with.
  */
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import { loadDetector } from '../model/registry.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
 import type { Detector } from '../model/detector.js';
 import type { MonitorLike, MonitorStats } from './monitor-types.js';
+import { Learner, type LearnOptions } from './learn.js';
 
 /** A baseline's monitor, made by the caller (runMonitor) from the baseline's parts. */
 export type MonitorFactory = (b: { vocab: Vocabulary; scorer: Detector; thresholds: readonly number[]; faithful: boolean; windowNs: number }) => MonitorLike;
@@ -53,6 +56,9 @@ export class BaselineRouter implements MonitorLike {
   private readonly route = new Map<string, Monitor | null>();
   private readonly pending = new Map<string, { container: ContainerInfo; batches: Buffer[]; bytes: number; since: number; format: TraceFormat }>();
   private readonly unscored = new Map<string, number>();
+  /** Unscored containers waiting for a baseline --learn trains: their image (normalized), for re-routing. */
+  private readonly waiting = new Map<string, { norm: string; container: ContainerInfo }>();
+  private learner: Learner | null = null;
   /** Counters of the source (lost, dropped, restarts) and of unscored containers; {@link totals} adds every baseline's. */
   readonly stats: MonitorStats;
 
@@ -60,15 +66,15 @@ export class BaselineRouter implements MonitorLike {
     private readonly loaded: Loaded[],
     private readonly metrics: MonitorMetrics | null,
     private readonly log: Logger,
+    private readonly make: MonitorFactory,
   ) {
     for (const l of loaded) this.byImage.set(normalImage(l.image), l);
     // Counted here: events of containers no baseline scores.
-    const zero = loaded[0].monitor.stats;
-    this.stats = { ...zero, dropped: { ...zero.dropped } };
+    this.stats = { events: 0, windows: 0, scored: 0, alerts: 0, falseAlarms: 0, alertsAfterExploit: 0, firstAlertAfterExploitNs: null, dropped: { queue_full: 0, source_lost: 0, malformed: 0, no_timestamp: 0, too_many_containers: 0, time_jump: 0 }, late: 0, restarts: 0 };
   }
 
-  /** Loads every baseline under `dir` that names its image. */
-  static async open(dir: string, make: MonitorFactory, metrics: MonitorMetrics | null, log: Logger): Promise<BaselineRouter> {
+  /** Loads every baseline under `dir` that names its image; with `learn`, images without one are learned (DIR may then start empty). */
+  static async open(dir: string, make: MonitorFactory, metrics: MonitorMetrics | null, log: Logger, learn?: LearnOptions): Promise<BaselineRouter> {
     let entries: string[];
     try {
       entries = readdirSync(dir);
@@ -79,29 +85,44 @@ export class BaselineRouter implements MonitorLike {
     for (const e of entries.sort()) {
       const sub = path.join(dir, e);
       if (e.startsWith('.') || !existsSync(path.join(sub, 'manifest.json'))) continue;
-      const data = await readBaselineData(pathsInDir(sub));
-      const image = data.manifest?.image ?? null;
-      if (image === null) {
-        log.warn('baseline names no image: not used by --baselines (train it with --image REF)', { baseline: sub });
-        continue;
-      }
-      if (data.thresholds === null) throw new ChidsError(`${sub}: no threshold list (thresh_list.json) in the baseline`);
-      const { faithful, windowNs } = resolveEncoding(data.manifest, {}, (msg) => log.warn(msg, { baseline: sub }));
-      const scorer = await loadDetector(sub, data.manifest?.model.type);
-      if (scorer.reads === 'vectors') {
-        // Warmed up so that a container's first real window is scored as fast as the rest.
-        for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
-      }
-      const monitor = make({ vocab: data.vocab, scorer, thresholds: data.thresholds, faithful, windowNs });
-      loaded.push({ dir: sub, image, monitor, dispose: () => scorer.dispose() });
-      log.info('baseline loaded', { image, baseline: sub, model: scorer.kind, threshold: monitor.threshold });
+      const l = await loadBaseline(sub, make, log);
+      if (l !== null) loaded.push(l);
     }
-    if (loaded.length === 0) throw new ChidsError(`--baselines ${dir}: no baseline directory in it names its image (chids baseline --td … --od ${dir}/NAME [--image REF])`);
-    return new BaselineRouter(loaded, metrics, log);
+    if (loaded.length === 0 && learn === undefined) throw new ChidsError(`--baselines ${dir}: no baseline directory in it names its image (chids baseline --td … --od ${dir}/NAME [--image REF], or --learn DURATION)`);
+    const router = new BaselineRouter(loaded, metrics, log, make);
+    if (learn !== undefined) router.learner = new Learner(dir, learn, (image, sub) => router.adopt(image, sub), metrics, log);
+    return router;
+  }
+
+  /** A baseline --learn trained: loaded, and the containers of its image scored with it from now on. */
+  private async adopt(image: string, dir: string): Promise<void> {
+    const l = await loadBaseline(dir, this.make, this.log);
+    if (l === null) throw new ChidsError(`${dir}: the learned baseline names no image`);
+    this.loaded.push(l);
+    const norm = normalImage(image);
+    this.byImage.set(norm, l);
+    for (const [key, w] of [...this.waiting]) {
+      if (w.norm !== norm) continue;
+      this.waiting.delete(key);
+      this.route.set(key, l.monitor);
+      const id = w.container.identity;
+      this.metrics?.unbaselined.remove({ container: w.container.id, name: id?.name ?? '', image: id?.image ?? '' });
+      this.log.info('container watched with the baseline learned for its image', { container: w.container.id, name: id?.name ?? null, image, baseline: dir });
+    }
+  }
+
+  /** Waits for the baselines --learn is training (tests, and the end of a run). */
+  async learned(): Promise<void> {
+    await this.learner?.idle();
+  }
+
+  /** Images --learn is recording or training now. */
+  learning(): { image: string; container: string; phase: string }[] {
+    return this.learner?.active() ?? [];
   }
 
   get threshold(): number {
-    return this.loaded[0].monitor.threshold;
+    return this.loaded[0]?.monitor.threshold ?? NaN;
   }
 
   get containers(): number {
@@ -131,6 +152,7 @@ export class BaselineRouter implements MonitorLike {
     const r = this.route.get(container.key);
     if (r !== undefined) {
       if (r !== null) r.feed(container, data, format);
+      else if (this.learner?.isRecording(container.key)) this.learner.feed(container.key, data);
       else this.unscored.set(container.key, (this.unscored.get(container.key) ?? 0) + 1);
       return;
     }
@@ -162,18 +184,24 @@ export class BaselineRouter implements MonitorLike {
       this.log.info('container watched with the baseline of its image', { container: p.container.id, name: id?.name ?? null, image, baseline: chosen.dir });
       for (const b of p.batches) chosen.monitor.feed(p.container, b, p.format);
     } else {
-      this.log.warn('container has no baseline for its image: not scored', { container: p.container.id, name: id?.name ?? null, image, known_images: [...this.byImage.values()].map((l) => l.image) });
+      const learn = image !== null && this.learner ? this.learner.begin(p.container, image, normalImage(image), p.format) : 'off';
+      const note = learn === 'recording' ? 'not scored until a baseline is learned from it (--learn)' : learn === 'waiting' ? 'not scored until the baseline being learned for its image is ready' : 'not scored';
+      this.log.warn(`container has no baseline for its image: ${note}`, { container: p.container.id, name: id?.name ?? null, image, known_images: [...this.byImage.values()].map((l) => l.image) });
       this.metrics?.unbaselined.set({ container: p.container.id, name: id?.name ?? '', image: image ?? '' }, 1);
+      if (learn !== 'off') this.waiting.set(key, { norm: normalImage(image!), container: p.container });
+      if (learn === 'recording') for (const b of p.batches) this.learner!.feed(key, b);
     }
   }
 
   tick(sec: number, nsec: number): void {
     for (const key of [...this.pending.keys()]) this.settle(key);
+    this.learner?.tick(sec, nsec);
     for (const { monitor } of this.loaded) monitor.tick(sec, nsec);
   }
 
   finish(): void {
     for (const key of [...this.pending.keys()]) this.settle(key);
+    this.learner?.close();
     for (const { monitor } of this.loaded) monitor.finish();
   }
 
@@ -201,7 +229,7 @@ export class BaselineRouter implements MonitorLike {
 
   scoringLatency(): ReturnType<MonitorLike['scoringLatency']> {
     // The slowest baseline's figures (they are per-window model costs).
-    return this.loaded.map((l) => l.monitor.scoringLatency()).reduce((a, b) => (b.p99 > a.p99 ? b : a));
+    return this.loaded.map((l) => l.monitor.scoringLatency()).reduce((a, b) => (b.p99 > a.p99 ? b : a), { n: 0, p50: 0, p99: 0, max: 0 });
   }
 
   identities(): ReturnType<MonitorLike['identities']> {
@@ -214,8 +242,29 @@ export class BaselineRouter implements MonitorLike {
   }
 
   dispose(): void {
+    this.learner?.close();
     for (const l of this.loaded) l.dispose();
   }
+}
+
+/** One baseline directory: its monitor, or null when it names no image (logged). */
+async function loadBaseline(sub: string, make: MonitorFactory, log: Logger): Promise<Loaded | null> {
+  const data = await readBaselineData(pathsInDir(sub));
+  const image = data.manifest?.image ?? null;
+  if (image === null) {
+    log.warn('baseline names no image: not used by --baselines (train it with --image REF)', { baseline: sub });
+    return null;
+  }
+  if (data.thresholds === null) throw new ChidsError(`${sub}: no threshold list (thresh_list.json) in the baseline`);
+  const { faithful, windowNs } = resolveEncoding(data.manifest, {}, (msg) => log.warn(msg, { baseline: sub }));
+  const scorer = await loadDetector(sub, data.manifest?.model.type);
+  if (scorer.reads === 'vectors') {
+    // Warmed up so that a container's first real window is scored as fast as the rest.
+    for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
+  }
+  const monitor = make({ vocab: data.vocab, scorer, thresholds: data.thresholds, faithful, windowNs });
+  log.info('baseline loaded', { image, baseline: sub, model: scorer.kind, threshold: monitor.threshold });
+  return { dir: sub, image, monitor, dispose: () => scorer.dispose() };
 }
 
 function countLines(b: Buffer): number {

@@ -43,6 +43,7 @@ import { onStopSignals } from '../util/signals.js';
 import { loadDetector } from '../model/registry.js';
 import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
 import { BaselineRouter } from './baselines.js';
+import type { LearnOptions } from './learn.js';
 import type { MonitorLike, MonitorStats } from './monitor-types.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
@@ -514,6 +515,8 @@ export interface RunMonitorOptions {
   artifacts: ArtifactPaths;
   /** A directory of baselines, one per image: each container is scored with its image's (instead of `artifacts`). */
   baselines?: string;
+  /** With `baselines`: record, train and then watch images that have none (src/app/learn.ts). */
+  learn?: LearnOptions;
   source: Omit<SourceSpec, 'log'>;
   theta: number;
   /** Live sources: how long after its end a window waits for late events (ms). */
@@ -631,7 +634,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (single === null) {
       // The fleet agent publishes one baseline's windows and follows that baseline's registry entry.
       if (agent) throw new ChidsError('--nats and --baselines together are not supported yet: give one baseline (--od DIR, or --image REF to fetch it from the fleet)');
-      router = await BaselineRouter.open(o.baselines!, (b) => new Monitor({ ...shared, ...b }), metrics, log);
+      router = await BaselineRouter.open(o.baselines!, (b) => new Monitor({ ...shared, ...b }), metrics, log, o.learn);
     }
     let monitor: MonitorLike;
     if (single !== null) {
@@ -758,6 +761,9 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     pipe.drain();
     if (pipeError !== null) throw pipeError;
     monitor.finish();
+    // A baseline being trained is finished and saved: the next run starts with it.
+    if (router !== null && router.learning().length > 0) log.info('waiting for the baselines being learned', { images: router.learning().map((l) => l.image) });
+    await router?.learned();
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
     for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
     await agent?.close(o.drainTimeoutMs ?? 5000);

@@ -12,6 +12,7 @@ interface Flags extends ArtifactFlags {
   format?: 'sysdig' | 'lidds';
   realtime?: boolean;
   baselines?: string;
+  learn?: number;
   theta: number;
   alerts?: string;
   webhook?: string;
@@ -45,6 +46,7 @@ export function register(program: Command): void {
   sourceOptions(cmd)
     .option('--od <dir>', 'baseline directory written by `chids baseline`')
     .option('--baselines <dir>', 'a directory of baselines, one per image (chids baseline --od DIR/NAME): each container is scored with its image\'s (--all-containers)')
+    .addOption(new Option('--learn <length>', 'with --baselines: record the first container of an image with no baseline for this long (event time, e.g. 10m), train its baseline in the background, save it under --baselines and watch that image from then on').argParser(windowLength))
     .option('--ss <file>', 'seen syscalls file (instead of --od)')
     .option('--sa <file>', 'seen arguments file (instead of --od)')
     .option('--fm <file>', 'max_freq file (instead of --od)')
@@ -132,6 +134,7 @@ Examples:
         companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
         artifacts: flags.baselines ? noArtifacts(flags) : artifacts,
         baselines: flags.baselines,
+        learn: learnOptions(flags),
         source: {
           kind: flags.source,
           pids: flags.pid?.map(Number),
@@ -176,6 +179,13 @@ Examples:
         );
       }
     });
+}
+
+/** `--learn` trains baselines into `--baselines`: meaningless without it. */
+function learnOptions(flags: Flags): { durationNs: number } | undefined {
+  if (flags.learn === undefined) return undefined;
+  if (!flags.baselines) throw new UsageError('--learn needs --baselines DIR (where the learned baselines are saved)');
+  return { durationNs: flags.learn };
 }
 
 /** `--baselines` replaces the single baseline: refuse both. */

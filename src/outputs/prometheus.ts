@@ -25,6 +25,7 @@
  *   chids_container_info{container,name,image,image_repository,image_tag,pod,namespace}
  *                                            1 per tracked container the runtime named (join on `container`)
  *   chids_containers_unbaselined{container,name,image}  1 per container whose image has no baseline (--baselines)
+ *   chids_containers_learning{container,name,image}     1 per container recorded or trained for its image (--learn)
  *   + prom-client's default process metrics (CPU, memory, event loop lag)
  *
  * Every counter has its series from the start, at 0: the drop reasons and the outputs' failure
@@ -62,6 +63,7 @@ export class MonitorMetrics {
   readonly containers: Gauge;
   readonly containerInfo: Gauge<ContainerInfoLabel>;
   readonly unbaselined: Gauge<'container' | 'name' | 'image'>;
+  readonly learning: Gauge<'container' | 'name' | 'image'>;
 
   /** Read at scrape time. */
   lagSeconds: () => number = () => 0;
@@ -138,6 +140,12 @@ export class MonitorMetrics {
     this.unbaselined = new Gauge({
       name: 'chids_containers_unbaselined',
       help: 'Containers seen whose image has no baseline under --baselines (1 each): not scored',
+      labelNames: ['container', 'name', 'image'],
+      registers: r,
+    });
+    this.learning = new Gauge({
+      name: 'chids_containers_learning',
+      help: 'Containers being recorded, or trained on, for a baseline of their image (--learn; 1 each)',
       labelNames: ['container', 'name', 'image'],
       registers: r,
     });
