@@ -59,6 +59,7 @@ export class BaselineRouter implements MonitorLike {
   /** Unscored containers waiting for a baseline --learn trains: their image (normalized), for re-routing. */
   private readonly waiting = new Map<string, { norm: string; container: ContainerInfo }>();
   private learner: Learner | null = null;
+  private disposed = false;
   /** Counters of the source (lost, dropped, restarts) and of unscored containers; {@link totals} adds every baseline's. */
   readonly stats: MonitorStats;
 
@@ -96,6 +97,8 @@ export class BaselineRouter implements MonitorLike {
 
   /** A baseline --learn trained: loaded, and the containers of its image scored with it from now on. */
   private async adopt(image: string, dir: string): Promise<void> {
+    // A run that ended before its training did: the baseline is saved for the next run, not loaded.
+    if (this.disposed) return;
     const l = await loadBaseline(dir, this.make, this.log);
     if (l === null) throw new ChidsError(`${dir}: the learned baseline names no image`);
     this.loaded.push(l);
@@ -242,6 +245,7 @@ export class BaselineRouter implements MonitorLike {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.learner?.close();
     for (const l of this.loaded) l.dispose();
   }

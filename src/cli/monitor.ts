@@ -129,10 +129,11 @@ Examples:
       if (fromFleet && !flags.image) throw new ChidsError('--nats without --od fetches the baseline of --image REF from the fleet: give --image (or --od DIR)');
       // No local baseline: the fleet's registry has the image's.
       const fetched = fromFleet ? await (await import('../app/fleet-baselines.js')).fetchBaseline({ url: flags.nats!, image: flags.image!, log }) : null;
-      const artifacts = fetched?.paths ?? artifactPaths(flags, true);
+      // --baselines replaces --od: asking for --od first refused every --baselines run.
+      const artifacts = flags.baselines ? noArtifacts(flags) : (fetched?.paths ?? artifactPaths(flags, true));
       const summary = await runMonitor({
         companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
-        artifacts: flags.baselines ? noArtifacts(flags) : artifacts,
+        artifacts,
         baselines: flags.baselines,
         learn: learnOptions(flags),
         source: {
