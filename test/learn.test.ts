@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { Monitor } from '../src/app/monitor.js';
 import { runBaseline } from '../src/app/train.js';
 import { jsonLogger } from '../src/util/log.js';
 import type { AlertSink } from '../src/outputs/alerts.js';
+import { runCli } from './helpers/live.js';
 
 const EX = 'data/example';
 const IMAGE_A = 'localhost/learn-test-a:1';
@@ -129,6 +130,37 @@ test('--learn: a container whose stream ends before the duration leaves no basel
     router.dispose();
     assert.deepEqual(readdirSync(dir), []);
     assert.ok(logs.some((l) => l.msg.includes('stream ended before the container was recorded long enough')));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('chids monitor --baselines: --learn allows an empty directory, needs --baselines, and is refused without', { timeout: 180_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-learn-'));
+  try {
+    const empty = path.join(dir, 'models');
+    mkdirSync(empty);
+    const sc = path.join(dir, 'rec.sc');
+    writeFileSync(sc, Buffer.concat(batches(`${EX}/training/${readdirSync(`${EX}/training`).sort()[0]}`).slice(0, 2)));
+    const run = async (args: string[]) => {
+      const fd = openSync(sc, 'r');
+      try {
+        return await runCli(['monitor', '--source', 'stdin', ...args], { timeoutMs: 120_000, stdin: fd });
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const ok = await run(['--baselines', empty, '--learn', '3s']);
+    assert.equal(ok.code, 0, ok.stderr);
+    // A replay names no image: reported, nothing learned.
+    assert.ok(ok.logs.some((l) => String(l.msg).startsWith('container has no baseline for its image')), ok.stderr);
+    assert.deepEqual(readdirSync(empty), []);
+    const noLearn = await run(['--baselines', empty]);
+    assert.notEqual(noLearn.code, 0);
+    assert.match(noLearn.stderr, /no baseline directory in it names its image/);
+    const noDir = await run(['--learn', '3s', '--od', empty]);
+    assert.notEqual(noDir.code, 0);
+    assert.match(noDir.stderr, /--learn needs --baselines DIR/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
