@@ -165,3 +165,28 @@ test('chids monitor --baselines: --learn allows an empty directory, needs --base
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('chids monitor --source stdin --realtime --baselines DIR --image REF --learn 3s: learns from the replay, then scores the rest of it', { timeout: 180_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-learn-'));
+  try {
+    const models = path.join(dir, 'models');
+    mkdirSync(models);
+    const sc = path.join(dir, 'rec.sc');
+    writeFileSync(sc, Buffer.concat(batches(`${EX}/test/normal/${readdirSync(`${EX}/test/normal`).sort()[2]}`)));
+    const fd = openSync(sc, 'r');
+    let r: Awaited<ReturnType<typeof runCli>>;
+    try {
+      r = await runCli(['monitor', '--source', 'stdin', '--realtime', '--baselines', models, '--image', 'replay/web:3', '--container-name', 'web-3', '--learn', '3s'], { timeoutMs: 150_000, stdin: fd });
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse(readFileSync(path.join(models, 'replay_web_3', 'manifest.json'), 'utf8'));
+    assert.equal(manifest.image, 'replay/web:3');
+    assert.ok(r.logs.some((l) => l.msg === 'container watched with the baseline learned for its image' && l.name === 'web-3'), r.stderr);
+    const stopped = r.logs.find((l) => l.msg === 'monitor stopped')!;
+    assert.ok((stopped.scored as number) > 0, `the rest of the replay is scored: ${JSON.stringify(stopped)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -80,6 +80,8 @@ export interface SourceSpec {
   realtime?: boolean;
   /** stdin: read this stream instead of process.stdin (library use, tests). */
   input?: NodeJS.ReadableStream;
+  /** stdin: the replayed container's name and image (`--baselines` picks its baseline by the image). */
+  stdinIdentity?: { name: string | null; image: string };
   /** Restart the capture process when it dies (default true). */
   restart?: boolean;
   /** Upper bound on consecutive restarts before giving up (default 10). */

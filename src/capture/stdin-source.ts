@@ -14,7 +14,8 @@ import { sniffFormat } from '../encode/pipeline.js';
 import type { TraceFormat } from '../trace/parse.js';
 import { ChidsError } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
-import { STDIN_CONTAINER } from './containers.js';
+import { STDIN_CONTAINER, type ContainerInfo } from './containers.js';
+import { splitImage } from './runtime/types.js';
 import { LineSplitter, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 
 export class StdinSource implements LiveSource {
@@ -27,6 +28,7 @@ export class StdinSource implements LiveSource {
   private t0nsec = 0;
   private wall0 = -1;
   private readonly input: NodeJS.ReadableStream & { isTTY?: boolean; destroy?: () => void };
+  private readonly container: ContainerInfo;
 
   constructor(
     spec: SourceSpec,
@@ -36,6 +38,10 @@ export class StdinSource implements LiveSource {
     this.format = spec.format ?? null;
     this.realtime = spec.realtime ?? false;
     this.clock = this.realtime ? 'paced' : 'events';
+    const id = spec.stdinIdentity;
+    this.container = id
+      ? Object.freeze({ ...STDIN_CONTAINER, identity: { state: 'resolved' as const, name: id.name, image: id.image, ...splitImage(id.image), imageId: null, podName: null, podNamespace: null, runtime: null } })
+      : STDIN_CONTAINER;
   }
 
   now(): { sec: number; nsec: number } | null {
@@ -68,7 +74,7 @@ export class StdinSource implements LiveSource {
           sink.ready({ source: 'stdin', format: this.format, realtime: this.realtime });
         }
         if (!this.realtime) {
-          sink.data(STDIN_CONTAINER, chunk, 0);
+          sink.data(this.container, chunk, 0);
           await sink.whenSpace();
           continue;
         }
@@ -77,7 +83,7 @@ export class StdinSource implements LiveSource {
       if (this.realtime) {
         const rest: string[] = [];
         splitter.end((l) => rest.push(l));
-        if (rest.length > 0) sink.data(STDIN_CONTAINER, Buffer.from(rest.join('\n') + '\n'), rest.length);
+        if (rest.length > 0) sink.data(this.container, Buffer.from(rest.join('\n') + '\n'), rest.length);
       }
     } catch (err) {
       if (signal.aborted) return { reason: 'stopped' };
@@ -107,7 +113,7 @@ export class StdinSource implements LiveSource {
       const wait = d.at - performance.now();
       if (wait > 2) {
         if (lines.length > 0) {
-          sink.data(STDIN_CONTAINER, Buffer.from(lines.join('\n') + '\n'), lines.length);
+          sink.data(this.container, Buffer.from(lines.join('\n') + '\n'), lines.length);
           lines = [];
         }
         await sleep(wait, signal);
@@ -115,7 +121,7 @@ export class StdinSource implements LiveSource {
       }
       lines.push(d.line);
     }
-    if (lines.length > 0) sink.data(STDIN_CONTAINER, Buffer.from(lines.join('\n') + '\n'), lines.length);
+    if (lines.length > 0) sink.data(this.container, Buffer.from(lines.join('\n') + '\n'), lines.length);
     await sink.whenSpace();
   }
 }

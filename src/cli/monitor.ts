@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .option('--node <name>', 'with --nats: this node\'s name in subjects and messages (default: the host name)')
     .option('--spool <dir>', 'with --nats: keep messages on disk while the broker is away, replayed in order when it is back')
     .option('--container-name <name>', 'stdin: the replayed container\'s name (default: stdin)')
-    .option('--image <ref>', 'the image the monitored containers run (fleet replica groups; the baseline fetched from the fleet when --od is not given)')
+    .option('--image <ref>', 'the image the monitored containers run (fleet replica groups; the baseline fetched from the fleet when --od is not given; a stdin replay\'s image with --baselines)')
     .addHelpText(
       'after',
       `
@@ -146,6 +146,8 @@ Examples:
           realtime: flags.realtime,
           restart: flags.restart,
           exitWithTarget: flags.exitWithTarget,
+          // A replay with --baselines is one container of --image (tests, and trying out --learn).
+          stdinIdentity: flags.source === 'stdin' && flags.baselines && flags.image ? { name: flags.containerName ?? null, image: flags.image } : undefined,
         },
         theta: flags.theta,
         graceMs: flags.grace / 1e6,
