@@ -197,7 +197,8 @@ async function main(): Promise<void> {
     const rows = CONFIGS.map((config) => {
       const rs = runs.filter((r) => r.config === config && Number.isFinite(r.rps as number));
       const rps = rs.map((r) => r.rps as number);
-      const ratio = rps.map((x) => x / base);
+      // Paired: each run against the unwatched run of the same repetition (the machine's load drifts between repetitions).
+      const ratio = rs.map((r) => (r.rps as number) / ((runs.find((n) => n.config === 'none' && n.rep === r.rep)?.rps as number) ?? base));
       const f = (k: string, d = 2) => {
         const xs = rs.map((r) => r[k] as number).filter((x) => typeof x === 'number');
         return xs.length ? median(xs).toFixed(d) : '–';
@@ -213,7 +214,7 @@ async function main(): Promise<void> {
         alert_latency_s: f('alert_latency_s'),
       };
     });
-    const head = ['config', 'runs', 'req/s median [min–max]', '× unwatched', 'chids CPU s', 'tracer CPU s', 'peak RSS MB', 'alert latency s'];
+    const head = ['config', 'runs', 'req/s median [min–max]', '× unwatched (paired)', 'chids CPU s', 'tracer CPU s', 'peak RSS MB', 'alert latency s'];
     const table = [head, ...rows.map((r) => [r.config, String(r.runs), r.rps, r.ratio, r.chids_cpu_s, r.tracer_cpu_s, r.peak_rss_mb, r.alert_latency_s])];
     const w = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
     console.log(table.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n'));
