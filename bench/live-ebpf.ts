@@ -144,7 +144,8 @@ async function main(): Promise<void> {
     }
     stopBg();
     const model = path.join(dir, 'model');
-    const b = cli(['baseline', ...recs.flatMap((r) => ['--td', r]), '--od', model, '--seed', '1'], 600_000);
+    // The CHIDS autoencoder: it reads only anomaly vectors, so aggregate mode can serve it.
+    const b = cli(['baseline', '--model', 'chids', ...recs.flatMap((r) => ['--td', r]), '--od', model, '--seed', '1'], 600_000);
     if (b.code !== 0) throw new Error(`baseline failed: ${b.stderr.slice(-500)}`);
 
     const runs: Record<string, unknown>[] = [];

@@ -341,7 +341,8 @@ test('live: chids monitor --ebpf-mode aggregate on a pid namespace alerts on the
     recs.push(rec);
   }
   const model = path.join(dir, 'model');
-  const base = await runCli(['baseline', ...recs.flatMap((r) => ['--td', r]), '--od', model, '--seed', '3'], { timeoutMs: 120_000 });
+  // The CHIDS autoencoder reads only anomaly vectors (the default detector's n-gram feature reads the syscalls).
+  const base = await runCli(['baseline', '--model', 'chids', ...recs.flatMap((r) => ['--td', r]), '--od', model, '--seed', '3'], { timeoutMs: 180_000 });
   assert.equal(base.code, 0, base.stderr);
   const mon = startCli(['monitor', '--od', model, '--source', 'ebpf', '--ebpf-mode', 'aggregate', '--pid', String(web.pid)], { timeoutMs: 90_000 });
   await mon.waitLog('source ready', 40_000);
