@@ -4,9 +4,10 @@
  * `aggregate`: the kernel counts, per container and window, what the anomaly vector needs
  * (src/capture/ebpf-aggregate.ts) and we read it once per window; the vector comes from
  * src/encode/aggregate.ts. It serves detectors that read only anomaly vectors (`reads:
- * 'vectors'`: the calibrated default, chids, the sequence autoencoders) in improved mode.
- * `events`: one line per syscall, parsed and encoded here: what detectors that read the syscalls
- * themselves (STIDE, BoSC) and faithful mode need. `auto` (the default) picks aggregate whenever
+ * 'vectors'`: chids, the sequence autoencoders, a default-detector model without its n-gram
+ * feature) in improved mode. `events`: one line per syscall, parsed and encoded here: what
+ * detectors that read the syscalls themselves (the default's n-grams, STIDE, BoSC), faithful mode
+ * and a --replicas companion need. `auto` (the default) picks aggregate whenever
  * it can serve the detector.
  */
 import type { ContainerInfo } from '../capture/containers.js';
