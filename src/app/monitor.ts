@@ -45,6 +45,7 @@ import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
 import { BaselineRouter } from './baselines.js';
 import type { LearnOptions } from './learn.js';
 import type { MonitorLike, MonitorStats } from './monitor-types.js';
+import { openAggregateSource, type EbpfMode } from './monitor-aggregate.js';
 
 /** The threshold for a θ: the baseline's own value when θ is one of the ten, else θ × max training score. */
 export function thresholdFor(thresholds: readonly number[], theta: number): number {
@@ -358,6 +359,30 @@ export class Monitor {
     return new TraceParser({ file: p.info.id, format, faithful, names: this.names, onEvent: tapped, onBadLine: (err) => this.badLine(p, err) });
   }
 
+  /**
+   * A window encoded elsewhere (the eBPF source's in-kernel aggregate, which sends no events):
+   * counted and scored as if the container's own encoder had closed it.
+   */
+  pushWindow(container: ContainerInfo, w: EncodedWindow): void {
+    let p = this.pipelines.get(container.key);
+    if (p === undefined) {
+      if (this.pipelines.size >= this.maxContainers) {
+        this.stats.dropped.too_many_containers += w.events;
+        this.o.metrics?.dropped.inc({ reason: 'too_many_containers' }, w.events);
+        return;
+      }
+      p = this.open(container, 'lidds');
+    }
+    p.events += w.events;
+    this.stats.events += w.events;
+    p.lastWallMs = Date.now();
+    const end = w.startNs + BigInt(this.o.windowNs);
+    p.lastSec = Number(end / 1_000_000_000n);
+    p.lastNsec = Number(end % 1_000_000_000n);
+    this.o.metrics?.events.inc({ container: p.label }, w.events);
+    this.onWindow(p, w);
+  }
+
   /** Closes, in every container, the windows that end at or before (sec, nsec). */
   tick(sec: number, nsec: number): void {
     for (const p of this.pipelines.values()) p.encoder.advanceTo(sec, nsec);
@@ -534,6 +559,8 @@ export interface RunMonitorOptions {
   exploitAtSec?: number;
   /** Queue bound in bytes (default 64 MiB). */
   queueBytes?: number;
+  /** eBPF: aggregate in the kernel, send every event, or choose from the detector (default 'auto'). */
+  ebpfMode?: EbpfMode;
   /** Faithful encoding / window length (default: the baseline's). */
   faithful?: boolean;
   windowNs?: number;
@@ -663,7 +690,30 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       monitor = one;
     } else monitor = router!;
     const companion = o.companion?.(sinks) ?? null;
-    const source: LiveSource = await openLiveSource({ ...o.source, log });
+    // eBPF and a detector that reads only anomaly vectors: aggregate in the kernel (monitor-aggregate.ts),
+    // for one baseline that stays put; whatever else reads or routes the events keeps them.
+    const eventsFor = companion
+      ? '--replicas compares the events themselves'
+      : single === null
+        ? '--baselines routes each container to its own baseline'
+        : agent
+          ? '--nats may swap the baseline'
+          : o.source.allContainers
+            ? '--all-containers runs the node-wide per-event program'
+            : undefined;
+    const source: LiveSource =
+      (await openAggregateSource({
+        mode: o.ebpfMode,
+        source: o.source,
+        scorer: single?.scorer ?? { reads: 'syscalls', kind: 'routed' },
+        vocab: single?.vocab ?? { seenSyscalls: new Set(), seenArgs: new Set(), maxFreq: 1 },
+        faithful: single?.faithful ?? false,
+        windowNs: single?.windowNs ?? 1e9,
+        graceMs: o.graceMs,
+        monitor: monitor as Monitor,
+        log,
+        eventsFor,
+      })) ?? (await openLiveSource({ ...o.source, log }));
     let pipeError: unknown = null;
     const graceMs = o.graceMs ?? 250;
     let lostWarned = 0;

@@ -178,7 +178,7 @@ export function ensureTracefs(log?: (msg: string, f?: Record<string, unknown>) =
 }
 
 /** The path-reading tracepoints this kernel has, with their path field. */
-function pathProbes(root: string): ScriptOptions['pathProbes'] {
+export function pathProbes(root: string): ScriptOptions['pathProbes'] {
   const nrOf = new Map(Object.entries(X86_64_SYSCALLS).map(([nr, name]) => [name, Number(nr)]));
   const out: ScriptOptions['pathProbes'] = [];
   for (const p of PATH_SYSCALLS) {

@@ -37,6 +37,7 @@ interface Flags extends ArtifactFlags {
   spool?: string;
   containerName?: string;
   image?: string;
+  ebpfMode: 'auto' | 'aggregate' | 'events';
 }
 
 export function register(program: Command): void {
@@ -63,6 +64,11 @@ export function register(program: Command): void {
     .option('--exploit-at <epoch-seconds>', 'label alerts before this time as false alarms (replays of labelled recordings)', positiveNumber('--exploit-at'))
     .addOption(new Option('--grace <length>', 'live: how long a window waits after its end for late events').argParser(windowLength).default(250_000_000, '250ms'))
     .option('--queue-mb <n>', 'bound on buffered events (MiB); beyond it live events are dropped and counted', positiveNumber('--queue-mb'), 64)
+    .addOption(
+      new Option('--ebpf-mode <mode>', 'ebpf: count in the kernel and read once per window (aggregate), or one line per syscall (events); auto: aggregate when the detector reads only anomaly vectors')
+        .choices(['auto', 'aggregate', 'events'])
+        .default('auto'),
+    )
     .addOption(maxEmptyWindowsOption())
     .option('--replicas', 'also (without a baseline: only) compare the watched containers of one image window by window, training-less: a container unlike its siblings raises a "Replica deviation" alert')
     .addOption(new Option('--replica-window <length>', '--replicas: window length, aligned on absolute time (default 10s)').argParser(windowLength))
@@ -88,7 +94,8 @@ Examples:
   $ cat web-1.sc | chids monitor --od models/web --source stdin --realtime --nats nats://127.0.0.1:4222 --node node-a --container-name web-1 --image nginx:1.25 --spool /var/lib/chids/spool
   $ chids monitor --od models/web --source ebpf --pid "$(docker inspect -f '{{.State.Pid}}' web)"
   $ chids monitor --replicas --source strace --pid "$(podman inspect -f '{{.State.Pid}}' web-1 web-2 web-3 | paste -sd,)"
-  $ chids monitor --source ebpf --all-containers --baselines models/ --alerts /var/log/chids.jsonl`,
+  $ chids monitor --source ebpf --all-containers --baselines models/ --alerts /var/log/chids.jsonl
+  $ chids monitor --od models/web --source ebpf --ebpf-mode events --pid 4242`,
     )
     .action(async (flags: Flags) => {
       const { jsonLogger } = await import('../util/log.js');
@@ -171,6 +178,7 @@ Examples:
               follow: fetched ? { image: flags.image!, revision: fetched.entry.revision } : undefined,
             }
           : undefined,
+        ebpfMode: flags.ebpfMode,
         log,
       });
       const l = summary.alerts_lost;
