@@ -171,7 +171,10 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   // Bounded load: static pages with ab, and a CGI request (a shell) now and then.
   const ab = spawn('ab', ['-q', '-n', '600', '-c', '4', '-s', '10', `http://127.0.0.1:${port}/index.html`], { stdio: 'ignore' });
   t.after(() => ab.kill('SIGKILL'));
-  for (let i = 0; i < 3; i++) {
+  // At least three CGI requests, and traffic until window first + 5 has begun: on a loaded machine
+  // attaching can take long enough that ab alone would end before two whole windows were compared.
+  const until = t0 + BigInt(first + 5) * BigInt(W);
+  for (let i = 0; i < 3 || (process.hrtime.bigint() < until && i < 40); i++) {
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(await get(port, '/cgi-bin/run'), 200);
     say('cgi');
