@@ -50,7 +50,7 @@ import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
-import { BPFTRACE_ENV, ensureTracefs, pathProbes, type ScriptOptions } from './ebpf.js';
+import { BPFTRACE_ENV, describeBpftraceFailure, ensureTracefs, pathProbes, type ScriptOptions } from './ebpf.js';
 import { LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
 
@@ -460,7 +460,7 @@ export class AggregateEbpfSource implements LiveSource {
         log,
         start,
         shouldRestart: () => this.pids.some(isAlive),
-        describe: (ex) => this.describe(bin, ex),
+        describe: (ex) => describeBpftraceFailure(bin, ex, this.stderrTail),
       });
     } finally {
       clearInterval(poll);
@@ -475,19 +475,6 @@ export class AggregateEbpfSource implements LiveSource {
     this.stderrTail.push(line);
     if (this.stderrTail.length > 20) this.stderrTail.shift();
     this.spec.log.info('bpftrace stderr', { line: line.slice(0, 500) });
-  }
-
-  private describe(bin: string, ex: ChildExit): string {
-    if (ex.spawnError) {
-      if (ex.spawnError.code === 'ENOENT') {
-        return bin === 'bpftrace'
-          ? "--source ebpf: eBPF is unavailable: the bpftrace binary was not found; install the Debian package 'bpftrace' (apt-get install --no-install-recommends bpftrace)"
-          : `--source ebpf: eBPF is unavailable: ${bin} (${BPFTRACE_ENV}) was not found`;
-      }
-      return `--source ebpf: cannot run ${bin}: ${ex.spawnError.message}`;
-    }
-    const why = this.stderrTail.slice(-3).join(' ');
-    return `--source ebpf: eBPF is unavailable: bpftrace failed (${ex.signal ?? `exit ${ex.code}`})${why ? `: ${why.slice(0, 400)}` : ''}`;
   }
 }
 

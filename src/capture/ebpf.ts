@@ -658,7 +658,7 @@ export class EbpfSource implements LiveSource {
         log,
         start,
         shouldRestart: () => this.all || this.pids.some(isAlive),
-        describe: (ex) => this.describe(bin, ex),
+        describe: (ex) => describeBpftraceFailure(bin, ex, this.stderrTail),
       });
     } finally {
       clearInterval(poll);
@@ -675,17 +675,18 @@ export class EbpfSource implements LiveSource {
     if (this.stderrTail.length > 20) this.stderrTail.shift();
     this.spec.log.info('bpftrace stderr', { line: line.slice(0, 500) });
   }
+}
 
-  private describe(bin: string, ex: ChildExit): string {
-    if (ex.spawnError) {
-      if (ex.spawnError.code === 'ENOENT') {
-        return bin === 'bpftrace'
-          ? "--source ebpf: eBPF is unavailable: the bpftrace binary was not found; install the Debian package 'bpftrace' (apt-get install --no-install-recommends bpftrace)"
-          : `--source ebpf: eBPF is unavailable: ${bin} (${BPFTRACE_ENV}) was not found`;
-      }
-      return `--source ebpf: cannot run ${bin}: ${ex.spawnError.message}`;
+/** The one-line error for a bpftrace that could not start or died: both eBPF programs report alike. */
+export function describeBpftraceFailure(bin: string, ex: ChildExit, stderrTail: readonly string[]): string {
+  if (ex.spawnError) {
+    if (ex.spawnError.code === 'ENOENT') {
+      return bin === 'bpftrace'
+        ? "--source ebpf: eBPF is unavailable: the bpftrace binary was not found; install the Debian package 'bpftrace' (apt-get install --no-install-recommends bpftrace)"
+        : `--source ebpf: eBPF is unavailable: ${bin} (${BPFTRACE_ENV}) was not found`;
     }
-    const why = this.stderrTail.slice(-3).join(' ');
-    return `--source ebpf: eBPF is unavailable: bpftrace failed (${ex.signal ?? `exit ${ex.code}`})${why ? `: ${why.slice(0, 400)}` : ''}`;
+    return `--source ebpf: cannot run ${bin}: ${ex.spawnError.message}`;
   }
+  const why = stderrTail.slice(-3).join(' ');
+  return `--source ebpf: eBPF is unavailable: bpftrace failed (${ex.signal ?? `exit ${ex.code}`})${why ? `: ${why.slice(0, 400)}` : ''}`;
 }
