@@ -197,10 +197,12 @@ test('redis victim, CONFIG SET dir/dbfilename: the dump lands in /root/.ssh', { 
   const before = pidNamespaces();
   try {
     const [res] = await recordMany({ victim: 'redis', attack: 'redis-config-write', count: 1, seed: 12, split: false, seconds: 8, warmupSeconds: 2, outDir: out });
-    const { sc } = await checkRecording(res.file, 'redis-config-write');
-    assert.ok(sc.lines.some((l) => / redis-server \d+ chdir > path=\/root\/\.ssh /.test(l)), 'chdir to /root/.ssh');
-    assert.ok(sc.lines.some((l) => / openat < fd=\d+\(<f>\/root\/\.ssh\/temp-\d+\.rdb\)/.test(l)), 'the dump is written in /root/.ssh');
-    assert.ok(sc.lines.some((l) => / rename < res=0 oldpath=temp-\d+\.rdb newpath=authorized_keys /.test(l)), 'renamed to authorized_keys');
+    const { labels, sc } = await checkRecording(res.file, 'redis-config-write');
+    // What redis-cli got back (a refused SAVE says why), for the messages below.
+    const attack = JSON.stringify((labels.raw as { chids_lab: { attack: unknown } }).chids_lab.attack);
+    assert.ok(sc.lines.some((l) => / redis-server \d+ chdir > path=\/root\/\.ssh /.test(l)), `chdir to /root/.ssh (${attack})`);
+    assert.ok(sc.lines.some((l) => / openat < fd=\d+\(<f>\/root\/\.ssh\/temp-\d+\.rdb\)/.test(l)), `the dump is written in /root/.ssh (${attack})`);
+    assert.ok(sc.lines.some((l) => / rename < res=0 oldpath=temp-\d+\.rdb newpath=authorized_keys /.test(l)), `renamed to authorized_keys (${attack})`);
     assert.deepEqual(await waitNoLeftovers(before, base), [], 'no process left');
     assert.deepEqual(readdirSync(base), []);
   } finally {

@@ -11,6 +11,7 @@ import { ChidsError } from '../util/errors.js';
 import type { Sandbox } from './sandbox.js';
 import { SANDBOX_PATH } from './sandbox.js';
 import { labDir, type VictimName } from './victims.js';
+import { sleep as delay } from '../util/sleep.js';
 
 export interface AttackContext {
   sandbox: Sandbox;
@@ -215,19 +216,50 @@ const redisConfigWrite: Attack = {
   async run(ctx) {
     const script = readFileSync(path.join(labDir(), 'attacks', 'redis-config-write.txt'), 'utf8');
     const args = ['-h', '127.0.0.1', '-p', '6379'];
-    const r = await runIn(ctx, 'redis-cli', args, { input: script });
+    const commands = [`redis-cli ${args.join(' ')} < lab/attacks/redis-config-write.txt`];
+    // Redis refuses SAVE while a background save is writing a snapshot ("ERR Background save
+    // already in progress"), and the victim's own clients ask for those (the backup job's
+    // BGSAVE, the `save` rule). Under strace on a loaded machine a snapshot can take long
+    // enough to be running when the script's SAVE arrives, and then no key is written. A real
+    // attacker who reads that error waits for the snapshot to end and runs the script again:
+    // so does this one, until its deadline.
+    let r: Ran;
+    let answered = 0;
+    let attempts = 0;
+    for (;;) {
+      attempts++;
+      r = await runIn(ctx, 'redis-cli', args, { input: script });
+      // redis-cli prints every reply (OK, an error, a value, "(nil)"), one or more lines each.
+      answered += r.stdout.split('\n').filter((l) => l.trim()).length;
+      if (!BGSAVE_BUSY.test(r.stdout) || attempts >= 5 || Date.now() > ctx.deadlineMs - 1000) break;
+      if (attempts === 1) commands.push(`redis-cli ${args.join(' ')} INFO persistence   (until rdb_bgsave_in_progress:0, then the script again)`);
+      answered += await waitForBackgroundSave(ctx, args);
+    }
     const oks = (r.stdout.match(/^OK$/gm) ?? []).length;
-    // redis-cli prints every reply (OK, an error, a value, "(nil)"), one or more lines each.
-    const answered = r.stdout.split('\n').filter((l) => l.trim()).length;
     const saved = /^OK$/m.test(r.stdout) && !/ERR/.test(r.stdout);
+    const retried = attempts > 1 ? `; ran the script ${attempts} times (a background save was in progress)` : '';
     return {
       succeeded: saved,
-      detail: `${oks} OK replies${/ERR/.test(r.stdout) ? `, errors: ${(/ERR[^\n]*/.exec(r.stdout) ?? [''])[0]}` : ''}`,
-      commands: [`redis-cli ${args.join(' ')} < lab/attacks/redis-config-write.txt`],
+      detail: `${oks} OK replies${/ERR/.test(r.stdout) ? `, errors: ${(/ERR[^\n]*/.exec(r.stdout) ?? [''])[0]}` : ''}${retried}`,
+      commands,
       answered,
     };
   },
 };
+
+const BGSAVE_BUSY = /Background save already in progress/;
+
+/** Polls INFO persistence until no background save runs (bounded by the deadline); returns the reply lines. */
+async function waitForBackgroundSave(ctx: AttackContext, args: string[]): Promise<number> {
+  let lines = 0;
+  for (let i = 0; i < 200 && Date.now() < ctx.deadlineMs - 1000; i++) {
+    const info = await runIn(ctx, 'redis-cli', [...args, 'INFO', 'persistence'], { maxMs: 2000 });
+    lines += info.stdout.split('\n').filter((l) => l.trim()).length;
+    if (/^rdb_bgsave_in_progress:0\s*$/m.test(info.stdout)) break;
+    await delay(100);
+  }
+  return lines;
+}
 
 export const ATTACKS: readonly Attack[] = [bruteforce, sqli, uploadExec, cmdInjection, containerEscape, redisConfigWrite];
 
