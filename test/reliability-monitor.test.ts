@@ -61,6 +61,23 @@ test('faithful monitor: a bad line split across two chunks costs only itself', (
   assert.deepEqual(windows.map((w) => w.window.events), [2, 1, 1]);
 });
 
+test('the last line, without its newline, is counted: an event as an event, garbage as malformed, in both modes', () => {
+  for (const faithful of [false, true]) {
+    const { m, windows } = monitor(faithful);
+    m.feed(STDIN_CONTAINER, Buffer.from(line(T0) + line(T0 + 1_500_000_000n).trimEnd()), 'lidds');
+    m.finish();
+    assert.equal(m.stats.events, 2, `faithful=${faithful}`);
+    assert.equal(windows.reduce((n, w) => n + w.window.events, 0), 2);
+    const z = monitor(faithful);
+    // What `head -c 3M /dev/zero | chids monitor` sends: one unterminated line of NUL bytes.
+    z.m.feed(STDIN_CONTAINER, Buffer.from(line(T0)), 'lidds');
+    z.m.feed(STDIN_CONTAINER, Buffer.alloc(3_000_000), 'lidds');
+    z.m.finish();
+    assert.equal(z.m.stats.events, 1, `faithful=${faithful}`);
+    assert.equal(z.m.stats.dropped.malformed, 1, `faithful=${faithful}: the NUL line is counted`);
+  }
+});
+
 test('events going back in time are counted (and logged once), in both modes', () => {
   for (const faithful of [false, true]) {
     const { m, warnings } = monitor(faithful);

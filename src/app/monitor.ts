@@ -391,11 +391,19 @@ export class Monitor {
   /** End of the stream: every container's last window closes. */
   finish(): void {
     for (const p of this.pipelines.values()) {
+      // The last line, without its newline, is read here: what it adds (an event, a bad line,
+      // a jump) is counted like any other line's, and one it cannot hold is a counted loss.
+      const before = p.parser.stats.events;
+      const malformedBefore = p.parser.stats.malformed;
+      const droppedBefore = p.encoder.clock.dropped;
       try {
-        p.parser.end();
-      } catch {
-        // a truncated last line: nothing to score
+        if (!p.resync) p.parser.end();
+      } catch (err) {
+        this.badLine(p, err);
+        this.stats.dropped.malformed++;
+        this.o.metrics?.dropped.inc({ reason: 'malformed' });
       }
+      this.account(p, before, malformedBefore, droppedBefore);
       p.encoder.finish();
     }
   }
