@@ -25,6 +25,12 @@ export interface RecordingSettings {
   seconds: number;
   /** null = the victim's default warm-up. */
   warmupSeconds: number | null;
+  /**
+   * How long an attack may run past the scheduled window (from its start; the window follows it
+   * to its end, then a 2-s tail). null = stopped at the window's end (manifests written before
+   * this setting, which lack it, were recorded so).
+   */
+  attackCapSeconds: number | null;
 }
 
 export interface BenchManifest extends RecordingSettings {
@@ -79,8 +85,8 @@ export function manifestMismatch(m: unknown, s: RecordingSettings): string | nul
   if (typeof m !== 'object' || m === null || (m as { kind?: unknown }).kind !== 'chids-bench-detect') return 'it is not a bench:detect manifest';
   const o = m as Partial<BenchManifest>;
   if (o.version !== 1) return `manifest version ${String(o.version)} (expected 1)`;
-  for (const k of ['victim', 'seed', 'seconds', 'warmupSeconds'] as const) {
-    if (o[k] !== s[k]) return `it was recorded with ${k} ${JSON.stringify(o[k])}, this run asks for ${JSON.stringify(s[k])}`;
+  for (const k of ['victim', 'seed', 'seconds', 'warmupSeconds', 'attackCapSeconds'] as const) {
+    if ((o[k] ?? null) !== s[k]) return `it was recorded with ${k} ${JSON.stringify(o[k] ?? null)}, this run asks for ${JSON.stringify(s[k])}`;
   }
   return null;
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:detect`: the detection benchmark on lab recordings, larger than data/example.
  *
- *     sudo npm run bench:detect -- [--cache DIR] [--victims web,redis] [--seconds N] [--seed 2026]
+ *     sudo npm run bench:detect -- [--cache DIR] [--victims web,redis] [--seconds N] [--attack-cap N] [--seed 2026]
  *         [--training 20] [--validation 3] [--test-normal 50] [--attacks N]
  *         [--models a,b,…] [--model-seed 1] [--epochs N] [--record-only | --compare-only]
  *     npm run bench:detect -- --dataset DIR [--dataset DIR2 …]   # compare only, on existing LID-DS scenarios
@@ -11,6 +11,9 @@
  *    repository): training/, validation/, test/normal/ (50: the FAR resolution is then
  *    1/50 = 2 %, so FAR ≤ 2 % allows one false alarm) and test/normal_and_attack/ (≥ 20, the
  *    victim's attacks in turn), web 20 s and redis 10 s each unless --seconds says otherwise.
+ *    An attack still running at the window's end (a tool that has not reached its goal yet)
+ *    may run on up to --attack-cap seconds from its start (web 120, redis 0 = stopped at the
+ *    window's end); the recording follows it to its end, plus 2 s.
  *    An attack recording whose attack traffic never reached the victim is recorded once more.
  *    A manifest (settings + plan) sits next to the
  *    recordings; a rerun records only the recordings whose zip is missing (the lab writes
@@ -67,6 +70,21 @@ function fmtDuration(s: number): string {
 const DEFAULT_SECONDS: Record<string, number> = { web: 20, redis: 10 };
 function defaultSeconds(victim: string): number {
   return DEFAULT_SECONDS[victim] ?? 10;
+}
+
+/**
+ * How long an attack may run past the scheduled window, per victim, when --attack-cap is not
+ * given. 20-s web recordings on a loaded machine stopped every sqlmap before it found the
+ * injection and every hydra before it found the password (45 to 65 requests for a password
+ * 56th in its list): such recordings hold the attempt, not the attack. The window now follows
+ * the tool until it is done, up to the cap. Measured under load 20-25: sqlmap found the
+ * injection and dumped the table after 39 requests in 24 s once, and had 29 requests answered
+ * in 60 s without finding it another time; hydra needed 122 requests and 50 s. The Redis
+ * attack is over in well under a second.
+ */
+const DEFAULT_ATTACK_CAP: Record<string, number | null> = { web: 120, redis: null };
+function defaultAttackCap(victim: string): number | null {
+  return DEFAULT_ATTACK_CAP[victim] ?? null;
 }
 
 interface VictimPlan {
@@ -137,6 +155,7 @@ async function recordVictim(vp: VictimPlan, signal: AbortSignal): Promise<void> 
           seed: p.seed,
           outFile: file,
           warmupSeconds: m.warmupSeconds ?? undefined,
+          attackCapSeconds: m.attackCapSeconds ?? undefined,
           straceVersion,
           programs: progs,
           signal,
@@ -213,6 +232,7 @@ async function main(): Promise<void> {
       cache: { type: 'string' },
       victims: { type: 'string', default: 'web,redis' },
       seconds: { type: 'string' },
+      'attack-cap': { type: 'string' },
       seed: { type: 'string' },
       warmup: { type: 'string' },
       training: { type: 'string' },
@@ -240,6 +260,9 @@ async function main(): Promise<void> {
   const seconds = values.seconds === undefined ? null : int('seconds', values.seconds, 10, 5);
   const seed = int('seed', values.seed, 2026);
   const warmup = values.warmup === undefined ? null : int('warmup', values.warmup, 0);
+  // 0 = no extension (the attack is stopped at the window's end).
+  const attackCap = values['attack-cap'] === undefined ? undefined : int('attack-cap', values['attack-cap'], 0);
+  const capFor = (v: string): number | null => (attackCap === undefined ? defaultAttackCap(v) : attackCap === 0 ? null : attackCap);
   const counts = {
     training: int('training', values.training, 20, 1),
     validation: int('validation', values.validation, 3),
@@ -262,7 +285,7 @@ async function main(): Promise<void> {
 
   const plans: VictimPlan[] = [];
   const datasets = values.dataset ?? [];
-  if (datasets.length === 0) for (const v of victims) plans.push(await planVictim(cache, { victim: v, seed, seconds: seconds ?? defaultSeconds(v), warmupSeconds: warmup }, counts));
+  if (datasets.length === 0) for (const v of victims) plans.push(await planVictim(cache, { victim: v, seed, seconds: seconds ?? defaultSeconds(v), warmupSeconds: warmup, attackCapSeconds: capFor(v) }, counts));
   if (datasets.length > 0) {
     for (const d of datasets) if (!existsSync(d)) throw new BenchError(`--dataset ${d}: no such directory`);
   } else if (!values['compare-only']) {
@@ -287,8 +310,8 @@ async function main(): Promise<void> {
     : plans.map((vp) => ({
         name: vp.victim,
         dir: vp.dir,
-        about: ` (${vp.manifest.attacks.join(', ')}), ${vp.manifest.seconds} s each`,
-        settings: { seed: vp.manifest.seed, seconds: vp.manifest.seconds, counts: vp.manifest.counts, attacks: vp.manifest.attacks },
+        about: ` (${vp.manifest.attacks.join(', ')}), ${vp.manifest.seconds} s each${vp.manifest.attackCapSeconds ? ` (an attack still running then: until it is over, at most ${vp.manifest.attackCapSeconds} s from its start, + 2 s)` : ''}`,
+        settings: { seed: vp.manifest.seed, seconds: vp.manifest.seconds, attack_cap_seconds: vp.manifest.attackCapSeconds ?? null, counts: vp.manifest.counts, attacks: vp.manifest.attacks },
       }));
   for (const vp of targets) {
     log(`${vp.name}: chids compare --dataset ${vp.dir} --models ${models.join(',')} --seed ${modelSeed} --json`);

@@ -6,7 +6,7 @@ import { benchTable } from '../bench/detect-table.js';
 import type { CompareResult, ModelComparison } from '../src/app/compare.js';
 import { attacksFor } from '../src/lab/attacks.js';
 
-const web: RecordingSettings = { victim: 'web', seed: 7, seconds: 10, warmupSeconds: null };
+const web: RecordingSettings = { victim: 'web', seed: 7, seconds: 10, warmupSeconds: null, attackCapSeconds: null };
 const webAttacks = attacksFor('web').map((a) => a.name);
 
 test('the plan has the asked count per split, distinct names and seeds, every attack in turn', () => {
@@ -39,6 +39,10 @@ test('a cache recorded with other settings is refused, with the reason', () => {
   assert.match(manifestMismatch(m, { ...web, seconds: 15 }) ?? '', /seconds 10.*15/);
   assert.match(manifestMismatch(m, { ...web, seed: 1 }) ?? '', /seed/);
   assert.match(manifestMismatch({ kind: 'other' }, web) ?? '', /not a bench:detect manifest/);
+  // Manifests written before the attack cap lack it: their attacks stopped at the window's end.
+  const { attackCapSeconds: _, ...old } = m;
+  assert.equal(manifestMismatch(old, web), null);
+  assert.match(manifestMismatch(old, { ...web, attackCapSeconds: 60 }) ?? '', /attackCapSeconds null.*60/);
 });
 
 function row(model: string, dr: number[], far: number[], extra: Partial<ModelComparison> = {}): ModelComparison {

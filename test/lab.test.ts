@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { recordMany, recordOne } from '../src/lab/index.js';
-import { findProgram, PACKAGES, requirePrograms } from '../src/lab/programs.js';
+import { findProgram, PACKAGES, requirePrograms, versionOf } from '../src/lab/programs.js';
 import { preflight } from '../src/lab/dataset.js';
 import { LAB_TMP_ENV } from '../src/lab/record.js';
 import { collectTrace } from '../src/encode/pipeline.js';
@@ -205,6 +205,31 @@ test('redis victim, CONFIG SET dir/dbfilename: the dump lands in /root/.ssh', { 
     assert.ok(sc.lines.some((l) => / rename < res=0 oldpath=temp-\d+\.rdb newpath=authorized_keys /.test(l)), `renamed to authorized_keys (${attack})`);
     assert.deepEqual(await waitNoLeftovers(before, base), [], 'no process left');
     assert.deepEqual(readdirSync(base), []);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('an attack still running at the window\'s end: the window follows it up to the cap, then a 2-s tail', { skip, timeout: 120_000 }, async () => {
+  const base = labTmp();
+  const out = mkdtempSync(path.join(os.tmpdir(), 'chids-labout-'));
+  try {
+    // hydra needs tens of seconds for a password 56th in its list: a 5-s window cannot hold it.
+    const file = path.join(out, 'brute_force_1.zip');
+    const res = await recordOne({ victim: 'web', attack: 'bruteforce', seconds: 5, warmupSeconds: 2, attackCapSeconds: 12, seed: 13, outFile: file, straceVersion: versionOf('strace', ['-V'], /version\s+(\S+)/) });
+    const { labels, sc } = await checkRecording(res.file, 'bruteforce');
+    const raw = labels.raw as { recording_time: number; chids_lab: { attack_cap_seconds: number; scheduled_seconds: number; attack: { succeeded: boolean; detail: string } } };
+    assert.equal(raw.chids_lab.attack_cap_seconds, 12);
+    assert.equal(raw.chids_lab.scheduled_seconds, 5);
+    const offset = res.exploitStart! - res.warmupEnd;
+    // Never shorter than the scheduled window; never longer than the cap + tail (+ the lab's own 1.5-s grace).
+    assert.ok(raw.recording_time >= 5 - 1e-6 && raw.recording_time <= offset + 12 + 2 + 1.5 + 0.5, `recording_time ${raw.recording_time}, attack at +${offset}`);
+    // hydra does not finish within 5 s here: the window was extended and events follow past its scheduled end.
+    assert.ok(raw.recording_time > 5, `recording_time ${raw.recording_time}: ${raw.chids_lab.attack.detail}`);
+    assert.ok(sc.last > res.warmupEnd + 5, `events after the scheduled end (last at +${(sc.last - res.warmupEnd).toFixed(2)} s)`);
+    // A hit is checked with a login of our own: only dave's real password counts.
+    if (raw.chids_lab.attack.succeeded) assert.match(raw.chids_lab.attack.detail, /found dave:letmein2021/);
   } finally {
     rmSync(out, { recursive: true, force: true });
     rmSync(base, { recursive: true, force: true });

