@@ -10,6 +10,7 @@ interface RecordFlags {
   out: string;
   split?: boolean;
   warmup?: number;
+  attackCap?: number;
   replicas?: number;
   quiet?: boolean;
 }
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory', 'recordings')
     .option('--split', 'write the LID-DS layout training/ validation/ test/normal/ test/normal_and_attack/ (attacks only in the last)')
     .option('--warmup <n>', "seconds of normal traffic before each recording starts (default: the victim's)", secondsValue('--warmup'))
+    .option('--attack-cap <n>', "let an attack still running at the window's end go on until it is over, at most N s from its start; the recording follows it, plus 2 s (default: stopped at the window's end)", positiveInt('--attack-cap'))
     .option('--replicas <n>', "record N replicas of the victim side by side under the same traffic, the attack (if any) hitting one; each recording becomes a directory NAME/ of NAME-r1.zip … (compare them with 'chids replicas')", positiveInt('--replicas'))
     .option('-q, --quiet', 'no progress on stderr')
     .addHelpText(
@@ -46,6 +48,7 @@ curl redis-tools).
 Examples:
   $ sudo chids lab record                                   # one normal recording of 'web' into ./recordings
   $ sudo chids lab record --attack cmd-injection --seconds 15
+  $ sudo chids lab record --attack sqli --seconds 20 --attack-cap 120   # until sqlmap is done
   $ sudo chids lab record --victim redis --attack redis-config-write --out rec
   $ sudo chids lab record --count 26 --split --seed 7 --out data/mine
   $ sudo chids lab record --replicas 3 --attack cmd-injection --seconds 15 --out rep
@@ -65,6 +68,10 @@ Examples:
       });
       try {
         if (flags.replicas !== undefined) {
+          if (flags.attackCap !== undefined) {
+            const { ChidsError } = await import('../util/errors.js');
+            throw new ChidsError('--attack-cap is not supported with --replicas (the replicas share one window)', 2);
+          }
           const { recordReplicaSets } = await import('../lab/replicas.js');
           const groups = await recordReplicaSets({
             victim: flags.victim,
@@ -92,6 +99,7 @@ Examples:
           seconds: flags.seconds,
           outDir: flags.out,
           warmupSeconds: flags.warmup,
+          attackCapSeconds: flags.attackCap,
           signal: ac.signal,
           log,
           note: flags.seed === undefined ? `seed ${seed} (from the clock; --seed ${seed} repeats this plan)` : undefined,

@@ -117,6 +117,8 @@ export interface RecordManyOptions extends PlanOptions {
   seconds: number;
   outDir: string;
   warmupSeconds?: number;
+  /** See RecordOptions.attackCapSeconds. */
+  attackCapSeconds?: number;
   signal?: AbortSignal;
   /** Progress lines (stderr in the CLI). */
   log?: (msg: string) => void;
@@ -162,6 +164,7 @@ export async function recordMany(o: RecordManyOptions): Promise<RecordResult[]> 
       seed: p.seed,
       outFile: file,
       warmupSeconds: o.warmupSeconds,
+      attackCapSeconds: o.attackCapSeconds,
       straceVersion,
       programs: progs,
       signal: o.signal,
