@@ -77,10 +77,10 @@ function defaultSeconds(victim: string): number {
  * given. 20-s web recordings on a loaded machine stopped every sqlmap before it found the
  * injection and every hydra before it found the password (45 to 65 requests for a password
  * 56th in its list): such recordings hold the attempt, not the attack. The window now follows
- * the tool until it is done, up to the cap. Measured under load 20-25: sqlmap found the
- * injection and dumped the table after 39 requests in 24 s once, and had 29 requests answered
- * in 60 s without finding it another time; hydra needed 122 requests and 50 s. The Redis
- * attack is over in well under a second.
+ * the tool until it is done, up to the cap. Measured under load 20-30: sqlmap found the
+ * injection and dumped the table after 39 requests in 22-40 s, but once had only 29 requests
+ * answered in 60 s; hydra needed 120-125 requests and 35-61 s. The Redis attack is over in
+ * well under a second.
  */
 const DEFAULT_ATTACK_CAP: Record<string, number | null> = { web: 120, redis: null };
 function defaultAttackCap(victim: string): number | null {

@@ -20,6 +20,7 @@ import { LAB_TMP_ENV } from '../src/lab/record.js';
 import { collectTrace } from '../src/encode/pipeline.js';
 import { openSource } from '../src/trace/sources/readers.js';
 import { ChidsError } from '../src/util/errors.js';
+import { assertOneLineError, runCli } from './helpers/cli.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis-server', 'redis-cli', 'sqlite3', 'ping', 'bash'];
@@ -209,6 +210,12 @@ test('redis victim, CONFIG SET dir/dbfilename: the dump lands in /root/.ssh', { 
     rmSync(out, { recursive: true, force: true });
     rmSync(base, { recursive: true, force: true });
   }
+});
+
+test('chids lab record: --attack-cap with --replicas is a one-line error (the replicas share one window)', async () => {
+  const r = await runCli(['lab', 'record', '--replicas', '2', '--attack', 'sqli', '--attack-cap', '30', '--out', path.join(os.tmpdir(), 'chids-never-written')]);
+  assertOneLineError(r, '--attack-cap', '--replicas');
+  assert.equal(r.code, 2);
 });
 
 test('an attack still running at the window\'s end: the window follows it up to the cap, then a 2-s tail', { skip, timeout: 120_000 }, async () => {
