@@ -218,7 +218,7 @@ test('chids lab record: --attack-cap with --replicas is a one-line error (the re
   assert.equal(r.code, 2);
 });
 
-test('an attack still running at the window\'s end: the window follows it up to the cap, then a 2-s tail', { skip, timeout: 120_000 }, async () => {
+test('an attack still running at the window\'s end: the window follows it up to the cap, then a 2-s tail', { skip: skip || (['hydra', 'curl'].some((p) => findProgram(p) === null) ? 'needs hydra and curl (apt-get install hydra curl)' : false), timeout: 120_000 }, async () => {
   const base = labTmp();
   const out = mkdtempSync(path.join(os.tmpdir(), 'chids-labout-'));
   try {
