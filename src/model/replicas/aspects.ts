@@ -146,9 +146,14 @@ function cleanPath(v: string): string | null {
   return s.startsWith('/') ? s : null;
 }
 
-/** The sets of one replica in one window, capped; `cut` counts items not kept per aspect. */
+/**
+ * The sets of one replica in one window, capped; `cut` counts items not kept per aspect.
+ * `counts` holds how often each kept item was seen (for the `share` similarity, which compares
+ * how a replica's activity is spread over its items, not only which items it showed).
+ */
 export class AspectSets {
   readonly sets: Set<string>[] = ASPECTS.map(() => new Set<string>());
+  readonly counts: Map<string, number>[] = ASPECTS.map(() => new Map<string, number>());
   readonly cut = new Array<number>(ASPECT_COUNT).fill(0);
   events = 0;
 
@@ -157,9 +162,16 @@ export class AspectSets {
   add(aspect: number, item: string): void {
     if (item === '') return;
     const s = this.sets[aspect];
-    if (s.has(item)) return;
+    const c = this.counts[aspect];
+    if (s.has(item)) {
+      c.set(item, (c.get(item) as number) + 1);
+      return;
+    }
     if (s.size >= this.cap) this.cut[aspect]++;
-    else s.add(item);
+    else {
+      s.add(item);
+      c.set(item, 1);
+    }
   }
 
   get empty(): boolean {
@@ -198,8 +210,10 @@ export function addEvent(into: AspectSets, ev: SyscallEvent, syscall: string): v
     into.add(A.executables, normalisePath(p));
     if (syscall === 'execve' || syscall === 'execveat') {
       const a = ev.param('args');
-      // sysdig writes execve's argv joined by '.', e.g. `-c.id.`
-      into.add(A.commands, normalisePath(p) + (a ? ' ' + normaliseToken(a) : ''));
+      // sysdig writes execve's argv joined by '.', e.g. `-c.id.`; chids' strace converter writes
+      // it base64-encoded (NUL-separated, like the kernel's), which would make every command
+      // line one opaque '*': decoded, a web app's `sqlite3 … SELECT …` differs by its query.
+      into.add(A.commands, normalisePath(p) + (a ? ' ' + normaliseCommand(decodeArgv(a)) : ''));
     }
   }
   const cwd = ev.param('cwd');
@@ -235,6 +249,39 @@ export function normaliseToken(tok: string): string {
   // A value that is a number written in hex (addresses: brk/mmap results, pointers) is a number
   // like any other: it goes entirely, not just its digits (which would leave its letters).
   const eq = tok.indexOf('=');
-  if (eq > 0 && HEX_NUMBER.test(tok.slice(eq + 1))) return tok.slice(0, eq + 1);
+  if (eq > 0 && HEX_NUMBER.test(tok.slice(eq + 1))) return stripDigits(tok.slice(0, eq + 1));
   return stripDigits(tok.replace(/0x[0-9a-f]+/gi, '').replace(/[0-9a-f]{12,}/gi, '').replace(OPAQUE_RUN, opaque));
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** Longest command line kept (longer ones are cut): an inline script as argv stays one bounded item. */
+export const COMMAND_CHARS = 240;
+
+/**
+ * An execve argv written base64 (NUL-terminated arguments) as text, arguments joined by a space;
+ * anything else as it was. A value is taken for base64 argv only when it decodes to printable
+ * text ending in NUL, so a plain word that happens to be valid base64 stays a word.
+ */
+export function decodeArgv(a: string): string {
+  if (a.length % 4 !== 0 || a.length < 4 || !BASE64.test(a)) return a;
+  const b = Buffer.from(a, 'base64');
+  if (b.length === 0 || b[b.length - 1] !== 0) return a;
+  for (const c of b) if (c !== 0 && c !== 9 && c !== 10 && c !== 13 && c < 32) return a;
+  return b.toString('utf8', 0, Math.min(b.length - 1, COMMAND_CHARS * 4)).split('\0').join(' ');
+}
+
+// A quoted literal inside an argument: '…' or "…" (SQL strings, shell-quoted words).
+const QUOTED = /'[^']*'|"[^"]*"/g;
+
+/**
+ * A command line for the commands aspect: quoted literals emptied, then each argument normalised
+ * like a token, the whole cut to COMMAND_CHARS. A quoted literal is data a request brought in (a
+ * search term, a comment, a user name in `sqlite3 … WHERE name = 'bob'`): replicas serving
+ * different users see different ones, so keeping them would make normal replicas differ. What
+ * stays is the command's shape, which an injection changes (`… LIKE '%tea' AND 1=1 AND 'a'='a%'`
+ * leaves quotes outside any literal).
+ */
+export function normaliseCommand(line: string): string {
+  const out = line.replace(QUOTED, (q) => q[0] + q[0]).split(' ').map(normaliseToken).join(' ');
+  return out.length > COMMAND_CHARS ? out.slice(0, COMMAND_CHARS) : out;
 }
