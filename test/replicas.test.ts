@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ASPECTS, AspectSets, addEvent, directoryOf, isRandomLooking, normalisePath, normaliseToken, syscallCategory } from '../src/model/replicas/aspects.js';
-import { compareWindow, coveredDissimilarities, dissimilarities, jaccard, norm, ReplicaComparison } from '../src/model/replicas/compare.js';
+import { ASPECTS, AspectSets, addEvent, decodeArgv, directoryOf, isRandomLooking, normaliseCommand, normalisePath, normaliseToken, syscallCategory } from '../src/model/replicas/aspects.js';
+import { compareWindow, coveredDissimilarities, dissimilarities, excessDissimilarities, jaccard, norm, ReplicaComparison } from '../src/model/replicas/compare.js';
 import type { SyscallEvent } from '../src/trace/event.js';
 import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
@@ -319,4 +319,77 @@ test('chids replicas --dataset: groups are directories of 2+ recordings, labels 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('commands: a base64 argv (the strace converter\'s) is read as text, quoted literals emptied, digits removed', () => {
+  const argv = (...a: string[]) => Buffer.from(a.map((x) => x + '\0').join('')).toString('base64');
+  const q = argv('-json', '/srv/shop.db', "SELECT name FROM users WHERE name = 'bob' LIMIT 5");
+  assert.equal(decodeArgv(q), "-json /srv/shop.db SELECT name FROM users WHERE name = 'bob' LIMIT 5");
+  // Different users, the same command shape; an injection leaves quotes outside a literal.
+  assert.equal(normaliseCommand(decodeArgv(q)), normaliseCommand(decodeArgv(argv('-json', '/srv/shop.db', "SELECT name FROM users WHERE name = 'carol' LIMIT 7"))));
+  assert.equal(normaliseCommand(decodeArgv(q)), "-json /srv/shop.db SELECT name FROM users WHERE name = '' LIMIT ");
+  assert.equal(normaliseCommand("SELECT id FROM p WHERE name LIKE '%tea' AND 4711=4711 AND 'xY'='xY%'"), "SELECT id FROM p WHERE name LIKE '' AND = AND ''=''");
+  // Not argv: sysdig's dotted form, a word that happens to be base64, base64 of binary.
+  assert.equal(decodeArgv('-c.id.'), '-c.id.');
+  assert.equal(decodeArgv('abcd'), 'abcd');
+  assert.equal(decodeArgv(Buffer.from([1, 2, 3, 0]).toString('base64')), Buffer.from([1, 2, 3, 0]).toString('base64'));
+  const line = `1700000000000002000 33 301 node 301 execve < res=0 exe=sqlite3 args=${q} tid=301(node) pid=301(node)`;
+  assert.deepEqual(setsOf(line + '\n').commands, ["sqlite -json /srv/shop.db SELECT name FROM users WHERE name = '' LIMIT "]);
+});
+
+test('counted similarity: only a significant surplus over the nearest sibling counts, scaled by volume, within a window', () => {
+  const W = (counts: Record<string, number>, events: number) => ({ counts: new Map(Object.entries(counts)), events });
+  const none = W({}, 0);
+  const around = (n: number) => Array.from({ length: n }, () => ({ before: none, after: none }));
+  // Replica 1 logged in 40 times where its siblings, with the same volume, did 10: surplus 30 of its 50 items.
+  let r = excessDissimilarities([W({ login: 40, page: 10 }, 1000), W({ login: 10, page: 10 }, 1000), W({ login: 10, page: 10 }, 1000)], around(3));
+  assert.deepEqual(r.dissimilarity, [30 / 50, 0, 0]);
+  assert.deepEqual(r.items[0], [{ item: 'login', count: 40, expected: 10 }]);
+  // Twice the requests (a load balancer's share), the same mix: nothing.
+  r = excessDissimilarities([W({ login: 20, page: 20 }, 2000), W({ login: 10, page: 10 }, 1000), W({ login: 10, page: 10 }, 1000)], around(3));
+  assert.deepEqual(r.dissimilarity, [0, 0, 0]);
+  // A surplus within counting noise (14 vs 10: 4 < 3·√11) is not evidence.
+  r = excessDissimilarities([W({ login: 14 }, 1000), W({ login: 10 }, 1000)], around(2));
+  assert.deepEqual(r.dissimilarity, [0, 0]);
+  // The sibling did as many in the next window (a burst on the other side of the edge): explained.
+  r = excessDissimilarities([W({ login: 40 }, 1000), W({ login: 5 }, 1000)], [{ before: none, after: none }, { before: none, after: W({ login: 40 }, 1000) }]);
+  assert.equal(r.dissimilarity[0], 0);
+  // The nearest sibling counts: replica 3 did as many.
+  r = excessDissimilarities([W({ login: 40 }, 1000), W({ login: 10 }, 1000), W({ login: 38 }, 1000)], around(3));
+  assert.equal(r.dissimilarity[0], 0);
+  // An item no sibling showed is left to covered.
+  r = excessDissimilarities([W({ shell: 40 }, 1000), W({ login: 10 }, 1000)], around(2));
+  assert.equal(r.dissimilarity[0], 0);
+});
+
+test('counted vs covered on a brute force: the same requests, many more of them', () => {
+  const ts = (sec: number, ms: number) => BigInt(1_700_000_000 + sec) * 1_000_000_000n + BigInt(ms) * 1_000_000n;
+  const line = (t: bigint, call: string, path: string) => `${t} 0 7 app 7 ${call} < fd=3(<f>${path}) name=${path}`;
+  // Every replica does 100 other things and two logins a second; replica 2 gets 30 more logins a
+  // second from second 103 on (its volume grows by a third: scaled by volume, the siblings' two
+  // logins would be 2.6, far from 32).
+  const replica = (attacked: boolean) =>
+    [100, 101, 102, 103, 104, 105, 106]
+      .flatMap((sec) => {
+        const logins = 2 + (attacked && sec >= 103 ? 30 : 0);
+        return [
+          ...Array.from({ length: 100 }, (_, i) => line(ts(sec, 1 + i), 'read', '/srv/index.html')),
+          ...Array.from({ length: logins }, (_, i) => line(ts(sec, 200 + i), 'openat', '/srv/login.html')),
+        ];
+      })
+      .join('\n') + '\n';
+  const texts = [replica(false), replica(true), replica(false)];
+  const run = (similarity: 'covered' | 'counted') => {
+    const cmp = new ReplicaComparison(3, { windowNs: 1e9, threshold: 0.05, similarity });
+    texts.forEach((t, r) => {
+      eachEvent(t, (ev, name) => cmp.event(r, ev, name));
+      cmp.finish(r);
+    });
+    return cmp.verdicts();
+  };
+  assert.deepEqual(run('covered').map((v) => v.flagged), [false, false, false]);
+  const v = run('counted');
+  assert.deepEqual(v.map((x) => x.flagged), [false, true, false]);
+  const files = v[1].aspects.find((a) => a.aspect === 'files');
+  assert.equal(files?.more_here?.[0].item, 'login.html');
 });

@@ -6,7 +6,7 @@ import { nonNegativeNumber, windowLength } from './common.js';
 interface Flags {
   window?: number;
   threshold?: number;
-  similarity?: 'covered' | 'mean' | 'nearest';
+  similarity?: 'counted' | 'covered' | 'mean' | 'nearest';
   alignStarts?: boolean;
   dataset?: string;
   json?: boolean;
@@ -21,7 +21,11 @@ export function register(program: Command): void {
     .option('--window <length>', 'window length, aligned on absolute time across replicas; only whole windows are compared (default 10s)', windowLength)
     .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.05; scores range 0..√10)', nonNegativeNumber('--threshold'))
     .addOption(
-      new Option('--similarity <how>', "a replica's similarity to its siblings per aspect: the share of its items its nearest sibling showed within a window (covered, the default), Jaccard with the nearest sibling, or the mean Jaccard over all (ReplicaWatcher's)").choices([
+      new Option(
+        '--similarity <how>',
+        "a replica's similarity to its siblings per aspect: covered, plus items done significantly more often than its nearest sibling, scaled by volume (counted, the default); the share of its items its nearest sibling showed within a window (covered); Jaccard with the nearest sibling; or the mean Jaccard over all (ReplicaWatcher's)",
+      ).choices([
+        'counted',
         'covered',
         'nearest',
         'mean',

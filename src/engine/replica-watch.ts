@@ -15,7 +15,7 @@
  * and the one waiting for `tick`), each capped per aspect.
  */
 import { ASPECT_COUNT, ASPECTS, AspectSets, addEvent } from '../model/replicas/aspects.js';
-import { compareWindow, type Similarity } from '../model/replicas/compare.js';
+import { compareWindow, looksAhead, type Similarity } from '../model/replicas/compare.js';
 import type { SyscallEvent } from '../trace/event.js';
 
 /** Items listed per aspect in an alert. */
@@ -123,7 +123,7 @@ export class ReplicaWatch {
   /** Compares every window that ended at or before (sec, nsec); returns the deviations. */
   tick(sec: number, nsec: number): ReplicaDeviation[] {
     // `covered` also looks at the window after the one compared: it waits for that one to end too.
-    const upTo = this.indexOf(sec, nsec) - 1 - (this.o.similarity === 'covered' ? 1 : 0);
+    const upTo = this.indexOf(sec, nsec) - 1 - (looksAhead(this.o.similarity) ? 1 : 0);
     const out: ReplicaDeviation[] = [];
     for (const [name, g] of this.groups) {
       for (let k = g.next; k <= upTo; k++) this.compare(name, g, k, out);

@@ -24,6 +24,9 @@ export function replicasSummary(r: ReplicasResult): string {
       const items = a.only_here.slice(0, SHOWN).join(', ');
       const more = a.only_here_total > SHOWN ? ` (+${a.only_here_total - Math.min(SHOWN, a.only_here.length)} more)` : '';
       lines.push(`  ${a.aspect.padEnd(19)} ${a.max_dissimilarity.toFixed(2)}${items ? `  only here: ${items}${more}` : ''}`);
+      // `counted`: what it did more often than its siblings (count here vs the sibling's, scaled to this replica's volume).
+      const often = (a.more_here ?? []).slice(0, SHOWN).map((m) => `${m.item} ×${m.count} (sibling ~${m.expected})`);
+      if (often.length > 0) lines.push(`  ${''.padEnd(19)}      more often here: ${often.join(', ')}`);
     }
   });
   return lines.join('\n');

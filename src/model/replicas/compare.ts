@@ -45,9 +45,91 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
  *   is shared when the sibling shows it within a window of it, and a replica that did less than
  *   its siblings is not suspect (doing nothing is not evidence); what only it did counts as
  *   before. The comparison of window k then waits for window k + 1 to close.
+ * - `counted`: `covered`, and also how often. An attack can consist of more of what normal users
+ *   do (a login brute force: the same login requests, many more of them); sets do not see it,
+ *   counts do. Per aspect, the dissimilarity is the larger of the `covered` one and the share
+ *   of the replica's item occurrences that are a significant excess over its nearest sibling
+ *   (see {@link excessDissimilarities}). Like `covered`, it waits for window k + 1.
  */
-export type Similarity = 'mean' | 'nearest' | 'covered';
-export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest', 'covered'];
+export type Similarity = 'mean' | 'nearest' | 'covered' | 'counted';
+export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest', 'covered', 'counted'];
+
+/** Similarities that also look at the window after the one compared (so wait for it to close). */
+export function looksAhead(s: Similarity): boolean {
+  return s === 'covered' || s === 'counted';
+}
+
+/**
+ * How many standard deviations (Poisson: √(expected + 1)) a replica's count of an item must
+ * exceed what its sibling explains before the surplus counts: three, the usual "not chance"
+ * bar, fixed beforehand, not fitted to the benchmark.
+ */
+export const EXCESS_Z = 3;
+
+/** One replica's counts in a window, with its volume (events) there. */
+export interface CountedWindow {
+  counts: ReadonlyMap<string, number>;
+  events: number;
+}
+
+/**
+ * `counted`'s count part, for one aspect: per replica, the share of its item occurrences in the
+ * window that its nearest sibling does not explain (0 with no items). Replicas behind a load
+ * balancer serve different numbers of requests, so a sibling's counts are scaled by the volume
+ * ratio first (this replica's events over the sibling's); and a request near a window's edge
+ * lands on either side of it, so the sibling explains a count by the most it did in the same
+ * window or the one before or after: λ = max over those windows of count × events_i / events_j.
+ * An item's surplus c − λ counts when it is significant, c − λ > EXCESS_Z·√(λ + 1); items the
+ * sibling never showed are left to `covered` (their whole count would be surplus). The nearest
+ * sibling is the one that leaves the least surplus. `items` lists, per replica, the items whose
+ * surplus counted against that sibling (largest first).
+ */
+export function excessDissimilarities(
+  cur: readonly CountedWindow[],
+  around: readonly { before: CountedWindow; after: CountedWindow }[],
+): { dissimilarity: number[]; items: { item: string; count: number; expected: number }[][] } {
+  const n = cur.length;
+  const dissimilarity = new Array<number>(n).fill(0);
+  const items: { item: string; count: number; expected: number }[][] = Array.from({ length: n }, () => []);
+  if (n < 2) return { dissimilarity, items };
+  for (let i = 0; i < n; i++) {
+    let total = 0;
+    for (const c of cur[i].counts.values()) total += c;
+    if (total === 0 || cur[i].events === 0) continue;
+    let best = Infinity;
+    let bestItems: { item: string; count: number; expected: number }[] = [];
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const ws = [cur[j], around[j].before, around[j].after];
+      let surplus = 0;
+      const mine: { item: string; count: number; expected: number }[] = [];
+      for (const [x, c] of cur[i].counts) {
+        let lambda = 0;
+        let seen = false;
+        for (const w of ws) {
+          const cj = w.counts.get(x);
+          if (cj === undefined || w.events === 0) continue;
+          seen = true;
+          const l = (cj * cur[i].events) / w.events;
+          if (l > lambda) lambda = l;
+        }
+        if (!seen) continue;
+        if (c - lambda > EXCESS_Z * Math.sqrt(lambda + 1)) {
+          surplus += c - lambda;
+          mine.push({ item: x, count: c, expected: lambda });
+        }
+      }
+      if (surplus < best) {
+        best = surplus;
+        bestItems = mine;
+      }
+      if (best === 0) break;
+    }
+    dissimilarity[i] = best / total;
+    items[i] = bestItems.sort((a, b) => b.count - b.expected - (a.count - a.expected));
+  }
+  return { dissimilarity, items };
+}
 
 /** Sets of one aspect of one replica in the windows around the one compared (either may be empty). */
 export interface AroundSets {
@@ -106,6 +188,8 @@ export interface WindowComparison {
   dissimilarity: number[][];
   /** Per replica, the norm of its dissimilarities. */
   scores: number[];
+  /** `counted`: per replica and aspect, the items done significantly more often than the nearest sibling explains. */
+  excess?: { item: string; count: number; expected: number }[][][];
 }
 
 /** Compares the replicas' sets of one window. */
@@ -116,19 +200,32 @@ export function compareWindow(
 ): WindowComparison {
   const n = replicas.length;
   const dissimilarity = Array.from({ length: n }, () => new Array<number>(ASPECT_COUNT).fill(0));
+  const excess = similarity === 'counted' ? replicas.map(() => new Array<{ item: string; count: number; expected: number }[]>(ASPECT_COUNT)) : undefined;
   for (let a = 0; a < ASPECT_COUNT; a++) {
     const cur = replicas.map((r) => r.sets[a]);
-    const d =
-      similarity === 'covered'
-        ? coveredDissimilarities(
-            cur,
-            cur.map((_, i) => ({ before: around?.[i]?.before.sets[a] ?? EMPTY, after: around?.[i]?.after.sets[a] ?? EMPTY })),
-          )
-        : dissimilarities(cur, similarity);
+    const d = looksAhead(similarity)
+      ? coveredDissimilarities(
+          cur,
+          cur.map((_, i) => ({ before: around?.[i]?.before.sets[a] ?? EMPTY, after: around?.[i]?.after.sets[a] ?? EMPTY })),
+        )
+      : dissimilarities(cur, similarity);
+    if (excess) {
+      const counted = (s: AspectSets | undefined): CountedWindow => (s ? { counts: s.counts[a], events: s.events } : NO_COUNTS);
+      const e = excessDissimilarities(
+        replicas.map((r) => counted(r)),
+        replicas.map((_, i) => ({ before: counted(around?.[i]?.before), after: counted(around?.[i]?.after) })),
+      );
+      for (let i = 0; i < n; i++) {
+        if (e.dissimilarity[i] > d[i]) d[i] = e.dissimilarity[i];
+        excess[i][a] = e.items[i];
+      }
+    }
     for (let i = 0; i < n; i++) dissimilarity[i][a] = d[i];
   }
-  return { dissimilarity, scores: dissimilarity.map(norm) };
+  return { dissimilarity, scores: dissimilarity.map(norm), excess };
 }
+
+const NO_COUNTS: CountedWindow = { counts: new Map(), events: 0 };
 
 /** What drove a replica's score: per aspect, its largest dissimilarity and the items no other replica had. */
 export interface AspectDriver {
@@ -138,6 +235,12 @@ export interface AspectDriver {
   only_here: string[];
   /** How many such items there were in all (distinct per window, summed over windows). */
   only_here_total: number;
+  /**
+   * `counted`: items this replica did significantly more often than its nearest sibling explains
+   * (up to DRIVER_ITEMS, largest surplus first), with its count and the sibling's volume-scaled
+   * count, from the window where the surplus was largest.
+   */
+  more_here?: { item: string; count: number; expected: number }[];
 }
 
 /** Items listed per aspect in a driver. */
@@ -147,10 +250,21 @@ class DriverSet {
   readonly maxD = new Array<number>(ASPECT_COUNT).fill(0);
   readonly items: Set<string>[] = ASPECTS.map(() => new Set<string>());
   readonly total = new Array<number>(ASPECT_COUNT).fill(0);
+  readonly more = new Map<number, { item: string; count: number; expected: number }[]>();
+  private readonly moreSurplus = new Array<number>(ASPECT_COUNT).fill(0);
 
-  add(i: number, sets: readonly AspectSets[], d: readonly number[]): void {
+  add(i: number, sets: readonly AspectSets[], d: readonly number[], excess?: readonly { item: string; count: number; expected: number }[][]): void {
     for (let a = 0; a < ASPECT_COUNT; a++) {
       if (d[a] > this.maxD[a]) this.maxD[a] = d[a];
+      const ex = excess?.[a];
+      if (ex && ex.length > 0) {
+        let surplus = 0;
+        for (const e of ex) surplus += e.count - e.expected;
+        if (surplus > this.moreSurplus[a]) {
+          this.moreSurplus[a] = surplus;
+          this.more.set(a, ex.slice(0, DRIVER_ITEMS).map((e) => ({ item: e.item, count: e.count, expected: Math.round(e.expected * 10) / 10 })));
+        }
+      }
       if (d[a] === 0) continue;
       for (const x of sets[i].sets[a]) {
         let elsewhere = false;
@@ -166,7 +280,8 @@ class DriverSet {
     const out: AspectDriver[] = [];
     for (let a = 0; a < ASPECT_COUNT; a++) {
       if (this.maxD[a] === 0) continue;
-      out.push({ aspect: ASPECTS[a], max_dissimilarity: this.maxD[a], only_here: [...this.items[a]].sort(), only_here_total: this.total[a] });
+      const more = this.more.get(a);
+      out.push({ aspect: ASPECTS[a], max_dissimilarity: this.maxD[a], only_here: [...this.items[a]].sort(), only_here_total: this.total[a], ...(more ? { more_here: more } : {}) });
     }
     return out.sort((x, y) => y.max_dissimilarity - x.max_dissimilarity || x.aspect.localeCompare(y.aspect));
   }
@@ -344,8 +459,8 @@ export class ReplicaComparison {
     for (;;) {
       let k = Infinity;
       for (const s of this.replicas) if (s.queue.length > 0 && s.queue[0].index < k) k = s.queue[0].index;
-      // `covered` looks at the window after k too: it waits until every replica has closed it.
-      const need = this.opts.similarity === 'covered' ? k + 1 : k;
+      // `covered` and `counted` look at the window after k too: wait until every replica has closed it.
+      const need = looksAhead(this.opts.similarity ?? 'mean') ? k + 1 : k;
       if (k === Infinity || !this.replicas.every((s) => s.passed(need))) return;
       const sets: AspectSets[] = [];
       for (const s of this.replicas) {
@@ -371,17 +486,17 @@ export class ReplicaComparison {
 
   private compare(k: number, sets: AspectSets[]): void {
     this.compared++;
-    const { dissimilarity, scores } = compareWindow(sets, this.opts.similarity, this.around);
+    const { dissimilarity, scores, excess } = compareWindow(sets, this.opts.similarity, this.around);
     for (let i = 0; i < this.count; i++) {
       if (scores[i] > this.best[i].score) {
         const d = new DriverSet();
-        d.add(i, sets, dissimilarity[i]);
+        d.add(i, sets, dissimilarity[i], excess?.[i]);
         this.best[i] = { score: scores[i], drivers: d };
       }
       if (scores[i] > this.opts.threshold) {
         this.alarmCount[i]++;
         if (this.firstAlarm[i] === null) this.firstAlarm[i] = k;
-        this.alarms[i].add(i, sets, dissimilarity[i]);
+        this.alarms[i].add(i, sets, dissimilarity[i], excess?.[i]);
       }
     }
     this.opts.onWindow?.({ start_ns: this.startNs(k), scores, events: sets.map((s) => s.events) });

@@ -12,7 +12,7 @@
  * compared again. Memory: per replica, the buckets not yet compared, each capped per aspect.
  */
 import { ASPECTS, AspectSets } from './aspects.js';
-import { compareWindow, type Similarity } from './compare.js';
+import { compareWindow, looksAhead, type Similarity } from './compare.js';
 
 export interface ReplicaWindowInput {
   group: string;
@@ -61,7 +61,7 @@ export class ReplicaGroups {
 
   /** `covered` compares a window with its neighbours: bucket k waits for k + 1 too. */
   private get ahead(): number {
-    return (this.o.similarity ?? 'mean') === 'covered' ? 1 : 0;
+    return looksAhead(this.o.similarity ?? 'mean') ? 1 : 0;
   }
 
   private now(): number {
