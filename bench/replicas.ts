@@ -2,15 +2,18 @@
  * `npm run bench:replicas`: the replica comparison (`chids replicas`, no training) on groups of
  * three web replicas recorded by the attack lab, one replica attacked per attack group.
  *
- *     sudo npm run bench:replicas -- [--cache DIR] [--normal 10] [--attack 18] [--seconds 22]
+ *     sudo npm run bench:replicas -- [--cache DIR] [--set web-45s] [--normal 8] [--attack 12]
+ *         [--seconds 45] [--normal-seed 500] [--attack-seed 600] [--similarities counted,covered,…]
  *         [--record-only | --evaluate-only]
  *
  * 1. Records what is missing into the cache (default $CHIDS_BENCH_CACHE/replicas, else
- *    ~/.cache/chids/bench-replicas; never inside the repository): web/normal/ (attack-free
- *    groups, seed 400) and web/attack/ (the web victim's attacks in turn, seed 300), each group
+ *    ~/.cache/chids/bench-replicas; never inside the repository): SET/normal/ (attack-free
+ *    groups) and SET/attack/ (the web victim's attacks in turn), each group
  *    `chids lab record --replicas 3 --seconds S --warmup 3` would make. A group is written whole
- *    or not at all, so a rerun records only the missing ones.
- * 2. Scores every group once per similarity (covered, nearest, mean) with 10 s windows, and picks the
+ *    or not at all, so a rerun records only the missing ones. The first set (`--set web
+ *    --seconds 22 --normal 10 --attack 18 --normal-seed 400 --attack-seed 300`) was too short:
+ *    a 22 s recording holds one whole 10 s window, and sqlmap had not reached the victim in it.
+ * 2. Scores every group once per similarity (counted, covered, nearest, mean) with 10 s windows, and picks the
  *    threshold by a rule that sees attack-free groups only: the first half of the attack-free
  *    groups calibrates (θ = the highest score any of their replicas reached, rounded up to the
  *    next 0.05, so none of them would alarm); the other half and every attack group are the
@@ -24,23 +27,28 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateGroup, type GroupEvaluation, rowAt, type ThresholdRow } from '../src/app/replicas-dataset.js';
 import { DEFAULT_THRESHOLD, DEFAULT_WINDOW_NS } from '../src/app/replicas.js';
-import type { Similarity } from '../src/model/replicas/compare.js';
+import { SIMILARITIES, type Similarity } from '../src/model/replicas/compare.js';
 
 const { values: a } = parseArgs({
   options: {
     cache: { type: 'string' },
-    normal: { type: 'string', default: '10' },
-    attack: { type: 'string', default: '18' },
-    seconds: { type: 'string', default: '22' },
+    normal: { type: 'string', default: '8' },
+    attack: { type: 'string', default: '12' },
+    seconds: { type: 'string', default: '45' },
+    set: { type: 'string' },
+    'normal-seed': { type: 'string', default: '500' },
+    'attack-seed': { type: 'string', default: '600' },
+    similarities: { type: 'string', default: 'counted,covered,nearest,mean' },
     'record-only': { type: 'boolean', default: false },
     'evaluate-only': { type: 'boolean', default: false },
   },
 });
 const cache = a.cache ?? (process.env.CHIDS_BENCH_CACHE ? path.join(process.env.CHIDS_BENCH_CACHE, 'replicas') : path.join(os.homedir(), '.cache', 'chids', 'bench-replicas'));
-const dir = path.join(cache, 'web');
+// One directory per set of groups (the first, 22 s, seeds 400/300, is `web`).
+const dir = path.join(cache, a.set ?? 'web-45s');
 const seconds = Number(a.seconds);
 const counts = { normal: Number(a.normal), attack: Number(a.attack) };
-const SEEDS = { normal: 400, attack: 300 };
+const SEEDS = { normal: Number(a['normal-seed']), attack: Number(a['attack-seed']) };
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 async function plan(kind: 'normal' | 'attack') {
@@ -89,7 +97,9 @@ async function evaluate(): Promise<void> {
   if (missing.length > 0) throw new Error(`${missing.length} groups are not recorded yet (first: ${missing[0].dir}); run without --evaluate-only, as root`);
   const results: Result[] = [];
   const lines: string[] = [];
-  for (const similarity of ['covered', 'nearest', 'mean'] as const) {
+  const similarities = (a.similarities as string).split(',').map((x) => x.trim());
+  for (const x of similarities) if (!(SIMILARITIES as readonly string[]).includes(x)) throw new Error(`--similarities: unknown similarity '${x}' (${SIMILARITIES.join(', ')})`);
+  for (const similarity of similarities as Similarity[]) {
     const score = async (ps: { dir: string }[]) => {
       const out: GroupEvaluation[] = [];
       for (const p of ps) {
