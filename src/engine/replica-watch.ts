@@ -44,8 +44,11 @@ export interface ReplicaDeviation {
   score: number;
   threshold: number;
   similarity: Similarity;
-  /** Aspects that differ, largest dissimilarity first, with the items only this member showed. */
-  aspects: { aspect: string; dissimilarity: number; only_here: string[]; only_here_total: number }[];
+  /**
+   * Aspects that differ, largest dissimilarity first, with the items only this member showed and
+   * (`counted`) those it did significantly more often than its nearest sibling.
+   */
+  aspects: { aspect: string; dissimilarity: number; only_here: string[]; only_here_total: number; more_here?: { item: string; count: number; expected: number }[] }[];
 }
 
 export interface ReplicaWatchOptions {
@@ -146,7 +149,7 @@ export class ReplicaWatch {
     for (const m of g.members.values()) m.open.delete(k - 1);
     if (present.length < 2) return;
     this.windowsCompared++;
-    const { dissimilarity, scores } = compareWindow(sets, this.o.similarity, around);
+    const { dissimilarity, scores, excess } = compareWindow(sets, this.o.similarity, around);
     present.forEach((m, i) => {
       if (!(scores[i] > this.o.threshold)) return;
       const aspects: ReplicaDeviation['aspects'] = [];
@@ -160,7 +163,14 @@ export class ReplicaWatch {
           total++;
           if (only.length < ALERT_ITEMS) only.push(x);
         }
-        aspects.push({ aspect: ASPECTS[a], dissimilarity: d, only_here: only.sort(), only_here_total: total });
+        const more = excess?.[i][a];
+        aspects.push({
+          aspect: ASPECTS[a],
+          dissimilarity: d,
+          only_here: only.sort(),
+          only_here_total: total,
+          ...(more && more.length > 0 ? { more_here: more.slice(0, ALERT_ITEMS).map((m) => ({ item: m.item, count: m.count, expected: Math.round(m.expected * 10) / 10 })) } : {}),
+        });
       }
       aspects.sort((x, y) => y.dissimilarity - x.dissimilarity);
       out.push({

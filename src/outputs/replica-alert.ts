@@ -15,7 +15,11 @@ export function buildReplicaAlert(d: ReplicaDeviation): FalcoAlert {
   const time = isoNs(endNs);
   const top = d.aspects
     .slice(0, 3)
-    .map((a) => `${a.aspect} ${a.dissimilarity.toFixed(2)}${a.only_here.length ? ` (only here: ${a.only_here.slice(0, 3).join(', ')}${a.only_here_total > 3 ? `, … ${a.only_here_total - 3} more` : ''})` : ''}`)
+    .map(
+      (a) =>
+        `${a.aspect} ${a.dissimilarity.toFixed(2)}${a.only_here.length ? ` (only here: ${a.only_here.slice(0, 3).join(', ')}${a.only_here_total > 3 ? `, … ${a.only_here_total - 3} more` : ''})` : ''}` +
+        (a.more_here?.length ? ` (more often here: ${a.more_here.slice(0, 3).map((m) => `${m.item} ×${m.count} vs ~${m.expected}`).join(', ')})` : ''),
+    )
     .join('; ');
   const output =
     `${time.slice(11, 29)}: Warning replica deviation in container ${d.member.id} (group ${d.group}, ` +
