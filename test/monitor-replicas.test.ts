@@ -141,7 +141,7 @@ test('monitor --replicas: three containers of one image, one attacked → a Repl
     const attack = encodeURIComponent('127.0.0.1; id; cat /etc/passwd; uname -a; ls -la /');
     const r = await get(PORTS[victim], `/cgi-bin/check?host=${attack}`);
     assert.match(r.body, /uid=0/, `the injection ran (status ${r.status}: ${r.body.slice(0, 200)})`);
-    // The attack window is compared once the window after it has ended too (covered similarity).
+    // The attack window is compared once the window after it has ended too (counted similarity, the default).
     await normalTraffic(Date.now() + 3 * WINDOW_S * 1000 + 500);
     run.child.kill('SIGINT');
     const end = await run.done;

@@ -305,8 +305,8 @@ test('chids replicas --dataset: groups are directories of 2+ recordings, labels 
     const r = await runCli(['replicas', '--dataset', dir, '--json', '-q']);
     assertOk(r);
     const j = jsonOf<{ similarity: string; at: { threshold: number; detected: number; attacked: number; false_alarms: number; normal: number; groups_attack_free: number; groups_false_alarm: number; mean_latency_s: number }; rows: { threshold: number; dr: number }[] }>(r);
-    assert.equal(j.similarity, 'covered');
-    assert.equal(j.at.threshold, 0.05);
+    assert.equal(j.similarity, 'counted');
+    assert.equal(j.at.threshold, 0.15);
     assert.deepEqual([j.at.detected, j.at.attacked, j.at.false_alarms, j.at.normal, j.at.groups_false_alarm, j.at.groups_attack_free], [2, 2, 0, 7, 0, 1]);
     // The alarm window [10 s, 20 s) ends 6 s after the exploit's start.
     assert.ok(Math.abs(j.at.mean_latency_s - 6) < 1e-6, String(j.at.mean_latency_s));

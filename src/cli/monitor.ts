@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .addOption(maxEmptyWindowsOption())
     .option('--replicas', 'also (without a baseline: only) compare the watched containers of one image window by window, training-less: a container unlike its siblings raises a "Replica deviation" alert')
     .addOption(new Option('--replica-window <length>', '--replicas: window length, aligned on absolute time (default 10s)').argParser(windowLength))
-    .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.05)', positiveNumber('--replica-threshold'))
+    .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.15)', positiveNumber('--replica-threshold'))
     .addOption(new Option('--replica-similarity <how>', '--replicas: counted (default), covered, nearest or mean (see chids replicas --help)').choices(['counted', 'covered', 'nearest', 'mean']))
     .option('--nats <url>', 'also publish every window and alert to NATS JetStream (nats://HOST:PORT, comma-separated for a cluster); see `chids fleet`')
     .option('--node <name>', 'with --nats: this node\'s name in subjects and messages (default: the host name)')

@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .description('compare recordings of replicas of one service window by window, no training; flag the replica that behaves unlike its siblings')
     .argument('[recordings...]', 'two or more recordings (.zip, .sc, .scap, sysdig text) of replicas over the same span, or directories of them')
     .option('--window <length>', 'window length, aligned on absolute time across replicas; only whole windows are compared (default 10s)', windowLength)
-    .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.05; scores range 0..√10)', nonNegativeNumber('--threshold'))
+    .option('--threshold <x>', 'a replica is flagged when its score exceeds this (default 0.15; scores range 0..√10)', nonNegativeNumber('--threshold'))
     .addOption(
       new Option(
         '--similarity <how>',
