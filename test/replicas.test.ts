@@ -15,6 +15,8 @@ import { compareWindow, coveredDissimilarities, dissimilarities, excessDissimila
 import type { SyscallEvent } from '../src/trace/event.js';
 import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
+import { ReplicaWatch, type ReplicaDeviation } from '../src/engine/replica-watch.js';
+import { buildReplicaAlert } from '../src/outputs/replica-alert.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
 import { recordingText, writeRecording } from './helpers/lidds-dataset.js';
 
@@ -392,4 +394,27 @@ test('counted vs covered on a brute force: the same requests, many more of them'
   assert.deepEqual(v.map((x) => x.flagged), [false, true, false]);
   const files = v[1].aspects.find((a) => a.aspect === 'files');
   assert.equal(files?.more_here?.[0].item, 'login.html');
+});
+
+test('live (ReplicaWatch) with counted: the container that logs in far more often is the one alerted, and the alert says what it did more often', () => {
+  const ts = (sec: number, ms: number) => BigInt(1_700_000_000 + sec) * 1_000_000_000n + BigInt(ms) * 1_000_000n;
+  const line = (t: bigint, call: string, path: string) => `${t} 0 7 app 7 ${call} < fd=3(<f>${path}) name=${path}`;
+  const second = (sec: number, attacked: boolean) =>
+    [
+      ...Array.from({ length: 100 }, (_, i) => line(ts(sec, 1 + i), 'read', '/srv/index.html')),
+      ...Array.from({ length: 2 + (attacked && sec >= 103 ? 30 : 0) }, (_, i) => line(ts(sec, 200 + i), 'openat', '/srv/login.html')),
+    ].join('\n') + '\n';
+  const watch = new ReplicaWatch({ windowNs: 1e9, threshold: 0.15, similarity: 'counted' });
+  const members = ['a', 'b', 'c'].map((id) => ({ key: `key-${id}`, id }));
+  const out: ReplicaDeviation[] = [];
+  for (let sec = 100; sec <= 107; sec++) {
+    members.forEach((m, i) => eachEvent(second(sec, i === 1), (ev, name) => watch.event('img', m, ev, name)));
+    out.push(...watch.tick(1_700_000_000 + sec + 1, 0));
+  }
+  out.push(...watch.tick(1_700_000_000 + 112, 0));
+  assert.ok(out.length > 0, 'alerts');
+  assert.deepEqual([...new Set(out.map((d) => d.member.id))], ['b']);
+  const alert = buildReplicaAlert(out[0]);
+  // Each open names the file twice (fd and name): 64 against the siblings' 4, scaled by volume (132 / 102 events) to 5.2.
+  assert.match(alert.output, /files [0-9.]+ \(more often here: login\.html ×64 vs ~5\.2\)/);
 });
