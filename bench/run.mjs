@@ -17,7 +17,8 @@
 // machine may be shared: CPU time is what the ratios use, since it is far less sensitive to
 // other load than wall time, and the load average is printed with the results.
 // Environment: BENCH_RUNS (default 5), BENCH_SIZES (default "1000000,4000000"; "" skips the
-// encode and live figures), BENCH_EVAL, BENCH_MODELS.
+// encode and live figures), BENCH_TRAIN, BENCH_EVAL (and BENCH_EVAL_RECORDINGS, default 16), BENCH_MODELS
+// (0 skips the section).
 import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -156,7 +157,7 @@ const trainEvents = 200_000;
 const trainTrace = path.join(dataDir, `lidds-${trainEvents}-10k-windows.sc`);
 generate(trainTrace, trainEvents, 2500);
 result.training = [];
-for (const mode of [[], ['--faithful']]) {
+for (const mode of process.env.BENCH_TRAIN === '0' ? [] : [[], ['--faithful']]) {
   const od = path.join(dataDir, 'train-od');
   const label = `baseline --model chids${mode.length ? ' ' + mode.join(' ') : ''}`;
   const tr = paired(label, [node, cli, 'encode', '-q', ...mode, ...vocabFlags, trainTrace], [node, cli, 'baseline', '-q', ...mode, '--model', 'chids', '--seed', '1', '--td', trainTrace, '--od', od]);

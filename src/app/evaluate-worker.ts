@@ -45,10 +45,17 @@ port.on('message', async ({ index, total, job }: ToWorker) => {
     return; // reported once, above
   }
   const timing = { score_ms: 0, windows_scored: 0 };
+  let lastBytesPost = 0;
   try {
     const { result, skipped } = await evaluateOne(job, index, total, { ...ctx, timing }, {
       onTraceStart: (_i, _n, path, bytes) => post({ type: 'start', index, path, bytes }),
-      onBytes: (bytes) => post({ type: 'bytes', index, bytes }),
+      // At most ten a second (the bar's refresh rate): a message per chunk cost more than the bar.
+      onBytes: (bytes) => {
+        const now = performance.now();
+        if (now - lastBytesPost < 100) return;
+        lastBytesPost = now;
+        post({ type: 'bytes', index, bytes });
+      },
       onWarning: (message) => post({ type: 'warning', index, message }),
       onTraceEnd: (summary) => post({ type: 'end', index, summary }),
     });
