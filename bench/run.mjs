@@ -6,17 +6,21 @@
 //     trace, and the trace piped on stdin; CPU time (user + system), wall time, peak RSS;
 //  2. training the CHIDS autoencoder (`chids baseline --model chids`, default and --faithful) on
 //     a trace of ~10 k one-second windows against `chids encode` of the same trace in the same mode;
-//  3. the live path (bench/live.mjs): monitor replay events/s, scoring latency p50/p99;
-//  4. training and scoring of every detector (bench/models.ts; BENCH_MODELS=0 skips it).
+//  3. start-up: `chids encode` of a 20-event trace against `node -e 0` (CPU of each, per-pair ratio);
+//  4. `chids evaluate` of many recordings in this thread (--jobs 1) and on two worker threads
+//     (--jobs 2): wall time, CPU, per-pair wall ratio (BENCH_EVAL=0 skips it);
+//  5. the live path (bench/live.mjs): monitor replay events/s, scoring latency p50/p99;
+//  6. training and scoring of every detector (bench/models.ts; BENCH_MODELS=0 skips it).
 //
 // Pairing: every repetition runs the floor and the command back to back and the ratio is
 // taken per pair; the median of the ratios is reported (with the medians of each side). The
 // machine may be shared: CPU time is what the ratios use, since it is far less sensitive to
 // other load than wall time, and the load average is printed with the results.
 // Environment: BENCH_RUNS (default 5), BENCH_SIZES (default "1000000,4000000"; "" skips the
-// encode and live figures), BENCH_MODELS.
+// encode and live figures), BENCH_TRAIN, BENCH_EVAL (and BENCH_EVAL_RECORDINGS, default 16), BENCH_MODELS
+// (0 skips the section).
 import { spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,13 +157,92 @@ const trainEvents = 200_000;
 const trainTrace = path.join(dataDir, `lidds-${trainEvents}-10k-windows.sc`);
 generate(trainTrace, trainEvents, 2500);
 result.training = [];
-for (const mode of [[], ['--faithful']]) {
+for (const mode of process.env.BENCH_TRAIN === '0' ? [] : [[], ['--faithful']]) {
   const od = path.join(dataDir, 'train-od');
   const label = `baseline --model chids${mode.length ? ' ' + mode.join(' ') : ''}`;
   const tr = paired(label, [node, cli, 'encode', '-q', ...mode, ...vocabFlags, trainTrace], [node, cli, 'baseline', '-q', ...mode, '--model', 'chids', '--seed', '1', '--td', trainTrace, '--od', od]);
   const manifest = JSON.parse(readFileSync(path.join(od, 'manifest.json'), 'utf8'));
   result.training.push({ events: trainEvents, windows: manifest.training?.examples ?? null, ...tr, cost_vs_encode: 1 / tr.ratio });
 }
+
+/**
+ * CPU seconds (user + system) and wall seconds of argv, for commands that cannot write
+ * CHIDS_RUSAGE (`node -e 0`): bash's `times` after the command gives its children's CPU.
+ */
+function cpuOfShell(argv) {
+  const q = (a) => `'${String(a).replace(/'/g, "'\\''")}'`;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', `${argv.map(q).join(' ')} >/dev/null || exit 97; times`], { encoding: 'utf8' });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) {
+    process.stderr.write(`${argv.join(' ')} failed (exit ${r.status}): ${r.stderr}\n`);
+    process.exit(1);
+  }
+  const children = r.stdout.trim().split('\n')[1];
+  const [user, sys] = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return { cpu: user + sys, wall };
+}
+
+// 3. Start-up: `chids encode` of a 20-event trace against `node -e 0`, alternating which runs
+// first; N = 3 × BENCH_RUNS pairs (a run is short, and start-up is what other load disturbs most).
+{
+  const tiny = path.join(dataDir, 'tiny-20.sc');
+  const big = path.join(dataDir, 'tiny-source.sc');
+  generate(big, 100);
+  writeFileSync(tiny, readFileSync(big, 'utf8').split('\n').slice(0, 20).join('\n') + '\n');
+  const bare = [node, '-e', '0'];
+  const enc = [node, cli, 'encode', ...vocabFlags, tiny];
+  const pairs = [];
+  for (let i = 0; i <= 3 * runs; i++) {
+    const [a, b] = i % 2 ? [cpuOfShell(bare), cpuOfShell(enc)] : [cpuOfShell(enc), cpuOfShell(bare)].reverse();
+    if (i > 0) pairs.push({ bare: a, enc: b });
+  }
+  result.startup = {
+    pairs: pairs.length,
+    node_e0_cpu_s: median(pairs.map((p) => p.bare.cpu)),
+    encode_cpu_s: median(pairs.map((p) => p.enc.cpu)),
+    ratio_cpu: median(pairs.map((p) => p.enc.cpu / p.bare.cpu)),
+    node_e0_wall_s: median(pairs.map((p) => p.bare.wall)),
+    encode_wall_s: median(pairs.map((p) => p.enc.wall)),
+    ratio_wall: median(pairs.map((p) => p.enc.wall / p.bare.wall)),
+  };
+}
+
+// 4. `chids evaluate` of many recordings: in this thread (--jobs 1) against two worker threads
+// (--jobs 2), alternating which runs first. The recordings are hard links to one generated trace
+// of 250 k events (same work each, no extra disk); the baseline is the default detector trained
+// on it. Wall time is what the threads save; CPU (the whole process, threads included) shows
+// what they cost.
+if (process.env.BENCH_EVAL !== '0') {
+  const evalEvents = 250_000;
+  const count = Number(process.env.BENCH_EVAL_RECORDINGS ?? 16);
+  const src = path.join(dataDir, `lidds-${evalEvents}.sc`);
+  generate(src, evalEvents);
+  const dir = path.join(dataDir, `eval-${count}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) linkSync(src, path.join(dir, `rec-${String(i).padStart(3, '0')}.sc`));
+  const od = path.join(dataDir, 'eval-od');
+  once('baseline for evaluate', [node, cli, 'baseline', '-q', '--seed', '1', '--td', src, '--od', od]);
+  const ev = (jobs) => [node, cli, 'evaluate', '-q', '--od', od, '--ns', dir, '--json', '--jobs', String(jobs)];
+  const pairs = [];
+  for (let i = 0; i <= runs; i++) {
+    const [one, two] = i % 2 ? [once('evaluate --jobs 1', ev(1)), once('evaluate --jobs 2', ev(2))] : [once('evaluate --jobs 2', ev(2)), once('evaluate --jobs 1', ev(1))].reverse();
+    if (i > 0) pairs.push({ one, two });
+  }
+  result.evaluate_jobs = {
+    recordings: count,
+    events_each: evalEvents,
+    jobs1_wall_s: median(pairs.map((p) => p.one.wall)),
+    jobs2_wall_s: median(pairs.map((p) => p.two.wall)),
+    speedup_wall: median(pairs.map((p) => p.one.wall / p.two.wall)),
+    jobs1_cpu_s: median(pairs.map((p) => p.one.cpu)),
+    jobs2_cpu_s: median(pairs.map((p) => p.two.cpu)),
+    jobs1_rss_mb: Math.round(Math.max(...pairs.map((p) => p.one.rss))),
+    jobs2_rss_mb: Math.round(Math.max(...pairs.map((p) => p.two.rss))),
+  };
+}
+
 result.load_average_after = os.loadavg().map((x) => Number(x.toFixed(1)));
 
 const f = (x, d = 3) => Number(x).toFixed(d);
@@ -177,6 +260,18 @@ console.log('|---|---|---|---|---|---|');
 for (const t of result.training) {
   console.log(`| ${(t.events / 1e3).toFixed(0)} k events, ${t.windows} windows | ${t.label} | ${f(t.floor_cpu_s, 2)} | ${f(t.cpu_s, 2)} (${f(t.cpu_min_s, 2)}–${f(t.cpu_max_s, 2)}) | ${f(t.cost_vs_encode, 2)}× | ${t.peak_rss_mb} MB |`);
 }
+{
+  const st = result.startup;
+  console.log(`\nStart-up (${st.pairs} pairs): \`node -e 0\` ${f(st.node_e0_cpu_s)} s CPU (${f(st.node_e0_wall_s)} s wall), \`chids encode\` of 20 events ${f(st.encode_cpu_s)} s CPU (${f(st.encode_wall_s)} s wall): ${f(st.ratio_cpu, 2)}× CPU, ${f(st.ratio_wall, 2)}× wall`);
+}
+if (result.evaluate_jobs) {
+  const e = result.evaluate_jobs;
+  console.log(`\n| evaluate, ${e.recordings} recordings of ${e.events_each / 1e3} k events | wall s | CPU s | peak RSS |`);
+  console.log('|---|---|---|---|');
+  console.log(`| --jobs 1 (this thread) | ${f(e.jobs1_wall_s, 2)} | ${f(e.jobs1_cpu_s, 2)} | ${e.jobs1_rss_mb} MB |`);
+  console.log(`| --jobs 2 (two workers) | ${f(e.jobs2_wall_s, 2)} | ${f(e.jobs2_cpu_s, 2)} | ${e.jobs2_rss_mb} MB |`);
+  console.log(`\n--jobs 2 wall speed-up (median of per-pair ratios): ${f(e.speedup_wall, 2)}×`);
+}
 writeFileSync(path.join(dataDir, 'results.json'), JSON.stringify(result, null, 2) + '\n');
 
 const one = result.encode.find((e) => e.events === 1_000_000)?.cases[0];
@@ -186,11 +281,12 @@ const checks = [
   one && [`1 M events peak RSS ≤ 80 MB: ${one.peak_rss_mb} MB`, one.peak_rss_mb <= 80],
   four && [`4 M events scan/encode ≥ 0.2: ${f(four.ratio, 2)}`, four.ratio >= 0.2],
   ...result.training.map((t) => [`${t.label}, 10 k windows ≤ 3× encode of the same trace: ${f(t.cost_vs_encode, 2)}×`, t.cost_vs_encode <= 3]),
+  [`chids encode of 20 events ≤ 1.5× node -e 0 (CPU): ${f(result.startup.ratio_cpu, 2)}×`, result.startup.ratio_cpu <= 1.5],
 ].filter(Boolean);
 console.log('\ntargets:');
 for (const [text, ok] of checks) console.log(`  ${ok ? 'met    ' : 'NOT MET'}  ${text}`);
 
-// The live path (bench/live.mjs): `cat trace | chids monitor --source stdin` as a whole
+// 5. The live path (bench/live.mjs): `cat trace | chids monitor --source stdin` as a whole
 // pipeline, and the scoring latency per window.
 if (sizes.length > 0) {
   process.stderr.write('timing the live path (bench/live.mjs) …\n');
@@ -199,7 +295,7 @@ if (sizes.length > 0) {
   else process.stderr.write(`live bench failed (exit ${lv.status})\n`);
 }
 
-// 4. (optional; BENCH_MODELS=0 skips it) training time and scoring throughput of every
+// 6. (optional; BENCH_MODELS=0 skips it) training time and scoring throughput of every
 // detector on the bundled dataset data/example, or on a generated one (bench/models.ts).
 if (process.env.BENCH_MODELS !== '0') {
   process.stderr.write('timing the detectors (bench/models.ts) …\n');

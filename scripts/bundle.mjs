@@ -16,7 +16,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist', 'bin');
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { chids: path.join(root, 'src', 'cli', 'main.ts') },
+  // The worker of `evaluate --jobs` is started by file name (src/app/evaluate-pool.ts): an entry of its own.
+  entryPoints: { chids: path.join(root, 'src', 'cli', 'main.ts'), 'evaluate-worker': path.join(root, 'src', 'app', 'evaluate-worker.ts') },
   outdir,
   bundle: true,
   splitting: true,

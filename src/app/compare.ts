@@ -57,6 +57,8 @@ export interface CompareOptions {
   windowNs?: number;
   /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
   maxEmptyWindows?: number;
+  /** Recordings evaluated at once on worker threads (runEvaluate's `jobs`); default 1. */
+  jobs?: number;
   /** Keep each model's baseline in OUT/<model> (default: a temporary directory, removed). */
   outDir?: string | null;
   hooks?: CompareHooks;
@@ -282,6 +284,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
           attack: [layout.attack],
           artifacts: pathsInDir(od),
           maxEmptyWindows: opts.maxEmptyWindows,
+          jobs: opts.jobs,
           hooks,
         });
       } catch (err) {

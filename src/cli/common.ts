@@ -1,4 +1,5 @@
 /** Shared CLI plumbing: option parsers, artifact flags, JSON output. No detection logic here. */
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { modelHome, pathsInDir, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { DEFAULT_MAX_EMPTY_WINDOWS, parseWindowLength } from '../encode/windows.js';
@@ -64,6 +65,14 @@ export function maxEmptyWindowsOption(): Option {
   return new Option('--max-empty-windows <n>', 'refuse a trace whose time gaps would open more empty windows than this (a corrupt timestamp or a tiny --window)')
     .argParser(nonNegativeInt('--max-empty-windows'))
     .default(DEFAULT_MAX_EMPTY_WINDOWS, String(DEFAULT_MAX_EMPTY_WINDOWS));
+}
+
+/** `--jobs N`: recordings scored at once on worker threads (`evaluate`, `compare`); 1 = in this thread. */
+export function jobsOption(): Option {
+  const cores = availableParallelism();
+  return new Option('--jobs <n>', 'recordings scored at once, on worker threads (1: no threads; same output either way)')
+    .argParser(positiveInt('--jobs'))
+    .default(cores, `the available cores, ${cores}`);
 }
 
 export interface ArtifactFlags {

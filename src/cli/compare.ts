@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { nonNegativeInt, positiveInt, windowLength, maxEmptyWindowsOption } from './common.js';
+import { nonNegativeInt, positiveInt, windowLength, maxEmptyWindowsOption, jobsOption } from './common.js';
 import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, hyperParameters, type ModelFlags } from './model-options.js';
 
@@ -13,6 +13,7 @@ interface Flags extends Omit<ModelFlags, 'model'> {
   faithful?: boolean;
   window?: number;
   maxEmptyWindows: number;
+  jobs: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--faithful', 'encode like the reference implementation')
     .option('--window <length>', 'window length, e.g. 1s', windowLength)
     .addOption(maxEmptyWindowsOption())
+    .addOption(jobsOption())
     .option('--json', 'print one JSON object on stdout instead of the table')
     .option('-q, --quiet', 'no progress or warnings on stderr');
   addHyperParameterOptions(cmd)
@@ -61,6 +63,7 @@ Examples:
           faithful: Boolean(flags.faithful),
           windowNs: flags.window,
           maxEmptyWindows: flags.maxEmptyWindows,
+          jobs: flags.jobs,
           outDir: flags.out ?? null,
           hooks: {
             ...progress,

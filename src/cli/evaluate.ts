@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { artifactPaths, collect, windowLength, maxEmptyWindowsOption, type ArtifactFlags } from './common.js';
+import { artifactPaths, collect, windowLength, maxEmptyWindowsOption, jobsOption, type ArtifactFlags } from './common.js';
 import { toJson } from '../util/json.js';
 
 interface Flags extends ArtifactFlags {
@@ -9,6 +9,7 @@ interface Flags extends ArtifactFlags {
   faithful?: boolean;
   window?: number;
   maxEmptyWindows: number;
+  jobs: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -29,6 +30,7 @@ export function register(program: Command): void {
     .option('--faithful', "encode like the reference (default: the baseline's mode)")
     .option('--window <length>', "window length (default: the baseline's)", windowLength)
     .addOption(maxEmptyWindowsOption())
+    .addOption(jobsOption())
     .option('--json', 'print one JSON object on stdout instead of the table')
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .addHelpText(
@@ -37,6 +39,7 @@ export function register(program: Command): void {
 Examples:
   $ chids evaluate --od models/web --ns recordings/test/normal --ms recordings/test/normal_and_attack
   $ chids evaluate --od models/web --ns normal/ --ms attack/ --json > results.json
+  $ chids evaluate --od models/web --ns normal/ --ms attack/ --jobs 1   # no worker threads
   $ chids evaluate --od models/cve --dataset LID-DS-2021/CVE-2017-7529 --json > results.json
   $ chids evaluate --ss m/seen_syscalls.json --sa m/seen_args.json --fm m/max_freq.json \\
                    --tm m/model --tl m/thresh_list.json --ns normal/ --ms attack/`,
@@ -55,6 +58,7 @@ Examples:
           faithful: flags.faithful ? true : undefined,
           windowNs: flags.window,
           maxEmptyWindows: flags.maxEmptyWindows,
+          jobs: flags.jobs,
           hooks: progress,
         });
         progress.stop();
