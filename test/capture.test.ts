@@ -121,6 +121,36 @@ test('ebpf: bpftrace lines become LID-DS lines in epoch time, per container', ()
   ]);
 });
 
+test('ebpf: a forked child reports its parent\'s executable (no /proc read); malformed headers are not events', () => {
+  const out: string[] = [];
+  const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 0 }, 4026531836, HOST, (_c, l) => out.push(l), false);
+  const NS = 4026532999;
+  // The parent exec'd /bin/httpd; it forks 41 (a fork line: child pid, not from outside, not the namespace's init) …
+  conv.line(`5000000001 40 40 0 59 > ${NS} 7\tsh\t-100 /bin/httpd`);
+  conv.line(`5000000002 40 40 0 59 < ${NS} 7\thttpd\t0`);
+  conv.line(`5000000003 40 40 0 -3 > ${NS} 7\thttpd\t41 0 0`);
+  conv.line(`5000000004 40 40 0 56 < ${NS} 7\thttpd\t41`);
+  // … whose clone exit (res=0) names the parent's executable, as the parent's own does.
+  conv.line(`5000000005 41 41 0 56 < ${NS} 7\thttpd\t0`);
+  // A nanosecond count of fewer than 10 digits still reads as seconds + nanoseconds.
+  conv.line(`5 41 41 0 0 > ${NS} 7\thttpd\t`);
+  assert.deepEqual(out.slice(1), [
+    '1700000005000000002 0 40 httpd 40 execve < res=0 exe=/bin/httpd',
+    '1700000005000000004 0 40 httpd 40 clone < res=41 exe=/bin/httpd',
+    '1700000005000000005 0 41 httpd 41 clone < res=0 exe=/bin/httpd',
+    '1700000005000000005 0 41 httpd 41 read > ',
+  ]);
+  for (const bad of [
+    `5000000006 41 41 0 0 >> ${NS} 7\thttpd\t`,
+    `5000000006 41 41 0 0 > ${NS} 7 9\thttpd\t`,
+    `5000000006 41 41 0 > ${NS} 7\thttpd\t`,
+    `5000000006 41 41 0 0 ? ${NS} 7\thttpd\t`,
+  ]) assert.equal(conv.line(bad), false, bad);
+  assert.equal(conv.line(`50x0000006 41 41 0 0 > ${NS} 7\thttpd\t`), true);
+  assert.equal(conv.stats.unparsed, 1);
+  assert.equal(out.length, 5);
+});
+
 test('LineSplitter keeps partial lines; BatchBuilder groups by container', () => {
   const s = new LineSplitter();
   const got: string[] = [];
