@@ -250,6 +250,8 @@ export class EbpfConverter {
   private readonly family = new Map<number, Family>();
   private readonly pending = new Map<number, string>();
   private readonly exes = new Map<number, string>();
+  /** Pids whose entry in `exes` is the file of an exec seen here (not read from /proc). */
+  private readonly execd = new Set<number>();
   /** The path each (pid, fd) was opened with, to name fstatat(fd, "") as the lab's converter does. */
   private readonly fdPaths = new Map<string, string>();
   /** Number of each thread's last raw enter (the kernel reports -1 on some exits, e.g. vfork's parent). */
@@ -390,7 +392,11 @@ export class EbpfConverter {
         }
         else if (fam === 'stat') args = `res=${ret}${file !== undefined ? ` path=${file}` : ''}`;
         else {
-          if (ret === '0' && file !== undefined) this.exes.set(pid, file);
+          if (ret === '0' && file !== undefined) {
+            this.exes.set(pid, file);
+            if (this.execd.size > 65536) this.execd.clear();
+            this.execd.add(pid);
+          }
           const exe = this.exeOf(pid);
           args = `res=${ret}${exe ? ` exe=${exe}` : ''}`;
         }
@@ -446,6 +452,7 @@ export class EbpfConverter {
       e = exeOf(pid) ?? '';
       if (this.exes.size > 65536) this.exes.clear();
       this.exes.set(pid, e);
+      this.execd.delete(pid);
     }
     return e || null;
   }
@@ -459,14 +466,17 @@ export class EbpfConverter {
     const [childS, crossS, initS] = extra.split(' ');
     const child = Number(childS);
     const cross = crossS === '1';
-    // A forked child runs its parent's executable until it execs: its clone exit's exe= is the
-    // parent's, without a readlink of /proc/CHILD/exe per fork (a web server forks per request),
-    // and without reading a later exec's file when the line is processed after the child exec'd.
-    const pe = this.exeOf(parent);
-    if (pe !== null) {
-      if (this.exes.size > 65536) this.exes.clear();
-      this.exes.set(child, pe);
-    }
+    // A forked child runs its parent's executable until it execs: when that was read from /proc
+    // (not the file of an exec we saw), the child's clone exit names it without a readlink of
+    // /proc/CHILD/exe per fork (a web server forks per request), as the readlink would have.
+    if (!this.execd.has(parent)) {
+      const pe = this.exeOf(parent);
+      if (pe !== null) {
+        if (this.exes.size > 65536) this.exes.clear();
+        this.exes.set(child, pe);
+        this.execd.delete(child);
+      }
+    } else this.exes.delete(child);
     const p = this.procs.get(parent);
     const runtime = cross || (p?.runtime ?? false);
     let entered = cross || (p?.entered ?? false);
