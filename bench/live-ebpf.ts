@@ -11,13 +11,16 @@
  * monitor starts, watched (B1), watched again (B2), the monitor stops, unwatched (A2); the pairs
  * are (A1, B1) and (A2, B2), so a steady drift raises one pair's ratio and lowers the other's.
  * Each load run is a warm-up of `--warmup` seconds (not counted) and then `--seconds` counted.
- * Reported per configuration: the median of the per-pair ratios watched/unwatched with its
- * interquartile range and min–max, the absolute requests/s, chids CPU seconds per second of load
- * (the Node process, and bpftrace/strace apart) during B1, chids peak RSS, and the alert latency of a
- * scripted attack (a CGI request that runs a shell reading /etc/passwd; latency = alert printed
- * − request sent). The JSON (--out) has every run with the load average at its start.
+ * Reported per configuration: the median of the per-pair throughput ratios watched/unwatched with
+ * its interquartile range and min–max, and the absolute requests/s; and, steadier on a busy
+ * machine, the CPU time per request (the server's, from a cpuacct cgroup it is put in, plus
+ * chids' and bpftrace's/strace's when watched) and its per-pair ratio unwatched/watched: the
+ * throughput ratio a CPU-bound server would see. Also chids' and the tracer's CPU seconds per
+ * second of load, chids' peak RSS, and the alert latency of a scripted attack (a CGI request that
+ * runs a shell reading /etc/passwd; latency = alert printed − request sent). The JSON (--out) has
+ * every run with the load average at its start; `--cpu-prof DIR` keeps each monitor's V8 profile.
  *
- *   sudo npm run bench:live -- --reps 3 --seconds 6 --out bench/results/live-ebpf.json
+ *   sudo npm run bench:live -- --reps 2 --seconds 6 --out bench/results/live-ebpf.json
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
