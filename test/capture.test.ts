@@ -4,6 +4,7 @@
  * recorder read back by chids' own reader. No strace, bpftrace or root needed here.
  */
 import { test } from 'node:test';
+import { readlinkSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -119,6 +120,45 @@ test('ebpf: bpftrace lines become LID-DS lines in epoch time, per container', ()
     ['host', '1700000005999999012 0 7 sh 7 vfork < res=8'],
     ['host', '1700000005999999013 0 7 sh 7 procexit > status=1'],
   ]);
+});
+
+test('ebpf: a forked child reports its parent\'s executable as read from /proc; malformed headers are not events', () => {
+  const out: string[] = [];
+  const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 0 }, 4026531836, HOST, (_c, l) => out.push(l), true);
+  const NS = 4026532999;
+  // This process (its /proc exe is readable) forks CHILD, a pid with no /proc entry (gone: a
+  // readlink of it finds nothing); a fork line: child pid, not from outside, not the namespace's init.
+  const me = process.pid;
+  const exe = readlinkSync('/proc/self/exe');
+  const CHILD = 4194000 + (me % 1000);
+  conv.line(`5000000003 ${me} ${me} 0 -3 > ${NS} 7\tnode\t${CHILD} 0 0`);
+  conv.line(`5000000004 ${me} ${me} 0 56 < ${NS} 7\tnode\t${CHILD}`);
+  // The child's clone exit (res=0) names the parent's executable, as the parent's own does.
+  conv.line(`5000000005 ${CHILD} ${CHILD} 0 56 < ${NS} 7\tnode\t0`);
+  // It execs a script: a child of it is not given the script's name (its /proc exe would be the interpreter).
+  conv.line(`5000000006 ${CHILD} ${CHILD} 0 59 > ${NS} 7\tnode\t-100 /cgi-bin/run`);
+  conv.line(`5000000007 ${CHILD} ${CHILD} 0 59 < ${NS} 7\trun\t0`);
+  conv.line(`5000000008 ${CHILD} ${CHILD} 0 -3 > ${NS} 7\trun\t${CHILD + 1} 0 0`);
+  conv.line(`5000000009 ${CHILD + 1} ${CHILD + 1} 0 56 < ${NS} 7\trun\t0`);
+  // A nanosecond count of fewer than 10 digits still reads as seconds + nanoseconds.
+  conv.line(`5 ${me} ${me} 0 0 > ${NS} 7\tnode\t`);
+  assert.deepEqual(out, [
+    `1700000005000000004 0 ${me} node ${me} clone < res=${CHILD} exe=${exe}`,
+    `1700000005000000005 0 ${CHILD} node ${CHILD} clone < res=0 exe=${exe}`,
+    `1700000005000000006 0 ${CHILD} node ${CHILD} execve > filename=/cgi-bin/run`,
+    `1700000005000000007 0 ${CHILD} run ${CHILD} execve < res=0 exe=/cgi-bin/run`,
+    `1700000005000000009 0 ${CHILD + 1} run ${CHILD + 1} clone < res=0`,
+    `1700000005000000009 0 ${me} node ${me} read > `,
+  ]);
+  for (const bad of [
+    `5000000010 ${me} ${me} 0 0 >> ${NS} 7\tnode\t`,
+    `5000000010 ${me} ${me} 0 0 > ${NS} 7 9\tnode\t`,
+    `5000000010 ${me} ${me} 0 > ${NS} 7\tnode\t`,
+    `5000000010 ${me} ${me} 0 0 ? ${NS} 7\tnode\t`,
+  ]) assert.equal(conv.line(bad), false, bad);
+  assert.equal(conv.line(`50x0000010 ${me} ${me} 0 0 > ${NS} 7\tnode\t`), true);
+  assert.equal(conv.stats.unparsed, 1);
+  assert.equal(out.length, 6);
 });
 
 test('LineSplitter keeps partial lines; BatchBuilder groups by container', () => {

@@ -61,6 +61,11 @@ const PATH_SYSCALLS: { name: string; tp: string; family: Family }[] = [
   { name: 'execveat', tp: 'execveat', family: 'exec' },
 ];
 
+/** How often (ms) the program pushes its buffered output out, and with how many bytes (more than
+ * glibc's stdio buffer on a pipe, 4 KB; the blank line is skipped as bpftrace's other blank lines are). */
+const FLUSH_MS = 100;
+const FLUSH_BYTES = 8192;
+
 /** Pseudo syscall number of the procexit lines (a thread ended). */
 const PROCEXIT_NR = -2;
 /** Pseudo syscall number of the fork lines (bookkeeping only: who entered a container from outside). */
@@ -146,6 +151,10 @@ export function buildScript(o: ScriptOptions): string {
       lines.push(`tracepoint:sched:sched_process_fork /${filter}/ { $cross = ${cross}; $init = ${init}; ${forkLine} }`);
     }
   }
+  // bpftrace runs with a fully buffered stdout (one write per 4 KB, not per line: a write and a
+  // wake-up of chids per syscall were most of events mode's cost); a line of blanks longer than
+  // stdio's buffer every FLUSH_MS pushes out what waits behind it, so an event is late by at most that.
+  lines.push(`interval:ms:${FLUSH_MS} { printf("${' '.repeat(FLUSH_BYTES)}\\n"); }`);
   lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { printf(${head('>')}\\n", ${fields('args->id')}); }`);
   lines.push(`tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { printf(${head('<')}%ld\\n", ${fields('args->id')}, args->ret); }`);
   for (const p of o.pathProbes) {
@@ -241,6 +250,8 @@ export class EbpfConverter {
   private readonly family = new Map<number, Family>();
   private readonly pending = new Map<number, string>();
   private readonly exes = new Map<number, string>();
+  /** Pids whose entry in `exes` is the file of an exec seen here (not read from /proc). */
+  private readonly execd = new Set<number>();
   /** The path each (pid, fd) was opened with, to name fstatat(fd, "") as the lab's converter does. */
   private readonly fdPaths = new Map<string, string>();
   /** Number of each thread's last raw enter (the kernel reports -1 on some exits, e.g. vfork's parent). */
@@ -258,6 +269,9 @@ export class EbpfConverter {
   private readonly mode: 'targets' | 'all';
   private lastSec = 0;
   private lastNsec = 0;
+  /** Positions of a line's 7 field separators (reused). */
+  private readonly spaces = new Int32Array(7);
+  private readonly comms = new Map<string, string>();
   stats = { lines: 0, events: 0, unparsed: 0, excluded: 0, runtime: 0 };
 
   constructor(
@@ -288,17 +302,27 @@ export class EbpfConverter {
     const t1 = text.indexOf('\t');
     const t2 = t1 < 0 ? -1 : text.indexOf('\t', t1 + 1);
     if (t2 < 0) return false;
-    const f = text.slice(0, t1).split(' ');
-    if (f.length !== 8 || (f[5] !== '>' && f[5] !== '<')) return false;
+    // The 8 space-separated fields before the first tab, found by position (no split: this runs per syscall).
+    const sp = this.spaces;
+    let k = 0;
+    for (let i = text.indexOf(' '); i >= 0 && i < t1; i = text.indexOf(' ', i + 1)) {
+      if (k === 7) return false;
+      sp[k++] = i;
+    }
+    if (k !== 7 || sp[5] - sp[4] !== 2) return false;
+    const dir = text[sp[4] + 1];
+    if (dir !== '>' && dir !== '<') return false;
     this.stats.lines++;
-    const [mono, tidS, pidS, uidS, nrS, dir, nsS, cgS] = f;
-    const nr = Number(nrS);
-    const tid = Number(tidS);
-    const pid = Number(pidS);
-    if (!/^\d{1,20}$/.test(mono) || !Number.isInteger(nr) || !Number.isInteger(tid)) {
+    const nr = intAt(text, sp[3] + 1, sp[4]);
+    const tid = intAt(text, sp[0] + 1, sp[1]);
+    const pid = intAt(text, sp[1] + 1, sp[2]);
+    if (sp[0] < 1 || sp[0] > 20 || !digitsAt(text, 0, sp[0]) || !Number.isInteger(nr) || !Number.isInteger(tid)) {
       this.stats.unparsed++;
       return true;
     }
+    const uidS = text.slice(sp[2] + 1, sp[3]);
+    const nsS = text.slice(sp[5] + 1, sp[6]);
+    const cgS = text.slice(sp[6] + 1, t1);
     const extra = text.slice(t2 + 1);
     if (nr === FORK_NR) {
       this.fork(pid, Number(nsS), extra);
@@ -323,7 +347,7 @@ export class EbpfConverter {
       return true;
     }
     const c = st !== undefined && st.entered ? this.enteredOf(c0) : c0;
-    const comm = tokenSafe(text.slice(t1 + 1, t2)) || '?';
+    const comm = this.commOf(text.slice(t1 + 1, t2));
     let sysnr = nr;
     if (nr >= 0 && this.family.get(nr) === undefined) {
       if (dir === '>') {
@@ -368,7 +392,11 @@ export class EbpfConverter {
         }
         else if (fam === 'stat') args = `res=${ret}${file !== undefined ? ` path=${file}` : ''}`;
         else {
-          if (ret === '0' && file !== undefined) this.exes.set(pid, file);
+          if (ret === '0' && file !== undefined) {
+            this.exes.set(pid, file);
+            if (this.execd.size > 65536) this.execd.clear();
+            this.execd.add(pid);
+          }
           const exe = this.exeOf(pid);
           args = `res=${ret}${exe ? ` exe=${exe}` : ''}`;
         }
@@ -380,16 +408,15 @@ export class EbpfConverter {
       }
     }
     this.stats.events++;
-    this.emit(c, `${this.epoch(mono)} ${uidS} ${pid} ${comm} ${tid} ${name} ${dir} ${args}`);
+    this.emit(c, `${this.epoch(text, sp[0])} ${uidS} ${pid} ${comm} ${tid} ${name} ${dir} ${args}`);
     return true;
   }
 
-  /** Epoch ns text of a monotonic ns text, made non-decreasing (per-CPU buffers interleave slightly out of order). */
-  private epoch(mono: string): string {
-    const sec = mono.length > 9 ? Number(mono.slice(0, -9)) : 0;
-    const nsec = Number(mono.length > 9 ? mono.slice(-9) : mono);
-    let s = sec + this.offset.sec;
-    let n = nsec + this.offset.nsec;
+  /** Epoch ns text of the monotonic ns digits text[0, end), made non-decreasing (per-CPU buffers interleave slightly out of order). */
+  private epoch(text: string, end: number): string {
+    const split = end > 9 ? end - 9 : 0;
+    let s = (split > 0 ? intAt(text, 0, split) : 0) + this.offset.sec;
+    let n = intAt(text, split, end) + this.offset.nsec;
     if (n >= 1e9) {
       n -= 1e9;
       s++;
@@ -404,7 +431,19 @@ export class EbpfConverter {
       this.lastSec = s;
       this.lastNsec = n;
     }
-    return `${s}${String(n).padStart(9, '0')}`;
+    // n < 1e9: its 9 digits zero-padded without padStart's intermediate strings.
+    return n >= 1e8 ? `${s}${n}` : `${s}${PAD9[String(n).length]}${n}`;
+  }
+
+  /** A process name made one token (tokenSafe), remembered: a handful of names recur on every line. */
+  private commOf(raw: string): string {
+    let c = this.comms.get(raw);
+    if (c === undefined) {
+      c = tokenSafe(raw) || '?';
+      if (this.comms.size > 4096) this.comms.clear();
+      this.comms.set(raw, c);
+    }
+    return c;
   }
 
   private exeOf(pid: number): string | null {
@@ -413,6 +452,7 @@ export class EbpfConverter {
       e = exeOf(pid) ?? '';
       if (this.exes.size > 65536) this.exes.clear();
       this.exes.set(pid, e);
+      this.execd.delete(pid);
     }
     return e || null;
   }
@@ -426,6 +466,17 @@ export class EbpfConverter {
     const [childS, crossS, initS] = extra.split(' ');
     const child = Number(childS);
     const cross = crossS === '1';
+    // A forked child runs its parent's executable until it execs: when that was read from /proc
+    // (not the file of an exec we saw), the child's clone exit names it without a readlink of
+    // /proc/CHILD/exe per fork (a web server forks per request), as the readlink would have.
+    if (!this.execd.has(parent)) {
+      const pe = this.exeOf(parent);
+      if (pe !== null) {
+        if (this.exes.size > 65536) this.exes.clear();
+        this.exes.set(child, pe);
+        this.execd.delete(child);
+      }
+    } else this.exes.delete(child);
     const p = this.procs.get(parent);
     const runtime = cross || (p?.runtime ?? false);
     let entered = cross || (p?.entered ?? false);
@@ -500,6 +551,33 @@ export class EbpfConverter {
     }
     return e.base;
   }
+}
+
+/** '0' × (9 − digits) for a nanosecond count of that many digits (index = its digit count). */
+const PAD9 = ['', '00000000', '0000000', '000000', '00000', '0000', '000', '00', '0', ''];
+
+/** The integer written in text[a, b) (an optional '-', then digits), or NaN. */
+function intAt(text: string, a: number, b: number): number {
+  let i = a;
+  const neg = text.charCodeAt(i) === 45;
+  if (neg) i++;
+  if (i >= b) return NaN;
+  let v = 0;
+  for (; i < b; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
+/** text[a, b) is all decimal digits. */
+function digitsAt(text: string, a: number, b: number): boolean {
+  for (let i = a; i < b; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+  }
+  return true;
 }
 
 /** procexit's pseudo number: the thread ended. */
@@ -628,7 +706,7 @@ export class EbpfSource implements LiveSource {
       };
       return runChild(
         {
-          argv: [bin, '-B', 'line', '-e', prepared.script],
+          argv: [bin, '-B', 'full', '-e', prepared.script],
           env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '256' },
           out: 'stdout',
           killGroup: false,
