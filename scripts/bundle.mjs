@@ -7,13 +7,15 @@
 // 20-event trace, 0.67 → 0.57 s on 1 M events. TF.js, yauzl and prom-client stay external
 // (large, loaded on demand from node_modules). The chunks sit two levels below the package
 // root, like the tsc output, so the `../..` paths to package.json and data/ hold in both.
+// An optional argument names another output directory, also two levels below the root (npm test
+// bundles into .tmp/ so that its child processes skip tsx, without touching dist/).
 import { build } from 'esbuild';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = path.join(root, 'dist', 'bin');
+const outdir = process.argv[2] ? path.resolve(process.argv[2]) : path.join(root, 'dist', 'bin');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   // The worker of `evaluate --jobs` is started by file name (src/app/evaluate-pool.ts): an entry of its own.

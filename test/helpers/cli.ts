@@ -2,7 +2,7 @@
  * Runs the real `chids` CLI and checks the shape of its errors. By default in this process,
  * through the same program the executable runs (src/cli/program.ts), with stdout and stderr
  * captured: a child process costs ~1.5 s of TypeScript loading, most of the suite's time. A run
- * goes to a child process (`node --import tsx src/cli/main.ts …`) when it needs one: stdin input
+ * goes to a child process (the executable: cliNodeArgs in paths.ts) when it needs one: stdin input
  * or `-`, an environment or working directory of its own, preloaded modules, the live commands
  * (monitor, capture, lab: signals and child processes), or `subprocess: true` (the end-to-end
  * tests that prove the executable itself works).
@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './paths.js';
+import { cliNodeArgs, repoRoot } from './paths.js';
 
 export const mainTs = path.join(repoRoot, 'src', 'cli', 'main.ts');
 /** The module-resolution tracer (see trace-loads.mjs), for `preload`. */
@@ -100,7 +100,7 @@ function runChild(args: readonly string[], opts: CliOptions): Promise<CliResult>
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const nodeArgs = ['--import', 'tsx', ...(opts.preload ?? []).flatMap((p) => ['--import', p]), mainTs, ...args];
+  const nodeArgs = [...cliNodeArgs(opts.preload), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, nodeArgs, { cwd: opts.cwd ?? repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from './paths.js';
+import { cliNodeArgs, repoRoot } from './paths.js';
 
 export const CLI = path.join(repoRoot, 'src', 'cli', 'main.ts');
 
@@ -23,9 +23,9 @@ export interface LiveRun {
   waitOut(pred: (line: string) => boolean, timeoutMs: number): Promise<{ line: string; at: number }>;
 }
 
-/** Starts `chids ARGS` (via tsx); killed with SIGKILL after `timeoutMs` whatever happens. */
+/** Starts `chids ARGS` (bundled under npm test, else via tsx); killed with SIGKILL after `timeoutMs` whatever happens. */
 export function startCli(args: string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' | number }): LiveRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, [...cliNodeArgs(), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
