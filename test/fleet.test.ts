@@ -119,13 +119,15 @@ describe('fleet over NATS JetStream', { skip, timeout: 600_000 }, () => {
     assert.ok(summaries.some((s) => s.nats.spooled > 0), 'some windows were spooled during the outage');
 
     // CHIDS_WINDOWS: per agent, exactly the windows `chids encode` prints for its trace, once each.
+    // What `chids encode` prints for each trace, the four at once.
+    const encodes = await Promise.all(replicas.map((r) => runCli(['encode', '--od', model, r.file], { timeoutMs: 120_000 })));
     const msgs = await streamMessages(h.url, 'CHIDS_WINDOWS');
     assert.equal(new Set(msgs.map((m) => m.id)).size, msgs.length, 'no message id stored twice');
     for (let i = 0; i < replicas.length; i++) {
       const r = replicas[i];
       const mine = msgs.filter((m) => m.subject === `chids.windows.${r.node}.${r.name}`).map((m) => JSON.parse(m.data));
       assert.equal(mine.length, summaries[i].windows, `${r.name}: one message per closed window`);
-      const enc = await runCli(['encode', '--od', model, r.file], { timeoutMs: 120_000 });
+      const enc = encodes[i];
       assert.equal(enc.code, 0, enc.stderr);
       const expected = enc.out.map((l) => {
         const m = /"window":(\d+),"start_ns":(\d+),"events":(\d+),"av":(\[.*\])/.exec(l)!;

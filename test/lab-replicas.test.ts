@@ -3,60 +3,19 @@
  * victims side by side under the same seeded traffic, one of them attacked, and `chids replicas`
  * (defaults: 10 s windows, threshold 0.8) flags exactly that one; with no attack it flags none.
  *
- * Each group records 22 s: whole 10 s windows are what the comparison uses, and 22 s holds at
- * least one whatever the start's phase. Needs root and the lab's Debian packages (as
- * test/lab.test.ts); otherwise skipped loudly.
+ * Each group records 22 s (SECONDS in helpers/lab-replicas.ts). Needs root and the lab's Debian
+ * packages (as test/lab.test.ts); otherwise skipped loudly. The groups recorded through the
+ * library (attacks upload-exec and none) are in lab-replicas-*.test.ts, so that they record at
+ * the same time as this one.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { findProgram, PACKAGES } from '../src/lab/programs.js';
 import { LAB_TMP_ENV } from '../src/lab/record.js';
-import { recordReplicaSets } from '../src/lab/replicas.js';
-import { openSource } from '../src/trace/sources/readers.js';
 import { assertOk, jsonOf, runCli } from './helpers/cli.js';
-
-const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis-server', 'sqlite3', 'ping', 'bash', 'curl'];
-const SECONDS = 22;
-
-function skipReason(): string | false {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    const msg = '!!! SKIPPED: the replica lab tests need root (namespaces and ptrace); run the tests as root (CI does) !!!';
-    console.warn(msg);
-    return msg;
-  }
-  const missing = NEEDED.filter((p) => findProgram(p) === null);
-  if (missing.length) {
-    const msg = `!!! SKIPPED: the replica lab tests need ${missing.join(', ')}: apt-get install ${[...new Set(missing.map((p) => PACKAGES[p] ?? p))].join(' ')} !!!`;
-    console.warn(msg);
-    return msg;
-  }
-  const probe = spawnSync('unshare', ['--pid', '--mount', '--uts', '--ipc', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
-  if (probe.status !== 0) {
-    const msg = `!!! SKIPPED: this machine cannot create namespaces or ptrace as root (${(probe.stderr?.toString() || '').trim().split('\n')[0]}) !!!`;
-    console.warn(msg);
-    return msg;
-  }
-  return false;
-}
-const skip = skipReason();
-
-interface Verdicts {
-  window_ns: number;
-  threshold: number;
-  windows_compared: number;
-  replicas: { file: string; flagged: boolean; max_score: number; aspects: { aspect: string; only_here: string[] }[] }[];
-}
-
-/** The exploit flag of each recording, from its own NAME.json. */
-async function exploitFlags(files: string[]): Promise<boolean[]> {
-  const out: boolean[] = [];
-  for (const f of files) out.push((await (await openSource(f)).labels())?.exploit === true);
-  return out;
-}
+import { exploitFlags, SECONDS, skip, type Verdicts } from './helpers/lab-replicas.js';
 
 test('lab record --replicas 3 --attack cmd-injection (CLI) → chids replicas flags exactly the attacked replica', { skip, timeout: 300_000 }, async () => {
   const base = mkdtempSync('/var/tmp/chids-labtest-');
@@ -97,32 +56,3 @@ test('lab record --replicas 3 --attack cmd-injection (CLI) → chids replicas fl
     rmSync(base, { recursive: true, force: true });
   }
 });
-
-for (const attack of ['upload-exec', 'none'] as const) {
-  test(`replica group, attack ${attack}: chids replicas flags ${attack === 'none' ? 'no replica' : 'exactly the attacked replica'}`, { skip, timeout: 300_000 }, async () => {
-    const base = mkdtempSync('/var/tmp/chids-labtest-');
-    chmodSync(base, 0o711);
-    process.env[LAB_TMP_ENV] = base;
-    const out = mkdtempSync(path.join(os.tmpdir(), 'chids-repout-'));
-    try {
-      const [g] = await recordReplicaSets({ victim: 'web', attack, replicas: 3, count: 1, seed: attack === 'none' ? 22 : 23, split: false, seconds: SECONDS, warmupSeconds: 2, outDir: out });
-      const files = g.replicas.map((r) => r.file);
-      const exploit = await exploitFlags(files);
-      assert.deepEqual(exploit, files.map((_, i) => i === g.attacked));
-      if (attack === 'none') assert.equal(g.attacked, null);
-      const cmp = await runCli(['replicas', ...files, '--json']);
-      assertOk(cmp);
-      const j = jsonOf<Verdicts>(cmp);
-      assert.deepEqual(
-        j.replicas.map((x) => x.flagged),
-        exploit,
-        j.replicas.map((x) => `${path.basename(x.file)} ${x.max_score.toFixed(3)}`).join('; '),
-      );
-      assert.deepEqual(readdirSync(base), [], 'work directories removed');
-    } finally {
-      delete process.env[LAB_TMP_ENV];
-      rmSync(out, { recursive: true, force: true });
-      rmSync(base, { recursive: true, force: true });
-    }
-  });
-}
