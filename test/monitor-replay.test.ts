@@ -77,10 +77,11 @@ const noExample = existsSync(path.join(example, 'test', 'normal_and_attack'))
   ? false
   : (console.warn(`!!! SKIPPED: the bundled dataset ${example} is not there; the bundled-replay test needs it !!!`), 'no bundled dataset');
 
-test('stdin replay of the bundled attack recordings: alerts after the exploit start, earlier ones labelled false alarms', { skip: noExample, timeout: 80_000 }, async (t) => {
+// A baseline and seven replays, one after the other: minutes on a loaded machine (a bound, not a speed check).
+test('stdin replay of the bundled attack recordings: alerts after the exploit start, earlier ones labelled false alarms', { skip: noExample, timeout: 240_000 }, async (t) => {
   const dir = await workdir(t);
   const model = path.join(dir, 'model');
-  const base = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', model, '--seed', '1'], { timeoutMs: 60_000 });
+  const base = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', model, '--seed', '1'], { timeoutMs: 120_000 });
   assert.equal(base.code, 0, base.stderr);
   const attackDir = path.join(example, 'test', 'normal_and_attack');
   let detected = 0;
@@ -92,7 +93,7 @@ test('stdin replay of the bundled attack recordings: alerts after the exploit st
     const sc = path.join(dir, 'replay.sc');
     await writeFile(sc, await scText(zip));
     const fd = openSync(sc, 'r');
-    const mon = await runCli(['monitor', '--od', model, '--exploit-at', String(exploit)], { timeoutMs: 30_000, stdin: fd });
+    const mon = await runCli(['monitor', '--od', model, '--exploit-at', String(exploit)], { timeoutMs: 90_000, stdin: fd });
     closeSync(fd);
     assert.equal(mon.code, 0, mon.stderr);
     const exploitNs = BigInt(Math.round(exploit * 1e6)) * 1000n;

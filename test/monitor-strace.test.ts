@@ -6,7 +6,8 @@
  * promptly (its delay is logged; npm run bench measures live latency). Then the operations: restart of a killed strace with
  * backoff (counted in the Prometheus metrics) and SIGTERM flushing and exiting 0.
  *
- * Needs strace and ptrace permission (CI runs as root); skipped loudly otherwise.
+ * Needs strace and ptrace permission (CI runs as root); skipped loudly otherwise. The time limits are
+ * bounds for a loaded machine (tsx start-up alone can take seconds there), not speed checks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ async function workdir(t: { after(fn: () => Promise<void>): void }): Promise<str
 const normal = (dir: string, n: number) =>
   `for i in $(seq 1 ${n}); do ls ${dir}/allowed >/dev/null; cat ${dir}/allowed/a.txt ${dir}/allowed/b.txt >/dev/null; sleep 0.1; done`;
 
-test('capture with strace, train, monitor: reading /etc/shadow and running id raise an alert naming them', { skip: noStrace, timeout: 60_000 }, async (t) => {
+test('capture with strace, train, monitor: reading /etc/shadow and running id raise an alert naming them', { skip: noStrace, timeout: 180_000 }, async (t) => {
   const dir = await workdir(t);
   // Two normal captures: each starts the loop afresh, so what only a start does (the shell, seq)
   // is seen in the other one. With a single capture the default detector's calibration counts
@@ -41,7 +42,7 @@ test('capture with strace, train, monitor: reading /etc/shadow and running id ra
   // may score below it (see the README on calibration with one recording).
   for (const n of [1, 2]) {
     const rec = path.join(dir, 'train', `normal_${n}.zip`);
-    const cap = await runCli(['capture', '--source', 'strace', '--cmd', normal(dir, 25), '--seconds', '30', '--out', rec], { timeoutMs: 40_000 });
+    const cap = await runCli(['capture', '--source', 'strace', '--cmd', normal(dir, 25), '--seconds', '30', '--out', rec], { timeoutMs: 90_000 });
     assert.equal(cap.code, 0, cap.stderr);
     assert.match(cap.out.join('\n'), new RegExp(`wrote .*normal_${n}\\.zip: \\d+ events`));
     const labels = await (await openSource(rec)).labels();
@@ -49,12 +50,12 @@ test('capture with strace, train, monitor: reading /etc/shadow and running id ra
   }
 
   const model = path.join(dir, 'model');
-  const base = await runCli(['baseline', '--td', path.join(dir, 'train'), '--od', model, '--seed', '7'], { timeoutMs: 60_000 });
+  const base = await runCli(['baseline', '--td', path.join(dir, 'train'), '--od', model, '--seed', '7'], { timeoutMs: 120_000 });
   assert.equal(base.code, 0, base.stderr);
 
   const alertsFile = path.join(dir, 'alerts.jsonl');
   const script = `${normal(dir, 15)}; cat /etc/shadow >/dev/null; id >/dev/null; ${normal(dir, 12)}`;
-  const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--cmd', script, '--alerts', alertsFile], { timeoutMs: 40_000 });
+  const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--cmd', script, '--alerts', alertsFile], { timeoutMs: 90_000 });
   const { code } = await mon.done;
   assert.equal(code, 0, JSON.stringify(mon.logs.slice(-5)));
   const alerts = alertsOf(mon);
@@ -84,22 +85,23 @@ test('capture with strace, train, monitor: reading /etc/shadow and running id ra
   assert.ok((stopped.events as number) > 1000);
 });
 
-test('strace killed under a running monitor is restarted with backoff (counted in /metrics); SIGTERM flushes and exits 0', { skip: noStrace, timeout: 60_000 }, async (t) => {
+test('strace killed under a running monitor is restarted with backoff (counted in /metrics); SIGTERM flushes and exits 0', { skip: noStrace, timeout: 180_000 }, async (t) => {
   const dir = await workdir(t);
-  const loop = spawn('/bin/sh', ['-c', normal(dir, 300)], { stdio: 'ignore' });
+  // Outlives the test (killed after it), however slow the machine.
+  const loop = spawn('/bin/sh', ['-c', normal(dir, 1200)], { stdio: 'ignore' });
   t.after(() => {
     loop.kill('SIGKILL');
   });
   const model = path.join(dir, 'model');
   // A baseline is needed to start; the loop itself, captured for 2 s, will do.
   const rec = path.join(dir, 'normal.zip');
-  const cap = await runCli(['capture', '--source', 'strace', '--pid', String(loop.pid), '--seconds', '2', '--out', rec], { timeoutMs: 20_000 });
+  const cap = await runCli(['capture', '--source', 'strace', '--pid', String(loop.pid), '--seconds', '2', '--out', rec], { timeoutMs: 60_000 });
   assert.equal(cap.code, 0, cap.stderr);
   assert.ok(existsSync(rec));
-  const base = await runCli(['baseline', '--td', rec, '--od', model, '--model', 'chids', '--seed', '1', '--epochs', '20'], { timeoutMs: 60_000 });
+  const base = await runCli(['baseline', '--td', rec, '--od', model, '--model', 'chids', '--seed', '1', '--epochs', '20'], { timeoutMs: 120_000 });
   assert.equal(base.code, 0, base.stderr);
 
-  const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--pid', String(loop.pid), '--metrics', '127.0.0.1:0'], { timeoutMs: 40_000 });
+  const mon = startCli(['monitor', '--od', model, '--source', 'strace', '--pid', String(loop.pid), '--metrics', '127.0.0.1:0'], { timeoutMs: 120_000 });
   const started = await mon.waitLog('strace started', 15_000);
   const metrics = await mon.waitLog('metrics listening', 15_000);
   process.kill(started.strace_pid as number, 'SIGKILL');
@@ -126,10 +128,10 @@ test('strace killed under a running monitor is restarted with backoff (counted i
 
 const noUnshare = needsCommand('unshare', ['-pf', '--mount-proc', 'true'], 'the multi-container test needs unshare with CAP_SYS_ADMIN (util-linux, as root)');
 
-test('one strace source, two pid namespaces: the events are attributed to two containers', { skip: noStrace || noUnshare, timeout: 30_000 }, async (t) => {
+test('one strace source, two pid namespaces: the events are attributed to two containers', { skip: noStrace || noUnshare, timeout: 90_000 }, async (t) => {
   const dir = await workdir(t);
   const cmd = `ls ${dir} >/dev/null; unshare -pf --mount-proc sh -c 'for i in 1 2 3; do cat ${dir}/allowed/a.txt >/dev/null; sleep 0.05; done'`;
-  const r = await runCli(['capture', '--source', 'strace', '--cmd', cmd, '--seconds', '15', '--out', path.join(dir, 'two.zip'), '--json'], { timeoutMs: 25_000 });
+  const r = await runCli(['capture', '--source', 'strace', '--cmd', cmd, '--seconds', '15', '--out', path.join(dir, 'two.zip'), '--json'], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.out[0]) as { containers: { id: string; key: string; events: number }[] };
   assert.equal(s.containers.length, 2, JSON.stringify(s.containers));
