@@ -23,8 +23,7 @@ function series(text: string, name: string): number | undefined {
 }
 const scrape = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
 
-// The two tests use containers of their own: they run side by side (each mostly waits on podman).
-describe('monitor follows a restarted container (strace)', { skip, timeout: 400_000, concurrency: true }, () => {
+describe('monitor follows a restarted container (strace)', { skip, timeout: 400_000 }, () => {
   const tag = `livefix-mon-${process.pid}`;
   let image = '';
   let model = '';

@@ -113,8 +113,7 @@ test('converter: a translated clone result links the child by its host pid', () 
   assert.equal(hasPidnsTranslation(null), false);
 });
 
-// Each test runs containers of its own: they run side by side (each mostly waits on podman).
-describe('strace source on podman containers', { skip, timeout: 300_000, concurrency: true }, () => {
+describe('strace source on podman containers', { skip, timeout: 300_000 }, () => {
   const tag = `livefix-${process.pid}`;
   let image = '';
   const names: string[] = [];
