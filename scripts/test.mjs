@@ -8,10 +8,10 @@
  * Why the suite's wall time is what it is, and what this script does about it:
  *  - Most of the slow files wait on real processes (recordings of N seconds, strace, bpftrace,
  *    podman, the lab's victims, nats-server) rather than compute. They run in a pool of their own
- *    (LIVE below), 4 × cores at a time; the rest, mostly CPU, runs beside them in a pool of
- *    cores + 1.
- *    Two `node --test` processes, their reports merged into one (top-level tests renumbered, one
- *    plan, one summary whose counts are the sums).
+ *    (LIVE below), 2 × cores at a time; the rest, mostly CPU, runs beside them in a pool of
+ *    cores + 1. (More live files at once starve them: at 4 × cores on a loaded 2-core machine the
+ *    lab's recordings lost their attacks.) Each file is a process of its own; their reports are
+ *    merged into one (top-level tests renumbered, one plan, one summary whose counts are the sums).
  *  - Within a pool, files start in the order given: the longest first, so that none of them
  *    starts last and holds the run up alone.
  *  - The `chids` executable is bundled once (scripts/bundle.mjs) and the tests' child processes
@@ -31,18 +31,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
 // Files that mostly wait on real processes and time (recordings, realtime replays, containers,
-// brokers), longest first, as measured alone on a 2-core machine; a file not named here runs in
-// the CPU pool.
+// brokers), longest first, as measured alone on a 2-core machine, the lab's recordings (strace on
+// whole victims: CPU-heavy) spread out; a file not named here runs in the CPU pool.
 const LIVE = [
   'test/fleet.test.ts',
   'test/monitor-replay.test.ts',
   'test/ebpf-aggregate-monitor.test.ts',
   'test/node-wide-live.test.ts',
-  'test/learn.test.ts',
   'test/lab-replicas.test.ts',
+  'test/learn.test.ts',
   'test/lab-replicas-upload-exec.test.ts',
-  'test/lab-replicas-none.test.ts',
   'test/monitor-strace.test.ts',
+  'test/lab-replicas-none.test.ts',
   'test/monitor-replicas.test.ts',
   'test/lab.test.ts',
   'test/metrics-live.test.ts',
@@ -61,6 +61,8 @@ const LIVE = [
 // The longest files of the CPU pool first (the fuzz slice alone takes minutes), the rest in name order.
 const CPU_FIRST = [
   'test/fuzz.test.ts',
+  'test/report.test.ts',
+  'test/replicas.test.ts',
   'test/layers.test.ts',
   'test/models.test.ts',
   'test/cli.test.ts',
@@ -68,8 +70,8 @@ const CPU_FIRST = [
   'test/calibrated.test.ts',
   'test/demo.test.ts',
   'test/parse-property.test.ts',
-  'test/report.test.ts',
   'test/reliability.test.ts',
+  'test/process-path.test.ts',
   'test/model.test.ts',
   'test/compare.test.ts',
   'test/chids-tf-free.test.ts',
@@ -88,7 +90,7 @@ const cpu = all.filter((f) => !LIVE.includes(f)).sort(byRank(CPU_FIRST));
 
 const cores = availableParallelism();
 const cpuConcurrency = process.env.CHIDS_TEST_CONCURRENCY ?? String(cores + 1);
-const liveConcurrency = process.env.CHIDS_TEST_LIVE_CONCURRENCY ?? String(4 * cores);
+const liveConcurrency = process.env.CHIDS_TEST_LIVE_CONCURRENCY ?? String(2 * cores);
 
 // The bundle sits two levels below the root, as dist/bin does (its `../..` paths must hold).
 mkdirSync('.tmp', { recursive: true });
@@ -106,24 +108,44 @@ const env = { ...process.env, CHIDS_TEST_CLI: path.resolve(cliDir, 'chids.js') }
 const children = new Set();
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => children.forEach((c) => c.kill(sig)));
 
-/** One `node --test` over `files`; its TAP lines go to `onLine`. Resolves with its exit code. */
-function runPool(files, concurrency, { line: onLine, end }) {
-  if (files.length === 0) return Promise.resolve(0);
-  const args = ['--import', 'tsx', '--test', '--test-reporter=tap', `--test-concurrency=${concurrency}`, ...process.argv.slice(2), ...files];
+/**
+ * Runs `files` with at most `concurrency` at a time, in the order given, each as its own process
+ * (`node --import tsx FILE`: a test file run directly reports TAP itself). Not one `node --test`
+ * over them all: its runner sorts the files by name before starting them, whatever order they
+ * are given in. Resolves with the first non-zero exit code, or 0.
+ */
+async function runPool(files, concurrency) {
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const code = await runFile(files[next++]);
+      if (code !== 0 && failed === 0) failed = code;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Number(concurrency), files.length) }, worker));
+  return failed;
+}
+
+/** One test file; its TAP goes through a merger. Resolves with its exit code. */
+function runFile(file) {
+  const m = merger(file);
+  const args = ['--import', 'tsx', '--test-reporter=tap', ...process.argv.slice(2), file];
   const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], env });
   children.add(child);
   let carry = '';
   child.stdout.on('data', (chunk) => {
     const parts = (carry + chunk.toString('utf8')).split('\n');
     carry = parts.pop() ?? '';
-    for (const l of parts) onLine(l);
+    for (const l of parts) m.line(l);
   });
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       children.delete(child);
-      if (carry !== '') onLine(carry);
-      end();
-      resolve(code ?? (signal ? 1 : 0));
+      if (carry !== '') m.line(carry);
+      const status = code ?? (signal ? 1 : 0);
+      m.end(status, signal);
+      resolve(status);
     });
   });
 }
@@ -137,10 +159,11 @@ let number = 0;
 const out = (l) => process.stdout.write(`${l}\n`);
 out('TAP version 13');
 
-function merger() {
+function merger(file) {
   let block = null; // lines of the top-level test being reported
   let closed = false; // its `ok N` line was seen
   let planned = false;
+  let failures = 0;
   const flush = () => {
     for (const l of block ?? []) {
       const ok = /^(not ok|ok) \d+( .*)?$/.exec(l);
@@ -163,16 +186,30 @@ function merger() {
     }
     const ok = /^(not ok|ok) \d+( .*)?$/.test(l);
     if (ok) closed = true;
+    if (l.startsWith('not ok ')) failures++;
     if (block === null && (ok || l.startsWith('# Subtest: '))) block = [];
     if (block === null) return out(l);
     block.push(l);
     if (closed && l === '  ...') flush();
   };
-  return { line, end: flush };
+  // A file that failed without reporting a failing test (it crashed, or never got to its
+  // summary) is reported as one failed test named after it, as `node --test` does.
+  const end = (status, signal) => {
+    flush();
+    if (status === 0 || (failures > 0 && planned)) return;
+    out(`# Subtest: ${file}`);
+    out(`not ok ${++number} - ${file}`);
+    out('  ---');
+    out(`  error: '${signal ? `killed by ${signal}` : `exit code ${status}`}${planned ? '' : ', no summary'}'`);
+    out('  ...');
+    totals.tests++;
+    totals.fail++;
+  };
+  return { line, end };
 }
 
 const started = Date.now();
-const codes = await Promise.all([runPool(live, liveConcurrency, merger()), runPool(cpu, cpuConcurrency, merger())]);
+const codes = await Promise.all([runPool(live, liveConcurrency), runPool(cpu, cpuConcurrency)]);
 rmSync(cliDir, { recursive: true, force: true });
 out(`1..${number}`);
 for (const [k, v] of Object.entries(totals)) out(`# ${k} ${v}`);
