@@ -22,7 +22,7 @@
  * CHIDS_TEST_CONCURRENCY sets the CPU pool's size; CHIDS_TEST_LIVE_CONCURRENCY the live pool's.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,22 +127,30 @@ async function runPool(files, concurrency) {
   return failed;
 }
 
-/** One test file; its TAP goes through a merger. Resolves with its exit code. */
+/**
+ * One test file; its TAP goes through a merger once it has ended. Resolves with its exit code.
+ * The report is written to a file, not to the test file's stdout: tests that run the CLI
+ * in-process capture process.stdout while a command runs (under `node --test` the report reaches
+ * the runner another way). What the tests print on stdout becomes TAP comments, as under `node --test`.
+ */
+let reports = 0;
 function runFile(file) {
   const m = merger(file);
-  const args = ['--import', 'tsx', '--test-reporter=tap', ...process.argv.slice(2), file];
+  const report = path.join(cliDir, `report-${++reports}.tap`);
+  const args = ['--import', 'tsx', '--test-reporter=tap', `--test-reporter-destination=${report}`, ...process.argv.slice(2), file];
   const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], env });
   children.add(child);
   let carry = '';
   child.stdout.on('data', (chunk) => {
     const parts = (carry + chunk.toString('utf8')).split('\n');
     carry = parts.pop() ?? '';
-    for (const l of parts) m.line(l);
+    for (const l of parts) out(`# ${l}`);
   });
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       children.delete(child);
-      if (carry !== '') m.line(carry);
+      if (carry !== '') out(`# ${carry}`);
+      if (existsSync(report)) for (const l of readFileSync(report, 'utf8').split('\n')) if (l !== '') m.line(l);
       const status = code ?? (signal ? 1 : 0);
       m.end(status, signal);
       resolve(status);
