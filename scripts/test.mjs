@@ -9,7 +9,7 @@
  *  - Most of the slow files wait on real processes (recordings of N seconds, strace, bpftrace,
  *    podman, the lab's victims, nats-server) rather than compute. They run in a pool of their own
  *    (LIVE below), 2 × cores at a time; the rest, mostly CPU, runs beside them in a pool of
- *    cores + 1. (More live files at once starve them: at 4 × cores on a loaded 2-core machine the
+ *    cores + 1; once every live file has started, the live pool takes CPU files too. (More live files at once starve them: at 4 × cores on a loaded 2-core machine the
  *    lab's recordings lost their attacks.) Each file is a process of its own; their reports are
  *    merged into one (top-level tests renumbered, one plan, one summary whose counts are the sums).
  *  - Within a pool, files start in the order given: the longest first, so that none of them
@@ -109,21 +109,25 @@ const children = new Set();
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => children.forEach((c) => c.kill(sig)));
 
 /**
- * Runs `files` with at most `concurrency` at a time, in the order given, each as its own process
- * (`node --import tsx FILE`: a test file run directly reports TAP itself). Not one `node --test`
- * over them all: its runner sorts the files by name before starting them, whatever order they
- * are given in. Resolves with the first non-zero exit code, or 0.
+ * Runs the files of `queues` with `concurrency` workers, each taking the next file of the first
+ * queue that has one left (files start in the order given), each file its own process (`node
+ * --import tsx FILE`: a test file run directly reports TAP itself). Not one `node --test` over
+ * them all: its runner sorts the files by name before starting them, whatever order they are
+ * given in. Resolves with the first non-zero exit code, or 0.
  */
-async function runPool(files, concurrency) {
-  let next = 0;
+async function runPool(queues, concurrency) {
   let failed = 0;
+  const take = () => {
+    const q = queues.find((x) => x.next < x.files.length);
+    return q?.files[q.next++];
+  };
   const worker = async () => {
-    while (next < files.length) {
-      const code = await runFile(files[next++]);
+    for (let file = take(); file !== undefined; file = take()) {
+      const code = await runFile(file);
       if (code !== 0 && failed === 0) failed = code;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(Number(concurrency), files.length) }, worker));
+  await Promise.all(Array.from({ length: Number(concurrency) }, worker));
   return failed;
 }
 
@@ -217,7 +221,10 @@ function merger(file) {
 }
 
 const started = Date.now();
-const codes = await Promise.all([runPool(live, liveConcurrency), runPool(cpu, cpuConcurrency)]);
+// Once the live files have all started, the live pool's workers take CPU files too.
+const liveQueue = { files: live, next: 0 };
+const cpuQueue = { files: cpu, next: 0 };
+const codes = await Promise.all([runPool([liveQueue, cpuQueue], liveConcurrency), runPool([cpuQueue], cpuConcurrency)]);
 rmSync(cliDir, { recursive: true, force: true });
 out(`1..${number}`);
 for (const [k, v] of Object.entries(totals)) out(`# ${k} ${v}`);
