@@ -271,7 +271,9 @@ describe('chids baseline + evaluate with the default detector (CLI)', () => {
     assert.equal(summary.model.type, 'calibrated');
     assert.equal(summary.thresholds[4], 1, 'θ 1.0 is the largest calibration score, 1');
     const log = path.join(tmp, 'loads-evaluate.txt');
-    const e = await runCli(['evaluate', '--od', od, '--dataset', example, '--json', '-q'], { timeoutMs: 120_000, preload: [traceLoads], env: { CHIDS_TRACE_LOADS: log } });
+    // --jobs 1: the load tracer hooks the main thread's module loader, and Node 20 gives worker
+    // threads loaders of their own that it does not see; a worker scores with the same modules.
+    const e = await runCli(['evaluate', '--od', od, '--dataset', example, '--json', '-q', '--jobs', '1'], { timeoutMs: 120_000, preload: [traceLoads], env: { CHIDS_TRACE_LOADS: log } });
     assertOk(e);
     const r = jsonOf<{
       model: string;
