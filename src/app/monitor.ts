@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
+import { startWindowTicker } from '../capture/window-ticker.js';
 import { EnteredSpan } from '../capture/entered.js';
 import { openLiveSource } from '../capture/open.js';
 import { type LiveSource, type SourceSpec } from '../capture/source.js';
@@ -650,7 +651,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   let server: MetricsServer | null = null;
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
-  let ticker: NodeJS.Timeout | null = null;
+  let stopTicker = (): void => undefined;
   let removeSignalHandlers = (): void => undefined;
   let router: BaselineRouter | null = null;
   try {
@@ -784,26 +785,15 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
         (signal) => log.warn('second signal: exiting without flushing', { signal }),
       );
     }
-    if (source.clock !== 'events') {
-      let lastEvict = Date.now();
-      ticker = setInterval(() => {
-        if (queue.length > 0) return; // events still to place: their arrival closes the windows
-        const now = source.now();
-        if (now === null) return;
-        let ns = now.nsec - graceMs * 1e6;
-        let sec = now.sec;
-        while (ns < 0) {
-          ns += 1e9;
-          sec--;
-        }
-        monitor.tick(sec, ns);
-        companion?.tick(sec, ns);
-        if (source.clock === 'wall' && Date.now() - lastEvict > 60_000) {
-          lastEvict = Date.now();
-          monitor.evictIdle(IDLE_EVICT_MS);
-        }
-      }, TICK_MS);
-    }
+    let lastEvict = Date.now();
+    stopTicker = startWindowTicker(source, queue, graceMs, TICK_MS, (sec, ns) => {
+      monitor.tick(sec, ns);
+      companion?.tick(sec, ns);
+      if (source.clock === 'wall' && Date.now() - lastEvict > 60_000) {
+        lastEvict = Date.now();
+        monitor.evictIdle(IDLE_EVICT_MS);
+      }
+    });
     log.info('monitor started', {
       source: source.kind,
       clock: source.clock,
@@ -813,8 +803,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       outputs: sinks.map((s) => s.name),
     });
     const end = await source.run(sink, stopAll);
-    if (ticker) clearInterval(ticker);
-    ticker = null;
+    stopTicker();
     // Flush: everything queued, then the last window of every container.
     pipe.drain();
     if (pipeError !== null) throw pipeError;
@@ -859,7 +848,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     log.info('monitor stopped', summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker();
     removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
     if (server) await server.close();

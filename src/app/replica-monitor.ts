@@ -13,6 +13,7 @@ import type { ContainerInfo } from '../capture/containers.js';
 import { containerImage } from '../capture/images.js';
 import { openLiveSource } from '../capture/open.js';
 import { livePipe } from '../capture/pipe.js';
+import { startWindowTicker } from '../capture/window-ticker.js';
 import type { SourceSpec } from '../capture/source.js';
 import { ReplicaWatch } from '../engine/replica-watch.js';
 import type { Similarity } from '../model/replicas/compare.js';
@@ -128,7 +129,7 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
   let webhook: WebhookSink | null = null;
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
-  let ticker: NodeJS.Timeout | null = null;
+  let stopTicker = (): void => undefined;
   let removeSignalHandlers = (): void => undefined;
   let dropped = 0;
   try {
@@ -168,24 +169,10 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
       );
     }
     const graceMs = o.graceMs ?? 250;
-    if (source.clock !== 'events') {
-      ticker = setInterval(() => {
-        if (pipe.queue.length > 0) return;
-        const now = source.now();
-        if (now === null) return;
-        let ns = now.nsec - graceMs * 1e6;
-        let sec = now.sec;
-        while (ns < 0) {
-          ns += 1e9;
-          sec--;
-        }
-        feed.tick(sec, ns);
-      }, TICK_MS);
-    }
+    stopTicker = startWindowTicker(source, pipe.queue, graceMs, TICK_MS, (sec, ns) => feed.tick(sec, ns));
     log.info('replica monitor started', { source: source.kind, window_ns: feed.windowNs, threshold: feed.threshold, similarity: feed.similarity, outputs: sinks.map((s) => s.name) });
     const end = await source.run(pipe.sink, stopAll);
-    if (ticker) clearInterval(ticker);
-    ticker = null;
+    stopTicker();
     pipe.drain();
     if (pipeError !== null) throw pipeError;
     // The last window is partial: it is not compared.
@@ -202,7 +189,7 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
     log.info('replica monitor stopped', summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker();
     removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
   }
