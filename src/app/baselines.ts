@@ -13,6 +13,7 @@
  */
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { countLines } from '../capture/batch-lines.js';
 import type { ContainerInfo } from '../capture/containers.js';
 import { splitImage } from '../capture/runtime/types.js';
 import { readBaselineData, pathsInDir } from '../engine/baseline-dir.js';
@@ -269,10 +270,4 @@ async function loadBaseline(sub: string, make: MonitorFactory, log: Logger): Pro
   const monitor = make({ vocab: data.vocab, scorer, thresholds: data.thresholds, faithful, windowNs });
   log.info('baseline loaded', { image, baseline: sub, model: scorer.kind, threshold: monitor.threshold });
   return { dir: sub, image, monitor, dispose: () => scorer.dispose() };
-}
-
-function countLines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
 }

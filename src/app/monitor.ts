@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
+import { countLines } from '../capture/batch-lines.js';
 import { startWindowTicker } from '../capture/window-ticker.js';
 import { EnteredSpan } from '../capture/entered.js';
 import { openLiveSource } from '../capture/open.js';
@@ -535,12 +536,6 @@ export class Monitor {
   containerStats(): { id: string; key: string; events: number; windows: number; scored: number; alerts: number }[] {
     return [...this.pipelines.values()].map((p) => ({ id: p.info.id, key: p.info.key, events: p.events, windows: p.windows, scored: p.scored, alerts: p.alerts }));
   }
-}
-
-function countLines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
