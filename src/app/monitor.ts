@@ -35,7 +35,8 @@ import { NameTable } from '../trace/names.js';
 import { TraceParser, type TraceFormat } from '../trace/parse.js';
 import { ChidsError, InputError, describeError } from '../util/errors.js';
 import { secondsToNs } from '../util/time.js';
-import { FileSink, StdoutSink, WebhookSink, alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
+import { alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
+import { type AlertSinkOptions, drainAlertSinks, openAlertSinks } from '../outputs/alert-sinks.js';
 import { resolveEncoding } from '../engine/encoding.js';
 import { pathsInDir, readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outputs/prometheus.js';
@@ -540,7 +541,7 @@ export class Monitor {
 
 // ---------------------------------------------------------------------------------------------
 
-export interface RunMonitorOptions {
+export interface RunMonitorOptions extends AlertSinkOptions {
   artifacts: ArtifactPaths;
   /** A directory of baselines, one per image: each container is scored with its image's (instead of `artifacts`). */
   baselines?: string;
@@ -550,14 +551,6 @@ export interface RunMonitorOptions {
   theta: number;
   /** Live sources: how long after its end a window waits for late events (ms). */
   graceMs?: number;
-  /** Also print alerts on stdout (default true). */
-  stdout?: boolean;
-  alertsFile?: string;
-  webhook?: string;
-  /** Extra webhook request headers (credentials); never logged. */
-  webhookHeaders?: Record<string, string>;
-  /** At the end, how long queued alerts may take to deliver before they count as lost (ms, default 5000). */
-  drainTimeoutMs?: number;
   /** `HOST:PORT` for Prometheus. */
   metrics?: string;
   exploitAtSec?: number;
@@ -575,8 +568,6 @@ export interface RunMonitorOptions {
   handleSignals?: boolean;
   /** Stops the monitor (library use, tests). */
   signal?: AbortSignal;
-  /** Where stdout alerts go (default process.stdout). */
-  writeStdout?: (line: string) => void;
   onWindow?: (w: ScoredWindow) => void;
   /** A live source is ready (attached). */
   onReady?: (info: Record<string, unknown>) => void;
@@ -650,17 +641,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   let removeSignalHandlers = (): void => undefined;
   let router: BaselineRouter | null = null;
   try {
-    if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
-    if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
-    let webhook: WebhookSink | null = null;
-    if (o.webhook) {
-      webhook = new WebhookSink(o.webhook, {
-        log,
-        headers: o.webhookHeaders,
-        onDrop: (reason, n = 1) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }, n),
-      });
-      sinks.push(webhook);
-    }
+    const webhook = openAlertSinks(sinks, o, log, (reason, n = 1) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }, n));
     const shared = { theta: o.theta, maxEmptyWindows: o.maxEmptyWindows, sinks, metrics, log, exploitAtSec: o.exploitAtSec ?? null, onWindow: o.onWindow };
     if (single === null) {
       // The fleet agent publishes one baseline's windows and follows that baseline's registry entry.
@@ -807,7 +788,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (router !== null && router.learning().length > 0) log.info('waiting for the baselines being learned', { images: router.learning().map((l) => l.image) });
     await router?.learned();
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
-    for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
+    await drainAlertSinks(sinks, o);
     await agent?.close(o.drainTimeoutMs ?? 5000);
     const elapsed = (performance.now() - t0) / 1000;
     const s = router ? router.totals() : monitor.stats;
