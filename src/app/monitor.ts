@@ -44,6 +44,7 @@ import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
 import { loadDetector } from '../model/registry.js';
+import { loadLiveDetector } from '../engine/live-detector.js';
 import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
 import { BaselineRouter } from './baselines.js';
 import type { LearnOptions } from './learn.js';
@@ -618,11 +619,7 @@ async function loadSingle(o: RunMonitorOptions, log: Logger) {
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
   const { faithful, windowNs } = resolveEncoding(data.manifest, o, (msg) => log.warn(msg));
-  let scorer = await loadDetector(o.artifacts.model, data.manifest?.model.type);
-  // Warm the model up so that the first real window is scored as fast as the rest.
-  if (scorer.reads === 'vectors') {
-    for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
-  }
+  const scorer = await loadLiveDetector(o.artifacts.model, data.manifest?.model.type);
   return { vocab: data.vocab, thresholds: data.thresholds, faithful, windowNs, scorer };
 }
 
