@@ -9,12 +9,10 @@
  */
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
-import { recordingMeta } from '../trace/lidds/metadata.js';
 import { lastLeadingTs, leadingTs } from '../capture/batch-lines.js';
 import type { ContainerInfo } from '../capture/containers.js';
 import { LiddsRecorder } from '../capture/recorder.js';
-import { nsDigitsToSec } from '../util/time.js';
-import { type CaptureRunOptions, runCaptureSource } from './capture-run.js';
+import { captureMeta, type CaptureRunOptions, runCaptureSource } from './capture-run.js';
 
 export interface CaptureAllOptions extends CaptureRunOptions {
   /** The directory the recordings go to. */
@@ -105,37 +103,32 @@ export async function runCaptureAll(o: CaptureAllOptions): Promise<CaptureAllSum
           for (const c of [...byKey.values()].sort((a, b) => b.events - a.events)) {
             if (c.recorder === null) open(c);
             const i = c.info.identity;
-            const startSec = c.firstNs ? nsDigitsToSec(c.firstNs) : Date.now() / 1000;
-            const endSec = c.lastNs ? nsDigitsToSec(c.lastNs) : startSec;
             const image = i?.image ?? null;
-            const meta = recordingMeta({
+            const meta = captureMeta({
               containers: [{ name: i?.name ?? c.info.id, role: 'victim', id: c.info.id, full_id: c.info.containerId, image, events: c.events }],
               image: image ?? `container:${c.info.id}`,
-              containerReady: startSec,
-              warmupEnd: startSec,
-              recordingSeconds: Math.round(endSec - startSec),
-              exploit: null,
-              source: 'CHIDS',
-              extra: {
-                chids: {
-                  source: source.kind,
-                  container: {
-                    id: c.info.id,
-                    full_id: c.info.containerId,
-                    name: i?.name ?? null,
-                    image,
-                    image_repository: i?.repository ?? null,
-                    image_tag: i?.tag ?? null,
-                    image_id: i?.imageId ?? null,
-                    pod: i?.podName ?? null,
-                    namespace: i?.podNamespace ?? null,
-                  },
-                  events: c.events,
-                  dropped,
-                  restarts,
-                  created: new Date().toISOString(),
-                  end: end.detail ?? end.reason,
+              firstNs: c.firstNs,
+              lastNs: c.lastNs,
+              startSec: () => Date.now() / 1000,
+              endSec: (startSec) => startSec,
+              chids: {
+                source: source.kind,
+                container: {
+                  id: c.info.id,
+                  full_id: c.info.containerId,
+                  name: i?.name ?? null,
+                  image,
+                  image_repository: i?.repository ?? null,
+                  image_tag: i?.tag ?? null,
+                  image_id: i?.imageId ?? null,
+                  pod: i?.podName ?? null,
+                  namespace: i?.podNamespace ?? null,
                 },
+                events: c.events,
+                dropped,
+                restarts,
+                created: new Date().toISOString(),
+                end: end.detail ?? end.reason,
               },
             });
             const written = c.recorder!.finish(meta);

@@ -9,9 +9,11 @@ import { openLiveSource } from '../capture/open.js';
 import { livePipe } from '../capture/pipe.js';
 import type { Batch } from '../capture/queue.js';
 import type { LiveSource, SourceEnd, SourceSpec } from '../capture/source.js';
+import { type RecordingMeta, recordingMeta } from '../trace/lidds/metadata.js';
 import { ChidsError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { onStopSignals } from '../util/signals.js';
+import { nsDigitsToSec } from '../util/time.js';
 
 export interface CaptureRunOptions {
   source: Omit<SourceSpec, 'log'>;
@@ -124,4 +126,31 @@ export async function runCaptureSource<T>(o: CaptureRunOptions, work: (source: L
     removeSignalHandlers();
     if (!finished) w.abort();
   }
+}
+
+/**
+ * A capture's LID-DS metadata: no warm-up and no exploit, the span of its events (their first and
+ * last timestamps, as digits; `startSec`/`endSec` where it has none), chids' own notes under `chids`.
+ */
+export function captureMeta(o: {
+  containers: RecordingMeta['container'];
+  image: string;
+  firstNs: string | null;
+  lastNs: string | null;
+  startSec: () => number;
+  endSec: (startSec: number) => number;
+  chids: Record<string, unknown>;
+}): RecordingMeta {
+  const startSec = o.firstNs ? nsDigitsToSec(o.firstNs) : o.startSec();
+  const endSec = o.lastNs ? nsDigitsToSec(o.lastNs) : o.endSec(startSec);
+  return recordingMeta({
+    containers: o.containers,
+    image: o.image,
+    containerReady: startSec,
+    warmupEnd: startSec,
+    recordingSeconds: Math.round(endSec - startSec),
+    exploit: null,
+    source: 'CHIDS',
+    extra: { chids: o.chids },
+  });
 }

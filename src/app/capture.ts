@@ -7,12 +7,10 @@
  * SIGINT/SIGTERM; in every case the recording is completed and renamed into place.
  */
 import { ChidsError } from '../util/errors.js';
-import { recordingMeta } from '../trace/lidds/metadata.js';
 import { countLines, lastLeadingTs, leadingTs } from '../capture/batch-lines.js';
 import type { ContainerInfo } from '../capture/containers.js';
 import { LiddsRecorder } from '../capture/recorder.js';
-import { nsDigitsToSec } from '../util/time.js';
-import { type CaptureRunOptions, runCaptureSource } from './capture-run.js';
+import { captureMeta, type CaptureRunOptions, runCaptureSource } from './capture-run.js';
 
 export interface CaptureOptions extends CaptureRunOptions {
   /** The recording, `DIR/NAME.zip`. */
@@ -64,30 +62,25 @@ export async function runCapture(o: CaptureOptions): Promise<CaptureSummary> {
         if (events === 0) throw new ChidsError(`no events were captured (${end.detail ?? end.reason}); nothing written to ${o.out}`);
         const seconds = elapsed();
         if (containers.size > 1) log.warn('the recording mixes several containers (LID-DS lines carry no container id)', { containers: [...containers.values()].map((c) => c.info.id) });
-        const startSec = firstNs ? nsDigitsToSec(firstNs) : startWall;
-        const endSec = lastNs ? nsDigitsToSec(lastNs) : startSec + seconds;
         const list = [...containers.values()].sort((a, b) => b.events - a.events);
         const main = list[0].info;
-        const meta = recordingMeta({
+        const meta = captureMeta({
           containers: list.map((c) => ({ name: c.info.id, role: 'victim', pidns: c.info.pidns, cgroup: c.info.cgroup, events: c.events })),
           image: o.source.cmd ?? (o.source.pids?.length ? `pid:${o.source.pids.join(',')}` : o.source.kind),
-          containerReady: startSec,
-          warmupEnd: startSec,
-          recordingSeconds: Math.round(endSec - startSec),
-          exploit: null,
-          source: 'CHIDS',
-          extra: {
-            chids: {
-              source: source.kind,
-              container: main.id,
-              pids: o.source.pids ?? [],
-              cmd: o.source.cmd ?? null,
-              events,
-              dropped,
-              restarts,
-              created: new Date().toISOString(),
-              end: end.detail ?? end.reason,
-            },
+          firstNs,
+          lastNs,
+          startSec: () => startWall,
+          endSec: (startSec) => startSec + seconds,
+          chids: {
+            source: source.kind,
+            container: main.id,
+            pids: o.source.pids ?? [],
+            cmd: o.source.cmd ?? null,
+            events,
+            dropped,
+            restarts,
+            created: new Date().toISOString(),
+            end: end.detail ?? end.reason,
           },
         });
         const written = recorder.finish(meta);
