@@ -13,6 +13,7 @@
  */
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { countLines } from '../capture/batch-lines.js';
 import type { ContainerInfo } from '../capture/containers.js';
 import { splitImage } from '../capture/runtime/types.js';
 import { readBaselineData, pathsInDir } from '../engine/baseline-dir.js';
@@ -21,7 +22,7 @@ import type { MonitorMetrics } from '../outputs/prometheus.js';
 import type { TraceFormat } from '../trace/parse.js';
 import { ChidsError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { loadDetector } from '../model/registry.js';
+import { loadLiveDetector } from '../engine/live-detector.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
 import type { Detector } from '../model/detector.js';
 import type { MonitorLike, MonitorStats } from './monitor-types.js';
@@ -261,18 +262,8 @@ async function loadBaseline(sub: string, make: MonitorFactory, log: Logger): Pro
   }
   if (data.thresholds === null) throw new ChidsError(`${sub}: no threshold list (thresh_list.json) in the baseline`);
   const { faithful, windowNs } = resolveEncoding(data.manifest, {}, (msg) => log.warn(msg, { baseline: sub }));
-  const scorer = await loadDetector(sub, data.manifest?.model.type);
-  if (scorer.reads === 'vectors') {
-    // Warmed up so that a container's first real window is scored as fast as the rest.
-    for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
-  }
+  const scorer = await loadLiveDetector(sub, data.manifest?.model.type);
   const monitor = make({ vocab: data.vocab, scorer, thresholds: data.thresholds, faithful, windowNs });
   log.info('baseline loaded', { image, baseline: sub, model: scorer.kind, threshold: monitor.threshold });
   return { dir: sub, image, monitor, dispose: () => scorer.dispose() };
-}
-
-function countLines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
 }

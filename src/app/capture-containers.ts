@@ -7,28 +7,16 @@
  * memory meanwhile, bounded: past 16 MiB it is named by its id); every recording is completed and
  * renamed into place at the end, as `chids capture` does for one.
  */
-import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
-import { recordingMeta } from '../trace/lidds/metadata.js';
+import { lastLeadingTs, leadingTs } from '../capture/batch-lines.js';
 import type { ContainerInfo } from '../capture/containers.js';
-import type { Logger } from '../util/log.js';
-import { livePipe } from '../capture/pipe.js';
 import { LiddsRecorder } from '../capture/recorder.js';
-import { openLiveSource } from '../capture/open.js';
-import type { SourceEnd, SourceSpec } from '../capture/source.js';
-import { onStopSignals } from '../util/signals.js';
+import { captureMeta, type CaptureRunOptions, runCaptureSource } from './capture-run.js';
 
-export interface CaptureAllOptions {
-  source: Omit<SourceSpec, 'log'>;
+export interface CaptureAllOptions extends CaptureRunOptions {
   /** The directory the recordings go to. */
   out: string;
-  seconds: number | null;
-  log: Logger;
-  queueBytes?: number;
-  handleSignals?: boolean;
-  signal?: AbortSignal;
-  onReady?: (info: Record<string, unknown>) => void;
 }
 
 export interface CaptureAllSummary {
@@ -60,157 +48,101 @@ export function recordingName(name: string): string {
 
 export async function runCaptureAll(o: CaptureAllOptions): Promise<CaptureAllSummary> {
   const log = o.log;
-  if (o.seconds !== null && !(o.seconds > 0)) throw new ChidsError('--seconds must be a positive number');
-  if (path.extname(o.out).toLowerCase() === '.zip') throw new ChidsError(`--out ${o.out}: with --all-containers, --out is a directory (one DIR/<container name>.zip per container)`);
-  const source = await openLiveSource({ ...o.source, log });
-  const dir = path.resolve(o.out);
-  const byKey = new Map<string, PerContainer>();
-  const usedNames = new Set<string>();
-  const ac = new AbortController();
-  const stop = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
-  let removeSignalHandlers = (): void => undefined;
-  let timer: NodeJS.Timeout | null = null;
-  let finished = false;
-
-  const open = (c: PerContainer): void => {
-    const i = c.info.identity;
-    let name = recordingName(i?.state === 'resolved' && i.name ? i.name : c.info.id);
-    if (usedNames.has(name)) name = `${name}-${c.info.id}`;
-    usedNames.add(name);
-    c.recorder = new LiddsRecorder(path.join(dir, `${name}.zip`));
-    for (const b of c.pending) c.recorder.write(b);
-    c.pending = [];
-    c.pendingBytes = 0;
-    log.info('recording container', { container: c.info.id, name: i?.name ?? null, image: i?.image ?? null, out: c.recorder.target });
+  const notZip = () => {
+    if (path.extname(o.out).toLowerCase() === '.zip') throw new ChidsError(`--out ${o.out}: with --all-containers, --out is a directory (one DIR/<container name>.zip per container)`);
   };
-  const ready = (c: PerContainer) => c.info.identity === undefined || c.info.identity.state !== 'pending' || c.pendingBytes > PENDING_MAX;
-
-  try {
-    let dropped = 0;
-    let restarts = 0;
-    let writeError: unknown = null;
-    const pipe = livePipe(source, o.queueBytes ?? 64 << 20, {
-      consume: (b) => {
-        let c = byKey.get(b.container.key);
-        if (c === undefined) {
-          c = { info: b.container, events: 0, firstNs: null, lastNs: null, recorder: null, pending: [], pendingBytes: 0 };
-          byKey.set(b.container.key, c);
-        }
-        c.events += b.lines;
-        c.firstNs ??= leadingTs(b.data, 0);
-        let end = b.data.length;
-        while (end > 0 && b.data[end - 1] === 10) end--;
-        c.lastNs = leadingTs(b.data, b.data.lastIndexOf(10, end - 1) + 1) ?? c.lastNs;
-        if (c.recorder !== null) c.recorder.write(b.data);
-        else {
-          c.pending.push(b.data);
-          c.pendingBytes += b.data.length;
-          if (ready(c)) open(c);
-        }
-      },
-      dropped: (lines) => {
-        dropped += lines;
-      },
-      lost: (n) => {
-        dropped += n;
-      },
-      restarted: () => {
-        restarts++;
-      },
-      failed: (err) => {
-        writeError = err;
-        ac.abort();
-      },
-      ready: (info) => {
-        log.info('source ready', info);
-        o.onReady?.(info);
-        if (o.seconds !== null && timer === null) {
-          timer = setTimeout(() => {
-            log.info('capture time is up', { seconds: o.seconds });
-            ac.abort();
-          }, o.seconds * 1000);
-        }
-      },
-    });
-    if (o.handleSignals ?? true) {
-      removeSignalHandlers = onStopSignals((signal) => {
-        log.info('signal received: completing the recordings', { signal });
-        ac.abort();
-      });
-    }
-    // Containers whose name came in the meantime are opened as it comes, not at their next event.
-    const opener = setInterval(() => {
-      for (const c of byKey.values()) if (c.recorder === null && ready(c)) open(c);
-    }, 200);
-    const t0 = performance.now();
-    log.info('capture started', { source: source.kind, out: dir, seconds: o.seconds, all_containers: true });
-    let end: SourceEnd;
-    try {
-      end = await source.run(pipe.sink, stop);
-      pipe.drain();
-    } finally {
-      clearInterval(opener);
-    }
-    if (writeError) throw writeError;
-    if (byKey.size === 0) throw new ChidsError(`no container events were captured (${end.detail ?? end.reason}); nothing written to ${o.out}`);
-    await source.settle?.();
-    const seconds = (performance.now() - t0) / 1000;
-    const recordings: CaptureAllSummary['recordings'] = [];
-    for (const c of [...byKey.values()].sort((a, b) => b.events - a.events)) {
-      if (c.recorder === null) open(c);
-      const i = c.info.identity;
-      const startSec = c.firstNs ? nsToSec(c.firstNs) : Date.now() / 1000;
-      const endSec = c.lastNs ? nsToSec(c.lastNs) : startSec;
-      const image = i?.image ?? null;
-      const meta = recordingMeta({
-        containers: [{ name: i?.name ?? c.info.id, role: 'victim', id: c.info.id, full_id: c.info.containerId, image, events: c.events }],
-        image: image ?? `container:${c.info.id}`,
-        containerReady: startSec,
-        warmupEnd: startSec,
-        recordingSeconds: Math.round(endSec - startSec),
-        exploit: null,
-        source: 'CHIDS',
-        extra: {
-          chids: {
-            source: source.kind,
-            container: {
-              id: c.info.id,
-              full_id: c.info.containerId,
-              name: i?.name ?? null,
-              image,
-              image_repository: i?.repository ?? null,
-              image_tag: i?.tag ?? null,
-              image_id: i?.imageId ?? null,
-              pod: i?.podName ?? null,
-              namespace: i?.podNamespace ?? null,
-            },
-            events: c.events,
-            dropped,
-            restarts,
-            created: new Date().toISOString(),
-            end: end.detail ?? end.reason,
-          },
+  return runCaptureSource(
+    o,
+    (source) => {
+      const dir = path.resolve(o.out);
+      const byKey = new Map<string, PerContainer>();
+      const usedNames = new Set<string>();
+      const open = (c: PerContainer): void => {
+        const i = c.info.identity;
+        let name = recordingName(i?.state === 'resolved' && i.name ? i.name : c.info.id);
+        if (usedNames.has(name)) name = `${name}-${c.info.id}`;
+        usedNames.add(name);
+        c.recorder = new LiddsRecorder(path.join(dir, `${name}.zip`));
+        for (const b of c.pending) c.recorder.write(b);
+        c.pending = [];
+        c.pendingBytes = 0;
+        log.info('recording container', { container: c.info.id, name: i?.name ?? null, image: i?.image ?? null, out: c.recorder.target });
+      };
+      const ready = (c: PerContainer) => c.info.identity === undefined || c.info.identity.state !== 'pending' || c.pendingBytes > PENDING_MAX;
+      return {
+        started: { out: dir, all_containers: true },
+        completes: 'the recordings',
+        consume: (b) => {
+          let c = byKey.get(b.container.key);
+          if (c === undefined) {
+            c = { info: b.container, events: 0, firstNs: null, lastNs: null, recorder: null, pending: [], pendingBytes: 0 };
+            byKey.set(b.container.key, c);
+          }
+          c.events += b.lines;
+          c.firstNs ??= leadingTs(b.data);
+          c.lastNs = lastLeadingTs(b.data) ?? c.lastNs;
+          if (c.recorder !== null) c.recorder.write(b.data);
+          else {
+            c.pending.push(b.data);
+            c.pendingBytes += b.data.length;
+            if (ready(c)) open(c);
+          }
         },
-      });
-      const written = c.recorder!.finish(meta);
-      recordings.push({ path: written, container: c.info.id, full_id: c.info.containerId, name: i?.name ?? null, image, events: c.events });
-    }
-    finished = true;
-    const summary: CaptureAllSummary = { dir, seconds, dropped, restarts, end: end.detail ?? end.reason, recordings };
-    log.info('captures written', summary as unknown as Record<string, unknown>);
-    return summary;
-  } finally {
-    if (timer) clearTimeout(timer);
-    removeSignalHandlers();
-    if (!finished) for (const c of byKey.values()) c.recorder?.abort();
-  }
-}
-
-function leadingTs(b: Buffer, at: number): string | null {
-  const m = /^\s*(\d{10,})\s/.exec(b.subarray(at, at + 64).toString('latin1'));
-  return m ? m[1] : null;
-}
-
-function nsToSec(ns: string): number {
-  return Number(ns.slice(0, -9)) + Number(ns.slice(-9)) / 1e9;
+        // Containers whose name came in the meantime are opened as it comes, not at their next event.
+        alongside: () => {
+          const opener = setInterval(() => {
+            for (const c of byKey.values()) if (c.recorder === null && ready(c)) open(c);
+          }, 200);
+          return () => clearInterval(opener);
+        },
+        finish: async ({ end, dropped, restarts, elapsed }) => {
+          if (byKey.size === 0) throw new ChidsError(`no container events were captured (${end.detail ?? end.reason}); nothing written to ${o.out}`);
+          await source.settle?.();
+          const seconds = elapsed();
+          const recordings: CaptureAllSummary['recordings'] = [];
+          for (const c of [...byKey.values()].sort((a, b) => b.events - a.events)) {
+            if (c.recorder === null) open(c);
+            const i = c.info.identity;
+            const image = i?.image ?? null;
+            const meta = captureMeta({
+              containers: [{ name: i?.name ?? c.info.id, role: 'victim', id: c.info.id, full_id: c.info.containerId, image, events: c.events }],
+              image: image ?? `container:${c.info.id}`,
+              firstNs: c.firstNs,
+              lastNs: c.lastNs,
+              startSec: () => Date.now() / 1000,
+              endSec: (startSec) => startSec,
+              chids: {
+                source: source.kind,
+                container: {
+                  id: c.info.id,
+                  full_id: c.info.containerId,
+                  name: i?.name ?? null,
+                  image,
+                  image_repository: i?.repository ?? null,
+                  image_tag: i?.tag ?? null,
+                  image_id: i?.imageId ?? null,
+                  pod: i?.podName ?? null,
+                  namespace: i?.podNamespace ?? null,
+                },
+                events: c.events,
+                dropped,
+                restarts,
+                created: new Date().toISOString(),
+                end: end.detail ?? end.reason,
+              },
+            });
+            const written = c.recorder!.finish(meta);
+            recordings.push({ path: written, container: c.info.id, full_id: c.info.containerId, name: i?.name ?? null, image, events: c.events });
+          }
+          const summary: CaptureAllSummary = { dir, seconds, dropped, restarts, end: end.detail ?? end.reason, recordings };
+          log.info('captures written', summary as unknown as Record<string, unknown>);
+          return summary;
+        },
+        abort: () => {
+          for (const c of byKey.values()) c.recorder?.abort();
+        },
+      };
+    },
+    notZip,
+  );
 }

@@ -20,7 +20,8 @@ import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstream, jetstreamManage
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ReplicaGroups, type ReplicaDeviation } from '../model/replicas/groups.js';
-import { FileSink, StdoutSink, WebhookSink, alertLine, isoNs, type AlertSink, type FalcoAlert } from '../outputs/alerts.js';
+import { drainAlertSinks, openAlertSinks } from '../outputs/alert-sinks.js';
+import { alertLine, isoNs, type AlertSink, type FalcoAlert } from '../outputs/alerts.js';
 import { connectOrFail } from '../outputs/nats/link.js';
 import { ensureStreams } from '../outputs/nats/streams.js';
 import { ALERTS_CONSUMER, ALERTS_STREAM, WINDOWS_CONSUMER, WINDOWS_STREAM, alertMsgId, alertSubject } from '../outputs/nats/subjects.js';
@@ -134,10 +135,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     await ensureStreams(nc, jsm);
     await ensureConsumer(jsm, WINDOWS_STREAM, WINDOWS_CONSUMER);
     await ensureConsumer(jsm, ALERTS_STREAM, ALERTS_CONSUMER);
-    if (o.stdout ?? true) sinks.push(new StdoutSink());
-    if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
-    let webhook: WebhookSink | null = null;
-    if (o.webhook) sinks.push((webhook = new WebhookSink(o.webhook, { log, headers: o.webhookHeaders })));
+    openAlertSinks(sinks, o, log);
     const metrics = fleetMetrics();
     if (o.metrics) server = await startMetricsServer(metrics, o.metrics);
 
@@ -224,7 +222,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     await Promise.all([readWindows(), readAlerts()]);
     clearInterval(ticker);
     ticker = null;
-    for (const s of sinks) await (s === webhook ? webhook.close(5000) : s.close());
+    await drainAlertSinks(sinks, o);
     log.info('fleet stopped', summary as unknown as Record<string, unknown>);
     return summary;
   } catch (err) {

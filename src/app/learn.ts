@@ -13,7 +13,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo } from '../capture/containers.js';
+import { countLines, lastLeadingTs, leadingTs } from '../capture/batch-lines.js';
 import { LiddsRecorder } from '../capture/recorder.js';
+import { nsDigitsToSec } from '../util/time.js';
 import { recordingMeta } from '../trace/lidds/metadata.js';
 import type { TraceFormat } from '../trace/parse.js';
 import type { MonitorMetrics } from '../outputs/prometheus.js';
@@ -48,27 +50,9 @@ interface Session {
   phase: Phase;
 }
 
-/** Seconds of the timestamp (ns) leading the line that starts at `at`, or null. No regex: called per batch. */
-function tsAt(b: Buffer, at: number): number | null {
-  let i = at;
-  while (i < b.length && b[i] === 32) i++;
-  const start = i;
-  while (i < b.length && b[i] >= 48 && b[i] <= 57) i++;
-  if (i - start < 10) return null;
-  // Whole seconds and the nanoseconds apart: a Number holds neither the ns value exactly nor needs to.
-  const digits = b.toString('latin1', start, i);
-  return Number(digits.slice(0, -9)) + Number(digits.slice(-9)) / 1e9;
-}
-
-function lastLineStart(b: Buffer): number {
-  const end = b.length > 0 && b[b.length - 1] === 10 ? b.length - 1 : b.length;
-  return b.lastIndexOf(10, end - 1) + 1;
-}
-
-function countLines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
+/** Seconds of a batch's leading timestamp, or null. */
+function secOf(ts: string | null): number | null {
+  return ts === null ? null : nsDigitsToSec(ts);
 }
 
 export class Learner {
@@ -122,8 +106,8 @@ export class Learner {
   feed(key: string, data: Buffer): void {
     const s = this.recording.get(key);
     if (s === undefined || s.recorder === null || data.length === 0) return;
-    s.firstSec ??= tsAt(data, 0);
-    const last = tsAt(data, lastLineStart(data));
+    s.firstSec ??= secOf(leadingTs(data));
+    const last = secOf(lastLeadingTs(data));
     if (last !== null) s.lastSec = last;
     s.recorder.write(data);
     s.bytes += data.length;

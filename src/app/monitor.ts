@@ -22,6 +22,8 @@ import { performance } from 'node:perf_hooks';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
+import { countLines } from '../capture/batch-lines.js';
+import { startWindowTicker } from '../capture/window-ticker.js';
 import { EnteredSpan } from '../capture/entered.js';
 import { openLiveSource } from '../capture/open.js';
 import { type LiveSource, type SourceSpec } from '../capture/source.js';
@@ -33,7 +35,8 @@ import { NameTable } from '../trace/names.js';
 import { TraceParser, type TraceFormat } from '../trace/parse.js';
 import { ChidsError, InputError, describeError } from '../util/errors.js';
 import { secondsToNs } from '../util/time.js';
-import { FileSink, StdoutSink, WebhookSink, alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
+import { alertLine, buildAlert, type AlertSink, type FalcoAlert, type WindowVerdict } from '../outputs/alerts.js';
+import { type AlertSinkOptions, drainAlertSinks, openAlertSinks } from '../outputs/alert-sinks.js';
 import { resolveEncoding } from '../engine/encoding.js';
 import { pathsInDir, readBaselineData, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outputs/prometheus.js';
@@ -41,6 +44,7 @@ import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
 import { loadDetector } from '../model/registry.js';
+import { loadLiveDetector } from '../engine/live-detector.js';
 import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
 import { BaselineRouter } from './baselines.js';
 import type { LearnOptions } from './learn.js';
@@ -536,15 +540,9 @@ export class Monitor {
   }
 }
 
-function countLines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
-  return n;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-export interface RunMonitorOptions {
+export interface RunMonitorOptions extends AlertSinkOptions {
   artifacts: ArtifactPaths;
   /** A directory of baselines, one per image: each container is scored with its image's (instead of `artifacts`). */
   baselines?: string;
@@ -554,14 +552,6 @@ export interface RunMonitorOptions {
   theta: number;
   /** Live sources: how long after its end a window waits for late events (ms). */
   graceMs?: number;
-  /** Also print alerts on stdout (default true). */
-  stdout?: boolean;
-  alertsFile?: string;
-  webhook?: string;
-  /** Extra webhook request headers (credentials); never logged. */
-  webhookHeaders?: Record<string, string>;
-  /** At the end, how long queued alerts may take to deliver before they count as lost (ms, default 5000). */
-  drainTimeoutMs?: number;
   /** `HOST:PORT` for Prometheus. */
   metrics?: string;
   exploitAtSec?: number;
@@ -579,8 +569,6 @@ export interface RunMonitorOptions {
   handleSignals?: boolean;
   /** Stops the monitor (library use, tests). */
   signal?: AbortSignal;
-  /** Where stdout alerts go (default process.stdout). */
-  writeStdout?: (line: string) => void;
   onWindow?: (w: ScoredWindow) => void;
   /** A live source is ready (attached). */
   onReady?: (info: Record<string, unknown>) => void;
@@ -631,11 +619,7 @@ async function loadSingle(o: RunMonitorOptions, log: Logger) {
   if (data.thresholds === null) throw new ChidsError('no threshold list (thresh_list.json) in the baseline');
   if (o.artifacts.model === null) throw new ChidsError('no model given (--od DIR or --tm)');
   const { faithful, windowNs } = resolveEncoding(data.manifest, o, (msg) => log.warn(msg));
-  let scorer = await loadDetector(o.artifacts.model, data.manifest?.model.type);
-  // Warm the model up so that the first real window is scored as fast as the rest.
-  if (scorer.reads === 'vectors') {
-    for (let i = 0; i < 32; i++) scorer.scoreWindow({ avs: new Float64Array(3 * scorer.history).fill(i / 64), n: scorer.history, tap: null, window: i });
-  }
+  const scorer = await loadLiveDetector(o.artifacts.model, data.manifest?.model.type);
   return { vocab: data.vocab, thresholds: data.thresholds, faithful, windowNs, scorer };
 }
 
@@ -650,21 +634,11 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   let server: MetricsServer | null = null;
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
-  let ticker: NodeJS.Timeout | null = null;
+  let stopTicker = (): void => undefined;
   let removeSignalHandlers = (): void => undefined;
   let router: BaselineRouter | null = null;
   try {
-    if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
-    if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
-    let webhook: WebhookSink | null = null;
-    if (o.webhook) {
-      webhook = new WebhookSink(o.webhook, {
-        log,
-        headers: o.webhookHeaders,
-        onDrop: (reason, n = 1) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }, n),
-      });
-      sinks.push(webhook);
-    }
+    const webhook = openAlertSinks(sinks, o, log, (reason, n = 1) => metrics?.sinkFailures.inc({ sink: 'webhook', reason }, n));
     const shared = { theta: o.theta, maxEmptyWindows: o.maxEmptyWindows, sinks, metrics, log, exploitAtSec: o.exploitAtSec ?? null, onWindow: o.onWindow };
     if (single === null) {
       // The fleet agent publishes one baseline's windows and follows that baseline's registry entry.
@@ -784,26 +758,15 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
         (signal) => log.warn('second signal: exiting without flushing', { signal }),
       );
     }
-    if (source.clock !== 'events') {
-      let lastEvict = Date.now();
-      ticker = setInterval(() => {
-        if (queue.length > 0) return; // events still to place: their arrival closes the windows
-        const now = source.now();
-        if (now === null) return;
-        let ns = now.nsec - graceMs * 1e6;
-        let sec = now.sec;
-        while (ns < 0) {
-          ns += 1e9;
-          sec--;
-        }
-        monitor.tick(sec, ns);
-        companion?.tick(sec, ns);
-        if (source.clock === 'wall' && Date.now() - lastEvict > 60_000) {
-          lastEvict = Date.now();
-          monitor.evictIdle(IDLE_EVICT_MS);
-        }
-      }, TICK_MS);
-    }
+    let lastEvict = Date.now();
+    stopTicker = startWindowTicker(source, queue, graceMs, TICK_MS, (sec, ns) => {
+      monitor.tick(sec, ns);
+      companion?.tick(sec, ns);
+      if (source.clock === 'wall' && Date.now() - lastEvict > 60_000) {
+        lastEvict = Date.now();
+        monitor.evictIdle(IDLE_EVICT_MS);
+      }
+    });
     log.info('monitor started', {
       source: source.kind,
       clock: source.clock,
@@ -813,8 +776,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
       outputs: sinks.map((s) => s.name),
     });
     const end = await source.run(sink, stopAll);
-    if (ticker) clearInterval(ticker);
-    ticker = null;
+    stopTicker();
     // Flush: everything queued, then the last window of every container.
     pipe.drain();
     if (pipeError !== null) throw pipeError;
@@ -823,7 +785,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     if (router !== null && router.learning().length > 0) log.info('waiting for the baselines being learned', { images: router.learning().map((l) => l.image) });
     await router?.learned();
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
-    for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
+    await drainAlertSinks(sinks, o);
     await agent?.close(o.drainTimeoutMs ?? 5000);
     const elapsed = (performance.now() - t0) / 1000;
     const s = router ? router.totals() : monitor.stats;
@@ -859,7 +821,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     log.info('monitor stopped', summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker();
     removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
     if (server) await server.close();

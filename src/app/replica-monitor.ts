@@ -13,10 +13,12 @@ import type { ContainerInfo } from '../capture/containers.js';
 import { containerImage } from '../capture/images.js';
 import { openLiveSource } from '../capture/open.js';
 import { livePipe } from '../capture/pipe.js';
+import { startWindowTicker } from '../capture/window-ticker.js';
 import type { SourceSpec } from '../capture/source.js';
 import { ReplicaWatch } from '../engine/replica-watch.js';
 import type { Similarity } from '../model/replicas/compare.js';
-import { type AlertSink, alertLine, FileSink, StdoutSink, WebhookSink } from '../outputs/alerts.js';
+import { type AlertSinkOptions, drainAlertSinks, openAlertSinks } from '../outputs/alert-sinks.js';
+import { type AlertSink, alertLine } from '../outputs/alerts.js';
 import { buildReplicaAlert } from '../outputs/replica-alert.js';
 import { NameTable } from '../trace/names.js';
 import { type TraceFormat, TraceParser } from '../trace/parse.js';
@@ -93,19 +95,13 @@ export class ReplicaFeed {
   }
 }
 
-export interface RunReplicaMonitorOptions extends ReplicaFeedOptions {
+export interface RunReplicaMonitorOptions extends ReplicaFeedOptions, AlertSinkOptions {
   source: Omit<SourceSpec, 'log'>;
   graceMs?: number;
-  stdout?: boolean;
-  alertsFile?: string;
-  webhook?: string;
-  webhookHeaders?: Record<string, string>;
-  drainTimeoutMs?: number;
   queueBytes?: number;
   log: Logger;
   handleSignals?: boolean;
   signal?: AbortSignal;
-  writeStdout?: (line: string) => void;
   onReady?: (info: Record<string, unknown>) => void;
 }
 
@@ -125,19 +121,13 @@ const TICK_MS = 200;
 export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<ReplicaMonitorSummary> {
   const log = o.log;
   const sinks: AlertSink[] = [];
-  let webhook: WebhookSink | null = null;
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
-  let ticker: NodeJS.Timeout | null = null;
+  let stopTicker = (): void => undefined;
   let removeSignalHandlers = (): void => undefined;
   let dropped = 0;
   try {
-    if (o.stdout ?? true) sinks.push(new StdoutSink(o.writeStdout));
-    if (o.alertsFile) sinks.push(new FileSink(o.alertsFile));
-    if (o.webhook) {
-      webhook = new WebhookSink(o.webhook, { log, headers: o.webhookHeaders });
-      sinks.push(webhook);
-    }
+    openAlertSinks(sinks, o, log);
     const feed = new ReplicaFeed(o, sinks, log);
     const source = await openLiveSource({ ...o.source, log });
     let pipeError: unknown = null;
@@ -168,28 +158,14 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
       );
     }
     const graceMs = o.graceMs ?? 250;
-    if (source.clock !== 'events') {
-      ticker = setInterval(() => {
-        if (pipe.queue.length > 0) return;
-        const now = source.now();
-        if (now === null) return;
-        let ns = now.nsec - graceMs * 1e6;
-        let sec = now.sec;
-        while (ns < 0) {
-          ns += 1e9;
-          sec--;
-        }
-        feed.tick(sec, ns);
-      }, TICK_MS);
-    }
+    stopTicker = startWindowTicker(source, pipe.queue, graceMs, TICK_MS, (sec, ns) => feed.tick(sec, ns));
     log.info('replica monitor started', { source: source.kind, window_ns: feed.windowNs, threshold: feed.threshold, similarity: feed.similarity, outputs: sinks.map((s) => s.name) });
     const end = await source.run(pipe.sink, stopAll);
-    if (ticker) clearInterval(ticker);
-    ticker = null;
+    stopTicker();
     pipe.drain();
     if (pipeError !== null) throw pipeError;
     // The last window is partial: it is not compared.
-    for (const s of sinks) await (s === webhook ? webhook.close(o.drainTimeoutMs ?? 5000) : s.close());
+    await drainAlertSinks(sinks, o);
     const summary: ReplicaMonitorSummary = {
       source: source.kind,
       end: end.detail ?? end.reason,
@@ -202,7 +178,7 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
     log.info('replica monitor stopped', summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker();
     removeSignalHandlers();
     for (const s of sinks) await s.close().catch(() => undefined);
   }

@@ -16,8 +16,8 @@
 import path from 'node:path';
 import { listRecordings } from '../trace/sources/paths.js';
 import { openSource } from '../trace/sources/readers.js';
-import { InputError } from '../util/errors.js';
-import { runReplicas, type ReplicasResult } from './replicas.js';
+import { ChidsError, InputError } from '../util/errors.js';
+import { DEFAULT_SIMILARITY, DEFAULT_THRESHOLD, runReplicas, type ReplicasResult } from './replicas.js';
 import type { Similarity } from '../model/replicas/compare.js';
 
 export interface GroupEvaluation {
@@ -154,13 +154,22 @@ export function sweepThresholds(extra: number): number[] {
 export interface DatasetOptions {
   dir: string;
   windowNs?: number;
-  threshold: number;
-  similarity: Similarity;
+  /** Default: `chids replicas`' (DEFAULT_THRESHOLD, DEFAULT_SIMILARITY). */
+  threshold?: number;
+  similarity?: Similarity;
   onWarning?: (m: string) => void;
   onGroup?: (done: number, total: number, dir: string) => void;
 }
 
-export async function evaluateReplicaDataset(o: DatasetOptions): Promise<DatasetEvaluation> {
+/** `chids replicas`: recordings to compare, or `--dataset DIR` to evaluate, not both. */
+export function checkReplicasRequest(files: readonly string[], dataset: string | undefined, alignStarts: boolean | undefined): void {
+  if (dataset === undefined) return;
+  if (files.length > 0) throw new ChidsError('give either recordings or --dataset DIR, not both');
+  if (alignStarts) throw new ChidsError('--align-starts does not apply to --dataset (replica groups are recorded over the same span)');
+}
+
+export async function evaluateReplicaDataset(options: DatasetOptions): Promise<DatasetEvaluation> {
+  const o = { ...options, threshold: options.threshold ?? DEFAULT_THRESHOLD, similarity: options.similarity ?? DEFAULT_SIMILARITY };
   const skipped: { path: string; reason: string }[] = [];
   const found = await findReplicaGroups(o.dir, (p, reason) => skipped.push({ path: p, reason }));
   const groups: GroupEvaluation[] = [];

@@ -50,7 +50,7 @@ import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
-import { BPFTRACE_ENV, describeBpftraceFailure, ensureTracefs, pathProbes, type ScriptOptions } from './ebpf.js';
+import { BPFTRACE_ENV, describeBpftraceFailure, ensureTracefs, noteBpftraceStderr, pathProbes, type ScriptOptions } from './ebpf.js';
 import { LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
 
@@ -471,10 +471,7 @@ export class AggregateEbpfSource implements LiveSource {
   }
 
   private stderr(line: string): void {
-    if (/RLIMIT_MEMLOCK|Addrspace mismatch|^\s*~+\s*$|uptr\(|str\(args/.test(line)) return; // bpftrace's harmless warnings and their context lines
-    this.stderrTail.push(line);
-    if (this.stderrTail.length > 20) this.stderrTail.shift();
-    this.spec.log.info('bpftrace stderr', { line: line.slice(0, 500) });
+    noteBpftraceStderr(line, this.stderrTail, this.spec.log);
   }
 }
 

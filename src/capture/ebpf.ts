@@ -32,6 +32,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerById, containerFrom, containerIdIn, containerIdOfPidns, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
 import { IdentityResolver } from './runtime/identity.js';
@@ -748,11 +749,23 @@ export class EbpfSource implements LiveSource {
   }
 
   private stderr(line: string): void {
-    if (/RLIMIT_MEMLOCK/.test(line)) return; // bpftrace's harmless warning when it cannot raise the limit
-    this.stderrTail.push(line);
-    if (this.stderrTail.length > 20) this.stderrTail.shift();
-    this.spec.log.info('bpftrace stderr', { line: line.slice(0, 500) });
+    noteBpftraceStderr(line, this.stderrTail, this.spec.log);
   }
+}
+
+/**
+ * bpftrace's harmless warnings and their context lines: it cannot raise RLIMIT_MEMLOCK, or it
+ * warns that a probe reads user memory (`Addrspace mismatch`, quoting the `str(args…)`/`uptr(`
+ * source line and a `~~~` marker under it). Both programs print them; neither is a failure.
+ */
+const HARMLESS_BPFTRACE = /RLIMIT_MEMLOCK|Addrspace mismatch|^\s*~+\s*$|uptr\(|str\(args/;
+
+/** One line of bpftrace's stderr: logged and kept (the last 20) for the failure message, unless harmless. */
+export function noteBpftraceStderr(line: string, tail: string[], log: Logger): void {
+  if (HARMLESS_BPFTRACE.test(line)) return;
+  tail.push(line);
+  if (tail.length > 20) tail.shift();
+  log.info('bpftrace stderr', { line: line.slice(0, 500) });
 }
 
 /** The one-line error for a bpftrace that could not start or died: both eBPF programs report alike. */

@@ -1,9 +1,7 @@
 /** Shared CLI plumbing: option parsers, artifact flags, JSON output. No detection logic here. */
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { modelHome, pathsInDir, type ArtifactPaths } from '../engine/baseline-dir.js';
 import { DEFAULT_MAX_EMPTY_WINDOWS, parseWindowLength } from '../encode/windows.js';
-import { ChidsError } from '../util/errors.js';
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -75,28 +73,4 @@ export function jobsOption(): Option {
     .default(cores, `the available cores, ${cores}`);
 }
 
-export interface ArtifactFlags {
-  od?: string;
-  ss?: string;
-  sa?: string;
-  fm?: string;
-  tm?: string;
-  tl?: string;
-}
-
-/** `--od DIR`, or the reference's individual files `--ss --sa --fm [--tm --tl]`. */
-export function artifactPaths(flags: ArtifactFlags, needModel: boolean): ArtifactPaths {
-  const individual: (keyof ArtifactFlags)[] = needModel ? ['ss', 'sa', 'fm', 'tm', 'tl'] : ['ss', 'sa', 'fm'];
-  if (flags.od) {
-    const extra = (['ss', 'sa', 'fm', 'tm', 'tl'] as const).filter((k) => flags[k]);
-    if (extra.length) throw new ChidsError(`--od cannot be combined with ${extra.map((k) => '--' + k).join(', ')}`);
-    return pathsInDir(flags.od);
-  }
-  const missing = individual.filter((k) => !flags[k]);
-  if (missing.length === individual.length) {
-    throw new ChidsError(`give the baseline directory with --od DIR (or its files with ${individual.map((k) => '--' + k).join(' ')})`);
-  }
-  if (missing.length) throw new ChidsError(`missing ${missing.map((k) => '--' + k).join(', ')} (or use --od DIR)`);
-  const model = flags.tm ? modelHome(flags.tm) : null;
-  return { dir: null, seenSyscalls: flags.ss!, seenArgs: flags.sa!, maxFreq: flags.fm!, thresholds: flags.tl ?? null, model };
-}
+export { artifactPaths, type ArtifactFlags } from '../engine/baseline-dir.js';

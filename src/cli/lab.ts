@@ -56,58 +56,21 @@ Examples:
   $ chids baseline --td data/mine/training --od models/mine`,
     )
     .action(async (flags: RecordFlags) => {
-      const { recordMany } = await import('../lab/dataset.js');
-      const seed = flags.seed ?? Date.now() % 1_000_000;
-      const attack = flags.attack ?? (flags.split ? 'all' : 'none');
-      const log = flags.quiet ? () => undefined : (m: string) => process.stderr.write(`${m}\n`);
-      const ac = new AbortController();
-      const { onStopSignals } = await import('../util/signals.js');
-      const removeSignalHandlers = onStopSignals((sig) => {
-        log(`chids: ${sig}: stopping the sandbox…`);
-        ac.abort();
+      const { recordLab } = await import('../lab/run.js');
+      const files = await recordLab({
+        victim: flags.victim,
+        attack: flags.attack,
+        seconds: flags.seconds,
+        count: flags.count,
+        seed: flags.seed,
+        outDir: flags.out,
+        split: Boolean(flags.split),
+        warmupSeconds: flags.warmup,
+        attackCapSeconds: flags.attackCap,
+        replicas: flags.replicas,
+        log: flags.quiet ? () => undefined : (m: string) => process.stderr.write(`${m}\n`),
       });
-      try {
-        if (flags.replicas !== undefined) {
-          if (flags.attackCap !== undefined) {
-            const { ChidsError } = await import('../util/errors.js');
-            throw new ChidsError('--attack-cap is not supported with --replicas (the replicas share one window)', 2);
-          }
-          const { recordReplicaSets } = await import('../lab/replicas.js');
-          const groups = await recordReplicaSets({
-            victim: flags.victim,
-            attack,
-            count: flags.count,
-            seed,
-            split: Boolean(flags.split),
-            seconds: flags.seconds,
-            outDir: flags.out,
-            warmupSeconds: flags.warmup,
-            replicas: flags.replicas,
-            signal: ac.signal,
-            log,
-            note: flags.seed === undefined ? `seed ${seed} (from the clock; --seed ${seed} repeats this plan)` : undefined,
-          } as Parameters<typeof recordReplicaSets>[0]);
-          for (const g of groups) for (const r of g.replicas) process.stdout.write(`${r.file}\n`);
-          return;
-        }
-        const results = await recordMany({
-          victim: flags.victim,
-          attack,
-          count: flags.count,
-          seed,
-          split: Boolean(flags.split),
-          seconds: flags.seconds,
-          outDir: flags.out,
-          warmupSeconds: flags.warmup,
-          attackCapSeconds: flags.attackCap,
-          signal: ac.signal,
-          log,
-          note: flags.seed === undefined ? `seed ${seed} (from the clock; --seed ${seed} repeats this plan)` : undefined,
-        } as Parameters<typeof recordMany>[0]);
-        for (const r of results) process.stdout.write(`${r.file}\n`);
-      } finally {
-        removeSignalHandlers();
-      }
+      for (const f of files) process.stdout.write(`${f}\n`);
     });
 
   lab

@@ -1,7 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { artifactPaths, maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
-import { ChidsError as UsageError } from '../util/errors.js';
-import type { ArtifactPaths } from '../engine/baseline-dir.js';
+import { maxEmptyWindowsOption, positiveNumber, sourceOptions, windowLength, type ArtifactFlags } from './common.js';
 
 interface Flags extends ArtifactFlags {
   source: 'strace' | 'ebpf' | 'stdin';
@@ -101,18 +99,9 @@ Examples:
       const { jsonLogger } = await import('../util/log.js');
       const { runMonitor } = await import('../app/monitor.js');
       const log = jsonLogger({ level: flags.quiet ? 'warn' : flags.logLevel, base: { cmd: 'monitor' } });
-      const { ChidsError } = await import('../util/errors.js');
-      const { WEBHOOK_AUTH_ENV } = await import('../outputs/alerts.js');
-      const headers: Record<string, string> = {};
-      for (const h of flags.webhookHeader ?? []) {
-        const i = h.indexOf(':');
-        headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-      }
-      const auth = process.env[WEBHOOK_AUTH_ENV];
-      if (auth) headers.Authorization = auth;
-      if (Object.keys(headers).length > 0 && !flags.webhook) throw new ChidsError(`--webhook-header and ${WEBHOOK_AUTH_ENV} need --webhook URL`);
-      for (const [flag, v] of [['--node', flags.node], ['--spool', flags.spool]] as const) if (v !== undefined && !flags.nats) throw new ChidsError(`${flag} needs --nats URL`);
-      if (flags.containerName !== undefined && flags.source !== 'stdin') throw new ChidsError('--container-name names a stdin replay; live containers are named by their ids');
+      const { checkDelivered, checkMonitorFlags, monitorBaseline, webhookHeaders } = await import('../app/monitor-request.js');
+      const headers = webhookHeaders(flags.webhookHeader, flags.webhook);
+      checkMonitorFlags(flags);
       const replicaOpts = { windowNs: flags.replicaWindow, threshold: flags.replicaThreshold, similarity: flags.replicaSimilarity };
       if (flags.replicas && !flags.od && !flags.tm) {
         // Training-less: the replica comparison alone.
@@ -132,17 +121,12 @@ Examples:
         return;
       }
       const ReplicaFeed = flags.replicas ? (await import('../app/replica-monitor.js')).ReplicaFeed : null;
-      const fromFleet = flags.nats !== undefined && !flags.baselines && !flags.od && !flags.ss && !flags.tm;
-      if (fromFleet && !flags.image) throw new ChidsError('--nats without --od fetches the baseline of --image REF from the fleet: give --image (or --od DIR)');
-      // No local baseline: the fleet's registry has the image's.
-      const fetched = fromFleet ? await (await import('../app/fleet-baselines.js')).fetchBaseline({ url: flags.nats!, image: flags.image!, log }) : null;
-      // --baselines replaces --od: asking for --od first refused every --baselines run.
-      const artifacts = flags.baselines ? noArtifacts(flags) : (fetched?.paths ?? artifactPaths(flags, true));
+      const { artifacts, learn, fetched } = await monitorBaseline(flags, log);
       const summary = await runMonitor({
         companion: ReplicaFeed ? (sinks) => new ReplicaFeed(replicaOpts, sinks, log) : undefined,
         artifacts,
         baselines: flags.baselines,
-        learn: learnOptions(flags),
+        learn,
         source: {
           kind: flags.source,
           pids: flags.pid?.map(Number),
@@ -181,29 +165,8 @@ Examples:
         ebpfMode: flags.ebpfMode,
         log,
       });
-      const l = summary.alerts_lost;
-      const lost = l.queue_full + l.failed + l.at_exit;
-      if (lost > 0) {
-        throw new ChidsError(
-          `${lost} of ${summary.alerts} alerts were not delivered to the webhook (${l.queue_full} queue full, ${l.failed} failed, ${l.at_exit} still queued after --drain-timeout)`,
-          4,
-        );
-      }
+      checkDelivered(summary);
     });
-}
-
-/** `--learn` trains baselines into `--baselines`: meaningless without it. */
-function learnOptions(flags: Flags): { durationNs: number } | undefined {
-  if (flags.learn === undefined) return undefined;
-  if (!flags.baselines) throw new UsageError('--learn needs --baselines DIR (where the learned baselines are saved)');
-  return { durationNs: flags.learn };
-}
-
-/** `--baselines` replaces the single baseline: refuse both. */
-function noArtifacts(flags: Flags): ArtifactPaths {
-  const given = (['od', 'ss', 'sa', 'fm', 'tm', 'tl'] as const).filter((k) => flags[k]);
-  if (given.length > 0) throw new UsageError(`--baselines cannot be combined with ${given.map((k) => '--' + k).join(', ')}`);
-  return { dir: null, seenSyscalls: '', seenArgs: '', maxFreq: '', thresholds: null, model: null };
 }
 
 /** `--webhook-header 'Name: value'`; the value is never echoed (it may be a credential). */

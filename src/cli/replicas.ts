@@ -1,5 +1,4 @@
 import { type Command, Option } from 'commander';
-import { ChidsError } from '../util/errors.js';
 import { toJson } from '../util/json.js';
 import { nonNegativeNumber, windowLength } from './common.js';
 
@@ -45,16 +44,14 @@ Examples:
     )
     .action(async (files: string[], flags: Flags) => {
       const onWarning = flags.quiet ? undefined : (m: string) => process.stderr.write(`warning: ${m}\n`);
+      const { checkReplicasRequest, evaluateReplicaDataset } = await import('../app/replicas-dataset.js');
+      checkReplicasRequest(files, flags.dataset, flags.alignStarts);
       if (flags.dataset !== undefined) {
-        if (files.length > 0) throw new ChidsError('give either recordings or --dataset DIR, not both');
-        if (flags.alignStarts) throw new ChidsError('--align-starts does not apply to --dataset (replica groups are recorded over the same span)');
-        const { evaluateReplicaDataset } = await import('../app/replicas-dataset.js');
-        const { DEFAULT_SIMILARITY, DEFAULT_THRESHOLD } = await import('../app/replicas.js');
         const ev = await evaluateReplicaDataset({
           dir: flags.dataset,
           windowNs: flags.window,
-          threshold: flags.threshold ?? DEFAULT_THRESHOLD,
-          similarity: flags.similarity ?? DEFAULT_SIMILARITY,
+          threshold: flags.threshold,
+          similarity: flags.similarity,
           onWarning,
           onGroup: flags.quiet ? undefined : (i, n, d) => process.stderr.write(`[${i}/${n}] ${d}\n`),
         });

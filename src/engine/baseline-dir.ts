@@ -247,3 +247,29 @@ export async function writeBaseline(dir: string, data: BaselineWrite, onStep?: (
     throw new ChidsError(`${dir}: cannot write the baseline (${fsProblem(err)})`);
   }
 }
+
+export interface ArtifactFlags {
+  od?: string;
+  ss?: string;
+  sa?: string;
+  fm?: string;
+  tm?: string;
+  tl?: string;
+}
+
+/** The baseline as the commands' flags give it: `--od DIR`, or the reference's individual files `--ss --sa --fm [--tm --tl]`. */
+export function artifactPaths(flags: ArtifactFlags, needModel: boolean): ArtifactPaths {
+  const individual: (keyof ArtifactFlags)[] = needModel ? ['ss', 'sa', 'fm', 'tm', 'tl'] : ['ss', 'sa', 'fm'];
+  if (flags.od) {
+    const extra = (['ss', 'sa', 'fm', 'tm', 'tl'] as const).filter((k) => flags[k]);
+    if (extra.length) throw new ChidsError(`--od cannot be combined with ${extra.map((k) => '--' + k).join(', ')}`);
+    return pathsInDir(flags.od);
+  }
+  const missing = individual.filter((k) => !flags[k]);
+  if (missing.length === individual.length) {
+    throw new ChidsError(`give the baseline directory with --od DIR (or its files with ${individual.map((k) => '--' + k).join(' ')})`);
+  }
+  if (missing.length) throw new ChidsError(`missing ${missing.map((k) => '--' + k).join(', ')} (or use --od DIR)`);
+  const model = flags.tm ? modelHome(flags.tm) : null;
+  return { dir: null, seenSyscalls: flags.ss!, seenArgs: flags.sa!, maxFreq: flags.fm!, thresholds: flags.tl ?? null, model };
+}

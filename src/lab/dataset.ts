@@ -18,6 +18,7 @@ import { attackNamed, attacksFor } from './attacks.js';
 import { programVersions, requirePrograms, requireRoot, versionOf } from './programs.js';
 import { recordOne, type RecordResult } from './record.js';
 import { rng } from './rng.js';
+import { checkAttackFits } from './steps.js';
 import { victimNamed, type VictimName } from './victims.js';
 
 export type Split = 'training' | 'validation' | 'test/normal' | 'test/normal_and_attack';
@@ -83,7 +84,7 @@ export function planRecordings(o: PlanOptions): PlannedRecording[] {
   else if (o.attack === 'all') attacks = attacksFor(victim.name).map((a) => a.name);
   else {
     const a = attackNamed(o.attack);
-    if (!a.victims.includes(victim.name)) throw new ChidsError(`attack '${a.name}' does not apply to victim '${victim.name}' (it targets: ${a.victims.join(', ')})`);
+    checkAttackFits(a, victim);
     attacks = [a.name];
   }
   const names = recordingNames(o.seed, o.count);
@@ -140,22 +141,34 @@ export function preflight(victim: VictimName, attacks: (string | null)[]): void 
   }
 }
 
-export async function recordMany(o: RecordManyOptions): Promise<RecordResult[]> {
+/** What a planned set needs before its first recording: the checked plan, strace's version and the programs' versions (stored in every recording). `check` runs after the common checks, before planning. */
+export function prepareSet(o: RecordManyOptions, check?: () => void): { plan: PlannedRecording[]; log: (msg: string) => void; straceVersion: string | null; programs: Record<string, string> } {
   if (!Number.isFinite(o.seconds) || o.seconds < 5) throw new ChidsError('--seconds must be at least 5');
+  check?.();
   const plan = planRecordings(o);
   preflight(o.victim, plan.map((p) => p.attack));
   const log = o.log ?? (() => undefined);
   if (o.note) log(o.note);
   const straceVersion = versionOf('strace', ['-V'], /version\s+(\S+)/);
   const victim = victimNamed(o.victim);
-  const progs = programVersions(['node', 'strace', ...victim.programs, ...new Set(plan.flatMap((p) => (p.attack ? attackNamed(p.attack).programs : [])))]);
+  const programs = programVersions(['node', 'strace', ...victim.programs, ...new Set(plan.flatMap((p) => (p.attack ? attackNamed(p.attack).programs : [])))]);
+  return { plan, log, straceVersion, programs };
+}
+
+/** A path as progress lines show it: relative to the working directory when inside it. */
+export function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+}
+
+export async function recordMany(o: RecordManyOptions): Promise<RecordResult[]> {
+  const { plan, log, straceVersion, programs: progs } = prepareSet(o);
   const results: RecordResult[] = [];
   for (const [i, p] of plan.entries()) {
     const dir = p.split ? path.join(o.outDir, ...p.split.split('/')) : o.outDir;
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${p.name}.zip`);
-    const rel = path.relative(process.cwd(), file);
-    const shown = rel && !rel.startsWith('..') ? rel : file;
+    const shown = shownPath(file);
     log(`[${i + 1}/${plan.length}] ${shown}: ${o.victim}, ${p.attack ?? 'normal'}, ${o.seconds} s, seed ${p.seed}`);
     const res = await recordOne({
       victim: o.victim,

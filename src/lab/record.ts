@@ -10,18 +10,16 @@
  * Every path out (success, error, abort by SIGINT/SIGTERM) stops the sandbox and removes the
  * work directory; the output appears only when it is complete (temp file + rename).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
-import { recordingMeta } from '../trace/lidds/metadata.js';
-import { createLabCgroup, DEFAULT_LAB_LIMITS, type LabCgroup } from './cgroup.js';
 import { attackNamed, type AttackOutcome } from './attacks.js';
-import { writeRecordingZip } from '../trace/lidds/recording-zip.js';
+import type { LabCgroup } from './cgroup.js';
 import { rng } from './rng.js';
-import { straceArgs } from '../trace/strace/options.js';
 import { sleep as delay } from '../util/sleep.js';
-import { Sandbox } from './sandbox.js';
-import { victimNamed, type Victim, type VictimName } from './victims.js';
+import type { Sandbox } from './sandbox.js';
+import { attackEvidence, attackOffset, type AttackRun, checkAttackFits, clientReady, makeWorkDir, removeVictim, startAttack, stopSandbox, victimSandbox, writeLabRecording } from './steps.js';
+import { victimNamed, type VictimName } from './victims.js';
 import type { StraceConverterStats } from '../trace/strace/to-lidds.js';
 
 export interface RecordOptions {
@@ -69,22 +67,7 @@ export interface RecordResult {
   stats: StraceConverterStats;
 }
 
-/** Environment variable: parent directory of the lab's work directories (default /var/tmp). */
-export const LAB_TMP_ENV = 'CHIDS_LAB_TMPDIR';
-/** Environment variable: keep the work directory (strace output, victim logs) for debugging. */
-export const LAB_KEEP_ENV = 'CHIDS_LAB_KEEP';
-
-/**
- * Where work directories go. Not under /tmp: the sandbox mounts its own /tmp, which would
- * hide them from strace.
- */
-export function labTmpBase(): string {
-  const base = path.resolve(process.env[LAB_TMP_ENV] || '/var/tmp');
-  if (base === '/tmp' || base.startsWith('/tmp/')) {
-    throw new ChidsError(`${LAB_TMP_ENV}=${base}: must not be under /tmp (the sandbox mounts its own /tmp over it)`);
-  }
-  return base;
-}
+export { LAB_KEEP_ENV, LAB_TMP_ENV, attackEvidence, labTmpBase } from './steps.js';
 
 const READY_TIMEOUT_MS = 40_000;
 /**
@@ -93,43 +76,15 @@ const READY_TIMEOUT_MS = 40_000;
  */
 export const ATTACK_TAIL_SECONDS = 2;
 
-/**
- * Did the attack's traffic reach the victim inside the window? On a loaded machine a tool can
- * spend the whole window starting up (sqlmap, hydra), and such a recording holds no attack at
- * all: a detector cannot be blamed for missing it. Call after the victim stopped (its logs are
- * complete), with its `srv` still there.
- */
-export function attackEvidence(
-  victim: Victim,
-  outcome: AttackOutcome | null,
-  srv: string,
-  exploitStart: number | null,
-  endSec: number,
-  log: (msg: string) => void,
-): { requestsInWindow: number | null; ran: boolean | null } {
-  if (outcome === null) return { requestsInWindow: null, ran: null };
-  const requestsInWindow = exploitStart === null ? null : (outcome.answered ?? victim.attackerRequests?.(srv, exploitStart, endSec) ?? null);
-  const ran = requestsInWindow === null ? outcome.succeeded : requestsInWindow > 0;
-  log(`attack requests answered in the window: ${requestsInWindow ?? 'unknown'}${ran ? '' : ' (the attack did not reach the victim)'}`);
-  return { requestsInWindow, ran };
-}
-
 export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
   const victim = victimNamed(opts.victim);
   const attack = opts.attack === null ? null : attackNamed(opts.attack);
-  if (attack && !attack.victims.includes(victim.name)) {
-    throw new ChidsError(`attack '${attack.name}' does not apply to victim '${victim.name}' (it targets: ${attack.victims.join(', ')})`);
-  }
+  if (attack) checkAttackFits(attack, victim);
   const log = opts.log ?? (() => undefined);
   const name = path.basename(opts.outFile, '.zip');
   const warmup = opts.warmupSeconds ?? victim.warmupSeconds;
   const r = rng(opts.seed ^ 0x9e3779b9);
-  const base = labTmpBase();
-  mkdirSync(base, { recursive: true });
-  const work = mkdtempSync(path.join(base, 'chids-lab-'));
-  const srv = path.join(work, 'srv');
-  const attackerDir = path.join(work, 'attacker');
-  const traceFile = path.join(work, 'strace.txt');
+  const w = makeWorkDir();
   let sandbox: Sandbox | null = null;
   let cgroup: LabCgroup | null = null;
   const aborted = () => opts.signal?.aborted === true;
@@ -137,19 +92,14 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     if (aborted()) throw new ChidsError('lab: interrupted; the sandbox was stopped and nothing was written', 130);
   };
   try {
-    mkdirSync(srv);
-    mkdirSync(attackerDir);
-    victim.stage(srv, opts.seed);
+    victim.stage(w.srv, opts.seed);
     await opts.onPhase?.('staged');
     checkAbort();
 
-    const made = createLabCgroup(`chids-lab-${process.pid}-${path.basename(work)}`);
+    const made = victimSandbox(w, opts.straceVersion);
     cgroup = made.cgroup;
     if (made.problem) log(`no memory/process limits for the victim: cannot create a cgroup (${made.problem})`);
-    sandbox = new Sandbox(
-      { srvDir: srv, traceFile, logFile: path.join(work, 'sandbox.log'), entry: '/srv/run.sh', env: { NODE: process.execPath }, cgroupProcs: cgroup?.procs },
-      opts.straceVersion,
-    );
+    sandbox = made.sandbox;
     await sandbox.start();
     await opts.onPhase?.('started');
 
@@ -158,31 +108,11 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     const longest = opts.seconds + (opts.attackCapSeconds ?? 0) + ATTACK_TAIL_SECONDS;
     const c = victim.client(opts.seed, Date.now() + READY_TIMEOUT_MS + (warmup + longest + 10) * 1000);
     const client = sandbox.spawnInNet(process.execPath, [c.script, ...c.args, '--ready-timeout', String(READY_TIMEOUT_MS)], {
-      env: { PATH: '/usr/bin:/bin', HOME: attackerDir },
+      env: { PATH: '/usr/bin:/bin', HOME: w.attackerDir },
     });
-    let clientErr = '';
-    client.stderr?.on('data', (d: Buffer) => {
-      if (clientErr.length < 4096) clientErr += d.toString('utf8');
-    });
-    const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS + 2000);
-      const done = (v: boolean) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        resolve(v);
-      };
-      const onAbort = () => done(false);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      client.stdout?.on('data', (d: Buffer) => {
-        if (d.toString('utf8').includes('READY')) done(true);
-      });
-      client.once('exit', () => done(false));
-    });
+    const notReady = await clientReady(client, sandbox, READY_TIMEOUT_MS, opts.signal);
     checkAbort();
-    if (!ready) {
-      const why = clientErr.trim().split('\n').pop() || sandbox.logTail() || 'no answer';
-      throw new ChidsError(`lab: the ${victim.name} victim did not become ready within ${READY_TIMEOUT_MS / 1000} s (${why})`);
-    }
+    if (notReady !== null) throw new ChidsError(`lab: the ${victim.name} victim did not become ready within ${READY_TIMEOUT_MS / 1000} s (${notReady})`);
     const containerReady = Date.now() / 1000;
     log(`victim ready; warm-up ${warmup} s`);
     await opts.onPhase?.('ready');
@@ -194,110 +124,62 @@ export async function recordOne(opts: RecordOptions): Promise<RecordResult> {
     log(`recording ${opts.seconds} s${attack ? `, attack ${attack.name}` : ''}`);
     await opts.onPhase?.('recording');
     let exploitStart: number | null = null;
-    let outcome: AttackOutcome | null = null;
-    let attackRun: Promise<void> | null = null;
-    let attackDone = false;
+    let run: AttackRun | null = null;
     if (attack) {
-      // A seeded time in the first half of the window, leaving the attack time to run.
-      const offset = Math.max(1, Math.min(opts.seconds * r.range(0.25, 0.5), opts.seconds - 4));
-      await delay(warmupEnd + offset * 1000 - Date.now(), opts.signal);
+      await delay(warmupEnd + attackOffset(r, opts.seconds) * 1000 - Date.now(), opts.signal);
       checkAbort();
       exploitStart = Date.now() / 1000;
       log(`attack ${attack.name} at +${(exploitStart - warmupEnd / 1000).toFixed(2)} s`);
       await opts.onPhase?.('attack');
       // Without a cap the attack is stopped just before the window's end, as it always was.
       const deadlineMs = opts.attackCapSeconds === undefined ? endMs - 200 : Math.max(endMs - 200, exploitStart * 1000 + opts.attackCapSeconds * 1000);
-      attackRun = attack
-        .run({ sandbox, dir: attackerDir, deadlineMs, log })
-        .then((o) => {
-          outcome = o;
-        })
-        .catch((err: unknown) => {
-          outcome = { succeeded: false, detail: `attack failed to run: ${(err as Error).message}`, commands: [] };
-        })
-        .finally(() => {
-          attackDone = true;
-        });
+      run = startAttack(attack, { sandbox, dir: w.attackerDir, deadlineMs, log });
     }
     await delay(endMs - Date.now(), opts.signal);
     checkAbort();
-    if (attackRun && opts.attackCapSeconds !== undefined && !attackDone) {
+    if (run && opts.attackCapSeconds !== undefined && !run.done()) {
       // The attack outlived the scheduled window: the window follows it to its end (its own
       // deadline is the cap), then a short tail.
       log(`attack still running at the window's end; recording until it is over (cap ${opts.attackCapSeconds} s)`);
-      await Promise.race([attackRun, delay(exploitStart! * 1000 + opts.attackCapSeconds * 1000 + 1500 - Date.now(), opts.signal)]);
+      await Promise.race([run.finished, delay(exploitStart! * 1000 + opts.attackCapSeconds * 1000 + 1500 - Date.now(), opts.signal)]);
       checkAbort();
       const tailEnd = Date.now() + ATTACK_TAIL_SECONDS * 1000;
       await delay(tailEnd - Date.now(), opts.signal);
       checkAbort();
       endMs = tailEnd;
     }
-    if (attackRun) await Promise.race([attackRun, delay(1500)]);
+    await run?.settle();
     if (!sandbox.running) throw new ChidsError(`lab: the ${victim.name} victim stopped during the recording (${sandbox.logTail()})`);
     await sandbox.stop();
     await opts.onPhase?.('stopped');
     checkAbort();
-    if (attack && outcome === null) outcome = { succeeded: false, detail: 'still running at the end of the recording (stopped)', commands: [] };
-    const finalOutcome = outcome as AttackOutcome | null;
-    if (finalOutcome) log(`attack outcome: ${finalOutcome.detail}`);
-    const { requestsInWindow, ran } = attackEvidence(victim, finalOutcome, srv, exploitStart, endMs / 1000, log);
+    const outcome = run?.outcome(log) ?? null;
+    const { requestsInWindow, ran } = attackEvidence(victim, outcome, w.srv, exploitStart, endMs / 1000, log);
 
-    const nsOf = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
-    const stats = await writeRecordingZip({
-      traceFile,
+    const stats = await writeLabRecording({
+      traceFile: w.traceFile,
       outFile: opts.outFile,
-      converter: { rootUid: 0, rootProc: 'sh', fromNs: nsOf(warmupEnd), toNs: nsOf(endMs) },
-      mtime: new Date(warmupEnd),
-      metadata: (st) =>
-        recordingMeta({
-          containers: [
-            { ip: '127.0.0.1', name: `${victim.name}-victim`, role: 'victim' },
-            { ip: '127.0.0.1', name: `${victim.name}-client`, role: 'normal' },
-            ...(attack ? [{ ip: '127.0.0.1', name: 'attacker', role: 'attacker' }] : []),
-          ],
-          image: victim.image,
-          containerReady,
-          warmupEnd: warmupEnd / 1000,
-          recordingSeconds: (endMs - warmupEnd) / 1000,
-          exploit: attack && exploitStart !== null ? { name: attack.name, at: exploitStart } : null,
-          source: 'CONTROL_SCRIPT',
-          extra: {
-        chids_lab: {
-          format: 1,
-          victim: victim.name,
-          victim_description: victim.description,
-          attack: attack ? { name: attack.name, cwe: attack.cwe, title: attack.title, ...finalOutcome, requests_in_window: requestsInWindow, ran } : null,
-          seed: opts.seed,
-          warmup_seconds: warmup,
-          ...(opts.attackCapSeconds !== undefined ? { attack_cap_seconds: opts.attackCapSeconds, scheduled_seconds: opts.seconds } : {}),
-          limits: cgroup ? { memory_bytes: DEFAULT_LAB_LIMITS.memoryBytes, pids: DEFAULT_LAB_LIMITS.pids } : null,
-          capture: { tool: 'strace', version: opts.straceVersion, args: straceArgs('FILE', opts.straceVersion).join(' ') },
-          events: st.events,
-          distinct_syscalls: st.syscalls.size,
-          converter: { strace_lines: st.lines, skipped: st.skipped, signals: st.signals, clamped: st.clamped, orphan_resumes: st.orphanResumes },
-          programs: opts.programs ?? {},
-        },
-          },
-        }),
+      victim,
+      attack: attack && outcome ? { attack, outcome, exploitStart, requestsInWindow, ran } : null,
+      suffix: '',
+      containerReady,
+      warmupEnd,
+      endMs,
+      recordingSeconds: (endMs - warmupEnd) / 1000,
+      warmupSeconds: warmup,
+      cap: opts.attackCapSeconds !== undefined ? { attack_cap_seconds: opts.attackCapSeconds, scheduled_seconds: opts.seconds } : undefined,
+      seed: opts.seed,
+      cgroup,
+      straceVersion: opts.straceVersion,
+      programs: opts.programs,
     });
     if (stats.events === 0) {
       rmSync(opts.outFile, { force: true });
       throw new ChidsError(`lab: strace recorded no events of the ${victim.name} victim in the recording window (${sandbox.logTail()})`);
     }
-    return { file: opts.outFile, name, victim: victim.name, attack: attack?.name ?? null, events: stats.events, warmupEnd: warmupEnd / 1000, exploitStart, outcome: finalOutcome, requestsInWindow, attackRan: ran, stats };
+    return { file: opts.outFile, name, victim: victim.name, attack: attack?.name ?? null, events: stats.events, warmupEnd: warmupEnd / 1000, exploitStart, outcome, requestsInWindow, attackRan: ran, stats };
   } finally {
-    if (sandbox) {
-      if (sandbox.running) await sandbox.stop(3000).catch(() => sandbox?.kill());
-      sandbox.kill();
-    }
-    if (cgroup) {
-      // The group can only go once the kernel has reaped its last process.
-      for (let i = 0; i < 50 && cgroup.dirs.some((d) => existsSync(d)); i++) {
-        cgroup.remove();
-        if (cgroup.dirs.some((d) => existsSync(d))) await delay(20);
-      }
-    }
-    if (!process.env[LAB_KEEP_ENV]) rmSync(work, { recursive: true, force: true });
-    else log(`kept the work directory ${work}`);
+    await stopSandbox(sandbox);
+    await removeVictim(cgroup, w.work, log);
   }
 }

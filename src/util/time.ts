@@ -15,3 +15,11 @@ export function secondsToNs(sec: number): bigint {
   if (frac.length > 9 && frac.charCodeAt(9) >= 53 /* '5' */) ns += 1n;
   return m[1] === '-' ? -ns : ns;
 }
+
+/**
+ * Epoch ns written out in digits (a LID-DS timestamp) to seconds: the whole seconds and the
+ * nanoseconds apart, as a Number holds the ns value itself only approximately.
+ */
+export function nsDigitsToSec(digits: string): number {
+  return Number(digits.slice(0, -9)) + Number(digits.slice(-9)) / 1e9;
+}

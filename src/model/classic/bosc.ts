@@ -40,7 +40,8 @@ import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, mulberry32, randomSeed, shuffleInPlace } from '../../util/rng.js';
 import { FoldTracker, blockFold, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
-import { calibrationSettings, foldMaxima, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
+import { calibrationSettings, type NoveltyCalibration } from '../thresholds.js';
+import { noveltyFitResult } from './novelty-fit.js';
 
 export const BOSC_KIND = 'bosc';
 export const BOSC_FILE = 'bosc.json';
@@ -362,21 +363,7 @@ export class BoscTrainer implements DetectorTrainer<BagTap> {
         trainScores[o] = db.nearest(idx, cnt, from, to, 0, dbFold, windowFold[o]);
       }
     }
-    const calibration = noveltyCalibration(foldMaxima(trainScores, windowFold));
-    const detector = new BoscDetector(new SyscallIndex(this.index.names, true), dbBags, this.maxBags, calibration);
-    const maxScore = maxOf(trainScores);
-    return {
-      detector,
-      trainScores,
-      maxScore,
-      thresholds: thresholdsFrom(calibration.value),
-      examples: dbBags.length,
-      finalLoss: null,
-      finalValLoss: null,
-      epochs: 0,
-      seed: this.seed,
-      ms: performance.now() - t0,
-    };
+    return noveltyFitResult(trainScores, windowFold, (calibration) => new BoscDetector(new SyscallIndex(this.index.names, true), dbBags, this.maxBags, calibration), { examples: dbBags.length, seed: this.seed, t0 });
   }
 }
 

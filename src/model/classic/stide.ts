@@ -27,7 +27,8 @@ import type { ClosedWindow, Detector, DetectorTrainer, FitResult, RecordingInput
 import { readJsonModel, saveJsonModel } from './json-io.js';
 import { isSeed, randomSeed } from '../../util/rng.js';
 import { FoldTracker, blockFold, IntList, LocalNames, SyscallIndex, isCall } from './syscall-stream.js';
-import { calibrationSettings, foldMaxima, maxOf, noveltyCalibration, thresholdsFrom, type NoveltyCalibration } from '../thresholds.js';
+import { calibrationSettings, type NoveltyCalibration } from '../thresholds.js';
+import { noveltyFitResult } from './novelty-fit.js';
 
 export const STIDE_KIND = 'stide';
 export const STIDE_FILE = 'stide.json';
@@ -369,21 +370,7 @@ export class StideTrainer implements DetectorTrainer<StideTrainingTap> {
       }
     }
     const frozen = new SyscallIndex(this.index.names, true);
-    const calibration = noveltyCalibration(foldMaxima(trainScores, windowFold));
-    const detector = new StideDetector(frozen, grams, this.n, this.threadAware, calibration);
-    const maxScore = maxOf(trainScores);
-    return {
-      detector,
-      trainScores,
-      maxScore,
-      thresholds: thresholdsFrom(calibration.value),
-      examples: grams.size,
-      finalLoss: null,
-      finalValLoss: null,
-      epochs: 0,
-      seed: this.seed,
-      ms: performance.now() - t0,
-    };
+    return noveltyFitResult(trainScores, windowFold, (calibration) => new StideDetector(frozen, grams, this.n, this.threadAware, calibration), { examples: grams.size, seed: this.seed, t0 });
   }
 }
 
