@@ -24,15 +24,40 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: a } = parseArgs({
-  options: {
-    runs: { type: 'string' },
-    only: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    cli: { type: 'string' },
-    out: { type: 'string' },
-  },
-});
+const USAGE = `usage: npm run bench:repro -- [--runs N] [--only ID,ID] [--quick] [--cli FILE] [--out FILE]
+
+Runs every reproducer of the reliability audit against the built CLI (npm run build first) and
+prints, per case, the median wall and CPU seconds, the exit code, the first stderr line and
+whether the outcome is right; writes bench/results/reproducers.json.
+  --runs N       runs per case (default 3, 1 with --quick)
+  --only IDS     only these cases (e.g. 1c,7d)
+  --quick        tiny inputs, one run: checks the case list, its timings mean nothing
+  --cli FILE     the CLI to run (default dist/bin/chids.js; a .ts file runs through tsx)
+  --out FILE     where to write the JSON`;
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      runs: { type: 'string' },
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      cli: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+try {
+  parsed = parseOptions();
+} catch (e) {
+  console.error(`bench:repro: ${(e as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const a = parsed.values;
+if (a.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const quick = a.quick === true;
 const runs = Number(a.runs ?? (quick ? 1 : 3));
 const cli = a.cli ? path.resolve(a.cli) : path.join(root, 'dist', 'bin', 'chids.js');
@@ -332,10 +357,17 @@ const cases: Case[] = [
   },
   {
     id: '1c',
-    title: 'encode daystep.sc',
-    run: async () => {
-      const r = await runCli(['encode', '--od', F.good, F.daystep]);
-      return { run: r, problem: oneLineError(r, F.daystep, /empty/) };
+    title: 'encode daystep.sc > FILE',
+    // stdout to a file, as `chids encode … > out.jsonl` would: the windows before the refusal are
+    // ~100 MB of lines, and through a pipe the reader's pace (this script's) would be measured too.
+    run: async (d) => {
+      const out = openSync(path.join(d, 'windows.jsonl'), 'w');
+      try {
+        const r = await runCli(['encode', '--od', F.good, F.daystep], { stdoutFd: out });
+        return { run: r, problem: oneLineError(r, F.daystep, /empty/) };
+      } finally {
+        closeSync(out);
+      }
     },
   },
   {
