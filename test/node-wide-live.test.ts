@@ -157,7 +157,11 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
 
     // 3. Watch the node; c starts after the monitor.
     const alertsFile = path.join(dir, 'alerts.jsonl');
-    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile], { timeoutMs: 240_000 });
+    // θ 1.1: at θ 1.0 the volume bound is the busiest training window, and over ~60 watched windows
+    // a normal one exceeds the busiest of ~70 trained ones about half the time (CI: windows of all
+    // three containers at 1.01–1.05× their volume bound, no attack). The attack scores 6.8× its
+    // n-gram bound; the test is about the node-wide plumbing, the margin is a detector question.
+    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.1'], { timeoutMs: 240_000 });
     t.after(() => {
       mon.child.kill('SIGKILL');
     });
