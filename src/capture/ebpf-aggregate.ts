@@ -43,14 +43,13 @@
  *   - a path id the kernel kept longer than this side remembers it (see ID_IDLE_WINDOWS) is read
  *     as no argument (counted in `stats.unknownArgs`).
  */
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import type { AggregateToken, WindowAggregate } from '../encode/aggregate.js';
 import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
-import { BPFTRACE_ENV, describeBpftraceFailure, ensureTracefs, noteBpftraceStderr, pathProbes, type ScriptOptions } from './ebpf.js';
+import { BPFTRACE_ENV, checkEbpfHost, describeBpftraceFailure, noteBpftraceStderr, type ScriptOptions } from './ebpf.js';
 import { LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
 
@@ -362,20 +361,8 @@ export class AggregateEbpfSource implements LiveSource {
 
   /** Checks what eBPF needs and resolves what to trace; throws a ChidsError naming what is missing. */
   prepare(): { scope: AggregateScriptOptions['scope']; describe: string; btf: boolean; probes: ScriptOptions['pathProbes']; fallback: ContainerInfo; own: number | null } {
-    if (process.arch !== 'x64') throw new ChidsError(`--source ebpf: only x86_64 is supported (this is ${process.arch}); use --source strace`);
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-      throw new ChidsError('--source ebpf: eBPF needs root (or CAP_BPF + CAP_PERFMON); run as root or use --source strace');
-    }
     const log = this.spec.log;
-    const root = ensureTracefs((msg, f) => log.info(msg, f));
-    if (root === null) throw new ChidsError('--source ebpf: eBPF is unavailable: no tracefs (mount -t tracefs nodev /sys/kernel/tracing failed)');
-    if (!existsSync(path.join(root, 'events', 'raw_syscalls'))) {
-      throw new ChidsError(`--source ebpf: eBPF is unavailable: the kernel has no raw_syscalls tracepoints (${root}/events/raw_syscalls)`);
-    }
-    const btf = existsSync('/sys/kernel/btf/vmlinux');
-    const own = pidNamespaceOf('self');
-    const probes = pathProbes(root);
-    if (probes.length === 0) log.warn('no syscalls:* tracepoints: file paths of open/stat/execve will be missing', { tracefs: root });
+    const { btf, own, probes } = checkEbpfHost(log);
     const nss = [...new Set(this.pids.map((p) => pidNamespaceOf(p)))];
     const fallback = containerOfPid(this.pids[0], own) ?? containerFrom(nss[0] ?? null, null, own);
     // Every --pid's pid namespace when they are all containers'; else the process trees.

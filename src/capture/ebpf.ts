@@ -203,6 +203,26 @@ export function pathProbes(root: string): ScriptOptions['pathProbes'] {
 }
 
 /**
+ * What both eBPF sources need from the host, checked before bpftrace starts: x86_64, root,
+ * tracefs (mounted if it is not) with raw_syscalls tracepoints. Throws a ChidsError naming what
+ * is missing; returns whether the kernel has BTF, our own pid namespace and the path probes.
+ */
+export function checkEbpfHost(log: Logger): { btf: boolean; own: number | null; probes: ScriptOptions['pathProbes'] } {
+  if (process.arch !== 'x64') throw new ChidsError(`--source ebpf: only x86_64 is supported (this is ${process.arch}); use --source strace`);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new ChidsError('--source ebpf: eBPF needs root (or CAP_BPF + CAP_PERFMON); run as root or use --source strace');
+  }
+  const root = ensureTracefs((msg, f) => log.info(msg, f));
+  if (root === null) throw new ChidsError('--source ebpf: eBPF is unavailable: no tracefs (mount -t tracefs nodev /sys/kernel/tracing failed)');
+  if (!existsSync(path.join(root, 'events', 'raw_syscalls'))) {
+    throw new ChidsError(`--source ebpf: eBPF is unavailable: the kernel has no raw_syscalls tracepoints (${root}/events/raw_syscalls)`);
+  }
+  const probes = pathProbes(root);
+  if (probes.length === 0) log.warn('no syscalls:* tracepoints: file paths of open/stat/execve will be missing', { tracefs: root });
+  return { btf: existsSync('/sys/kernel/btf/vmlinux'), own: pidNamespaceOf('self'), probes };
+}
+
+/**
  * Is the cgroup v2 hierarchy in use (a `0::` line in our /proc/self/cgroup and a cgroup2 mount)?
  * Then bpftrace's `cgroup` is a real v2 id and the root cgroup (id 1) is the host's: runtimes put
  * every container in a cgroup of its own there. On v1-only hosts every task reads as cgroup 1.
@@ -618,20 +638,8 @@ export class EbpfSource implements LiveSource {
 
   /** Checks what eBPF needs and builds the program; throws a ChidsError naming what is missing. */
   prepare(): { script: string; scope: string; fallback: ContainerInfo; own: number | null; namespaces: [number, string][] } {
-    if (process.arch !== 'x64') throw new ChidsError(`--source ebpf: only x86_64 is supported (this is ${process.arch}); use --source strace`);
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-      throw new ChidsError('--source ebpf: eBPF needs root (or CAP_BPF + CAP_PERFMON); run as root or use --source strace');
-    }
     const log = this.spec.log;
-    const root = ensureTracefs((msg, f) => log.info(msg, f));
-    if (root === null) throw new ChidsError('--source ebpf: eBPF is unavailable: no tracefs (mount -t tracefs nodev /sys/kernel/tracing failed)');
-    if (!existsSync(path.join(root, 'events', 'raw_syscalls'))) {
-      throw new ChidsError(`--source ebpf: eBPF is unavailable: the kernel has no raw_syscalls tracepoints (${root}/events/raw_syscalls)`);
-    }
-    const btf = existsSync('/sys/kernel/btf/vmlinux');
-    const own = pidNamespaceOf('self');
-    const probes = pathProbes(root);
-    if (probes.length === 0) log.warn('no syscalls:* tracepoints: file paths of open/stat/execve will be missing', { tracefs: root });
+    const { btf, own, probes } = checkEbpfHost(log);
     if (this.all) {
       if (!btf) throw new ChidsError('--all-containers needs kernel BTF (/sys/kernel/btf/vmlinux) to tell containers apart; watch containers one by one with --pid');
       const scope: Scope = { kind: 'all', includeHost: this.spec.includeHost ?? false, self: process.pid, skipRootCgroup: unifiedCgroups() };
