@@ -66,16 +66,9 @@ export function containerIdIn(cgroup: string | null): string | null {
  * entered from a host cgroup (`nsenter`) is tied to its container. Walks /proc once; callers cache.
  */
 export function containerIdOfPidns(inum: number): { fullId: string; cgroup: string } | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  for (const e of entries) {
-    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
-    if (pidNamespaceOf(Number(e)) !== inum) continue;
-    const cg = cgroupPathOf(Number(e));
+  for (const pid of livePids()) {
+    if (pidNamespaceOf(pid) !== inum) continue;
+    const cg = cgroupPathOf(pid);
     const id = containerIdIn(cg);
     if (id !== null) return { fullId: id, cgroup: cg! };
   }
@@ -91,6 +84,35 @@ export const STDIN_CONTAINER: ContainerInfo = Object.freeze({
   containerId: null,
   host: false,
 });
+
+/** The pids of the processes in /proc now, or none when /proc cannot be read. */
+export function livePids(): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const e of entries) {
+    const c = e.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(Number(e));
+  }
+  return out;
+}
+
+/** A process's parent pid (from /proc/PID/stat), or null when it has exited. */
+export function parentPidOf(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // `pid (comm) state ppid …`: comm may hold spaces and parentheses; ppid follows the last ')'.
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isInteger(ppid) ? ppid : null;
+}
 
 /** Inode of a process's pid namespace (`/proc/PID/ns/pid` → `pid:[N]`), or null. */
 export function pidNamespaceOf(pid: number | 'self'): number | null {
@@ -185,27 +207,12 @@ export function statusOf(pid: number): { uid: number; tgid: number } | null {
 /** Every live descendant of `pid` (children, grandchildren, …), from /proc/*\/stat; bounded. */
 export function descendantsOf(pid: number, max = 4096): number[] {
   const children = new Map<number, number[]>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // `pid (comm) state ppid …`: comm may hold spaces and parentheses; ppid follows the last ')'.
-    const close = stat.lastIndexOf(')');
-    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-    if (!Number.isInteger(ppid)) continue;
+  for (const p of livePids()) {
+    const ppid = parentPidOf(p);
+    if (ppid === null) continue;
     let list = children.get(ppid);
     if (!list) children.set(ppid, (list = []));
-    list.push(Number(e));
+    list.push(p);
   }
   const out: number[] = [];
   const queue = [...(children.get(pid) ?? [])];

@@ -8,8 +8,8 @@
  * the processes whose cgroup path holds its id. Read from /proc only while the container is gone
  * (a poll, never per event), so it costs nothing while the container runs.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { commOf } from './containers.js';
+import { readFileSync } from 'node:fs';
+import { commOf, livePids } from './containers.js';
 
 /**
  * The live processes whose cgroup path holds the 64-hex `containerId`, ready to be traced;
@@ -18,26 +18,17 @@ import { commOf } from './containers.js';
  * runtime's own setup would count it as the container's activity.
  */
 export function processesOfContainer(containerId: string, max = 4096): { pids: number[]; settingUp: boolean } {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return { pids: [], settingUp: false };
-  }
   const pids: number[] = [];
   let settingUp = false;
-  for (const e of entries) {
+  for (const pid of livePids()) {
     if (pids.length >= max) break;
-    const c = e.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
     let text: string;
     try {
-      text = readFileSync(`/proc/${e}/cgroup`, 'utf8');
+      text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
     } catch {
       continue;
     }
     if (!text.includes(containerId)) continue;
-    const pid = Number(e);
     const comm = commOf(pid) ?? '';
     if (/^(?:runc|crun|youki)[:[]/.test(comm) || comm === 'runc' || comm === 'crun') {
       settingUp = true;

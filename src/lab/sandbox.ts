@@ -39,6 +39,7 @@ import path from 'node:path';
 import { ChidsError } from '../util/errors.js';
 import { sleep as delay } from '../util/sleep.js';
 import { straceArgs } from '../trace/strace/options.js';
+import { livePids, parentPidOf } from '../capture/containers.js';
 
 /** Host uid and gid of root inside the sandbox's user namespace (ids 0…65535 are shifted by it). */
 export const LAB_ID_BASE = 1_500_000_000;
@@ -356,26 +357,9 @@ export class Sandbox {
   }
 }
 
-/** The first process whose parent is `ppid` (from /proc/PID/stat), or null. */
+/** The first process whose parent is `ppid`, or null. */
 export function childOf(ppid: number): number | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[1]) === ppid) return Number(e);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return null;
+  return livePids().find((p) => parentPidOf(p) === ppid) ?? null;
 }
 
 
