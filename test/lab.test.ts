@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,33 +21,12 @@ import { collectTrace } from '../src/encode/pipeline.js';
 import { openSource } from '../src/trace/sources/readers.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOneLineError, runCli } from './helpers/cli.js';
+import { labSkipReason } from './helpers/lab-skip.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis-server', 'redis-cli', 'sqlite3', 'ping', 'bash'];
 
-function skipReason(): string | false {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    const msg = '!!! SKIPPED: the lab recording tests need root (namespaces and ptrace); run the tests as root (CI does) !!!';
-    console.warn(msg);
-    return msg;
-  }
-  const missing = NEEDED.filter((p) => findProgram(p) === null);
-  if (missing.length) {
-    const pkgs = [...new Set(missing.map((p) => PACKAGES[p] ?? p))].join(' ');
-    const msg = `!!! SKIPPED: the lab recording tests need ${missing.join(', ')}: apt-get install ${pkgs} (.ci/run does) !!!`;
-    console.warn(msg);
-    return msg;
-  }
-  // Root in a container without CAP_SYS_ADMIN/CAP_SYS_PTRACE cannot make namespaces or trace.
-  const probe = spawnSync('unshare', ['--pid', '--mount', '--uts', '--ipc', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
-  if (probe.status !== 0) {
-    const msg = `!!! SKIPPED: this machine cannot create namespaces or ptrace as root (${(probe.stderr?.toString() || probe.error?.message || '').trim().split('\n')[0]}) !!!`;
-    console.warn(msg);
-    return msg;
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason('the lab recording tests', NEEDED);
 
 /** A private parent for the lab's work directories, so leftovers can be told apart. */
 function labTmp(): string {

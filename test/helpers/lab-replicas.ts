@@ -5,16 +5,15 @@
  * of one group recorded through the library.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { findProgram, PACKAGES } from '../../src/lab/programs.js';
 import { LAB_TMP_ENV } from '../../src/lab/record.js';
 import { recordReplicaSets } from '../../src/lab/replicas.js';
 import { openSource } from '../../src/trace/sources/readers.js';
 import { assertOk, jsonOf, runCli } from './cli.js';
+import { labSkipReason } from './lab-skip.js';
 
 const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis-server', 'sqlite3', 'ping', 'bash', 'curl'];
 /**
@@ -23,27 +22,7 @@ const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis
  */
 export const SECONDS = 22;
 
-function skipReason(): string | false {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    const msg = '!!! SKIPPED: the replica lab tests need root (namespaces and ptrace); run the tests as root (CI does) !!!';
-    console.warn(msg);
-    return msg;
-  }
-  const missing = NEEDED.filter((p) => findProgram(p) === null);
-  if (missing.length) {
-    const msg = `!!! SKIPPED: the replica lab tests need ${missing.join(', ')}: apt-get install ${[...new Set(missing.map((p) => PACKAGES[p] ?? p))].join(' ')} !!!`;
-    console.warn(msg);
-    return msg;
-  }
-  const probe = spawnSync('unshare', ['--pid', '--mount', '--uts', '--ipc', '--net', '--fork', '--mount-proc', '--', 'strace', '-f', '-o', '/dev/null', 'true'], { timeout: 10_000 });
-  if (probe.status !== 0) {
-    const msg = `!!! SKIPPED: this machine cannot create namespaces or ptrace as root (${(probe.stderr?.toString() || '').trim().split('\n')[0]}) !!!`;
-    console.warn(msg);
-    return msg;
-  }
-  return false;
-}
-export const skip = skipReason();
+export const skip = labSkipReason('the replica lab tests', NEEDED);
 
 export interface Verdicts {
   window_ns: number;
