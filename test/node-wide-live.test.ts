@@ -203,7 +203,14 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     // 5. Restart b: still watched, with the same identity (an attack on it alerts).
     podman('restart', '-t', '0', names[1]);
     await sleep(6000);
-    await get(ports[names[1]], '/cgi-bin/run?cmd=cat%20/etc/passwd');
+    // The restarted httpd may not accept yet on a loaded machine (CI: no alert 15 s after a request
+    // whose answer was never checked): repeat the attack until it works, bounded.
+    let bodyB = '';
+    for (let i = 0; i < 20 && !/root:x:0:0/.test(bodyB); i++) {
+      if (i > 0) await sleep(1000);
+      bodyB = await get(ports[names[1]], '/cgi-bin/run?cmd=cat%20/etc/passwd');
+    }
+    assert.match(bodyB, /root:x:0:0/, 'the injection works on the restarted container');
     const hitB = await mon.waitOut((l) => l.startsWith('{') && JSON.parse(l).output_fields['container.name'] === names[1], 15_000);
     assert.equal(JSON.parse(hitB.line).output_fields['container.image'], IMAGE);
     mon.child.kill('SIGTERM');

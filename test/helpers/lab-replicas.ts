@@ -28,7 +28,7 @@ export interface Verdicts {
   window_ns: number;
   threshold: number;
   windows_compared: number;
-  replicas: { file: string; flagged: boolean; max_score: number; aspects: { aspect: string; only_here: string[] }[] }[];
+  replicas: { file: string; flagged: boolean; max_score: number; aspects: { aspect: string; max_dissimilarity: number; only_here: string[] }[] }[];
 }
 
 /** The exploit flag of each recording, from its own NAME.json. */
@@ -54,10 +54,13 @@ export function replicaGroupTest(attack: 'upload-exec' | 'none'): void {
       const cmp = await runCli(['replicas', ...files, '--json']);
       assertOk(cmp);
       const j = jsonOf<Verdicts>(cmp);
+      // The score and what only that replica showed: a failure says why it was (or was not) flagged.
+      const why = j.replicas.map((x) => `${path.basename(x.file)} ${x.max_score.toFixed(3)} ${JSON.stringify(x.aspects.filter((a) => a.max_dissimilarity > 0)).slice(0, 800)}`).join('; ');
+      console.log(`replica group ${attack}: ${why}`);
       assert.deepEqual(
         j.replicas.map((x) => x.flagged),
         exploit,
-        j.replicas.map((x) => `${path.basename(x.file)} ${x.max_score.toFixed(3)}`).join('; '),
+        why,
       );
       assert.deepEqual(readdirSync(base), [], 'work directories removed');
     } finally {
