@@ -12,7 +12,8 @@ import { blockOf, foldPasses, planFolds, summarize, type FoldInput } from '../sr
 import { runBaseline } from '../src/app/train.js';
 import type { TrainingRecording } from '../src/model/detector.js';
 import type { StideTrainingTap } from '../src/model/classic/stide.js';
-import { CalibratedDetector, CalibratedTrainer, REFERENCE_FLOOR, loadCalibrated, novelReference, referencesFrom } from '../src/model/calibrated.js';
+import { CalibratedDetector, CalibratedTrainer, FI_TAIL_MIN_WINDOWS, REFERENCE_FLOOR, fiBound, loadCalibrated, novelReference, referencesFrom } from '../src/model/calibrated.js';
+import { buildAlert } from '../src/outputs/alerts.js';
 import { encodeTrace } from '../src/encode/pipeline.js';
 import { NameTable } from '../src/trace/names.js';
 import { bufferSource } from './helpers/file-source.js';
@@ -192,6 +193,87 @@ describe('the calibrated detector', () => {
     assert.deepEqual(r.thresholds, [0.2, 0.4, 0.6000000000000001, 0.8, 1, 1.2, 1.4000000000000001, 1.6, 1.8, 2]);
   });
 
+  it('--fi-risk: the fi bound is the tail quantile of a known distribution, above the training maximum', () => {
+    // 1000 windows whose fi are the plotting-position quantiles of an exponential of scale 0.01:
+    // the level a fresh window exceeds with probability 1e-4 is 0.01·ln(1e4) = 0.0921, past the
+    // sample's maximum (0.01·ln(2000) = 0.0760).
+    const n = 1000;
+    const b = 0.01;
+    const avs = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) avs[3 * i] = -b * Math.log(1 - (i + 0.5) / n);
+    const r = fiBound(avs, n, 1e-4);
+    assert.equal(r.tail, 100);
+    assert.ok(Math.abs(r.maximum - b * Math.log(2 * n)) < 1e-12);
+    const truth = b * Math.log(1e4);
+    assert.ok(Math.abs(r.value - truth) / truth < 0.03, `bound ${r.value}, true quantile ${truth}`);
+    assert.ok(r.value > 1.15 * r.maximum, `headroom ${r.value / r.maximum}`);
+    assert.ok(Math.abs(r.scale - b) / b < 0.05, `scale ${r.scale}`);
+    // A larger risk, a lower bound; never below the maximum.
+    assert.ok(fiBound(avs, n, 1e-3).value < r.value);
+    assert.equal(fiBound(avs, n, 0.5).value, r.maximum);
+    // A lighter (uniform) tail: the exponential extrapolation stays above the true 1e-4 quantile (conservative).
+    const u = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) u[3 * i] = 0.1 + (0.1 * (i + 0.5)) / n;
+    const ru = fiBound(u, n, 1e-4);
+    assert.ok(ru.value > 0.2 && ru.value < 0.3, `uniform: ${ru.value}`);
+    // Too few windows for a tail: the maximum.
+    const few = fiBound(avs.subarray(0, 3 * (FI_TAIL_MIN_WINDOWS - 1)), FI_TAIL_MIN_WINDOWS - 1, 1e-4);
+    assert.deepEqual([few.tail, few.value], [0, avs[3 * (FI_TAIL_MIN_WINDOWS - 2)]]);
+    assert.throws(() => fiBound(avs, n, 0), /above 0/);
+  });
+
+  it('--fi-risk in fit: ref_fi is the bound, the largest training score stays ≤ 1, explanations and alerts name the maximum too', async () => {
+    const n = 200;
+    const cal = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) cal[3 * i] = 0.05 + (0.15 * ((i * 37) % n)) / n;
+    const recs: TrainingRecording<StideTrainingTap>[] = [
+      { avs: cal.slice(0, 300), calibration: cal.slice(0, 300), n: 100, tap: null, file: 'a' },
+      { avs: cal.slice(300), calibration: cal.slice(300), n: 100, tap: null, file: 'b' },
+    ];
+    const plain = (await new CalibratedTrainer(1, { ngrams: false }).fit(recs)).detector as CalibratedDetector;
+    const r = await new CalibratedTrainer(1, { ngrams: false, fiRisk: 1e-4 }).fit(recs);
+    const d = r.detector as CalibratedDetector;
+    assert.equal(plain.fiRule, null);
+    assert.equal(d.fiRule!.maximum, plain.refs.fi);
+    assert.equal(d.refs.fi, d.fiRule!.value);
+    assert.ok(d.refs.fi > plain.refs.fi);
+    assert.ok(r.maxScore < 1, `largest training score ${r.maxScore}`);
+    const x = d.explain([1.1 * plain.refs.fi, 0, 0]);
+    assert.deepEqual(x, { feature: 'fi', value: 1.1 * plain.refs.fi, reference: d.refs.fi, ratio: (1.1 * plain.refs.fi) / d.refs.fi, maximum: plain.refs.fi });
+    assert.equal(plain.explain([0.1, 0, 0]).maximum, undefined);
+    const alert = buildAlert({
+      container: { id: 'c1', key: 'c1', pidns: 1, cgroup: '/x', containerId: 'c1', host: false },
+      index: 3,
+      startNs: 1_700_000_000_000_000_000n,
+      windowNs: 1e9,
+      events: 10,
+      av: [0.5, 0, 0],
+      score: 2,
+      threshold: 1,
+      theta: 1,
+      criticalThreshold: 2,
+      unseenSyscalls: [],
+      unseenArgs: [],
+      model: 'calibrated-av',
+      explanation: { feature: 'fi', value: 0.5, reference: 0.25, ratio: 2, maximum: 0.2 },
+    } as Parameters<typeof buildAlert>[0]);
+    assert.match(alert.output, /volume \(fi\) 0\.5\d* is 2\.00× its normal bound 0\.25\d* \(largest normal 0\.2\d*\)/);
+    assert.equal(alert.output_fields['chids.feature_maximum'], 0.2);
+    // Saved as version 3, loaded back with the bound and its rule.
+    const dir = path.join(tmp, 'fi-bound');
+    mkdirSync(dir);
+    await d.save(dir);
+    const doc = JSON.parse(readFileSync(path.join(dir, 'model', 'calibrated.json'), 'utf8'));
+    assert.equal(doc.version, 3);
+    assert.deepEqual(doc.fi_bound, d.fiRule);
+    const back = await loadCalibrated(dir);
+    assert.deepEqual([back.refs, back.fiRule], [d.refs, d.fiRule]);
+    // A bound that is not the reference: refused, naming the file.
+    writeFileSync(path.join(dir, 'model', 'calibrated.json'), JSON.stringify({ ...doc, references: { ...doc.references, fi: doc.fi_bound.maximum } }));
+    await assert.rejects(loadCalibrated(dir), (e: unknown) => e instanceof InputError && e.message.includes('calibrated.json') && /fi_bound\.value/.test(e.message));
+    assert.throws(() => new CalibratedTrainer(1, { fiRisk: 1 }), /--fi-risk/);
+  });
+
   it('without unseen activity in calibration, any unseen syscall or argument alarms at every θ', () => {
     const refs = referencesFrom(Float64Array.from([0.2, 0, 0, 0.1, 0, 0]), 2);
     assert.deepEqual(refs, { fi: 0.2, unseen: REFERENCE_FLOOR });
@@ -297,6 +379,33 @@ describe('chids baseline + evaluate with the default detector (CLI)', () => {
     const loads = readFileSync(log, 'utf8').split('\n');
     assert.ok(loads.some((l) => /src\/model\/calibrated/.test(l)), 'the tracer saw the detector load');
     assert.deepEqual(loads.filter((l) => /@tensorflow/.test(l)), [], 'evaluate with the calibrated detector loaded TF.js');
+  });
+
+  it('--fi-risk writes version 3; a version-2 model (before the fi bound, and still the default) loads and scores with the maximum', async () => {
+    assert.ok(existsSync(path.join(od, 'manifest.json')), 'needs the baseline of the previous test');
+    const v2 = JSON.parse(readFileSync(path.join(od, 'model', 'calibrated.json'), 'utf8'));
+    assert.equal(v2.version, 2, 'the default keeps version 2');
+    const maxFi = JSON.parse(readFileSync(path.join(od, 'manifest.json'), 'utf8')).calibration.summary.max_fi;
+    assert.equal(v2.references.fi, maxFi, 'the default ref_fi is the busiest calibration window');
+    const od3 = path.join(tmp, 'example-fi-risk');
+    const b = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', od3, '--fi-risk', '1e-4', '--json', '-q'], { timeoutMs: 120_000 });
+    assertOk(b);
+    const v3 = JSON.parse(readFileSync(path.join(od3, 'model', 'calibrated.json'), 'utf8'));
+    assert.equal(v3.version, 3);
+    assert.equal(v3.fi_bound.maximum, maxFi);
+    assert.equal(v3.fi_bound.windows, 150);
+    assert.ok(v3.references.fi > maxFi, `bound ${v3.references.fi} vs maximum ${maxFi}`);
+    assert.deepEqual({ ...v3.references, fi: maxFi }, v2.references, 'only ref_fi changes');
+    assert.deepEqual(jsonOf<{ model: { fi_reference_rule: unknown } }>(b).model.fi_reference_rule, v3.fi_bound);
+    // The old model, as a version-2 file next to the same n-grams: ref_fi is the maximum again.
+    writeFileSync(path.join(od3, 'model', 'calibrated.json'), JSON.stringify(v2));
+    const old = (await loadDetector(od3, 'calibrated')) as CalibratedDetector;
+    const cur = (await loadDetector(od, 'calibrated')) as CalibratedDetector;
+    assert.equal(old.fiRule, null);
+    assert.deepEqual(old.refs, cur.refs);
+    assert.equal(old.score(0.25, 0, 0), 0.25 / maxFi);
+    assert.equal(old.score(0.1, 0.2, 0), Math.max(0.1 / maxFi, 0.2 / v2.references.unseen));
+    assert.equal(old.explain([0.25, 0, 0]).maximum, undefined);
   });
 
   it('monitor alerts say which feature crossed and by how much, without TF.js', async () => {

@@ -13,6 +13,7 @@ export interface ModelFlags {
   regRate?: number;
   learningRate?: number;
   maxBags?: number;
+  fiRisk?: number;
   /** Checked for applicability only (the commands pass them on themselves). */
   epochs?: number;
   batchSize?: number;
@@ -27,7 +28,12 @@ export function addHyperParameterOptions(cmd: Command): Command {
     .option('--reg-rate <x>', `REG_RATE, the L1 activity rate (default: ${describeDefaults('regRate')})`, nonNegativeNumber('--reg-rate'))
     .option('--learning-rate <x>', `Adam learning rate (default: ${describeDefaults('learningRate')})`, positiveNumber('--learning-rate'))
     .option('--ngram <n>', `n-gram length (default: ${describeDefaults('ngram')})`, positiveInt('--ngram'))
-    .option('--max-bags <n>', `most normal bags kept (default: ${describeDefaults('maxBags')})`, positiveInt('--max-bags'));
+    .option('--max-bags <n>', `most normal bags kept (default: ${describeDefaults('maxBags')})`, positiveInt('--max-bags'))
+    .option(
+      '--fi-risk <p>',
+      `volume bound above the busiest training window: where a normal window exceeds it once in 1/p, under an exponential tail fitted to the busiest tenth (e.g. 1e-4; 0: the busiest window) (default: ${describeDefaults('fiRisk')})`,
+      nonNegativeNumber('--fi-risk'),
+    );
 }
 
 export function modelOption(): Option {
@@ -53,6 +59,7 @@ export function modelOptionsFrom(flags: ModelFlags, model: ModelName, strict: bo
   if (flags.regRate !== undefined) opts.regRate = flags.regRate;
   if (flags.learningRate !== undefined) opts.learningRate = flags.learningRate;
   if (flags.maxBags !== undefined) opts.maxBags = flags.maxBags;
+  if (flags.fiRisk !== undefined) opts.fiRisk = flags.fiRisk;
   const extra = inapplicableOptions({ ...opts, epochs: flags.epochs, batchSize: flags.batchSize });
   if (strict && extra.length > 0) {
     const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());

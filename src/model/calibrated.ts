@@ -33,9 +33,32 @@
  * recording in 20 would alarm at θ 1.0 with nothing wrong. ref_novel is Tukey's far-out fence
  * Q3 + 3·IQR of the highest leave-one-out score of each fold (those above 0: the same
  * statistic as STIDE's threshold, thresholds.ts), which extrapolates past the sample's
- * maximum, and never below that maximum (so no calibration window scores above 1). fi and
- * unseen keep their maxima, as they were measured (no normal test recording of either benchmark
- * victim went above them).
+ * maximum, and never below that maximum (so no calibration window scores above 1). unseen keeps
+ * its maximum (the same fence over its per-recording maxima was measured and never rose above it).
+ *
+ * ref_fi is the largest calibration fi unless `baseline --fi-risk p` asks for a bound above it.
+ * Why one may want one: a fresh normal window exceeds the largest of N training windows with
+ * probability 1 / (N + 1), so a monitor that watches for hours raises volume alarms at a steady
+ * rate with nothing wrong (seen live: normal windows at 1.01–1.05× the maximum). Volume is
+ * judged per window, so the bound comes from the windows' upper tail: peaks over threshold with
+ * exponential excesses (a generalized Pareto tail of shape 0). Over the k = max(5, ⌈N/10⌉)
+ * largest calibration fi values, u is the next one down and b the mean excess over u (the
+ * scale's maximum-likelihood estimate); a fresh window then exceeds u + x with probability
+ * ≈ (k / N)·exp(−x / b), and ref_fi is the level exceeded once in 1 / p windows,
+ * u + b·ln(k / (N·p)), never below the maximum. Why not Tukey's fence over windows: the
+ * quartiles of window volume are set by idle and partial windows (a server's quiet seconds), so
+ * Q3 + 3·IQR says little about how far the busy end reaches; the excesses of the top tenth do.
+ * The exponential tail is the conservative choice for volume, a sum over many requests (for
+ * bell-shaped volumes and p = 10⁻⁴ the bound lands near μ + 4.6σ, where the far-out fence
+ * would); fitting the tail's shape from a few dozen values would be noise. With fewer than
+ * FI_TAIL_MIN_WINDOWS calibration windows there is no tail to fit and ref_fi stays the maximum.
+ * Why it is not the default: the attacks that show as volume only exceed the busiest normal
+ * window by little (sqli and bruteforce on data/example by 1.11×, sqli on the web benchmark by
+ * 1.07 and 1.18×), while the busy end of a web server's volume is wide (its top tenth spans half
+ * the maximum to the maximum), so at p = 10⁻⁴ the bound lands 1.3 to 1.6× above the maximum and
+ * those attacks go below θ 1.0; and no normal test window of the benchmarks (1,500) went above
+ * the maximum. It is for monitors of steady workloads, where the steady false-alarm rate matters
+ * more and the tail is narrow (the bound then stays close to the maximum).
  *
  * When no calibration window has any unseen activity (ref_unseen would be 0), the reference is a
  * floor of 1e-6, below any positive unseen value (each of usi, uai, when not 0, is at least
@@ -43,7 +66,8 @@
  * or argument alarms at every θ (score ≥ 1e6 / (nodes − 1)). The same floor applies to novel.
  *
  * Models saved before the n-gram feature (calibrated.json version 1) load and score with the
- * two AV features only.
+ * two AV features only; models saved before the fi bound (versions 1 and 2) keep the maximum as
+ * ref_fi. Version 3 records how the bound came out (`fi_bound`).
  *
  * The reference autoencoder (chids) learns from the same AVs but, with a 1-unit sigmoid
  * bottleneck and an L1 activity penalty, its reconstruction is close to constant; this
@@ -69,12 +93,53 @@ export const CALIBRATED_FEATURES = ['fi', 'unseen', 'novel'] as const;
 export type CalibratedFeature = (typeof CALIBRATED_FEATURES)[number];
 
 export interface CalibratedReferences {
-  /** Largest fi over the calibration windows (floored). */
+  /** Bound of fi over the calibration windows (floored): their largest fi, or the tail bound above it (FiBound). */
   fi: number;
   /** Largest usi + uai over the calibration windows (floored). */
   unseen: number;
   /** Bound of the leave-one-out n-gram novelty (floored); absent in models saved before it. */
   novel?: number;
+}
+
+/** Fewest calibration windows the fi tail is fitted on; with fewer, ref_fi is their maximum. */
+export const FI_TAIL_MIN_WINDOWS = 20;
+const FI_RULE = 'max(largest fi, u + b·ln(k / (N·risk))): exponential tail over the k = max(5, ⌈N/10⌉) largest of N calibration windows, u the next largest, b their mean excess over u';
+
+/** How ref_fi came out of the calibration windows' fi (saved in calibrated.json version 3). */
+export interface FiBound {
+  rule: string;
+  /** Calibration windows (N). */
+  windows: number;
+  /** Largest fi over them. */
+  maximum: number;
+  /** Windows in the fitted tail (k; 0 when there were too few windows to fit one). */
+  tail: number;
+  /** u: the (k + 1)-th largest fi. */
+  threshold: number;
+  /** b: mean excess of the k largest over u. */
+  scale: number;
+  /** Probability per window that a normal one exceeds ref_fi, under the fitted tail (`--fi-risk`). */
+  risk: number;
+  /** ref_fi = max(maximum, threshold + scale·ln(tail / (windows·risk))), floored. */
+  value: number;
+}
+
+/** ref_fi at per-window risk `risk` (0 < risk < 1) from the fi of `n` calibration AVs (`n × 3`): see the module comment. */
+export function fiBound(avs: ArrayLike<number>, n: number, risk: number): FiBound {
+  if (!(risk > 0 && risk < 1)) throw new ChidsError(`the fi risk must be above 0 and below 1 (got ${risk})`);
+  const fi = new Float64Array(n);
+  for (let i = 0; i < n; i++) fi[i] = avs[3 * i];
+  fi.sort();
+  const maximum = n > 0 ? fi[n - 1] : 0;
+  const base = { rule: FI_RULE, windows: n, maximum, risk };
+  if (n < FI_TAIL_MIN_WINDOWS) return { ...base, tail: 0, threshold: maximum, scale: 0, value: Math.max(maximum, REFERENCE_FLOOR) };
+  const k = Math.max(5, Math.ceil(n / 10));
+  const threshold = fi[n - 1 - k];
+  let excess = 0;
+  for (let i = n - k; i < n; i++) excess += fi[i] - threshold;
+  const scale = excess / k;
+  const value = Math.max(maximum, threshold + scale * Math.log(k / (n * risk)), REFERENCE_FLOOR);
+  return { ...base, tail: k, threshold, scale, value };
 }
 
 /** The AV features of one AV (row i of `avs`). */
@@ -109,8 +174,11 @@ export class CalibratedDetector implements Detector<StideTap> {
     readonly ngrams: StideDetector | null = null,
     /** How ref_novel came out of the leave-one-out scores (a freshly trained detector). */
     novelty?: NoveltyCalibration,
+    /** How ref_fi came out of the calibration windows (absent: ref_fi is their maximum, models before version 3). */
+    readonly fiRule: FiBound | null = null,
   ) {
     checkRef('fi', refs.fi);
+    if (fiRule !== null && fiRule.value !== refs.fi) throw new ChidsError(`calibrated detector: the fi bound (${fiRule.value}) is not the fi reference (${refs.fi})`);
     checkRef('unseen', refs.unseen);
     if ((refs.novel === undefined) !== (ngrams === null)) throw new ChidsError('calibrated detector: the novel reference and the n-gram model go together');
     if (refs.novel !== undefined) checkRef('novel', refs.novel);
@@ -119,6 +187,7 @@ export class CalibratedDetector implements Detector<StideTap> {
     this.settings = {
       features: ngrams ? [...CALIBRATED_FEATURES] : ['fi', 'unseen'],
       reference_fi: refs.fi,
+      ...(fiRule ? { fi_reference_rule: fiRule } : {}),
       reference_unseen: refs.unseen,
       ...(ngrams ? { reference_novel: refs.novel, ngram: ngrams.ngram, thread_aware: ngrams.threadAware, distinct_ngrams: ngrams.grams.size } : {}),
       ...(novelty ? { novel_reference_rule: { ...calibrationSettings(novelty), rule: NOVEL_RULE, fence: fence(novelty), value: refs.novel } } : {}),
@@ -166,17 +235,19 @@ export class CalibratedDetector implements Detector<StideTap> {
     if (this.refs.novel !== undefined && score !== undefined && score > best) {
       return { feature: 'novel', value: score * this.refs.novel, reference: this.refs.novel, ratio: score };
     }
-    return rUnseen > rFi
-      ? { feature: 'unseen', value: unseen, reference: this.refs.unseen, ratio: rUnseen }
-      : { feature: 'fi', value: fi, reference: this.refs.fi, ratio: rFi };
+    if (rUnseen > rFi) return { feature: 'unseen', value: unseen, reference: this.refs.unseen, ratio: rUnseen };
+    // The training maximum goes with a bound above it, so the alert can say both.
+    const r = this.fiRule;
+    return r && r.value > r.maximum ? { feature: 'fi', value: fi, reference: this.refs.fi, ratio: rFi, maximum: r.maximum } : { feature: 'fi', value: fi, reference: this.refs.fi, ratio: rFi };
   }
 
   async save(dir: string): Promise<void> {
     const doc: CalibratedFileDoc = {
       format: CALIBRATED_FORMAT,
-      version: this.ngrams ? 2 : 1,
+      version: this.fiRule ? 3 : this.ngrams ? 2 : 1,
       kind: CALIBRATED_KIND,
       references: { fi: this.refs.fi, unseen: this.refs.unseen, ...(this.refs.novel !== undefined ? { novel: this.refs.novel } : {}) },
+      ...(this.fiRule ? { fi_bound: this.fiRule } : {}),
     };
     await saveJsonModels(dir, this.ngrams ? { [CALIBRATED_FILE]: doc, [STIDE_FILE]: this.ngrams.modelDoc() } : { [CALIBRATED_FILE]: doc });
   }
@@ -185,24 +256,42 @@ export class CalibratedDetector implements Detector<StideTap> {
 }
 
 const positive = z.number().positive().finite();
+const nonNegative = z.number().nonnegative().finite();
+const FiBoundDoc = z.object({
+  rule: z.string(),
+  windows: z.number().int().nonnegative(),
+  maximum: nonNegative,
+  tail: z.number().int().nonnegative(),
+  threshold: nonNegative,
+  scale: nonNegative,
+  risk: positive,
+  value: positive,
+});
 const CalibratedFile = z
   .object({
     format: z.literal(CALIBRATED_FORMAT),
-    version: z.union([z.literal(1), z.literal(2)]),
+    // 1: fi and unseen; 2: + novel (the n-grams); 3: ref_fi is a tail bound (fi_bound), novel as the model has it.
+    version: z.union([z.literal(1), z.literal(2), z.literal(3)]),
     kind: z.literal(CALIBRATED_KIND),
     references: z.object({ fi: positive, unseen: positive, novel: positive.optional() }),
+    fi_bound: FiBoundDoc.optional(),
   })
   .passthrough()
-  .refine((d) => (d.version === 2) === (d.references.novel !== undefined), { message: 'version 2 has references.novel (the n-gram feature), version 1 has not' });
+  .refine((d) => d.version === 3 || (d.version === 2) === (d.references.novel !== undefined), { message: 'version 2 has references.novel (the n-gram feature), version 1 has not' })
+  .refine((d) => (d.version === 3) === (d.fi_bound !== undefined), { message: 'version 3 has fi_bound (how ref_fi was set), versions 1 and 2 have not' })
+  .refine((d) => d.fi_bound === undefined || d.fi_bound.value === d.references.fi, { message: 'fi_bound.value must be references.fi' });
 type CalibratedFileDoc = z.infer<typeof CalibratedFile>;
 
 export async function loadCalibrated(dir: string): Promise<CalibratedDetector> {
   const doc = await readJsonModel(dir, CALIBRATED_FILE, CalibratedFile, 'calibrated model');
   const ngrams = doc.references.novel !== undefined ? await loadStide(dir) : null;
-  return new CalibratedDetector(doc.references, ngrams);
+  return new CalibratedDetector(doc.references, ngrams, undefined, doc.fi_bound ?? null);
 }
 
-/** References of the AV features from calibration vectors (`n × 3`): each feature's max, floored. */
+/**
+ * References of the AV features from calibration vectors (`n × 3`): each feature's max, floored
+ * (ref_fi without --fi-risk; with it, fiBound replaces the fi maximum).
+ */
 export function referencesFrom(avs: ArrayLike<number>, n: number): CalibratedReferences {
   let fi = 0;
   let unseen = 0;
@@ -240,13 +329,27 @@ export class CalibratedTrainer implements DetectorTrainer<StideTrainingTap> {
   readonly usesCalibration = true;
   private readonly stide: StideTrainer;
 
-  /** `ngrams: false` fits the two AV features only (the detector before the n-gram feature). */
+  /**
+   * `ngrams: false` fits the two AV features only (the detector before the n-gram feature);
+   * `fiRisk` > 0 bounds fi above its maximum at that per-window risk (0 or absent: the maximum).
+   */
   constructor(
     private readonly seed?: number,
-    private readonly opts: { ngrams?: boolean } = {},
+    private readonly opts: { ngrams?: boolean; fiRisk?: number } = {},
   ) {
+    const risk = opts.fiRisk ?? 0;
+    if (!(risk >= 0 && risk < 1)) throw new ChidsError(`--fi-risk must be at least 0 and below 1 (got ${risk})`);
     this.stide = new StideTrainer({ seed: seed ?? 0 });
     if (opts.ngrams === false) this.settings = { features: ['fi', 'unseen'], reference_floor: REFERENCE_FLOOR };
+    if (risk > 0) this.settings = { ...this.settings, fi_risk: risk };
+  }
+
+  /** ref_fi and how it was set: the calibration maximum, or with --fi-risk the tail bound. */
+  private fiReference(cal: Float64Array, n: number, refs: CalibratedReferences): { refs: CalibratedReferences; rule: FiBound | null } {
+    const risk = this.opts.fiRisk ?? 0;
+    if (risk === 0) return { refs, rule: null };
+    const rule = fiBound(cal, n, risk);
+    return { refs: { ...refs, fi: rule.value }, rule };
   }
 
   get trainingTap(): ((names: NameTable) => StideTrainingTap) | undefined {
@@ -275,7 +378,8 @@ export class CalibratedTrainer implements DetectorTrainer<StideTrainingTap> {
     for (const t of taps) t?.finish();
     if (this.opts.ngrams === false || !taps.some((t) => t !== null && t.ids.length > 0)) {
       if (this.opts.ngrams !== false && taps.some((t) => t === null)) throw new Error('calibrated: every training recording needs its training tap');
-      return this.result(new CalibratedDetector(referencesFrom(cal, n)), cal, null, n, t0);
+      const f = this.fiReference(cal, n, referencesFrom(cal, n));
+      return this.result(new CalibratedDetector(f.refs, null, undefined, f.rule), cal, null, n, t0);
     }
     const st = await this.stide.fit(recordings);
     const fold = new Int32Array(n);
@@ -284,8 +388,8 @@ export class CalibratedTrainer implements DetectorTrainer<StideTrainingTap> {
       for (let w = 0; w < r.n; w++, o++) fold[o] = recordings.length >= 2 ? k : blockFold(w, r.n);
     });
     const novel = novelReference(st.trainScores, fold);
-    const refs: CalibratedReferences = { ...referencesFrom(cal, n), novel: novel.value };
-    return this.result(new CalibratedDetector(refs, st.detector as StideDetector, novel.calibration), cal, st.trainScores, n, t0);
+    const f = this.fiReference(cal, n, { ...referencesFrom(cal, n), novel: novel.value });
+    return this.result(new CalibratedDetector(f.refs, st.detector as StideDetector, novel.calibration, f.rule), cal, st.trainScores, n, t0);
   }
 
   /** Training scores: the calibration vectors (and leave-one-out n-gram scores), scored. */

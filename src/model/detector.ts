@@ -98,10 +98,12 @@ export interface WindowExplanation {
   /** The feature that gave the score (calibrated: "fi", "unseen" = usi + uai, or "novel" = unseen n-grams). */
   feature: string;
   value: number;
-  /** The feature's largest value over the normal calibration windows (floored). */
+  /** The feature's normal bound (floored): its largest value over the normal calibration windows, or a bound above that. */
   reference: number;
   /** value / reference: the window's score. */
   ratio: number;
+  /** The feature's largest normal value, when `reference` is a bound above it (calibrated fi since calibrated.json version 3). */
+  maximum?: number;
 }
 
 /** One training recording, after the single pass. */

@@ -30,6 +30,8 @@ export interface ModelOptions {
   ngram?: number;
   /** Largest number of normal bags (bosc). */
   maxBags?: number;
+  /** Per-window risk of the volume (fi) bound (calibrated; 0: the busiest training window). */
+  fiRisk?: number;
   /** Improved mode (not --faithful): chids trains on scaled LORO calibration vectors. Set by baseline, not a flag. */
   improved?: boolean;
 }
@@ -69,7 +71,7 @@ export const MODELS: Readonly<Record<ModelName, ModelInfo>> = Object.freeze({
     name: 'calibrated',
     input: 'calibrated anomaly vectors',
     summary: 'default: max over fi, usi + uai and the share of unseen syscall 6-grams of value / normal reference, each calibrated leaving one training recording out',
-    defaults: {},
+    defaults: { fiRisk: 0 },
   },
   chids: {
     name: 'chids',
@@ -199,7 +201,7 @@ export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTr
   switch (name) {
     case 'calibrated': {
       const { CalibratedTrainer } = await import('./calibrated.js');
-      return new CalibratedTrainer(opts.seed);
+      return new CalibratedTrainer(opts.seed, { fiRisk: pick(opts, info, 'fiRisk') });
     }
     case 'chids': {
       const { ChidsTrainer } = await import('./nn/chids-detector.js');

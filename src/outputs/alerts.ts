@@ -88,8 +88,12 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
   const priority: FalcoPriority = v.score > v.criticalThreshold ? 'Critical' : 'Warning';
   const why: string[] = [];
   const e = v.explanation;
-  // The n-gram feature's reference is a fence above its normal maximum (src/model/calibrated.ts).
-  if (e) why.push(`${FEATURE_NAMES[e.feature] ?? e.feature} ${fmt(e.value)} is ${fmtRatio(e.ratio)}× its normal ${e.feature === 'novel' ? 'bound' : 'maximum'} ${fmt(e.reference)}`);
+  // The n-gram feature's reference is a fence above its normal maximum, fi's a tail bound above it (src/model/calibrated.ts).
+  if (e) {
+    const bound = e.feature === 'novel' || e.maximum !== undefined;
+    const max = e.maximum !== undefined ? ` (largest normal ${fmt(e.maximum)})` : '';
+    why.push(`${FEATURE_NAMES[e.feature] ?? e.feature} ${fmt(e.value)} is ${fmtRatio(e.ratio)}× its normal ${bound ? 'bound' : 'maximum'} ${fmt(e.reference)}${max}`);
+  }
   if (v.unseenSyscalls.length > 0) why.push(`unseen syscalls ${list(v.unseenSyscalls)}`);
   if (v.unseenArgs.length > 0) why.push(`unseen args ${list(v.unseenArgs)}`);
   if (why.length === 0) why.push('unusual volume or sequence');
@@ -125,6 +129,7 @@ export function buildAlert(v: WindowVerdict): FalcoAlert {
     fields['chids.feature_value'] = e.value;
     fields['chids.feature_reference'] = e.reference;
     fields['chids.feature_ratio'] = e.ratio;
+    if (e.maximum !== undefined) fields['chids.feature_maximum'] = e.maximum;
   }
   if (v.label) fields['chids.label'] = v.label;
   if (v.entered !== undefined) fields['proc.is_exec'] = v.entered;
