@@ -151,17 +151,20 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
 
     // 2. One baseline for the image, named by the recordings' metadata.
     const baselines = path.join(dir, 'baselines');
-    const b = await runCli(['baseline', '--td', ours[0].path, '--td', ours[1].path, '--od', path.join(baselines, 'web'), '--seed', '3', '--json'], { timeoutMs: 180_000 });
+    // --fi-risk: the volume bound sits where a normal window exceeds it once in 10⁴ (a tail fitted
+    // to the busiest training windows), not at the busiest one: over ~60 watched windows a normal
+    // one often exceeds the busiest of a few dozen trained ones (CI, with the maximum: windows of
+    // all three containers at 1.01–1.05× it, no attack, in 2 of 6 runs at θ 1.0; with the bound,
+    // 1.56× and 1.23× the busiest of 35 and 42 windows, no alert before the attack in 2 of 2).
+    const b = await runCli(['baseline', '--td', ours[0].path, '--td', ours[1].path, '--od', path.join(baselines, 'web'), '--seed', '3', '--fi-risk', '1e-4', '--json'], { timeoutMs: 180_000 });
     assert.equal(b.code, 0, b.stderr);
     assert.equal(JSON.parse(readFileSync(path.join(baselines, 'web', 'manifest.json'), 'utf8')).image, IMAGE, 'the baseline names the image of its recordings');
+    const fiRule = JSON.parse(b.out.join('\n')).model.fi_reference_rule as { windows: number; maximum: number; value: number };
+    console.log(`volume bound: ${(fiRule.value / fiRule.maximum).toFixed(3)}× the busiest of ${fiRule.windows} training windows`);
 
     // 3. Watch the node; c starts after the monitor.
     const alertsFile = path.join(dir, 'alerts.jsonl');
-    // θ 1.1: at θ 1.0 the volume bound is the busiest training window, and over ~60 watched windows
-    // a normal one exceeds the busiest of ~70 trained ones about half the time (CI: windows of all
-    // three containers at 1.01–1.05× their volume bound, no attack). The attack scores 6.8× its
-    // n-gram bound; the test is about the node-wide plumbing, the margin is a detector question.
-    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.1'], { timeoutMs: 240_000 });
+    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.0'], { timeoutMs: 240_000 });
     t.after(() => {
       mon.child.kill('SIGKILL');
     });
