@@ -17,6 +17,7 @@
  * the set sizes are capped per window (what is cut is counted) so a replica that opens a million
  * distinct files cannot grow memory without limit.
  */
+import { commandShape, execArgs, normaliseToken, stripDigits } from '../../trace/command.js';
 import type { SyscallEvent } from '../../trace/event.js';
 
 export const ASPECTS = [
@@ -59,13 +60,7 @@ export function syscallCategory(name: string): string {
 /** Syscalls whose path argument names a file the call works on (for file operations). */
 const PATH_PARAMS = ['name', 'path', 'filename', 'pathname', 'oldpath', 'newpath', 'target', 'linkpath'];
 const HEX_ID = /^[0-9a-f]{12,}$/i;
-const DIGITS = /[0-9]/g;
 const DIR_LEVELS = 3;
-
-/** Removes digits (pids, fds, ports, dates, versions differ between replicas for no security reason). */
-export function stripDigits(s: string): string {
-  return s.replace(DIGITS, '');
-}
 
 /** A path component that looks like a container or image id (12+ hex digits), e.g. docker's overlay dirs. */
 export function isContainerId(component: string): boolean {
@@ -209,11 +204,11 @@ export function addEvent(into: AspectSets, ev: SyscallEvent, syscall: string): v
     const p = cleanPath(exe) ?? exe;
     into.add(A.executables, normalisePath(p));
     if (syscall === 'execve' || syscall === 'execveat') {
-      const a = ev.param('args');
       // sysdig writes execve's argv joined by '.', e.g. `-c.id.`; chids' strace converter writes
       // it base64-encoded (NUL-separated, like the kernel's), which would make every command
       // line one opaque '*': decoded, a web app's `sqlite3 … SELECT …` differs by its query.
-      into.add(A.commands, normalisePath(p) + (a ? ' ' + normaliseCommand(decodeArgv(a)) : ''));
+      const a = execArgs(ev);
+      into.add(A.commands, normalisePath(p) + (a ? ' ' + commandShape(a) : ''));
     }
   }
   const cwd = ev.param('cwd');
@@ -230,58 +225,4 @@ function addPath(into: AspectSets, syscall: string, raw: string): void {
   const slash = p.lastIndexOf('/');
   const base = p.slice(slash + 1);
   if (base !== '' && !isRandomLooking(base)) into.add(A.files, stripDigits(base));
-}
-
-// Long runs of base64/hex-like characters mixing cases or letters and digits: encoded payloads,
-// tokens, session ids — they differ per request, not per replica.
-const HEX_NUMBER = /^-?(?:0x)?(?=[0-9a-f]*[0-9])[0-9a-f]+$/i;
-const OPAQUE_RUN = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
-
-function opaque(run: string): string {
-  return /[a-z]/.test(run) && (/[A-Z]/.test(run) || /[0-9]/.test(run)) && !run.includes('/') ? '*' : run;
-}
-
-/**
- * An argument token without digits, with hex runs that look like ids or addresses dropped and
- * opaque encoded runs (16+ characters of mixed case or letters and digits, no '/') replaced by '*'.
- */
-export function normaliseToken(tok: string): string {
-  // A value that is a number written in hex (addresses: brk/mmap results, pointers) is a number
-  // like any other: it goes entirely, not just its digits (which would leave its letters).
-  const eq = tok.indexOf('=');
-  if (eq > 0 && HEX_NUMBER.test(tok.slice(eq + 1))) return stripDigits(tok.slice(0, eq + 1));
-  return stripDigits(tok.replace(/0x[0-9a-f]+/gi, '').replace(/[0-9a-f]{12,}/gi, '').replace(OPAQUE_RUN, opaque));
-}
-
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-/** Longest command line kept (longer ones are cut): an inline script as argv stays one bounded item. */
-export const COMMAND_CHARS = 240;
-
-/**
- * An execve argv written base64 (NUL-terminated arguments) as text, arguments joined by a space;
- * anything else as it was. A value is taken for base64 argv only when it decodes to printable
- * text ending in NUL, so a plain word that happens to be valid base64 stays a word.
- */
-export function decodeArgv(a: string): string {
-  if (a.length % 4 !== 0 || a.length < 4 || !BASE64.test(a)) return a;
-  const b = Buffer.from(a, 'base64');
-  if (b.length === 0 || b[b.length - 1] !== 0) return a;
-  for (const c of b) if (c !== 0 && c !== 9 && c !== 10 && c !== 13 && c < 32) return a;
-  return b.toString('utf8', 0, Math.min(b.length - 1, COMMAND_CHARS * 4)).split('\0').join(' ');
-}
-
-// A quoted literal inside an argument: '…' or "…" (SQL strings, shell-quoted words).
-const QUOTED = /'[^']*'|"[^"]*"/g;
-
-/**
- * A command line for the commands aspect: quoted literals emptied, then each argument normalised
- * like a token, the whole cut to COMMAND_CHARS. A quoted literal is data a request brought in (a
- * search term, a comment, a user name in `sqlite3 … WHERE name = 'bob'`): replicas serving
- * different users see different ones, so keeping them would make normal replicas differ. What
- * stays is the command's shape, which an injection changes (`… LIKE '%tea' AND 1=1 AND 'a'='a%'`
- * leaves quotes outside any literal).
- */
-export function normaliseCommand(line: string): string {
-  const out = line.replace(QUOTED, (q) => q[0] + q[0]).split(' ').map(normaliseToken).join(' ');
-  return out.length > COMMAND_CHARS ? out.slice(0, COMMAND_CHARS) : out;
 }

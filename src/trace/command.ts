@@ -1,0 +1,141 @@
+/**
+ * The shape of a command line: what an execve started, with the data a request brought in
+ * taken out. Used by the replica comparison (its commands aspect) and by the encoder in
+ * improved mode (the execve family's argument), so that both read a command the same way.
+ *
+ * The rule: quoted literals ('…' or "…") and numbers are data, everything else is shape. A web
+ * app that runs `sqlite3 … "SELECT … WHERE name LIKE '%tea%'"` per request gives one shape for
+ * every search term; an injection (`… LIKE '%tea%' UNION ALL SELECT CHAR(113,…)`) leaves SQL
+ * outside the quotes and so another shape.
+ *
+ * Not for the hot loop as such: regexes and allocation, so callers run it only on execve exits
+ * and memoise it (ArgReader, in src/encode/args.ts).
+ */
+import { PY_SPACE, type SyscallEvent } from './event.js';
+
+const DIGITS = /[0-9]/g;
+
+/** Removes digits (pids, fds, ports, dates, sizes: they differ between runs for no security reason). */
+export function stripDigits(s: string): string {
+  return s.replace(DIGITS, '');
+}
+
+// Long runs of base64/hex-like characters mixing cases or letters and digits: encoded payloads,
+// tokens, session ids — they differ per request, not per replica.
+const HEX_NUMBER = /^-?(?:0x)?(?=[0-9a-f]*[0-9])[0-9a-f]+$/i;
+const OPAQUE_RUN = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
+
+function opaque(run: string): string {
+  return /[a-z]/.test(run) && (/[A-Z]/.test(run) || /[0-9]/.test(run)) && !run.includes('/') ? '*' : run;
+}
+
+/**
+ * An argument token without digits, with hex runs that look like ids or addresses dropped and
+ * opaque encoded runs (16+ characters of mixed case or letters and digits, no '/') replaced by '*'.
+ */
+export function normaliseToken(tok: string): string {
+  // A value that is a number written in hex (addresses: brk/mmap results, pointers) is a number
+  // like any other: it goes entirely, not just its digits (which would leave its letters).
+  const eq = tok.indexOf('=');
+  if (eq > 0 && HEX_NUMBER.test(tok.slice(eq + 1))) return stripDigits(tok.slice(0, eq + 1));
+  return stripDigits(tok.replace(/0x[0-9a-f]+/gi, '').replace(/[0-9a-f]{12,}/gi, '').replace(OPAQUE_RUN, opaque));
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** Longest command shape kept (longer ones are cut): an inline script as argv stays one bounded item. */
+export const COMMAND_CHARS = 240;
+
+/**
+ * An execve argv written base64 (NUL-terminated arguments) as text, arguments joined by a space;
+ * anything else as it was. A value is taken for base64 argv only when it decodes to printable
+ * text ending in NUL, so a plain word that happens to be valid base64 stays a word.
+ */
+export function decodeArgv(a: string): string {
+  if (a.length % 4 !== 0 || a.length < 4 || !BASE64.test(a)) return a;
+  const b = Buffer.from(a, 'base64');
+  if (b.length === 0 || b[b.length - 1] !== 0) return a;
+  for (const c of b) if (c !== 0 && c !== 9 && c !== 10 && c !== 13 && c < 32) return a;
+  return b.toString('utf8', 0, Math.min(b.length - 1, COMMAND_CHARS * 4)).split('\0').join(' ');
+}
+
+// A quoted literal inside an argument: '…' or "…" (SQL strings, shell-quoted words).
+const QUOTED = /'[^']*'|"[^"]*"/g;
+
+/**
+ * A command line's shape: quoted literals emptied, then each space-separated word normalised
+ * like a token (digits removed, opaque runs '*'), the whole cut to COMMAND_CHARS. A quoted
+ * literal is data a request brought in (a search term, a comment, a user name in
+ * `sqlite3 … WHERE name = 'bob'`): replicas serving different users, and one service serving
+ * many, see different ones. What stays is the command's shape, which an injection changes
+ * (`… LIKE '%tea' AND 1=1 AND 'a'='a%'` leaves quotes outside any literal).
+ */
+export function normaliseCommand(line: string): string {
+  const out = line.replace(QUOTED, (q) => q[0] + q[0]).split(' ').map(normaliseToken).join(' ');
+  return out.length > COMMAND_CHARS ? out.slice(0, COMMAND_CHARS) : out;
+}
+
+/** The shape of an execve exit's `args=` value, in either layout: base64 argv (chids' strace converter) or sysdig's '.'-joined text. */
+export function commandShape(args: string): string {
+  return normaliseCommand(decodeArgv(args));
+}
+
+/**
+ * sysdig's argv text spanning several tokens is cut after this many bytes (the shape keeps
+ * COMMAND_CHARS anyway). A single token (base64 argv) is kept whole, or it would not decode.
+ */
+const ARGS_BYTES = COMMAND_CHARS * 8;
+
+/**
+ * The params sysdig (and the strace converter) write after execve's `args=`: the argv ends at the
+ * first of them. sysdig joins argv with '.' but keeps the spaces inside an argument
+ * (`args=-c.ping -c 1 host.`), so the value spans tokens; base64 argv is one token.
+ */
+const AFTER_ARGS = ['tid=', 'pid=', 'ptid=', 'cwd=', 'fdlimit=', 'comm=', 'env='];
+
+function startsWithAt(buf: Buffer, p: number, end: number, s: string): boolean {
+  if (p + s.length > end) return false;
+  for (let k = 0; k < s.length; k++) if (buf[p + k] !== s.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * The `args=` value of an execve/execveat exit, spaces inside arguments included (up to the next
+ * param), or undefined when the event has no `args=` token.
+ */
+export function execArgs(ev: SyscallEvent): string | undefined {
+  if (ev.argTokens !== null) {
+    const t = ev.argTokens;
+    let i = t.findIndex((x) => x.startsWith('args='));
+    if (i < 0) return undefined;
+    const first = t[i].slice(5);
+    const parts = [first];
+    while (++i < t.length && !AFTER_ARGS.some((k) => t[i].startsWith(k))) parts.push(t[i]);
+    if (parts.length === 1) return first;
+    const v = parts.join(' ');
+    return v.length > ARGS_BYTES ? v.slice(0, ARGS_BYTES) : v;
+  }
+  const buf = ev.buf;
+  const end = ev.argsEnd;
+  let p = ev.argsStart;
+  let start = -1;
+  let firstEnd = -1;
+  let last = -1;
+  while (p < end) {
+    while (p < end && PY_SPACE[buf[p]] === 1) p++;
+    if (p >= end) break;
+    const s = p;
+    if (start >= 0 && AFTER_ARGS.some((k) => startsWithAt(buf, s, end, k))) break;
+    while (p < end && PY_SPACE[buf[p]] === 0) p++;
+    if (start < 0) {
+      if (startsWithAt(buf, s, p, 'args=')) {
+        start = s + 5;
+        firstEnd = last = p;
+      }
+    } else {
+      last = p;
+      if (last - start >= ARGS_BYTES) break;
+    }
+  }
+  if (start < 0) return undefined;
+  return buf.toString('utf8', start, last === firstEnd ? last : Math.min(last, start + ARGS_BYTES));
+}
