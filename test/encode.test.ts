@@ -202,8 +202,10 @@ test('improved mode reads arguments by name, for the modern syscalls too', async
   for (const [name, args, want] of cases) {
     assert.deepEqual(await argsOf([sys(0, name, args)], false), [want], `${name} ${args}`);
   }
-  // No such parameter: no argument (execve's exit event, an enter event without args).
-  assert.deepEqual(await argsOf([sys(0, 'execve', 'res=0 exe=nc args=-l.', '<'), sys(1, 'clone', '', '>'), sys(2, 'open', '', '>')], false), []);
+  // No such parameter: no argument (an enter event without args).
+  assert.deepEqual(await argsOf([sys(0, 'execve', 'res=0', '<'), sys(1, 'clone', '', '>'), sys(2, 'open', '', '>')], false), []);
+  // execve's exit with its argv: the processed exe and the command's shape (digits are data).
+  assert.deepEqual(await argsOf([sys(0, 'execve', 'res=0 exe=nc args=-l.4444. tid=501(nc)', '<')], false), ['nc -l..']);
   // Other syscalls never carry one.
   assert.deepEqual(await argsOf([sys(0, 'read', 'name=/etc/x path=/y')], false), []);
 });

@@ -7,8 +7,13 @@
  *
  * Improved (default): the modern members of each family are recognised too (openat, newfstatat,
  * clone3, execveat, …), and the value is read by parameter name, so the enter and exit events
- * of a call, and every sysdig/LID-DS layout, give the same path.
+ * of a call, and every sysdig/LID-DS layout, give the same path. An execve/execveat exit that
+ * carries the argv (`args=`) gives `<processed exe> <command shape>` (src/trace/command.ts): a
+ * program the service runs anyway, run with another command line (SQL injected into the query
+ * a web app hands to `sqlite3`), is then an unseen argument; the enter event keeps giving the
+ * processed filename.
  */
+import { commandShape, execArgs } from '../trace/command.js';
 import type { SyscallEvent } from '../trace/event.js';
 import { processPath } from './process-path.js';
 
@@ -79,6 +84,10 @@ function pyDrop(s: string, n: number): string {
 export class ArgReader {
   private cache = new Map<string, string>();
   private static readonly MAX = 50_000;
+  /** Command lines by `exe\0argv`: at most COMMANDS keys of at most COMMAND_KEY chars (a few MB). */
+  private commands = new Map<string, string>();
+  private static readonly COMMANDS = 2_000;
+  private static readonly COMMAND_KEY = 2_048;
 
   constructor(readonly faithful: boolean) {}
 
@@ -107,12 +116,35 @@ export class ArgReader {
           return null;
       }
     } else {
+      if (fam === ArgFamily.Execve) {
+        const argv = execArgs(ev);
+        if (argv !== undefined) return this.command(ev.param('exe') ?? '', argv);
+      }
       raw = ev.param(PARAM_OF[fam]);
       // execveat names its path `pathname` (sysdig/LID-DS: dirfd, pathname, flags).
       if (raw === undefined && fam === ArgFamily.Execve) raw = ev.param('pathname');
     }
     if (raw === undefined) return null;
     return this.process(raw);
+  }
+
+  /**
+   * `<processed exe> <command shape>`, memoised like process(): a service runs the same few
+   * command shapes per request, and shaping is regex work. Keys longer than COMMAND_KEY (a huge
+   * argv) are shaped every time rather than kept.
+   */
+  command(exe: string, argv: string): string {
+    const key = exe + '\0' + argv;
+    const cacheable = key.length <= ArgReader.COMMAND_KEY;
+    let v = cacheable ? this.commands.get(key) : undefined;
+    if (v === undefined) {
+      v = this.process(exe) + ' ' + commandShape(argv);
+      if (cacheable) {
+        if (this.commands.size >= ArgReader.COMMANDS) this.commands.clear();
+        this.commands.set(key, v);
+      }
+    }
+    return v;
   }
 
   process(raw: string): string {

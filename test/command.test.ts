@@ -1,0 +1,117 @@
+/**
+ * Command shapes (src/trace/command.ts) and what the encoder makes of them in improved mode:
+ * the execve family's argument of an exit event is `<processed exe> <command shape>`, so the
+ * same program run with another command structure (SQL injected into the query a web app hands
+ * to sqlite3) is an unseen argument, while other user data in quotes or numbers is not.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { EncodedWindow } from '../src/encode/anomaly.js';
+import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
+import { makeVocabulary } from '../src/encode/vocabulary.js';
+import { DEFAULT_WINDOW_NS } from '../src/encode/windows.js';
+import { COMMAND_CHARS, commandShape, execArgs } from '../src/trace/command.js';
+import { NameTable } from '../src/trace/names.js';
+import { TraceParser } from '../src/trace/parse.js';
+import { bufferSource } from './helpers/file-source.js';
+
+/** argv[1..] as chids' strace converter writes it: each argument NUL-terminated, base64. */
+const b64 = (...a: string[]) => Buffer.from(a.map((x) => x + '\0').join('')).toString('base64');
+const DB = ['-json', '-bail', '/srv/app/data/shop.db'];
+const search = (term: string, limit = 20) => `SELECT id, name, price FROM products WHERE name LIKE '%${term}%' ORDER BY name LIMIT ${limit}`;
+const SHAPE = "-json -bail /srv/app/data/shop.db SELECT id, name, price FROM products WHERE name LIKE '' ORDER BY name LIMIT ";
+// sqlmap's UNION probe, as the benchmark's sqli recordings hold it.
+const INJECTED = "tea%' UNION ALL SELECT CHAR(113,112,118,106,113)||CHAR(77,104,80)||CHAR(113,122,107,122,113),NULL,NULL-- aLLI";
+
+test('the shape of base64 argv: quoted literals emptied, digits gone, the SQL outside quotes kept', () => {
+  assert.equal(commandShape(b64(...DB, search('tea'))), SHAPE);
+  assert.equal(commandShape(b64(...DB, search('Ethiopia yirgacheffe', 5))), SHAPE, 'another search term and limit: the same shape');
+  const injected = commandShape(b64(...DB, search(INJECTED)));
+  assert.notEqual(injected, SHAPE);
+  assert.match(injected, /LIKE '' UNION ALL SELECT CHAR\(,,,,\)\|\|CHAR\(,,\)/);
+  // A long argv is cut: one bounded item, whatever the script.
+  assert.equal(commandShape(b64('-c', 'echo x; '.repeat(200))).length, COMMAND_CHARS);
+  // Not base64 argv: a word that happens to be base64 stays a word.
+  assert.equal(commandShape('abcd'), 'abcd');
+});
+
+test("the shape of sysdig's '.'-joined argv (spaces inside arguments kept)", () => {
+  assert.equal(commandShape('-c.id.'), '-c.id.');
+  assert.equal(commandShape("-c.ping -c 1 'web-2'."), "-c.ping -c  ''.");
+  assert.equal(commandShape("-c.ping -c 3 'db-11'."), "-c.ping -c  ''.", 'other host and count: same shape');
+  assert.equal(commandShape("-c.ping -c 1 'web-2'; cat /etc/shadow."), "-c.ping -c  ''; cat /etc/shadow.");
+});
+
+/** Parses lines and hands each event to `f` (the event is a flyweight: use it inside). */
+function eachEvent(text: string, format: 'lidds' | 'sysdig', f: (ev: Parameters<typeof execArgs>[0]) => void): void {
+  const p = new TraceParser({ file: 't', format, faithful: false, names: new NameTable(), onEvent: f });
+  p.push(Buffer.from(text));
+  p.end();
+}
+
+test('execArgs reads the argv of an execve exit: one base64 token, or sysdig text up to the next param', () => {
+  const got: (string | undefined)[] = [];
+  const lines = [
+    `1700000000000000000 33 301 node 301 execve > filename=/usr/bin/sqlite3`,
+    `1700000000000001000 33 301 sqlite3 301 execve < res=0 exe=sqlite3 args=${b64(...DB, search('tea'))} tid=301(sqlite3) pid=301(sqlite3) comm=sqlite3`,
+  ].join('\n');
+  eachEvent(lines + '\n', 'lidds', (ev) => got.push(execArgs(ev)));
+  assert.deepEqual(got, [undefined, b64(...DB, search('tea'))]);
+  const sysdig = [
+    `7 10:00:00.000000000 0 sh (501) < execve res=0 exe=/bin/sh args=-c.ping -c 1  'web-2'. tid=501(sh) pid=501(sh) ptid=500(node) cwd=/srv env=PATH=/bin`,
+    `8 10:00:00.100000000 0 sh (502) < execve res=0 exe=/bin/sh args=-c.id. cwd=/srv`,
+    `9 10:00:00.200000000 0 sh (503) < execve res=0 exe=/bin/sh args=-c.id.`,
+  ].join('\n');
+  got.length = 0;
+  eachEvent(sysdig + '\n', 'sysdig', (ev) => got.push(execArgs(ev)));
+  assert.deepEqual(got, ["-c.ping -c 1  'web-2'.", '-c.id.', '-c.id.']);
+});
+
+/** An LID-DS `.sc` trace: the web app spawning sqlite3 for each SQL text, one per 100 ms, with reads between. */
+function scTrace(sqls: string[]): string {
+  const out: string[] = [];
+  let t = 1_700_000_000_000_000_000n;
+  let pid = 400;
+  for (const sql of sqls) {
+    pid++;
+    out.push(`${t} 33 300 node 300 read > fd=12 size=4096`, `${(t += 1000n)} 33 300 node 300 read < res=200`);
+    out.push(`${(t += 1000n)} 33 ${pid} node ${pid} execve > filename=/usr/bin/sqlite3`);
+    out.push(`${(t += 1000n)} 33 ${pid} sqlite3 ${pid} execve < res=0 exe=sqlite3 args=${b64(...DB, sql)} tid=${pid}(sqlite3) pid=${pid}(sqlite3)`);
+    out.push(`${(t += 1000n)} 33 ${pid} sqlite3 ${pid} openat < fd=3(<f>/srv/app/data/shop.db) dirfd=-100 name=/srv/app/data/shop.db flags=2`);
+    t += 100_000_000n;
+  }
+  return out.join('\n') + '\n';
+}
+
+async function encodeWith(train: string, test: string, faithful: boolean): Promise<EncodedWindow[]> {
+  const opts = { faithful, windowNs: DEFAULT_WINDOW_NS };
+  const v = await collectTrace(bufferSource('train.sc', train), opts);
+  const vocab = makeVocabulary(v.seenSyscalls, v.seenArgs, Math.max(...v.counts));
+  const windows: EncodedWindow[] = [];
+  await encodeTrace(bufferSource('test.sc', test), vocab, { ...opts, details: true }, (w) => windows.push(w));
+  return windows;
+}
+
+test('improved mode: an injected query is an unseen argument, other search terms and numbers are not', async () => {
+  const train = scTrace([search('tea'), search('mug', 5), search('grinder')]);
+  const normal = await encodeWith(train, scTrace([search('Ethiopia'), search('decaf', 50), search('scale')]), false);
+  assert.equal(normal.length, 1);
+  assert.deepEqual(normal[0].unseenArgs, []);
+  assert.equal(normal[0].av?.[2], 0, 'uai');
+  const attacked = await encodeWith(train, scTrace([search('Ethiopia'), search(INJECTED), search('scale')]), false);
+  assert.equal(attacked.length, 1);
+  const unseen = attacked[0].unseenArgs ?? [];
+  assert.equal(unseen.length, 1);
+  assert.ok(unseen[0].startsWith('sqlite -json -bail /srv/app/data/shop.db SELECT id, name, price FROM products WHERE name LIKE \'\' UNION ALL SELECT CHAR('), unseen[0]);
+  assert.ok((attacked[0].av?.[2] ?? 0) > 0, 'uai rises');
+  // The enter event still gives the processed filename, which training saw.
+  assert.ok(!unseen.includes('/usr/bin/sqlite'));
+});
+
+test('faithful mode is unchanged: the reference reads no command line, so the injection is unseen by it', async () => {
+  const train = scTrace([search('tea'), search('mug', 5)]);
+  const attacked = await encodeWith(train, scTrace([search(INJECTED)]), true);
+  assert.deepEqual(attacked[0].unseenArgs, []);
+  assert.equal(attacked[0].av?.[2], 0);
+});
