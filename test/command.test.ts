@@ -6,14 +6,19 @@
  */
 
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import type { EncodedWindow } from '../src/encode/anomaly.js';
 import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary } from '../src/encode/vocabulary.js';
 import { DEFAULT_WINDOW_NS } from '../src/encode/windows.js';
+import { pathsInDir, readBaselineData } from '../src/engine/baseline-dir.js';
 import { COMMAND_CHARS, commandShape, execArgs } from '../src/trace/command.js';
 import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
+import { assertOk, runCli } from './helpers/cli.js';
 import { bufferSource } from './helpers/file-source.js';
 
 /** argv[1..] as chids' strace converter writes it: each argument NUL-terminated, base64. */
@@ -114,4 +119,37 @@ test('faithful mode is unchanged: the reference reads no command line, so the in
   const attacked = await encodeWith(train, scTrace([search(INJECTED)]), true);
   assert.deepEqual(attacked[0].unseenArgs, []);
   assert.equal(attacked[0].av?.[2], 0);
+});
+
+test('a baseline records that it reads command shapes; one trained before them keeps reading execve by its filename', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'chids-argv-'));
+  try {
+    // Two training recordings (the default detector calibrates one against the other).
+    mkdirSync(path.join(dir, 'train'));
+    for (const [i, terms] of [['tea', 'mug'], ['grinder', 'scale']].entries()) writeFileSync(path.join(dir, 'train', `r${i}.sc`), scTrace(terms.map((t) => search(t))));
+    const od = path.join(dir, 'm');
+    assertOk(await runCli(['baseline', '--td', path.join(dir, 'train'), '--od', od, '-q']));
+    const manifestFile = path.join(od, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    assert.equal(manifest.encoding.exec_commands, true);
+    const seen: string[] = JSON.parse(readFileSync(path.join(od, 'seen_args.json'), 'utf8'));
+    assert.ok(seen.includes(`sqlite ${SHAPE}`), 'the command shape is in the vocabulary');
+
+    const unseenWith = async () => {
+      const { vocab } = await readBaselineData(pathsInDir(od));
+      const out: string[] = [];
+      await encodeTrace(bufferSource('t.sc', scTrace([search(INJECTED)])), vocab, { faithful: false, windowNs: DEFAULT_WINDOW_NS, details: true }, (w) => out.push(...(w.unseenArgs ?? [])));
+      return out;
+    };
+    assert.equal((await unseenWith()).length, 1);
+    // The same baseline as an older chids wrote it (no exec_commands, no command in seen_args):
+    // reading the commands against it would make every spawned program unseen.
+    delete manifest.encoding.exec_commands;
+    manifest.counts.seen_args = seen.filter((a) => !a.startsWith('sqlite ')).length;
+    writeFileSync(manifestFile, JSON.stringify(manifest));
+    writeFileSync(path.join(od, 'seen_args.json'), JSON.stringify(seen.filter((a) => !a.startsWith('sqlite '))));
+    assert.deepEqual(await unseenWith(), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

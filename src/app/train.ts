@@ -167,6 +167,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
         beta_fold_increase: BETA_FOLD_INCREASE,
         path_length: PATH_LENGTH,
         arg_syscalls: argSyscalls(opts.faithful),
+        exec_commands: !opts.faithful,
       },
       counts: {
         recordings: perTrace.length,

@@ -102,7 +102,7 @@ class Slots {
 export class WindowEncoder {
   readonly clock: WindowClock;
   private readonly s = new Slots();
-  private readonly args: ArgReader;
+  private args: ArgReader;
   private readonly usn: number;
   private readonly uan: number;
   private serial = 0;
@@ -126,7 +126,7 @@ export class WindowEncoder {
     private readonly onWindow: (w: EncodedWindow) => void,
   ) {
     this.clock = new WindowClock(opts.windowNs, opts.faithful, opts.file, opts.maxEmptyWindows);
-    this.args = new ArgReader(opts.faithful);
+    this.args = new ArgReader(opts.faithful, vocab.execCommands !== false);
     this.usn = names.intern(USN);
     this.uan = names.intern(UAN);
     this.s.ensure(Math.max(this.usn, this.uan));
@@ -156,6 +156,7 @@ export class WindowEncoder {
     if (vocab === this.vocab) return;
     this.vocab = vocab;
     this.s.seen.fill(0);
+    if (this.args.commands !== (vocab.execCommands !== false)) this.args = new ArgReader(this.opts.faithful, vocab.execCommands !== false);
   }
 
   /** Closes the last window. */

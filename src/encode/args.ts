@@ -85,11 +85,15 @@ export class ArgReader {
   private cache = new Map<string, string>();
   private static readonly MAX = 50_000;
   /** Command lines by `exe\0argv`: at most COMMANDS keys of at most COMMAND_KEY chars (a few MB). */
-  private commands = new Map<string, string>();
+  private shapes = new Map<string, string>();
   private static readonly COMMANDS = 2_000;
   private static readonly COMMAND_KEY = 2_048;
 
-  constructor(readonly faithful: boolean) {}
+  /** `commands`: improved mode reads an execve exit's command shape (false for a baseline trained before it; see Vocabulary.execCommands). */
+  constructor(
+    readonly faithful: boolean,
+    readonly commands = true,
+  ) {}
 
   /** The processed argument of an event of family `fam`, or null when it has none. */
   read(ev: SyscallEvent, fam: ArgFamily): string | null {
@@ -116,7 +120,7 @@ export class ArgReader {
           return null;
       }
     } else {
-      if (fam === ArgFamily.Execve) {
+      if (fam === ArgFamily.Execve && this.commands) {
         const argv = execArgs(ev);
         if (argv !== undefined) return this.command(ev.param('exe') ?? '', argv);
       }
@@ -136,12 +140,12 @@ export class ArgReader {
   command(exe: string, argv: string): string {
     const key = exe + '\0' + argv;
     const cacheable = key.length <= ArgReader.COMMAND_KEY;
-    let v = cacheable ? this.commands.get(key) : undefined;
+    let v = cacheable ? this.shapes.get(key) : undefined;
     if (v === undefined) {
       v = this.process(exe) + ' ' + commandShape(argv);
       if (cacheable) {
-        if (this.commands.size >= ArgReader.COMMANDS) this.commands.clear();
-        this.commands.set(key, v);
+        if (this.shapes.size >= ArgReader.COMMANDS) this.shapes.clear();
+        this.shapes.set(key, v);
       }
     }
     return v;

@@ -7,6 +7,12 @@ export interface Vocabulary {
   readonly seenArgs: ReadonlySet<string>;
   /** Largest number of events in any training window. */
   readonly maxFreq: number;
+  /**
+   * False for a baseline trained before execve's command shape was an argument (improved mode):
+   * its seenArgs hold no command, so against it every spawned command would be unseen; the
+   * encoder then reads execve by its filename only, as that baseline did. Absent: true.
+   */
+  readonly execCommands?: boolean;
 }
 
 export function makeVocabulary(seenSyscalls: Iterable<string>, seenArgs: Iterable<string>, maxFreq: number): Vocabulary {

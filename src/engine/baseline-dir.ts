@@ -175,7 +175,10 @@ export async function readBaselineData(paths: ArtifactPaths): Promise<BaselineDa
     if (c.seen_args !== sa.length) throw new InputError(paths.seenArgs, `holds ${sa.length} arguments but the manifest says ${c.seen_args}: the baseline directory is inconsistent`);
     if (c.max_freq !== mf) throw new InputError(paths.maxFreq, `is ${mf} but the manifest says ${c.max_freq}: the baseline directory is inconsistent`);
   }
-  return { manifest, vocab: makeVocabulary(ss, sa, mf), thresholds: tl };
+  const vocab = makeVocabulary(ss, sa, mf);
+  // A baseline from before command shapes were arguments has none in seen_args: read execve as it did.
+  if (manifest && !manifest.encoding.faithful && manifest.encoding.exec_commands !== true) return { manifest, vocab: { ...vocab, execCommands: false }, thresholds: tl };
+  return { manifest, vocab, thresholds: tl };
 }
 
 export interface BaselineWrite {

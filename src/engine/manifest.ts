@@ -54,6 +54,8 @@ export const ManifestSchema = z
       beta_fold_increase: z.number(),
       path_length: z.number().int(),
       arg_syscalls: z.array(z.string()),
+      /** Improved mode: execve exits give `<exe> <command shape>` as their argument. Absent in baselines made before (read without it). */
+      exec_commands: z.boolean().optional(),
     }),
     counts: z.object({
       recordings: z.number().int().nonnegative(),
