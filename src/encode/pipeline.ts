@@ -2,13 +2,17 @@
  * Source → parser → encoder, for one trace: the glue every command uses. It reads the trace
  * once, as a stream, and reports the windows as they close.
  */
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { InputError } from '../util/errors.js';
 import { NameTable } from '../trace/names.js';
 import { TraceParser, type ParseStats, type TraceFormat } from '../trace/parse.js';
 import type { SyscallEvent } from '../trace/event.js';
 import { TrainingCollector, WindowEncoder, type EncodedWindow, type ItemSegments } from './anomaly.js';
 import type { Vocabulary } from './vocabulary.js';
+
+// node:crypto costs ~6 ms to load, and only training hashes its inputs: `encode` never does.
+const createHash = (algorithm: string) => (createRequire(import.meta.url)('node:crypto') as typeof Crypto).createHash(algorithm);
 
 /** What the pipeline needs of a source (src/trace/sources/readers.ts provides it). */
 export interface ChunkSource {
