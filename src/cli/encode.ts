@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
-import { artifactPaths, windowLength, maxEmptyWindowsOption, type ArtifactFlags } from './common.js';
+import { windowLength, maxEmptyWindowsOption } from './common.js';
+import type { EncodeFlags } from './encode-action.js';
 
-interface Flags extends ArtifactFlags {
-  faithful?: boolean;
-  window?: number;
-  maxEmptyWindows: number;
-  quiet?: boolean;
-}
-
-export function register(program: Command): void {
+/**
+ * Defines `chids encode`; `action` (./encode-action.ts) runs it. The whole program loads that
+ * module when the command runs; the program holding only this command (./main-encode.ts)
+ * imports it up front, since it always runs it.
+ */
+export function register(program: Command, action: (files: string[], flags: EncodeFlags) => Promise<void>): void {
   program
     .command('encode')
     .description('print the anomaly vector of every window of the given traces, one JSON line each (no model needed)')
@@ -32,40 +31,5 @@ Examples:
   $ chids encode --od models/web recordings/test/normal/*.zip
   $ chids encode --od models/ref --faithful test_attack.txt | jq -c .av`,
     )
-    .action(async (files: string[], flags: Flags) => {
-      const { encodeFiles } = await import('../app/encode.js');
-      const { Progress } = await import('../report/progress.js');
-      const { windowLines } = await import('../report/json.js');
-      const line = windowLines();
-      const progress = new Progress({ quiet: flags.quiet });
-      const out: string[] = [];
-      let pending = 0;
-      const flush = () => {
-        if (out.length) {
-          process.stdout.write(out.join(''));
-          out.length = 0;
-          pending = 0;
-        }
-      };
-      try {
-        await encodeFiles(
-          {
-            files,
-            artifacts: artifactPaths(flags, false),
-            faithful: flags.faithful ? true : undefined,
-            windowNs: flags.window,
-            maxEmptyWindows: flags.maxEmptyWindows,
-            hooks: progress,
-          },
-          (w) => {
-            out.push(line(w));
-            if (++pending >= 512) flush();
-          },
-        );
-        flush();
-      } finally {
-        flush();
-        progress.stop();
-      }
-    });
+    .action(action);
 }
