@@ -64,9 +64,12 @@ export function fromWire(w: WireError): Error {
   return e;
 }
 
-/** A worker running evaluate-worker next to this module: .js in dist/ (tsc or the bundle), .ts under tsx. */
+/** A worker running evaluate-worker next to this module: .js in dist/ (tsc), .mjs in the bundle (dist/bin), .ts under tsx. */
 function startWorker(config: WorkerConfig): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./evaluate-worker.js', import.meta.url), { workerData: config });
+  if (!import.meta.url.endsWith('.ts')) {
+    const ext = import.meta.url.endsWith('.mjs') ? '.mjs' : '.js';
+    return new Worker(new URL(`./evaluate-worker${ext}`, import.meta.url), { workerData: config });
+  }
   // Under tsx (tests, `npm run chids`): Node 20 does not run the parent's `--import tsx` in a
   // worker, so the worker registers tsx's loader itself before importing the TypeScript module.
   const tsx = import.meta.resolve('tsx/esm/api');
