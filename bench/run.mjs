@@ -155,7 +155,7 @@ for (const events of sizes) {
 // writes the baseline directory.
 const trainEvents = 200_000;
 const trainTrace = path.join(dataDir, `lidds-${trainEvents}-10k-windows.sc`);
-generate(trainTrace, trainEvents, 2500);
+if (process.env.BENCH_TRAIN !== '0') generate(trainTrace, trainEvents, 2500);
 result.training = [];
 for (const mode of process.env.BENCH_TRAIN === '0' ? [] : [[], ['--faithful']]) {
   const od = path.join(dataDir, 'train-od');
