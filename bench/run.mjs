@@ -248,15 +248,19 @@ result.load_average_after = os.loadavg().map((x) => Number(x.toFixed(1)));
 const f = (x, d = 3) => Number(x).toFixed(d);
 console.log(`machine: ${result.machine}`);
 console.log(`load average before ${result.load_average_before.join(' ')}, after ${result.load_average_after.join(' ')}; medians of ${runs} paired runs (whole processes)\n`);
-console.log('| trace | command | CPU s (min–max) | wall s | newline scan CPU s | scan/command (CPU) | peak RSS |');
-console.log('|---|---|---|---|---|---|---|');
+if (result.encode.length > 0) {
+  console.log('| trace | command | CPU s (min–max) | wall s | newline scan CPU s | scan/command (CPU) | peak RSS |');
+  console.log('|---|---|---|---|---|---|---|');
+}
 for (const { events, bytes, cases } of result.encode) {
   for (const c of cases) {
     console.log(`| ${(events / 1e6).toFixed(0)} M events, ${(bytes / 1e6).toFixed(0)} MB | ${c.label} | ${f(c.cpu_s, 2)} (${f(c.cpu_min_s, 2)}–${f(c.cpu_max_s, 2)}) | ${f(c.wall_s, 2)} | ${f(c.floor_cpu_s, 2)} | ${f(c.ratio, 2)} | ${c.peak_rss_mb} MB |`);
   }
 }
-console.log(`\n| training trace | command | encode CPU s | baseline CPU s (min–max) | baseline / encode (CPU) | peak RSS |`);
-console.log('|---|---|---|---|---|---|');
+if (result.training.length > 0) {
+  console.log(`\n| training trace | command | encode CPU s | baseline CPU s (min–max) | baseline / encode (CPU) | peak RSS |`);
+  console.log('|---|---|---|---|---|---|');
+}
 for (const t of result.training) {
   console.log(`| ${(t.events / 1e3).toFixed(0)} k events, ${t.windows} windows | ${t.label} | ${f(t.floor_cpu_s, 2)} | ${f(t.cpu_s, 2)} (${f(t.cpu_min_s, 2)}–${f(t.cpu_max_s, 2)}) | ${f(t.cost_vs_encode, 2)}× | ${t.peak_rss_mb} MB |`);
 }
