@@ -3,7 +3,7 @@
  * three web replicas recorded by the attack lab, one replica attacked per attack group.
  *
  *     sudo npm run bench:replicas -- [--cache DIR] [--set web-45s] [--normal 8] [--attack 12]
- *         [--seconds 45] [--normal-seed 500] [--attack-seed 600] [--similarities counted,covered,…]
+ *         [--seconds 45] [--normal-seed 500] [--attack-seed 600] [--similarities counted,programs,covered,…]
  *         [--record-only | --evaluate-only]
  *
  * 1. Records what is missing into the cache (default $CHIDS_BENCH_CACHE/replicas, else
@@ -13,7 +13,7 @@
  *    or not at all, so a rerun records only the missing ones. The first set (`--set web
  *    --seconds 22 --normal 10 --attack 18 --normal-seed 400 --attack-seed 300`) was too short:
  *    a 22 s recording holds one whole 10 s window, and sqlmap had not reached the victim in it.
- * 2. Scores every group once per similarity (counted, covered, nearest, mean) with 10 s windows, and picks the
+ * 2. Scores every group once per similarity (counted, programs, covered, nearest, mean) with 10 s windows, and picks the
  *    threshold by a rule that sees attack-free groups only: the first half of the attack-free
  *    groups calibrates (θ = the highest score any of their replicas reached, rounded up to the
  *    next 0.05, so none of them would alarm); the other half and every attack group are the
@@ -38,7 +38,7 @@ const { values: a } = parseArgs({
     set: { type: 'string' },
     'normal-seed': { type: 'string', default: '500' },
     'attack-seed': { type: 'string', default: '600' },
-    similarities: { type: 'string', default: 'counted,covered,nearest,mean' },
+    similarities: { type: 'string', default: 'counted,programs,covered,nearest,mean' },
     'record-only': { type: 'boolean', default: false },
     'evaluate-only': { type: 'boolean', default: false },
   },

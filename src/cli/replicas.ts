@@ -5,7 +5,7 @@ import { nonNegativeNumber, windowLength } from './common.js';
 interface Flags {
   window?: number;
   threshold?: number;
-  similarity?: 'counted' | 'covered' | 'mean' | 'nearest';
+  similarity?: 'counted' | 'covered' | 'mean' | 'nearest' | 'programs';
   alignStarts?: boolean;
   dataset?: string;
   json?: boolean;
@@ -25,6 +25,7 @@ export function register(program: Command): void {
         "a replica's similarity to its siblings per aspect: covered, plus items done significantly more often than its nearest sibling, scaled by volume (counted, the default); the share of its items its nearest sibling showed within a window (covered); Jaccard with the nearest sibling; or the mean Jaccard over all (ReplicaWatcher's)",
       ).choices([
         'counted',
+        'programs',
         'covered',
         'nearest',
         'mean',

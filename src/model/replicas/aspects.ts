@@ -39,6 +39,21 @@ const A = Object.fromEntries(ASPECTS.map((a, i) => [a, i])) as Record<Aspect, nu
 /** Distinct items kept per aspect and window; beyond it items are counted, not kept. */
 export const DEFAULT_SET_CAP = 2000;
 
+/**
+ * Aspects whose items are also kept per program (the process name) when a window's sets are
+ * made for the `programs` similarity: every aspect but the three that name programs themselves
+ * (per program, `processes` would be the program's own name and `commands`, `executables` the
+ * few it started: one new one in two is half of them).
+ */
+export const PROGRAM_ASPECTS: readonly boolean[] = ASPECTS.map((a) => a !== 'processes' && a !== 'commands' && a !== 'executables');
+
+/**
+ * Programs (distinct process names) per window whose items are kept per program. A web replica
+ * runs a few dozen; events of programs beyond it stay in the sets but are attributed to none
+ * (counted in `programsCut`), so a replica spawning thousands of names cannot grow memory.
+ */
+export const PROGRAM_CAP = 64;
+
 /** Coarse syscall categories: a replica that suddenly uses a new kind of call stands out even when the exact call varies. */
 const CATEGORY_LISTS: Record<string, readonly string[]> = {
   file: ['open', 'openat', 'openat2', 'creat', 'close', 'read', 'pread', 'pread64', 'readv', 'preadv', 'write', 'pwrite', 'pwrite64', 'writev', 'pwritev', 'lseek', 'llseek', 'stat', 'lstat', 'fstat', 'newfstatat', 'fstatat', 'statx', 'access', 'faccessat', 'faccessat2', 'readlink', 'readlinkat', 'getdents', 'getdents64', 'sendfile', 'fcntl', 'ioctl', 'fsync', 'fdatasync', 'truncate', 'ftruncate', 'dup', 'dup2', 'dup3', 'pipe', 'pipe2', 'splice', 'flock'],
@@ -151,22 +166,45 @@ export class AspectSets {
   readonly counts: Map<string, number>[] = ASPECTS.map(() => new Map<string, number>());
   readonly cut = new Array<number>(ASPECT_COUNT).fill(0);
   events = 0;
+  /**
+   * With `byProgram`: per program (process name, digits removed), its items of each aspect in
+   * PROGRAM_ASPECTS (a subset of the kept items, so capped with them), for the `programs`
+   * similarity; null otherwise (the other similarities do not need it).
+   */
+  readonly programs: Map<string, Set<string>[]> | null;
+  /** Events of programs beyond PROGRAM_CAP (in the sets, attributed to no program). */
+  programsCut = 0;
+  private program: Set<string>[] | null = null;
 
-  constructor(readonly cap: number = DEFAULT_SET_CAP) {}
+  constructor(
+    readonly cap: number = DEFAULT_SET_CAP,
+    opts: { byProgram?: boolean } = {},
+  ) {
+    this.programs = opts.byProgram ? new Map() : null;
+  }
+
+  /** The program the next items come from (with `byProgram`; ignored otherwise). */
+  setProgram(name: string): void {
+    if (this.programs === null) return;
+    let p = this.programs.get(name);
+    if (p === undefined && this.programs.size < PROGRAM_CAP) this.programs.set(name, (p = ASPECTS.map(() => new Set<string>())));
+    if (p === undefined) this.programsCut++;
+    this.program = p ?? null;
+  }
 
   add(aspect: number, item: string): void {
     if (item === '') return;
     const s = this.sets[aspect];
     const c = this.counts[aspect];
-    if (s.has(item)) {
-      c.set(item, (c.get(item) as number) + 1);
+    if (s.has(item)) c.set(item, (c.get(item) as number) + 1);
+    else if (s.size >= this.cap) {
+      this.cut[aspect]++;
       return;
-    }
-    if (s.size >= this.cap) this.cut[aspect]++;
-    else {
+    } else {
       s.add(item);
       c.set(item, 1);
     }
+    if (this.program !== null && PROGRAM_ASPECTS[aspect]) this.program[aspect].add(item);
   }
 
   get empty(): boolean {
@@ -181,9 +219,11 @@ export class AspectSets {
  */
 export function addEvent(into: AspectSets, ev: SyscallEvent, syscall: string): void {
   into.events++;
+  const proc = stripDigits(ev.proc());
+  into.setProgram(proc);
   into.add(A.syscalls, syscall);
   into.add(A.categories, syscallCategory(syscall));
-  into.add(A.processes, stripDigits(ev.proc()));
+  into.add(A.processes, proc);
   const args = ev.argsText();
   if (args === '') return;
   // Arguments: each key=value token without digits; tokens that are only a number (or a bare

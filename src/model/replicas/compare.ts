@@ -15,7 +15,7 @@
  * edges, and the partial windows at both ends hold too little activity to compare).
  */
 import type { SyscallEvent } from '../../trace/event.js';
-import { ASPECT_COUNT, ASPECTS, type Aspect, AspectSets, addEvent, DEFAULT_SET_CAP } from './aspects.js';
+import { ASPECT_COUNT, ASPECTS, type Aspect, AspectSets, addEvent, DEFAULT_SET_CAP, PROGRAM_ASPECTS } from './aspects.js';
 
 const EMPTY: ReadonlySet<string> = new Set<string>();
 
@@ -50,13 +50,33 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
  *   counts do. Per aspect, the dissimilarity is the larger of the `covered` one and the share
  *   of the replica's item occurrences that are a significant excess over its nearest sibling
  *   (see {@link excessDissimilarities}). Like `covered`, it waits for window k + 1.
+ * - `programs`: `counted`, with shares also taken per program. `covered` divides what no sibling
+ *   showed by all the replica's items, nginx's, the app's, its children's and Redis's together: in
+ *   a busy replica a quiet program doing something new (Redis told to write its snapshot into
+ *   /root/.ssh: two new directories, some twenty new file operations) is a few per cent of the
+ *   whole. Per aspect (PROGRAM_ASPECTS), the dissimilarity is also the largest share of one
+ *   program's own items that the nearest sibling did not show, by any of its programs, in the
+ *   window or the one before or after (see {@link programDissimilarities}). What counts as new is
+ *   `covered`'s, only the denominator changes: an item one program of this replica shows and
+ *   another program of the sibling shows (a child named after its parent until it execs, a path
+ *   reached through the shell in one replica and directly in another) is not new.
  */
-export type Similarity = 'mean' | 'nearest' | 'covered' | 'counted';
-export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest', 'covered', 'counted'];
+export type Similarity = 'mean' | 'nearest' | 'covered' | 'counted' | 'programs';
+export const SIMILARITIES: readonly Similarity[] = ['mean', 'nearest', 'covered', 'counted', 'programs'];
 
 /** Similarities that also look at the window after the one compared (so wait for it to close). */
 export function looksAhead(s: Similarity): boolean {
-  return s === 'covered' || s === 'counted';
+  return s === 'covered' || s === 'counted' || s === 'programs';
+}
+
+/** Similarities that weigh counts (`counted` and the one built on it). */
+function countsToo(s: Similarity): boolean {
+  return s === 'counted' || s === 'programs';
+}
+
+/** Does this similarity need the windows' sets kept per program (AspectSets `byProgram`)? */
+export function needsPrograms(s: Similarity): boolean {
+  return s === 'programs';
 }
 
 /**
@@ -156,6 +176,63 @@ export function coveredDissimilarities(sets: readonly ReadonlySet<string>[], aro
   return out;
 }
 
+/** The program whose items were most often new, in one window and aspect. */
+export interface ProgramShare {
+  program: string;
+  /** Its items the nearest sibling did not show. */
+  unexplained: number;
+  /** Its items in the window. */
+  items: number;
+}
+
+/**
+ * `programs`' per-program part, for one aspect: per replica, the largest share of one of its
+ * programs' items that a sibling did not show (any program of it, in the same window or the one
+ * before or after), against the sibling that leaves the smallest such share; 0 for a replica
+ * with no items or no per-program sets. `top` is that program, with its counts.
+ */
+export function programDissimilarities(
+  sets: readonly ReadonlySet<string>[],
+  programs: readonly (ReadonlyMap<string, ReadonlySet<string>> | null)[],
+  around: readonly AroundSets[],
+): { dissimilarity: number[]; top: (ProgramShare | null)[] } {
+  const n = sets.length;
+  const dissimilarity = new Array<number>(n).fill(0);
+  const top = new Array<ProgramShare | null>(n).fill(null);
+  if (n < 2) return { dissimilarity, top };
+  for (let i = 0; i < n; i++) {
+    const mine = programs[i];
+    if (sets[i].size === 0 || mine === null || mine.size === 0) continue;
+    let best = Infinity;
+    let bestTop: ProgramShare | null = null;
+    for (let j = 0; j < n && best > 0; j++) {
+      if (j === i) continue;
+      const unexplained = new Set<string>();
+      for (const x of sets[i]) if (!sets[j].has(x) && !around[j].before.has(x) && !around[j].after.has(x)) unexplained.add(x);
+      let worst = 0;
+      let worstTop: ProgramShare | null = null;
+      if (unexplained.size > 0) {
+        for (const [program, items] of mine) {
+          if (items.size === 0) continue;
+          let u = 0;
+          for (const x of items) if (unexplained.has(x)) u++;
+          if (u / items.size > worst) {
+            worst = u / items.size;
+            worstTop = { program, unexplained: u, items: items.size };
+          }
+        }
+      }
+      if (worst < best) {
+        best = worst;
+        bestTop = worstTop;
+      }
+    }
+    dissimilarity[i] = best;
+    top[i] = bestTop;
+  }
+  return { dissimilarity, top };
+}
+
 /** Dissimilarity of each replica's set with the others' (one aspect): 1 − mean (or nearest) Jaccard, 0 for an empty set. */
 export function dissimilarities(sets: readonly ReadonlySet<string>[], similarity: Similarity = 'mean'): number[] {
   const n = sets.length;
@@ -190,6 +267,8 @@ export interface WindowComparison {
   scores: number[];
   /** `counted`: per replica and aspect, the items done significantly more often than the nearest sibling explains. */
   excess?: { item: string; count: number; expected: number }[][][];
+  /** `programs`: per replica and aspect, the program with the largest share of new items (null: none). */
+  programs?: (ProgramShare | null)[][];
 }
 
 /** Compares the replicas' sets of one window. */
@@ -200,7 +279,8 @@ export function compareWindow(
 ): WindowComparison {
   const n = replicas.length;
   const dissimilarity = Array.from({ length: n }, () => new Array<number>(ASPECT_COUNT).fill(0));
-  const excess = similarity === 'counted' ? replicas.map(() => new Array<{ item: string; count: number; expected: number }[]>(ASPECT_COUNT)) : undefined;
+  const excess = countsToo(similarity) ? replicas.map(() => new Array<{ item: string; count: number; expected: number }[]>(ASPECT_COUNT)) : undefined;
+  const byProgram = needsPrograms(similarity) ? replicas.map(() => new Array<ProgramShare | null>(ASPECT_COUNT).fill(null)) : undefined;
   for (let a = 0; a < ASPECT_COUNT; a++) {
     const cur = replicas.map((r) => r.sets[a]);
     const d = looksAhead(similarity)
@@ -220,9 +300,20 @@ export function compareWindow(
         excess[i][a] = e.items[i];
       }
     }
+    if (byProgram && PROGRAM_ASPECTS[a]) {
+      const p = programDissimilarities(
+        cur,
+        replicas.map((r) => (r.programs === null ? null : new Map([...r.programs].map(([name, s]) => [name, s[a]])))),
+        cur.map((_, i) => ({ before: around?.[i]?.before.sets[a] ?? EMPTY, after: around?.[i]?.after.sets[a] ?? EMPTY })),
+      );
+      for (let i = 0; i < n; i++) {
+        byProgram[i][a] = p.top[i];
+        if (p.dissimilarity[i] > d[i]) d[i] = p.dissimilarity[i];
+      }
+    }
     for (let i = 0; i < n; i++) dissimilarity[i][a] = d[i];
   }
-  return { dissimilarity, scores: dissimilarity.map(norm), excess };
+  return { dissimilarity, scores: dissimilarity.map(norm), excess, programs: byProgram };
 }
 
 const NO_COUNTS: CountedWindow = { counts: new Map(), events: 0 };
@@ -241,6 +332,12 @@ export interface AspectDriver {
    * count, from the window where the surplus was largest.
    */
   more_here?: { item: string; count: number; expected: number }[];
+  /**
+   * `programs`: the program with the largest share of new items, from the window where that share
+   * was largest (the program whose activity made the aspect differ when the replica's share
+   * alone was small).
+   */
+  by_program?: ProgramShare;
 }
 
 /** Items listed per aspect in a driver. */
@@ -252,10 +349,20 @@ class DriverSet {
   readonly total = new Array<number>(ASPECT_COUNT).fill(0);
   readonly more = new Map<number, { item: string; count: number; expected: number }[]>();
   private readonly moreSurplus = new Array<number>(ASPECT_COUNT).fill(0);
+  readonly byProgram = new Array<ProgramShare | null>(ASPECT_COUNT).fill(null);
 
-  add(i: number, sets: readonly AspectSets[], d: readonly number[], excess?: readonly { item: string; count: number; expected: number }[][]): void {
+  add(
+    i: number,
+    sets: readonly AspectSets[],
+    d: readonly number[],
+    excess?: readonly { item: string; count: number; expected: number }[][],
+    programs?: readonly (ProgramShare | null)[],
+  ): void {
     for (let a = 0; a < ASPECT_COUNT; a++) {
       if (d[a] > this.maxD[a]) this.maxD[a] = d[a];
+      const p = programs?.[a];
+      const had = this.byProgram[a];
+      if (p && p.unexplained > 0 && (had === null || p.unexplained / p.items > had.unexplained / had.items)) this.byProgram[a] = p;
       const ex = excess?.[a];
       if (ex && ex.length > 0) {
         let surplus = 0;
@@ -281,7 +388,15 @@ class DriverSet {
     for (let a = 0; a < ASPECT_COUNT; a++) {
       if (this.maxD[a] === 0) continue;
       const more = this.more.get(a);
-      out.push({ aspect: ASPECTS[a], max_dissimilarity: this.maxD[a], only_here: [...this.items[a]].sort(), only_here_total: this.total[a], ...(more ? { more_here: more } : {}) });
+      const prog = this.byProgram[a];
+      out.push({
+        aspect: ASPECTS[a],
+        max_dissimilarity: this.maxD[a],
+        only_here: [...this.items[a]].sort(),
+        only_here_total: this.total[a],
+        ...(more ? { more_here: more } : {}),
+        ...(prog ? { by_program: prog } : {}),
+      });
     }
     return out.sort((x, y) => y.max_dissimilarity - x.max_dissimilarity || x.aspect.localeCompare(y.aspect));
   }
@@ -434,7 +549,7 @@ export class ReplicaComparison {
       st.close();
       st.currentIndex = k;
       if (st.first < 0) st.first = k;
-      st.current = new AspectSets(this.cap);
+      st.current = new AspectSets(this.cap, { byProgram: needsPrograms(this.opts.similarity ?? 'mean') });
     }
     addEvent(st.current as AspectSets, ev, syscall);
   }
@@ -486,17 +601,17 @@ export class ReplicaComparison {
 
   private compare(k: number, sets: AspectSets[]): void {
     this.compared++;
-    const { dissimilarity, scores, excess } = compareWindow(sets, this.opts.similarity, this.around);
+    const { dissimilarity, scores, excess, programs } = compareWindow(sets, this.opts.similarity, this.around);
     for (let i = 0; i < this.count; i++) {
       if (scores[i] > this.best[i].score) {
         const d = new DriverSet();
-        d.add(i, sets, dissimilarity[i], excess?.[i]);
+        d.add(i, sets, dissimilarity[i], excess?.[i], programs?.[i]);
         this.best[i] = { score: scores[i], drivers: d };
       }
       if (scores[i] > this.opts.threshold) {
         this.alarmCount[i]++;
         if (this.firstAlarm[i] === null) this.firstAlarm[i] = k;
-        this.alarms[i].add(i, sets, dissimilarity[i], excess?.[i]);
+        this.alarms[i].add(i, sets, dissimilarity[i], excess?.[i], programs?.[i]);
       }
     }
     this.opts.onWindow?.({ start_ns: this.startNs(k), scores, events: sets.map((s) => s.events) });
