@@ -41,11 +41,17 @@ export const DEFAULT_SET_CAP = 2000;
 
 /**
  * Aspects whose items are also kept per program (the process name) when a window's sets are
- * made for the `programs` similarity: every aspect but the three that name programs themselves
- * (per program, `processes` would be the program's own name and `commands`, `executables` the
- * few it started: one new one in two is half of them).
+ * made for the `programs` similarity: the coarse ones, which say what kind of thing a program
+ * does (which calls, where in the file system: three directory levels) and carry no request
+ * data. File names, file operations, arguments and working directories name the files a request
+ * touched: replicas serving different requests (or holding different uploads) differ in them,
+ * and divided by a small program's few items that difference is large (on the replica
+ * benchmark, `find` listing the upload directories of users only one replica had: 25 of its 74
+ * file operations; nginx serving robots.txt, which its siblings had not been asked for within a
+ * window: 3 of its 13). The aspects that name programs (processes, commands, executables) are
+ * left out too: per program they would be its own name and the few it started.
  */
-export const PROGRAM_ASPECTS: readonly boolean[] = ASPECTS.map((a) => a !== 'processes' && a !== 'commands' && a !== 'executables');
+export const PROGRAM_ASPECTS: readonly boolean[] = ASPECTS.map((a) => a === 'syscalls' || a === 'categories' || a === 'directories');
 
 /**
  * Programs (distinct process names) per window whose items are kept per program. A web replica
