@@ -29,7 +29,7 @@ interface Flags extends ArtifactFlags {
   replicas?: boolean;
   replicaWindow?: number;
   replicaThreshold?: number;
-  replicaSimilarity?: 'counted' | 'programs' | 'covered' | 'nearest' | 'mean';
+  replicaSimilarity?: 'programs' | 'counted' | 'covered' | 'nearest' | 'mean';
   nats?: string;
   node?: string;
   spool?: string;
@@ -71,7 +71,7 @@ export function register(program: Command): void {
     .option('--replicas', 'also (without a baseline: only) compare the watched containers of one image window by window, training-less: a container unlike its siblings raises a "Replica deviation" alert')
     .addOption(new Option('--replica-window <length>', '--replicas: window length, aligned on absolute time (default 10s)').argParser(windowLength))
     .option('--replica-threshold <x>', '--replicas: score above which a replica deviates (default 0.15)', positiveNumber('--replica-threshold'))
-    .addOption(new Option('--replica-similarity <how>', '--replicas: counted (default), programs, covered, nearest or mean (see chids replicas --help)').choices(['counted', 'programs', 'covered', 'nearest', 'mean']))
+    .addOption(new Option('--replica-similarity <how>', '--replicas: programs (default), counted, covered, nearest or mean (see chids replicas --help)').choices(['programs', 'counted', 'covered', 'nearest', 'mean']))
     .option('--nats <url>', 'also publish every window and alert to NATS JetStream (nats://HOST:PORT, comma-separated for a cluster); see `chids fleet`')
     .option('--node <name>', 'with --nats: this node\'s name in subjects and messages (default: the host name)')
     .option('--spool <dir>', 'with --nats: keep messages on disk while the broker is away, replayed in order when it is back')

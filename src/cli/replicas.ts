@@ -22,10 +22,10 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--similarity <how>',
-        "a replica's similarity to its siblings per aspect: covered, plus items done significantly more often than its nearest sibling, scaled by volume (counted, the default); the share of its items its nearest sibling showed within a window (covered); Jaccard with the nearest sibling; or the mean Jaccard over all (ReplicaWatcher's)",
+        "a replica's similarity to its siblings per aspect: counted, with the share of each program's own syscalls, categories and directories its nearest sibling did not show (programs, the default); covered, plus items done significantly more often than its nearest sibling, scaled by volume (counted); the share of its items its nearest sibling showed within a window (covered); Jaccard with the nearest sibling; or the mean Jaccard over all (ReplicaWatcher's)",
       ).choices([
-        'counted',
         'programs',
+        'counted',
         'covered',
         'nearest',
         'mean',

@@ -15,7 +15,7 @@
  * and the one waiting for `tick`), each capped per aspect.
  */
 import { ASPECT_COUNT, ASPECTS, AspectSets, addEvent } from '../model/replicas/aspects.js';
-import { compareWindow, looksAhead, type Similarity } from '../model/replicas/compare.js';
+import { compareWindow, looksAhead, needsPrograms, type ProgramShare, type Similarity } from '../model/replicas/compare.js';
 import type { SyscallEvent } from '../trace/event.js';
 
 /** Items listed per aspect in an alert. */
@@ -48,7 +48,15 @@ export interface ReplicaDeviation {
    * Aspects that differ, largest dissimilarity first, with the items only this member showed and
    * (`counted`) those it did significantly more often than its nearest sibling.
    */
-  aspects: { aspect: string; dissimilarity: number; only_here: string[]; only_here_total: number; more_here?: { item: string; count: number; expected: number }[] }[];
+  aspects: {
+    aspect: string;
+    dissimilarity: number;
+    only_here: string[];
+    only_here_total: number;
+    more_here?: { item: string; count: number; expected: number }[];
+    /** `programs`: the program with the largest share of new items. */
+    by_program?: ProgramShare;
+  }[];
 }
 
 export interface ReplicaWatchOptions {
@@ -116,7 +124,7 @@ export class ReplicaWatch {
         this.late++;
         return;
       }
-      sets = new AspectSets(this.o.setCap);
+      sets = new AspectSets(this.o.setCap, { byProgram: needsPrograms(this.o.similarity) });
       m.open.set(k, sets);
     }
     if (k > m.last) m.last = k;
@@ -149,7 +157,7 @@ export class ReplicaWatch {
     for (const m of g.members.values()) m.open.delete(k - 1);
     if (present.length < 2) return;
     this.windowsCompared++;
-    const { dissimilarity, scores, excess } = compareWindow(sets, this.o.similarity, around);
+    const { dissimilarity, scores, excess, programs } = compareWindow(sets, this.o.similarity, around);
     present.forEach((m, i) => {
       if (!(scores[i] > this.o.threshold)) return;
       const aspects: ReplicaDeviation['aspects'] = [];
@@ -164,12 +172,14 @@ export class ReplicaWatch {
           if (only.length < ALERT_ITEMS) only.push(x);
         }
         const more = excess?.[i][a];
+        const prog = programs?.[i][a];
         aspects.push({
           aspect: ASPECTS[a],
           dissimilarity: d,
           only_here: only.sort(),
           only_here_total: total,
           ...(more && more.length > 0 ? { more_here: more.slice(0, ALERT_ITEMS).map((m) => ({ item: m.item, count: m.count, expected: Math.round(m.expected * 10) / 10 })) } : {}),
+          ...(prog && prog.unexplained > 0 ? { by_program: prog } : {}),
         });
       }
       aspects.sort((x, y) => y.dissimilarity - x.dissimilarity);

@@ -18,7 +18,8 @@ export function buildReplicaAlert(d: ReplicaDeviation): FalcoAlert {
     .map(
       (a) =>
         `${a.aspect} ${a.dissimilarity.toFixed(2)}${a.only_here.length ? ` (only here: ${a.only_here.slice(0, 3).join(', ')}${a.only_here_total > 3 ? `, … ${a.only_here_total - 3} more` : ''})` : ''}` +
-        (a.more_here?.length ? ` (more often here: ${a.more_here.slice(0, 3).map((m) => `${m.item} ×${m.count} vs ~${m.expected}`).join(', ')})` : ''),
+        (a.more_here?.length ? ` (more often here: ${a.more_here.slice(0, 3).map((m) => `${m.item} ×${m.count} vs ~${m.expected}`).join(', ')})` : '') +
+        (a.by_program ? ` (by ${a.by_program.program}: ${a.by_program.unexplained} of its ${a.by_program.items} new)` : ''),
     )
     .join('; ');
   const output =

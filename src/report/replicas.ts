@@ -27,6 +27,8 @@ export function replicasSummary(r: ReplicasResult): string {
       // `counted`: what it did more often than its siblings (count here vs the sibling's, scaled to this replica's volume).
       const often = (a.more_here ?? []).slice(0, SHOWN).map((m) => `${m.item} ×${m.count} (sibling ~${m.expected})`);
       if (often.length > 0) lines.push(`  ${''.padEnd(19)}      more often here: ${often.join(', ')}`);
+      // `programs`: the program most of whose own items were new (when the replica's share alone was small).
+      if (a.by_program) lines.push(`  ${''.padEnd(19)}      by program: ${a.by_program.program}, ${a.by_program.unexplained} of its ${a.by_program.items} new`);
     }
   });
   return lines.join('\n');

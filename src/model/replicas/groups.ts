@@ -10,6 +10,9 @@
  * running before the bucket and past it take part (as offline: whole windows of the common
  * span), and at least two must. Windows arriving for a bucket already compared are counted (`late`), not
  * compared again. Memory: per replica, the buckets not yet compared, each capped per aspect.
+ *
+ * A window message carries each aspect's items, not which program showed them: with the
+ * `programs` similarity there are no per-program sets here, so it compares as `counted`.
  */
 import { ASPECTS, AspectSets } from './aspects.js';
 import { compareWindow, looksAhead, type Similarity } from './compare.js';
