@@ -54,9 +54,10 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
  *   showed by all the replica's items, nginx's, the app's, its children's and Redis's together: in
  *   a busy replica a quiet program doing something new (Redis told to write its snapshot into
  *   /root/.ssh: two new directories, some twenty new file operations) is a few per cent of the
- *   whole. Per aspect (PROGRAM_ASPECTS), the dissimilarity is also the largest share of one
- *   program's own items that the nearest sibling did not show, by any of its programs, in the
- *   window or the one before or after (see {@link programDissimilarities}). What counts as new is
+ *   whole. For syscalls, categories and directories (PROGRAM_ASPECTS: the aspects without request
+ *   data), the dissimilarity is also the largest share of one program's own items that the
+ *   nearest sibling did not show, by any of its programs, in the window or the one before or
+ *   after (see {@link programDissimilarities}). What counts as new is
  *   `covered`'s, only the denominator changes: an item one program of this replica shows and
  *   another program of the sibling shows (a child named after its parent until it execs, a path
  *   reached through the shell in one replica and directly in another) is not new.
