@@ -22,6 +22,7 @@ import { openSource } from '../src/trace/sources/readers.js';
 import { ChidsError } from '../src/util/errors.js';
 import { assertOneLineError, runCli } from './helpers/cli.js';
 import { labSkipReason } from './helpers/lab-skip.js';
+import { cliNodeArgs } from './helpers/paths.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NEEDED = ['strace', 'unshare', 'nsenter', 'setpriv', 'ip', 'nginx', 'redis-server', 'redis-cli', 'sqlite3', 'ping', 'bash'];
@@ -258,7 +259,7 @@ test('SIGINT to `chids lab record` stops everything: exit 130, no output, no pro
   mkdirSync(path.join(out, 'rec'));
   const before = pidNamespaces();
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'lab', 'record', '--seconds', '30', '--seed', '3', '--out', path.join(out, 'rec')], {
+    const child = spawn(process.execPath, [...cliNodeArgs(), 'lab', 'record', '--seconds', '30', '--seed', '3', '--out', path.join(out, 'rec')], {
       cwd: repoRoot,
       env: { ...process.env, [LAB_TMP_ENV]: base },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { assertOneLineError, runCli } from './helpers/cli.js';
-import { repoRoot } from './helpers/paths.js';
+import { cliNodeArgs, repoRoot } from './helpers/paths.js';
 import { WindowClock } from '../src/encode/windows.js';
 import { SyscallEvent } from '../src/trace/event.js';
 import { readBaselineData, pathsInDir } from '../src/engine/baseline-dir.js';
@@ -200,7 +200,7 @@ describe('clear one-line errors', () => {
   it('a full disk on stdout, and a symlink loop, are one line each', async () => {
     const base = path.join(tmp, 'good');
     const full = openSync('/dev/full', 'w');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src', 'cli', 'main.ts'), 'encode', '--od', base, path.join(tmp, 'td.sc')], {
+    const r = spawnSync(process.execPath, [...cliNodeArgs(), 'encode', '--od', base, path.join(tmp, 'td.sc')], {
       cwd: repoRoot,
       stdio: ['ignore', full, 'pipe'],
       encoding: 'utf8',
@@ -235,8 +235,8 @@ describe('a read-only --od, as root', () => {
 
   /** `chids baseline` after `mounts` (sh), in a mount namespace of its own. */
   function baselineIn(mounts: string, od: string) {
-    const script = `set -e; ${mounts}; exec "$0" --import tsx "$1" baseline --td "$2" --od "$3" --model bosc`;
-    return spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, path.join(repoRoot, 'src', 'cli', 'main.ts'), path.join(tmp, 'td.sc'), od], {
+    const script = `set -e; ${mounts}; exec "$0" "$@"`;
+    return spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, ...cliNodeArgs(), 'baseline', '--td', path.join(tmp, 'td.sc'), '--od', od, '--model', 'bosc'], {
       cwd: repoRoot,
       encoding: 'utf8',
       timeout: 60_000,
