@@ -17,6 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openSource } from '../src/trace/sources/readers.js';
+import { pool } from './helpers/cli.js';
 import { alertsOf, runCli, startCli } from './helpers/live.js';
 import { lidRecording, missing, repoRoot } from './helpers/paths.js';
 
@@ -77,24 +78,23 @@ const noExample = existsSync(path.join(example, 'test', 'normal_and_attack'))
   ? false
   : (console.warn(`!!! SKIPPED: the bundled dataset ${example} is not there; the bundled-replay test needs it !!!`), 'no bundled dataset');
 
-// A baseline and seven replays, one after the other: minutes on a loaded machine (a bound, not a speed check).
+// A baseline and seven replays, three at a time (each its own process; one after the other
+// they took two minutes of wall time on a loaded machine): a bound, not a speed check.
 test('stdin replay of the bundled attack recordings: alerts after the exploit start, earlier ones labelled false alarms', { skip: noExample, timeout: 240_000 }, async (t) => {
   const dir = await workdir(t);
   const model = path.join(dir, 'model');
   const base = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', model, '--seed', '1'], { timeoutMs: 120_000 });
   assert.equal(base.code, 0, base.stderr);
   const attackDir = path.join(example, 'test', 'normal_and_attack');
-  let detected = 0;
   const files = readdirSync(attackDir).filter((f) => f.endsWith('.zip')).sort();
-  for (const f of files) {
+  const replay = async (f: string, i: number): Promise<boolean> => {
     const zip = path.join(attackDir, f);
     const exploit = (await (await openSource(zip)).labels())?.exploitStartSec;
-    if (exploit == null) continue;
-    const sc = path.join(dir, 'replay.sc');
+    if (exploit == null) return false;
+    const sc = path.join(dir, `replay-${i}.sc`);
     await writeFile(sc, await scText(zip));
     const fd = openSync(sc, 'r');
-    const mon = await runCli(['monitor', '--od', model, '--exploit-at', String(exploit)], { timeoutMs: 90_000, stdin: fd });
-    closeSync(fd);
+    const mon = await runCli(['monitor', '--od', model, '--exploit-at', String(exploit)], { timeoutMs: 90_000, stdin: fd }).finally(() => closeSync(fd));
     assert.equal(mon.code, 0, mon.stderr);
     const exploitNs = BigInt(Math.round(exploit * 1e6)) * 1000n;
     for (const { alert } of alertsOf(mon)) {
@@ -102,8 +102,9 @@ test('stdin replay of the bundled attack recordings: alerts after the exploit st
       assert.equal(alert.output_fields['chids.label'], end <= exploitNs ? 'false_alarm' : 'after_exploit_start', `${f}: ${alert.output}`);
     }
     const s = mon.logs.find((l) => l.msg === 'monitor stopped') as Record<string, any>;
-    if (s.exploit.alerts_after > 0) detected++;
-  }
+    return s.exploit.alerts_after > 0;
+  };
+  const detected = (await pool(files.map((f, i) => () => replay(f, i)), 3)).filter(Boolean).length;
   console.log(`bundled replay: ${detected} of ${files.length} attack recordings alert after their exploit start`);
   assert.ok(detected >= 1, 'at least one bundled attack is detected after its exploit start');
 });
