@@ -204,8 +204,12 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     assert.ok(burst.size <= 2, `one alert burst (windows ${[...burst].join(', ')})`);
 
     // 5. Restart b: still watched, with the same identity (an attack on it alerts).
+    const watchedB = watchedNames().filter((n) => n === names[1]).length;
     podman('restart', '-t', '0', names[1]);
-    await sleep(6000);
+    // Until the monitor has picked the restarted b up (a new pid namespace: watched again) and its
+    // server answers, at most 6 s (what this used to sleep whatever happened).
+    const ready = Date.now() + 6000;
+    while (Date.now() < ready && !(watchedNames().filter((n) => n === names[1]).length > watchedB && (await get(ports[names[1]], '/index.html')) !== '')) await sleep(200);
     // The restarted httpd may not accept yet on a loaded machine (CI: no alert 15 s after a request
     // whose answer was never checked): repeat the attack until it works, bounded.
     let bodyB = '';
