@@ -23,7 +23,9 @@ function series(text: string, name: string): number | undefined {
 }
 const scrape = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(10_000) })).text();
 
-describe('monitor follows a restarted container (strace)', { skip, timeout: 400_000 }, () => {
+// The two tests run side by side (each its own container and monitor, a metrics port of its own):
+// most of their time is waiting on podman and strace, one after the other ~95 s on a loaded machine.
+describe('monitor follows a restarted container (strace)', { skip, timeout: 400_000, concurrency: 2 }, () => {
   const tag = `livefix-mon-${process.pid}`;
   let image = '';
   let model = '';
