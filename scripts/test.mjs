@@ -31,56 +31,56 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
 // Files that mostly wait on real processes and time (recordings, realtime replays, containers,
-// brokers), longest first, as measured alone on a loaded 2-core machine (node-wide-live: ~130–190 s,
-// the suite's longest chain, so it starts first), the lab's recordings (strace on whole victims:
-// CPU-heavy) spread out; a file not named here runs in the CPU pool.
+// brokers), longest first, as measured alone on a loaded 2-core machine (node-wide-live, ~130 s
+// alone and ~250 s in the suite, is its longest chain, so it starts first), the lab's recordings
+// (strace on whole victims: CPU-heavy; starved, they lose their attacks) spread out; a file not
+// named here runs in the CPU pool.
 const LIVE = [
   'test/node-wide-live.test.ts',
-  'test/monitor-container-restart.test.ts',
-  'test/lab.test.ts',
-  'test/ebpf-aggregate.test.ts',
-  'test/ebpf-aggregate-monitor.test.ts',
-  'test/lab-replicas.test.ts',
   'test/fleet.test.ts',
-  'test/monitor-replay.test.ts',
-  'test/monitor-replicas.test.ts',
-  'test/lab-replicas-upload-exec.test.ts',
-  'test/monitor-strace.test.ts',
-  'test/monitor-ebpf.test.ts',
-  'test/lab-replicas-none.test.ts',
+  'test/ebpf-aggregate-monitor.test.ts',
   'test/strace-containers.test.ts',
-  'test/reliability-monitor.test.ts',
+  'test/lab-replicas.test.ts',
+  'test/monitor-replicas.test.ts',
+  'test/monitor-strace.test.ts',
+  'test/lab-replicas-upload-exec.test.ts',
+  'test/ebpf-aggregate.test.ts',
+  'test/lab.test.ts',
+  'test/monitor-replay.test.ts',
+  'test/lab-replicas-none.test.ts',
+  'test/monitor-container-restart.test.ts',
   'test/learn.test.ts',
-  'test/lab-sandbox.test.ts',
-  'test/nats-cluster.test.ts',
+  'test/monitor-ebpf.test.ts',
   'test/metrics-live.test.ts',
+  'test/nats-cluster.test.ts',
+  'test/lab-sandbox.test.ts',
   'test/nats-publisher.test.ts',
-  'test/capture.test.ts',
-  'test/nats-harness.test.ts',
+  'test/reliability-monitor.test.ts',
   'test/lab-cgroup.test.ts',
+  'test/nats-harness.test.ts',
+  'test/capture.test.ts',
 ];
-// The longest files of the CPU pool first (wall time alone: some wait on workers, chromium or
-// strace), the rest in name order.
+// The longest files of the CPU pool first (wall time alone: some wait on worker threads, sysdig
+// or chromium), the rest in name order.
 const CPU_FIRST = [
   'test/evaluate-jobs.test.ts',
-  'test/reliability.test.ts',
-  'test/replicas.test.ts',
-  'test/sources.test.ts',
   'test/bad-inputs.test.ts',
-  'test/process-path.test.ts',
-  'test/cli.test.ts',
-  'test/models.test.ts',
-  'test/report.test.ts',
-  'test/demo.test.ts',
-  'test/compare.test.ts',
-  'test/bench-reproducers.test.ts',
-  'test/calibrated.test.ts',
+  'test/sources.test.ts',
   'test/fuzz.test.ts',
-  'test/seq-tamper.test.ts',
+  'test/cli.test.ts',
+  'test/demo.test.ts',
+  'test/calibrated.test.ts',
   'test/layers.test.ts',
+  'test/bench-reproducers.test.ts',
+  'test/report.test.ts',
+  'test/reliability.test.ts',
+  'test/compare.test.ts',
   'test/model.test.ts',
+  'test/replicas.test.ts',
+  'test/models.test.ts',
   'test/causal.test.ts',
   'test/chids-tf-free.test.ts',
+  'test/process-path.test.ts',
   'test/golden.test.ts',
 ];
 
