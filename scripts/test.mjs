@@ -133,7 +133,7 @@ if (process.env.CHIDS_TEST_TSX !== '1') {
         // in-process): given the bundled CLI's place, it starts the bundle's compiled worker
         // (same sources) instead of registering tsx in every worker thread (evaluate-jobs.test.ts:
         // 43 → 22 s of CPU alone).
-        const own = args.path === path.join(root, 'src', 'app', 'evaluate-pool.ts') ? path.join(cliDir, 'evaluate-pool.js') : args.path;
+        const own = args.path === path.join(root, 'src', 'app', 'evaluate-pool.ts') ? path.join(cliDir, 'evaluate-pool.mjs') : args.path;
         const text = (await readFile(args.path, 'utf8'))
           .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(own).href))
           .replaceAll('import.meta.dirname', JSON.stringify(path.dirname(args.path)))
