@@ -89,7 +89,7 @@ function rec(file: string, cal: number[], split: number[] | undefined): Training
 test('fit: unseen and commands each get the largest calibration value as reference; scores and explanations name the feature', async () => {
   // Normal calibration: one window with an unseen per-user command (0.9), one with an unseen path (0.08).
   const recs = [rec('a', [0.1, 0, 0.9, 0.2, 0, 0], [0, 0.9, 0, 0]), rec('b', [0.15, 0, 0.08], [0.08, 0])];
-  const r = await new CalibratedTrainer(1, { ngrams: false }).fit(recs);
+  const r = await new CalibratedTrainer(1, { ngrams: false, commands: true }).fit(recs);
   const d = r.detector as CalibratedDetector;
   assert.deepEqual(d.refs, { fi: 0.2, unseen: 0.08, commands: 0.9 });
   assert.deepEqual([...r.trainScores], [1, 1, 1], "each window is the largest of one feature");
@@ -104,12 +104,12 @@ test('fit: unseen and commands each get the largest calibration value as referen
   // Without the encoder's split, usi + uai is read against the larger reference.
   assert.equal(d.score(0.01, 0, 0.16), 0.16 / 0.9);
   // No normal unseen command at all: its reference is the floor, so any unseen command alarms.
-  const quiet = (await new CalibratedTrainer(1, { ngrams: false }).fit([rec('a', [0.1, 0, 0.08], [0.08, 0]), rec('b', [0.2, 0, 0], [0, 0])])).detector as CalibratedDetector;
+  const quiet = (await new CalibratedTrainer(1, { ngrams: false, commands: true }).fit([rec('a', [0.1, 0, 0.08], [0.08, 0]), rec('b', [0.2, 0, 0], [0, 0])])).detector as CalibratedDetector;
   assert.equal(quiet.refs.commands, REFERENCE_FLOOR);
   // `commands: false`, or calibration without a split (faithful mode): the pooled feature, as before.
   const pooled = (await new CalibratedTrainer(1, { ngrams: false, commands: false }).fit(recs)).detector as CalibratedDetector;
   assert.deepEqual(pooled.refs, { fi: 0.2, unseen: 0.9 });
-  const noSplit = (await new CalibratedTrainer(1, { ngrams: false }).fit([rec('a', [0.1, 0, 0.9], undefined)])).detector as CalibratedDetector;
+  const noSplit = (await new CalibratedTrainer(1, { ngrams: false, commands: true }).fit([rec('a', [0.1, 0, 0.9], undefined)])).detector as CalibratedDetector;
   assert.deepEqual(noSplit.refs, { fi: 0.1, unseen: 0.9 });
 });
 
@@ -144,4 +144,31 @@ test('version 4 saves and loads with scores unchanged; versions 1 and 3 load and
   await assert.rejects(loadCalibrated(dir), /version 4 has references\.commands/);
   writeFileSync(file, JSON.stringify({ ...doc, version: 3, fi_bound: bound }));
   await assert.rejects(loadCalibrated(dir), /version 4 has references\.commands/);
+});
+
+test('baseline: the default keeps unseen pooled (version 1 or 2); splitCommands (--split-commands) writes version 4 with each reference from the calibration windows', async () => {
+  // Two users' uploads in two recordings: leaving one out, each one's command shape is unseen.
+  const a = path.join(tmp, 'a.sc');
+  const b = path.join(tmp, 'b.sc');
+  writeFileSync(a, trace('/srv/app/uploads/alice/a.txt'));
+  writeFileSync(b, trace('/srv/app/uploads/bob/b.txt'));
+  const pooledDir = path.join(tmp, 'pooled');
+  const splitDir = path.join(tmp, 'split');
+  const { runBaseline } = await import('../src/app/train.js');
+  let cal: readonly TrainingRecording[] = [];
+  await runBaseline({ inputs: [a, b], outDir: pooledDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1 });
+  await runBaseline({ inputs: [a, b], outDir: splitDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, model: { model: 'calibrated', splitCommands: 1 }, hooks: { onTrainingSet: (r) => (cal = r) } });
+  const pooled = JSON.parse(readFileSync(path.join(pooledDir, 'model', 'calibrated.json'), 'utf8'));
+  const split = JSON.parse(readFileSync(path.join(splitDir, 'model', 'calibrated.json'), 'utf8'));
+  assert.equal(pooled.version, 1, 'too few calls per thread for a 6-gram: the AV features only');
+  assert.equal(split.version, 4);
+  // Only command shapes were unseen in calibration: the pooled reference is the commands one, paths have none.
+  const uai = Math.max(cal[0].calibration![2], cal[1].calibration![2]);
+  assert.ok(uai > 0);
+  assert.deepEqual([...cal[0].calibrationSplit!], [0, cal[0].calibration![2]]);
+  assert.equal(pooled.references.unseen, uai);
+  assert.equal(split.references.commands, uai);
+  assert.equal(split.references.unseen, REFERENCE_FLOOR);
+  const d = await loadCalibrated(splitDir);
+  assert.deepEqual(d.settings.features, ['fi', 'unseen', 'commands']);
 });

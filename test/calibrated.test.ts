@@ -381,34 +381,30 @@ describe('chids baseline + evaluate with the default detector (CLI)', () => {
     assert.deepEqual(loads.filter((l) => /@tensorflow/.test(l)), [], 'evaluate with the calibrated detector loaded TF.js');
   });
 
-  it('the default writes version 4 (unseen and commands apart), --fi-risk adds fi_bound; a version-2 model loads and scores with the pooled unseen and the fi maximum', async () => {
+  it('--fi-risk writes version 3; a version-2 model (before the fi bound, and still the default) loads and scores with the maximum', async () => {
     assert.ok(existsSync(path.join(od, 'manifest.json')), 'needs the baseline of the previous test');
-    const v4 = JSON.parse(readFileSync(path.join(od, 'model', 'calibrated.json'), 'utf8'));
-    assert.equal(v4.version, 4, 'improved mode splits unseen activity');
-    assert.equal(v4.fi_bound, undefined);
-    const summary = JSON.parse(readFileSync(path.join(od, 'manifest.json'), 'utf8')).calibration.summary;
-    const maxFi = summary.max_fi;
-    assert.equal(v4.references.fi, maxFi, 'the default ref_fi is the busiest calibration window');
-    // Each part is at most the pooled usi + uai of its window.
-    assert.ok(v4.references.unseen <= summary.max_unseen && v4.references.commands <= summary.max_unseen, JSON.stringify(v4.references));
-    const odRisk = path.join(tmp, 'example-fi-risk');
-    const b = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', odRisk, '--fi-risk', '1e-4', '--json', '-q'], { timeoutMs: 120_000 });
+    const v2 = JSON.parse(readFileSync(path.join(od, 'model', 'calibrated.json'), 'utf8'));
+    assert.equal(v2.version, 2, 'the default keeps version 2');
+    const maxFi = JSON.parse(readFileSync(path.join(od, 'manifest.json'), 'utf8')).calibration.summary.max_fi;
+    assert.equal(v2.references.fi, maxFi, 'the default ref_fi is the busiest calibration window');
+    const od3 = path.join(tmp, 'example-fi-risk');
+    const b = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', od3, '--fi-risk', '1e-4', '--json', '-q'], { timeoutMs: 120_000 });
     assertOk(b);
-    const risk = JSON.parse(readFileSync(path.join(odRisk, 'model', 'calibrated.json'), 'utf8'));
-    assert.equal(risk.version, 4);
-    assert.equal(risk.fi_bound.maximum, maxFi);
-    assert.equal(risk.fi_bound.windows, 150);
-    assert.ok(risk.references.fi > maxFi, `bound ${risk.references.fi} vs maximum ${maxFi}`);
-    assert.deepEqual({ ...risk.references, fi: maxFi }, v4.references, 'only ref_fi changes');
-    assert.deepEqual(jsonOf<{ model: { fi_reference_rule: unknown } }>(b).model.fi_reference_rule, risk.fi_bound);
-    // The old model, as a version-2 file next to the same n-grams: ref_fi the maximum, unseen pooled.
-    const v2 = { format: v4.format, version: 2, kind: v4.kind, references: { fi: maxFi, unseen: summary.max_unseen, novel: v4.references.novel } };
-    writeFileSync(path.join(odRisk, 'model', 'calibrated.json'), JSON.stringify(v2));
-    const old = (await loadDetector(odRisk, 'calibrated')) as CalibratedDetector;
+    const v3 = JSON.parse(readFileSync(path.join(od3, 'model', 'calibrated.json'), 'utf8'));
+    assert.equal(v3.version, 3);
+    assert.equal(v3.fi_bound.maximum, maxFi);
+    assert.equal(v3.fi_bound.windows, 150);
+    assert.ok(v3.references.fi > maxFi, `bound ${v3.references.fi} vs maximum ${maxFi}`);
+    assert.deepEqual({ ...v3.references, fi: maxFi }, v2.references, 'only ref_fi changes');
+    assert.deepEqual(jsonOf<{ model: { fi_reference_rule: unknown } }>(b).model.fi_reference_rule, v3.fi_bound);
+    // The old model, as a version-2 file next to the same n-grams: ref_fi is the maximum again.
+    writeFileSync(path.join(od3, 'model', 'calibrated.json'), JSON.stringify(v2));
+    const old = (await loadDetector(od3, 'calibrated')) as CalibratedDetector;
+    const cur = (await loadDetector(od, 'calibrated')) as CalibratedDetector;
     assert.equal(old.fiRule, null);
-    assert.deepEqual(old.refs, v2.references);
+    assert.deepEqual(old.refs, cur.refs);
     assert.equal(old.score(0.25, 0, 0), 0.25 / maxFi);
-    assert.equal(old.score(0.1, 0.2, 0, 0, [0, 0.2]), Math.max(0.1 / maxFi, 0.2 / summary.max_unseen));
+    assert.equal(old.score(0.1, 0.2, 0), Math.max(0.1 / maxFi, 0.2 / v2.references.unseen));
     assert.equal(old.explain([0.25, 0, 0]).maximum, undefined);
   });
 
