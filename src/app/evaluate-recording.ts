@@ -95,6 +95,7 @@ async function scoreRecording(
 ): Promise<RecordingResult> {
   const tap = scorer.newTap?.(names) ?? null;
   let rows = new Float64Array(3 * 256);
+  let split: Float64Array | undefined;
   let n = 0;
   const windowHasAv: boolean[] = [];
   const summary = await encodeTrace(
@@ -109,6 +110,16 @@ async function scoreRecording(
         bigger.set(rows);
         rows = bigger;
       }
+      if (w.split !== undefined) {
+        if (split === undefined) split = new Float64Array((2 * rows.length) / 3);
+        else if (2 * (n + 1) > split.length) {
+          const bigger = new Float64Array((2 * rows.length) / 3);
+          bigger.set(split);
+          split = bigger;
+        }
+        split[2 * n] = w.split[0];
+        split[2 * n + 1] = w.split[1];
+      }
       rows[3 * n] = w.av[0];
       rows[3 * n + 1] = w.av[1];
       rows[3 * n + 2] = w.av[2];
@@ -118,7 +129,7 @@ async function scoreRecording(
   );
   hooks.onTraceEnd?.(summary);
   const ts = performance.now();
-  const errors = n > 0 ? scorer.scoreRecording({ avs: rows.subarray(0, 3 * n), n, tap }) : new Float64Array(0);
+  const errors = n > 0 ? scorer.scoreRecording({ avs: rows.subarray(0, 3 * n), n, tap, split: split?.subarray(0, 2 * n) }) : new Float64Array(0);
   timing.score_ms += performance.now() - ts;
   timing.windows_scored += n;
   let maxError = 0;
@@ -131,7 +142,7 @@ async function scoreRecording(
     explanations = [];
     let k = 0;
     for (const has of windowHasAv) {
-      explanations.push(has ? scorer.explain(rows.subarray(3 * k, 3 * k + 3), errors[k]) : null);
+      explanations.push(has ? scorer.explain(rows.subarray(3 * k, 3 * k + 3), errors[k], split?.subarray(2 * k, 2 * k + 2)) : null);
       if (has) k++;
     }
   }

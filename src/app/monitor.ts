@@ -456,7 +456,7 @@ export class Monitor {
     p.avs[at + 1] = w.av[1];
     p.avs[at + 2] = w.av[2];
     const t0 = performance.now();
-    const scored = this.o.scorer.scoreWindow({ avs: p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), n: p.n, tap: p.tap, window: w.index });
+    const scored = this.o.scorer.scoreWindow({ avs: p.n === h ? p.avs : p.avs.subarray(0, 3 * p.n), n: p.n, tap: p.tap, window: w.index, split: w.split });
     const dt = performance.now() - t0;
     const score = scored ?? 0;
     this.latencies[this.latencyCount++ % LATENCY_RING] = dt;
@@ -485,7 +485,7 @@ export class Monitor {
       unseenArgs: w.unseenArgs ?? [],
       model: this.o.scorer.kind,
     };
-    if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!, score);
+    if (this.o.scorer.explain) v.explanation = this.o.scorer.explain(w.av!, score, w.split);
     if (p.info.identity !== undefined) v.entered = p.entered?.overlaps(w.startNs, this.o.windowNs) ?? false;
     if (this.exploitNs !== null) {
       const endNs = w.startNs + BigInt(this.o.windowNs);

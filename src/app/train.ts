@@ -254,7 +254,11 @@ async function calibrate(
   opts: BaselineOptions,
   hooks: BaselineHooks,
 ): Promise<CalibrationRecord> {
-  for (const r of recordings) r.calibration = r.avs;
+  for (const r of recordings) {
+    r.calibration = r.avs;
+    // Training windows have no unseen activity of either kind (improved mode only: the split is the encoder's).
+    if (!opts.faithful) r.calibrationSplit = new Float64Array(2 * r.n);
+  }
   const reread: CalibrationRecord['reread'] = [];
   const passes = foldPasses(plan, foldInputs, maxFreq);
   for (const p of passes) {
@@ -265,12 +269,14 @@ async function calibrate(
     }
     hooks.onTraceStart?.(p.recording, recordings.length, `${first.file} (calibration)`, null);
     const rows: number[] = [];
+    const split: number[] = [];
     const again = await encodeTrace(
       await openSource(first.file),
       p.vocabAt(0),
       { faithful: opts.faithful, windowNs: opts.windowNs, hash: true, vocabAt: p.vocabAt },
       (w) => {
         if (w.av !== null) rows.push(w.av[0], w.av[1], w.av[2]);
+        if (w.av !== null && w.split !== undefined) split.push(w.split[0], w.split[1]);
       },
       names,
     );
@@ -278,6 +284,7 @@ async function calibrate(
       throw new ChidsError(`${first.file}: changed while chids baseline was reading it (the calibration pass read different content); run baseline again`);
     }
     recordings[p.recording].calibration = Float64Array.from(rows);
+    recordings[p.recording].calibrationSplit = split.length === rows.length * (2 / 3) ? Float64Array.from(split) : undefined;
     reread.push({ path: first.file, unseen_syscalls: p.unseen.syscalls, unseen_args: p.unseen.args });
   }
   let n = 0;

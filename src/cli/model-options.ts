@@ -14,6 +14,7 @@ export interface ModelFlags {
   learningRate?: number;
   maxBags?: number;
   fiRisk?: number;
+  splitCommands?: boolean;
   /** Checked for applicability only (the commands pass them on themselves). */
   epochs?: number;
   batchSize?: number;
@@ -33,7 +34,8 @@ export function addHyperParameterOptions(cmd: Command): Command {
       '--fi-risk <p>',
       `volume bound above the busiest training window: where a normal window exceeds it once in 1/p, under an exponential tail fitted to the busiest tenth (e.g. 1e-4; 0: the busiest window) (default: ${describeDefaults('fiRisk')})`,
       nonNegativeNumber('--fi-risk'),
-    );
+    )
+    .option('--split-commands', 'unseen command shapes as a feature of their own, with their own normal reference, apart from unseen paths (calibrated, improved mode; default: pooled)');
 }
 
 export function modelOption(): Option {
@@ -60,6 +62,7 @@ export function modelOptionsFrom(flags: ModelFlags, model: ModelName, strict: bo
   if (flags.learningRate !== undefined) opts.learningRate = flags.learningRate;
   if (flags.maxBags !== undefined) opts.maxBags = flags.maxBags;
   if (flags.fiRisk !== undefined) opts.fiRisk = flags.fiRisk;
+  if (flags.splitCommands) opts.splitCommands = 1;
   const extra = inapplicableOptions({ ...opts, epochs: flags.epochs, batchSize: flags.batchSize });
   if (strict && extra.length > 0) {
     const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());

@@ -41,6 +41,13 @@ export interface EncodedWindow {
   unseenSyscalls?: string[];
   /** Processed arguments unseen in training (when details are on). */
   unseenArgs?: string[];
+  /**
+   * Improved mode: the unseen activity split by its source (see GraphView), [paths, commands]:
+   * usi + uai of the window's graph with its unseen command shapes taken as seen (what the
+   * encoder gave before command shapes were arguments), and uai of the graph in which only the
+   * unseen command shapes are unseen. Absent in faithful mode and for empty windows.
+   */
+  split?: [number, number];
 }
 
 export interface WindowEncoderOptions {
@@ -96,6 +103,100 @@ class Slots {
 }
 
 /**
+ * The USN/UAN counts of one view of a window's graph, in which some events are mapped to other
+ * nodes than in the AV's graph. Improved mode keeps two, so that unseen command shapes (which
+ * vary with the users of a service) and the other unseen arguments (paths, clone exes) are
+ * measured apart, each as the AV measures unseen activity: in the paths view an unseen
+ * command shape's execve is its own syscall node, in the commands view so is an unseen path's
+ * call. O(1) per event, no allocation, like the main counts.
+ */
+class GraphView {
+  node = new Int32Array(256);
+  argName = new Int32Array(256);
+  predUSN = new Int32Array(256);
+  succUSN = new Int32Array(256);
+  predUAN = new Int32Array(256);
+  succUAN = new Int32Array(256);
+  nodes = 0;
+  prev = -1;
+  argNames = 0;
+  inUSN = 0;
+  outUSN = 0;
+  inUAN = 0;
+  outUAN = 0;
+
+  ensure(size: number): void {
+    if (size <= this.node.length) return;
+    const g = (a: Int32Array) => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    this.node = g(this.node);
+    this.argName = g(this.argName);
+    this.predUSN = g(this.predUSN);
+    this.succUSN = g(this.succUSN);
+    this.predUAN = g(this.predUAN);
+    this.succUAN = g(this.succUAN);
+  }
+
+  /** Adds an event mapped to `node`; `argOf` is its syscall id when the event is an unseen argument of this view (else -1). */
+  step(node: number, argOf: number, serial: number, usn: number, uan: number): void {
+    if (argOf >= 0 && this.argName[argOf] !== serial) {
+      this.argName[argOf] = serial;
+      this.argNames++;
+    }
+    const prev = this.prev;
+    if (prev >= 0) {
+      if (node === usn && this.predUSN[prev] !== serial) {
+        this.predUSN[prev] = serial;
+        this.inUSN++;
+      }
+      if (prev === usn && this.succUSN[node] !== serial) {
+        this.succUSN[node] = serial;
+        this.outUSN++;
+      }
+      if (node === uan && this.predUAN[prev] !== serial) {
+        this.predUAN[prev] = serial;
+        this.inUAN++;
+      }
+      if (prev === uan && this.succUAN[node] !== serial) {
+        this.succUAN[node] = serial;
+        this.outUAN++;
+      }
+    }
+    if (this.node[node] !== serial) {
+      this.node[node] = serial;
+      this.nodes++;
+    }
+    this.prev = node;
+  }
+
+  /** usi and uai of this view, as WindowEncoder.vector() computes them for the AV's graph. */
+  values(count: number, unseenNames: number, unseenArgs: number, usn: number, uan: number): [number, number] {
+    const n = count >= 2 ? this.nodes : 0;
+    let cUSN = 0;
+    let cUAN = 0;
+    if (n === 1) {
+      if (this.prev === usn) cUSN = 2;
+      if (this.prev === uan) cUAN = 2;
+    } else if (n > 1) {
+      const scale = 1.0 / (n - 1.0);
+      cUSN = this.inUSN * scale + this.outUSN * scale;
+      cUAN = this.inUAN * scale + this.outUAN * scale;
+    }
+    return [unseenNames > 0 ? unseenNames * cUSN : 0, unseenArgs > 0 ? this.argNames * unseenArgs * cUAN : 0];
+  }
+
+  reset(): void {
+    this.nodes = 0;
+    this.prev = -1;
+    this.argNames = 0;
+    this.inUSN = this.outUSN = this.inUAN = this.outUAN = 0;
+  }
+}
+
+/**
  * Encodes one trace. Feed events in order with push(); every window is reported to onWindow as
  * soon as it is complete, empty windows included; finish() reports the last one.
  */
@@ -118,6 +219,10 @@ export class WindowEncoder {
   private outUAN = 0;
   private unseenArgSet = new Set<string>();
   private unseenNameList: string[] = [];
+  /** Improved mode with command shapes: the paths and commands views, and the distinct unseen command shapes of the window. */
+  private paths: GraphView | null = null;
+  private commands: GraphView | null = null;
+  private unseenCommands = 0;
 
   constructor(
     private vocab: Vocabulary,
@@ -131,6 +236,15 @@ export class WindowEncoder {
     this.uan = names.intern(UAN);
     this.s.ensure(Math.max(this.usn, this.uan));
     this.serial = 1;
+    this.setViews();
+  }
+
+  private setViews(): void {
+    const on = !this.opts.faithful && this.args.commands;
+    this.paths = on ? new GraphView() : null;
+    this.commands = on ? new GraphView() : null;
+    this.paths?.ensure(this.s.seen.length);
+    this.commands?.ensure(this.s.seen.length);
   }
 
   push(ev: SyscallEvent): void {
@@ -156,7 +270,10 @@ export class WindowEncoder {
     if (vocab === this.vocab) return;
     this.vocab = vocab;
     this.s.seen.fill(0);
-    if (this.args.commands !== (vocab.execCommands !== false)) this.args = new ArgReader(this.opts.faithful, vocab.execCommands !== false);
+    if (this.args.commands !== (vocab.execCommands !== false)) {
+      this.args = new ArgReader(this.opts.faithful, vocab.execCommands !== false);
+      this.setViews();
+    }
   }
 
   /** Closes the last window. */
@@ -194,6 +311,7 @@ export class WindowEncoder {
       s.seen[id] = seen;
     }
     let node = id;
+    let argUnseen = false;
     if (seen === 2) {
       node = this.usn;
       if (s.unseenName[id] !== serial) {
@@ -215,9 +333,22 @@ export class WindowEncoder {
             s.argName[id] = serial;
             this.argNames++;
           }
+          argUnseen = true;
+          const size = this.unseenArgSet.size;
           this.unseenArgSet.add(arg);
+          if (this.args.lastCommand && this.unseenArgSet.size > size) this.unseenCommands++;
         }
       }
+    }
+    const paths = this.paths;
+    if (paths !== null) {
+      if (id >= paths.node.length) {
+        paths.ensure(s.seen.length);
+        this.commands!.ensure(s.seen.length);
+      }
+      const cmd = argUnseen && this.args.lastCommand;
+      paths.step(cmd ? id : node, argUnseen && !cmd ? id : -1, serial, this.usn, this.uan);
+      this.commands!.step(argUnseen && !cmd ? id : node, cmd ? id : -1, serial, this.usn, this.uan);
     }
     const prev = this.prev;
     if (prev >= 0) {
@@ -254,6 +385,15 @@ export class WindowEncoder {
       w.unseenArgs = [...this.unseenArgSet];
       this.unseenNameList = [];
     }
+    if (this.paths !== null && count > 0) {
+      const v = this.unseenArgSet.size;
+      const c = this.unseenCommands;
+      const [usi, uai] = this.paths.values(count, this.unseenNames, v - c, this.usn, this.uan);
+      w.split = [usi + uai, this.commands!.values(count, 0, c, this.usn, this.uan)[1]];
+    }
+    this.paths?.reset();
+    this.commands?.reset();
+    this.unseenCommands = 0;
     // reset for the next window
     this.serial++;
     this.count = 0;

@@ -89,6 +89,9 @@ export class ArgReader {
   private static readonly COMMANDS = 2_000;
   private static readonly COMMAND_KEY = 2_048;
 
+  /** Whether the last read() returned a command shape (`<exe> <shape>`) rather than a path. */
+  lastCommand = false;
+
   /** `commands`: improved mode reads an execve exit's command shape (false for a baseline trained before it; see Vocabulary.execCommands). */
   constructor(
     readonly faithful: boolean,
@@ -98,6 +101,7 @@ export class ArgReader {
   /** The processed argument of an event of family `fam`, or null when it has none. */
   read(ev: SyscallEvent, fam: ArgFamily): string | null {
     let raw: string | undefined;
+    this.lastCommand = false;
     if (this.faithful) {
       switch (fam) {
         case ArgFamily.Open:
@@ -122,7 +126,10 @@ export class ArgReader {
     } else {
       if (fam === ArgFamily.Execve && this.commands) {
         const argv = execArgs(ev);
-        if (argv !== undefined) return this.command(ev.param('exe') ?? '', argv);
+        if (argv !== undefined) {
+          this.lastCommand = true;
+          return this.command(ev.param('exe') ?? '', argv);
+        }
       }
       raw = ev.param(PARAM_OF[fam]);
       // execveat names its path `pathname` (sysdig/LID-DS: dirfd, pathname, flags).

@@ -38,6 +38,11 @@ export interface RecordingInput<Tap extends EventTap = EventTap> {
   n: number;
   /** The tap this detector's newTap() returned, after the pipeline fed it the recording. */
   tap: Tap | null;
+  /**
+   * Improved mode: each window's unseen activity by source, `n × 2` ([paths, commands]: the
+   * encoder's EncodedWindow.split). Absent in faithful mode or from callers that do not keep it.
+   */
+  split?: Float64Array;
 }
 
 /**
@@ -51,6 +56,8 @@ export interface ClosedWindow<Tap extends EventTap = EventTap> {
   n: number;
   tap: Tap | null;
   window: number;
+  /** The closed window's EncodedWindow.split ([paths, commands]), when the encoder gave one. */
+  split?: ArrayLike<number>;
 }
 
 export interface Detector<Tap extends EventTap = EventTap> {
@@ -86,7 +93,7 @@ export interface Detector<Tap extends EventTap = EventTap> {
    * For detectors whose score is a ratio of one feature to a reference (calibrated): which
    * feature gave `score`, the score of the window whose AV ([fi, usi, uai]) is `av`, and by how much.
    */
-  explain?(av: ArrayLike<number>, score?: number): WindowExplanation;
+  explain?(av: ArrayLike<number>, score?: number, split?: ArrayLike<number>): WindowExplanation;
   /** Writes the model under `dir/model/`; leaves no partial files if it throws. */
   save(dir: string): Promise<void>;
   /** Frees the model (tensors). Unusable afterwards. */
@@ -95,7 +102,9 @@ export interface Detector<Tap extends EventTap = EventTap> {
 
 /** Why a window scored what it did: score = value / reference of one feature. */
 export interface WindowExplanation {
-  /** The feature that gave the score (calibrated: "fi", "unseen" = usi + uai, or "novel" = unseen n-grams). */
+  /** The feature that gave the score (calibrated: "fi", "unseen" = usi + uai
+   * (since calibrated.json version 4: that of paths, the graph with command shapes taken as seen),
+   * "commands" = uai of unseen command shapes, or "novel" = unseen n-grams). */
   feature: string;
   value: number;
   /** The feature's normal bound (floored): its largest value over the normal calibration windows, or a bound above that. */
@@ -118,6 +127,8 @@ export interface TrainingRecording<Tap extends EventTap = EventTap> {
    * other training recordings (src/encode/calibration.ts). Given when the trainer asks for them.
    */
   calibration?: Float64Array;
+  /** The calibration windows' unseen activity by source (`n × 2`, [paths, commands]; improved mode). */
+  calibrationSplit?: Float64Array;
   /** Recording path (for messages). */
   file: string;
 }

@@ -32,6 +32,8 @@ export interface ModelOptions {
   maxBags?: number;
   /** Per-window risk of the volume (fi) bound (calibrated; 0: the busiest training window). */
   fiRisk?: number;
+  /** 1: unseen command shapes are their own feature, with their own reference (calibrated, improved mode); 0: pooled with usi + uai. */
+  splitCommands?: number;
   /** Improved mode (not --faithful): chids trains on scaled LORO calibration vectors. Set by baseline, not a flag. */
   improved?: boolean;
 }
@@ -71,7 +73,7 @@ export const MODELS: Readonly<Record<ModelName, ModelInfo>> = Object.freeze({
     name: 'calibrated',
     input: 'calibrated anomaly vectors',
     summary: 'default: max over fi, usi + uai and the share of unseen syscall 6-grams of value / normal reference, each calibrated leaving one training recording out',
-    defaults: { fiRisk: 0 },
+    defaults: { fiRisk: 0, splitCommands: 0 },
   },
   chids: {
     name: 'chids',
@@ -201,7 +203,7 @@ export async function createTrainer(opts: ModelOptions = {}): Promise<DetectorTr
   switch (name) {
     case 'calibrated': {
       const { CalibratedTrainer } = await import('./calibrated.js');
-      return new CalibratedTrainer(opts.seed, { fiRisk: pick(opts, info, 'fiRisk') });
+      return new CalibratedTrainer(opts.seed, { fiRisk: pick(opts, info, 'fiRisk'), commands: pick(opts, info, 'splitCommands') === 1 });
     }
     case 'chids': {
       const { ChidsTrainer } = await import('./nn/chids-detector.js');
