@@ -13,7 +13,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { copyFileSync, readFileSync, mkdirSync, symlinkSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -21,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { alertsOf, runCli, startCli } from './helpers/live.js';
 
+const execFileAsync = promisify(execFile);
 const P = ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs'];
 const TAG = `nodewide-${process.pid}`;
 const IMAGE = `localhost/${TAG}:1`;
@@ -38,12 +40,18 @@ const why = missing();
 if (why) console.warn(`!!! SKIPPED: the node-wide podman test ${why} !!!`);
 const skip = why && process.env.CI !== 'true' ? why : false;
 
-function podman(...args: string[]): string {
-  return execFileSync('podman', [...P, ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+/**
+ * A podman command, awaited without blocking the event loop: the traffic below is paced by
+ * timers in this process, and a synchronous podman call (seconds each on a loaded machine) stopped
+ * it (CI: a 35-s capture with a third of the usual events, 17 training windows instead of ~50).
+ */
+async function podman(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('podman', [...P, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return stdout.trim();
 }
 
 /** A busybox rootfs with httpd, a page and a command-injectable CGI script, imported as IMAGE. */
-function buildImage(dir: string): void {
+async function buildImage(dir: string): Promise<void> {
   const root = path.join(dir, 'rootfs');
   for (const d of ['bin', 'etc', 'www/cgi-bin', 'tmp']) mkdirSync(path.join(root, d), { recursive: true });
   copyFileSync('/bin/busybox', path.join(root, 'bin/busybox'));
@@ -57,11 +65,11 @@ function buildImage(dir: string): void {
   );
   chmodSync(path.join(root, 'www/cgi-bin/run'), 0o755);
   execFileSync('tar', ['-C', root, '-cf', path.join(dir, 'img.tar'), '.']);
-  podman('import', path.join(dir, 'img.tar'), IMAGE);
+  await podman('import', path.join(dir, 'img.tar'), IMAGE);
 }
 
-function run(name: string, port: number): void {
-  podman('run', '-d', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--name', name, '-p', `127.0.0.1:${port}:80`, IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www');
+async function run(name: string, port: number): Promise<void> {
+  await podman('run', '-d', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--name', name, '-p', `127.0.0.1:${port}:80`, IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www');
 }
 
 function get(port: number, p: string): Promise<string> {
@@ -115,8 +123,8 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     spawnSync('podman', ['rmi', '-f', IMAGE], { stdio: 'ignore', timeout: 60_000 });
     await rm(dir, { recursive: true, force: true });
   });
-  buildImage(dir);
-  run(names[0], ports[names[0]]);
+  await buildImage(dir);
+  await run(names[0], ports[names[0]]);
   const live = new Set([names[0]]);
   const load = traffic(() => [...live].map((n) => ports[n]));
   try {
@@ -125,18 +133,18 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     const cap = startCli(['capture', '--source', 'ebpf', '--all-containers', '--seconds', '35', '--out', recs], { timeoutMs: 120_000 });
     await cap.waitLog('source ready', 90_000);
     await sleep(2000);
-    run(names[1], ports[names[1]]);
+    await run(names[1], ports[names[1]]);
     live.add(names[1]);
     for (let i = 0; i < 4; i++) {
       await sleep(5000);
-      for (const n of [names[0], names[1]]) podman('exec', n, '/bin/cat', '/www/index.html');
+      for (const n of [names[0], names[1]]) await podman('exec', n, '/bin/cat', '/www/index.html');
       // Restarts: b starts up three times in training and a once. A start-up window is the busiest
       // of a container's life, and the volume reference is the training maximum: with a single
       // start-up to learn from, a later container's start-up exceeded it by chance (1.05×). Both
       // recordings hold one: calibration scores each recording against the other's vocabulary, so
       // start-ups in b alone would read as unseen activity and raise the bar the attack must clear.
-      if (i === 0 || i === 2) podman('restart', '-t', '0', names[1]);
-      if (i === 1) podman('restart', '-t', '0', names[0]);
+      if (i === 0 || i === 2) await podman('restart', '-t', '0', names[1]);
+      if (i === 1) await podman('restart', '-t', '0', names[0]);
     }
     const capDone = await cap.done;
     assert.equal(capDone.code, 0, JSON.stringify(cap.logs.slice(-5)));
@@ -174,7 +182,7 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
       mon.child.kill('SIGKILL');
     });
     await mon.waitLog('source ready', 90_000);
-    run(names[2], ports[names[2]]);
+    await run(names[2], ports[names[2]]);
     live.add(names[2]);
     // Every container, c included, watched (c's start is noticed when the runtime reports it:
     // seconds on a loaded machine); bounded.
@@ -182,7 +190,7 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     for (let i = 0; i < 600 && !names.every((n) => watchedNames().includes(n)); i++) await sleep(100);
     await sleep(5000);
     // A benign exec of a trained command.
-    podman('exec', names[0], '/bin/cat', '/www/index.html');
+    await podman('exec', names[0], '/bin/cat', '/www/index.html');
     await sleep(4000);
     assert.deepEqual(alertsOf(mon).map((a) => a.alert.output), [], 'no alert on normal traffic, a new container or a trained exec');
     const watched = watchedNames();
@@ -210,7 +218,7 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
 
     // 5. Restart b: still watched, with the same identity (an attack on it alerts).
     const watchedB = watchedNames().filter((n) => n === names[1]).length;
-    podman('restart', '-t', '0', names[1]);
+    await podman('restart', '-t', '0', names[1]);
     // Until the monitor has picked the restarted b up (a new pid namespace: watched again) and its
     // server answers, at most 6 s (what this used to sleep whatever happened).
     const ready = Date.now() + 6000;

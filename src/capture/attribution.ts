@@ -1,11 +1,12 @@
 /**
  * Which container each LID-DS line of a strace capture belongs to.
  *
- * strace sees threads, not containers. A thread whose parent is known inherits its parent's
- * container, learnt from the clone family's exit lines the converter writes (`clone < res=CHILD`
- * in the parent, `clone < res=0 … ptid=PARENT(…)` in the child); any other thread's container is
- * read from /proc the first time it shows up (its pid namespace, and the container id in its
- * cgroup path); anything else falls back to the traced target's container.
+ * strace sees threads, not containers. A thread's container is read from /proc the first time
+ * it shows up (its pid namespace, and the container id in its cgroup path); a thread that is
+ * already gone by then (a short-lived child) inherits its parent's, learnt from the clone
+ * family's exit lines the converter writes (`clone < res=CHILD` in the parent, `clone < res=0
+ * … ptid=PARENT(…)` in the child), and so does one whose /proc entry names another container
+ * than its parent's; anything else falls back to the traced target's container.
  *
  * Bounded: at most `maxThreads` threads are remembered (oldest forgotten first).
  */
@@ -58,14 +59,15 @@ export class ContainerTracker {
   of(tid: number): ContainerInfo {
     const known = this.byTid.get(tid);
     if (known !== undefined) return known;
-    // The parent's container first, when strace told us the parent: a child is where its parent
-    // is, and /proc may no longer describe it by the time its line is read (on a loaded machine
-    // with a 32768-pid space, a short-lived child's number was seen reused by a process of
-    // another pid namespace). /proc for threads whose parent we never saw (the traced targets).
     const parent = this.parentOf.get(tid);
     const inherited = parent !== undefined && parent !== tid ? this.byTid.get(parent) : undefined;
-    let c: ContainerInfo | null = inherited !== undefined && inherited !== this.o.fallback ? inherited : null;
-    if (c === null && this.procfs) c = containerOfPid(tid, this.o.ownPidns);
+    let c: ContainerInfo | null = this.procfs ? containerOfPid(tid, this.o.ownPidns) : null;
+    // A child of a container's process cannot leave that container's cgroup by forking (a new
+    // pid namespace, yes: /proc says which, with the same container id). When /proc names another
+    // container or none, it describes another process that got the number after the child ended
+    // (CI: a line attributed to another test's pid namespace; this VM's pid space is 32768):
+    // the parent, which strace reported, is the truth.
+    if (inherited !== undefined && inherited.containerId !== null && c?.containerId !== inherited.containerId) c = inherited;
     if (c === null && inherited !== undefined) c = inherited;
     const found = this.intern(c ?? this.o.fallback);
     this.remember(this.byTid, tid, found);
