@@ -112,7 +112,7 @@ function traffic(ports: () => number[]): { stop: () => Promise<void> } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('node-wide: per-image baseline, a container started later, exec, attack, restart', { skip, timeout: 420_000 }, async (t) => {
+test('node-wide: per-image baseline, a container started later, exec, attack, restart', { skip, timeout: 540_000 }, async (t) => {
   if (why) assert.fail(`CI=true: the node-wide podman test cannot run: ${why}`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-nodewide-'));
   const names = ['a', 'b', 'c'].map((x) => `${TAG}-${x}`);
@@ -177,7 +177,7 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     // machine, a normal window of b still went 1.02× past the --fi-risk bound at θ 1.0 (volume is
     // what load distorts: events late by more than --grace count in the window being filled). The
     // attacks score several times their n-gram bound, far above 1.5.
-    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.5'], { timeoutMs: 360_000 });
+    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.5'], { timeoutMs: 420_000 });
     t.after(() => {
       mon.child.kill('SIGKILL');
     });
@@ -187,7 +187,9 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     // Every container, c included, watched (c's start is noticed when the runtime reports it:
     // seconds on a loaded machine); bounded.
     const watchedNames = () => mon.logs.filter((l) => l.msg === 'container watched with the baseline of its image').map((l) => l.name);
-    for (let i = 0; i < 600 && !names.every((n) => watchedNames().includes(n)); i++) await sleep(100);
+    // Up to 120 s: each is watched once the runtime has named it (a podman query per container,
+    // seconds each when the suite loads the machine; CI once had only c watched after 60 s).
+    for (let i = 0; i < 1200 && !names.every((n) => watchedNames().includes(n)); i++) await sleep(100);
     await sleep(5000);
     // A benign exec of a trained command.
     await podman('exec', names[0], '/bin/cat', '/www/index.html');
