@@ -95,6 +95,7 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
   const events = new Array<number>(sources.length).fill(0);
   // One failing recording fails the run: the others stop reading instead of running to their end.
   let failed = false;
+  let firstFailure: { err: unknown } | null = null;
 
   const readOne = async (src: TraceSource, r: number) => {
     const names = new NameTable();
@@ -121,6 +122,9 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
         cmp.event(r, ev, names.name(ev.nameId));
       });
     } catch (err) {
+      // The first failure is the run's; a reader stopped because of it then fails too (it read
+      // nothing, or a cut line), which says nothing about its own recording.
+      if (!failed) firstFailure = { err };
       failed = true;
       throw err;
     } finally {
@@ -129,10 +133,9 @@ export async function runReplicas(opts: ReplicasOptions): Promise<ReplicasResult
     }
   };
   // Wait for every reader, failed or stopped, so that nothing of this run is still reading (or
-  // warning) once it returns; then the first failure is the run's.
-  const settled = await Promise.allSettled(sources.map(readOne));
-  const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (failure) throw failure.reason;
+  // warning) once it returns.
+  await Promise.allSettled(sources.map(readOne));
+  if (firstFailure !== null) throw (firstFailure as { err: unknown }).err;
 
   const verdicts = cmp.verdicts();
   if (cmp.late > 0) opts.onWarning?.(`${cmp.late} events were out of time order and counted in a later window`);
