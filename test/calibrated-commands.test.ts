@@ -154,7 +154,7 @@ test('version 4 saves and loads with scores unchanged; versions 1 and 3 load and
   await assert.rejects(loadCalibrated(dir), /version 4 has references\.commands/);
 });
 
-test('baseline: the default keeps unseen pooled (version 1 or 2); splitCommands (--split-commands) writes version 4 with each reference from the calibration windows', async () => {
+test('baseline: the default (splitCommands 1) writes version 4 with each reference from the calibration windows; splitCommands 0 (--no-split-commands) keeps unseen pooled (version 1 or 2)', async () => {
   // Two recordings hashing with different options: leaving one out, each one's command shape is unseen.
   const a = path.join(tmp, 'a.sc');
   const b = path.join(tmp, 'b.sc');
@@ -164,8 +164,8 @@ test('baseline: the default keeps unseen pooled (version 1 or 2); splitCommands 
   const splitDir = path.join(tmp, 'split');
   const { runBaseline } = await import('../src/app/train.js');
   let cal: readonly TrainingRecording[] = [];
-  await runBaseline({ inputs: [a, b], outDir: pooledDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1 });
-  await runBaseline({ inputs: [a, b], outDir: splitDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, model: { model: 'calibrated', splitCommands: 1 }, hooks: { onTrainingSet: (r) => (cal = r) } });
+  await runBaseline({ inputs: [a, b], outDir: pooledDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, model: { model: 'calibrated', splitCommands: 0 } });
+  await runBaseline({ inputs: [a, b], outDir: splitDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, hooks: { onTrainingSet: (r) => (cal = r) } });
   const pooled = JSON.parse(readFileSync(path.join(pooledDir, 'model', 'calibrated.json'), 'utf8'));
   const split = JSON.parse(readFileSync(path.join(splitDir, 'model', 'calibrated.json'), 'utf8'));
   assert.equal(pooled.version, 1, 'too few calls per thread for a 6-gram: the AV features only');
