@@ -24,14 +24,17 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const b64 = (...a: string[]) => Buffer.from(a.map((x) => x + '\0').join('')).toString('base64');
 
-/** One window: a request read, a `sha256sum FILE` spawned (enter + exit with argv), FILE opened, and `extra` opened too. */
-function trace(file: string, extra?: string): string {
+/**
+ * One window: a request read, a `sha256sum FILE` spawned (enter + exit with argv; `file` as an
+ * array is the whole argv), the uploads directory opened, and `extra` opened too.
+ */
+function trace(file: string | string[], extra?: string): string {
   let t = 1_700_000_000_000_000_000n;
   const out = [
     `${t} 33 300 node 300 read > fd=12 size=4096`,
     `${(t += 1000n)} 33 300 node 300 read < res=200`,
     `${(t += 1000n)} 33 401 node 401 execve > filename=/usr/bin/sha256sum`,
-    `${(t += 1000n)} 33 401 sha256sum 401 execve < res=0 exe=sha256sum args=${b64(file)} tid=401(sha256sum) pid=401(sha256sum)`,
+    `${(t += 1000n)} 33 401 sha256sum 401 execve < res=0 exe=sha256sum args=${b64(...(typeof file === 'string' ? [file] : file))} tid=401(sha256sum) pid=401(sha256sum)`,
     `${(t += 1000n)} 33 401 sha256sum 401 openat < fd=3(<f>/srv/app/uploads) dirfd=-100 name=/srv/app/uploads flags=0`,
   ];
   if (extra) out.push(`${(t += 1000n)} 33 300 node 300 openat < fd=4(<f>${extra}) dirfd=-100 name=${extra} flags=0`);
@@ -49,14 +52,19 @@ async function encode(train: string, test: string, faithful = false): Promise<En
 }
 
 const TRAIN = trace('/srv/app/uploads/alice/a.txt');
+// Another user's upload hashed with an option the service never passed: an unseen command shape
+// (another user's file alone is the same shape, `<path>`: a value, not code).
+const BOB = ['-b', '/srv/app/uploads/bob/b.txt'];
 
 test('the encoder splits unseen activity: an unseen command shape goes to commands, an unseen path to unseen', async () => {
   const [same] = await encode(TRAIN, TRAIN);
   assert.deepEqual(same.split, [0, 0]);
-  // Another user's upload: the command's shape (an unquoted per-user path) is unseen, no path is.
-  const [cmd] = await encode(TRAIN, trace('/srv/app/uploads/bob/b.txt'));
+  const [other] = await encode(TRAIN, trace('/srv/app/uploads/bob/b.txt'));
+  assert.deepEqual(other.unseenArgs, [], "another user's upload, the same command: nothing unseen");
+  // An option the service never passed: the command's shape is unseen, no path is.
+  const [cmd] = await encode(TRAIN, trace(BOB));
   assert.equal(cmd.unseenArgs?.length, 1);
-  assert.match(cmd.unseenArgs![0], /^shasum \/srv\/app\/uploads\/bob\/b\.txt$/);
+  assert.equal(cmd.unseenArgs![0], 'shasum -b <path>');
   assert.ok(cmd.av![2] > 0, 'uai');
   // Only command shapes are unseen: the commands view is the AV's graph, the paths view has none.
   assert.deepEqual(cmd.split, [0, cmd.av![1] + cmd.av![2]]);
@@ -66,7 +74,7 @@ test('the encoder splits unseen activity: an unseen command shape goes to comman
   assert.ok(file.av![2] > 0);
   assert.deepEqual(file.split, [file.av![1] + file.av![2], 0]);
   // Both: each view measures its own kind, as if the other were seen.
-  const [both] = await encode(TRAIN, trace('/srv/app/uploads/bob/b.txt', '/etc/shadow'));
+  const [both] = await encode(TRAIN, trace(BOB, '/etc/shadow'));
   assert.equal(both.unseenArgs?.length, 2);
   assert.ok(both.split![0] > 0 && both.split![1] > 0, `split ${both.split}`);
   // The paths view of `both` is the window `file` (same graph, the command taken as seen).
@@ -74,7 +82,7 @@ test('the encoder splits unseen activity: an unseen command shape goes to comman
 });
 
 test('faithful mode has no split (the reference reads no command line)', async () => {
-  const [w] = await encode(TRAIN, trace('/srv/app/uploads/bob/b.txt', '/etc/shadow'), true);
+  const [w] = await encode(TRAIN, trace(BOB, '/etc/shadow'), true);
   assert.equal(w.split, undefined);
 });
 
@@ -146,18 +154,18 @@ test('version 4 saves and loads with scores unchanged; versions 1 and 3 load and
   await assert.rejects(loadCalibrated(dir), /version 4 has references\.commands/);
 });
 
-test('baseline: the default keeps unseen pooled (version 1 or 2); splitCommands (--split-commands) writes version 4 with each reference from the calibration windows', async () => {
-  // Two users' uploads in two recordings: leaving one out, each one's command shape is unseen.
+test('baseline: the default (splitCommands 1) writes version 4 with each reference from the calibration windows; splitCommands 0 (--no-split-commands) keeps unseen pooled (version 1 or 2)', async () => {
+  // Two recordings hashing with different options: leaving one out, each one's command shape is unseen.
   const a = path.join(tmp, 'a.sc');
   const b = path.join(tmp, 'b.sc');
   writeFileSync(a, trace('/srv/app/uploads/alice/a.txt'));
-  writeFileSync(b, trace('/srv/app/uploads/bob/b.txt'));
+  writeFileSync(b, trace(BOB));
   const pooledDir = path.join(tmp, 'pooled');
   const splitDir = path.join(tmp, 'split');
   const { runBaseline } = await import('../src/app/train.js');
   let cal: readonly TrainingRecording[] = [];
-  await runBaseline({ inputs: [a, b], outDir: pooledDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1 });
-  await runBaseline({ inputs: [a, b], outDir: splitDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, model: { model: 'calibrated', splitCommands: 1 }, hooks: { onTrainingSet: (r) => (cal = r) } });
+  await runBaseline({ inputs: [a, b], outDir: pooledDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, model: { model: 'calibrated', splitCommands: 0 } });
+  await runBaseline({ inputs: [a, b], outDir: splitDir, faithful: false, windowNs: DEFAULT_WINDOW_NS, seed: 1, hooks: { onTrainingSet: (r) => (cal = r) } });
   const pooled = JSON.parse(readFileSync(path.join(pooledDir, 'model', 'calibrated.json'), 'utf8'));
   const split = JSON.parse(readFileSync(path.join(splitDir, 'model', 'calibrated.json'), 'utf8'));
   assert.equal(pooled.version, 1, 'too few calls per thread for a 6-gram: the AV features only');

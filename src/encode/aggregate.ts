@@ -51,10 +51,13 @@ const NODE_UAN = -2;
 
 /** Turns window aggregates into anomaly vectors against a vocabulary (improved mode). */
 export class AggregateEncoder {
-  private readonly args = new ArgReader(false);
+  private readonly args: ArgReader;
   private readonly family = new Map<string, ArgFamily>();
 
-  constructor(private readonly vocab: Vocabulary) {}
+  constructor(private readonly vocab: Vocabulary) {
+    // Read commands as the baseline's vocabulary holds them (eBPF aggregates carry no argv today).
+    this.args = new ArgReader(false, vocab.execCommands !== false, vocab.commandShape);
+  }
 
   encode(w: WindowAggregate): AggregateVector {
     const count = w.events;

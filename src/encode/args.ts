@@ -13,7 +13,7 @@
  * a web app hands to `sqlite3`), is then an unseen argument; the enter event keeps giving the
  * processed filename.
  */
-import { commandShape, execArgs } from '../trace/command.js';
+import { COMMAND_SHAPE, commandShape, execArgs } from '../trace/command.js';
 import type { SyscallEvent } from '../trace/event.js';
 import { processPath } from './process-path.js';
 
@@ -96,6 +96,8 @@ export class ArgReader {
   constructor(
     readonly faithful: boolean,
     readonly commands = true,
+    /** The command shape version (Vocabulary.commandShape). */
+    readonly shape = COMMAND_SHAPE,
   ) {}
 
   /** The processed argument of an event of family `fam`, or null when it has none. */
@@ -149,7 +151,7 @@ export class ArgReader {
     const cacheable = key.length <= ArgReader.COMMAND_KEY;
     let v = cacheable ? this.shapes.get(key) : undefined;
     if (v === undefined) {
-      v = this.process(exe) + ' ' + commandShape(argv);
+      v = this.process(exe) + ' ' + commandShape(argv, exe, this.shape);
       if (cacheable) {
         if (this.shapes.size >= ArgReader.COMMANDS) this.shapes.clear();
         this.shapes.set(key, v);

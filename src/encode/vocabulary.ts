@@ -13,6 +13,12 @@ export interface Vocabulary {
    * encoder then reads execve by its filename only, as that baseline did. Absent: true.
    */
   readonly execCommands?: boolean;
+  /**
+   * The command shape version its seenArgs hold (COMMAND_SHAPE in src/trace/command.ts): a
+   * baseline trained with an older one keeps being read with it, or every command it saw would
+   * be unseen. Absent: the current one.
+   */
+  readonly commandShape?: number;
 }
 
 export function makeVocabulary(seenSyscalls: Iterable<string>, seenArgs: Iterable<string>, maxFreq: number): Vocabulary {

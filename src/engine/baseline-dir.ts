@@ -23,6 +23,7 @@ import type { Manifest } from './manifest.js';
 import { ChidsError, InputError } from '../util/errors.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { makeVocabulary, type Vocabulary } from '../encode/vocabulary.js';
+import { COMMAND_SHAPE } from '../trace/command.js';
 
 import { MANIFEST_FORMAT, MANIFEST_VERSION, READABLE_MANIFEST_VERSIONS } from './manifest-format.js';
 import { checkBaselineTarget, fsProblem, recoverBaselineDir, stagingName, syncDir, syncTree, writeSynced, type WriteStep } from './baseline-replace.js';
@@ -178,6 +179,12 @@ export async function readBaselineData(paths: ArtifactPaths): Promise<BaselineDa
   const vocab = makeVocabulary(ss, sa, mf);
   // A baseline from before command shapes were arguments has none in seen_args: read execve as it did.
   if (manifest && !manifest.encoding.faithful && manifest.encoding.exec_commands !== true) return { manifest, vocab: { ...vocab, execCommands: false }, thresholds: tl };
+  // One from before argv-element shapes (version 2) holds version 1 shapes: read commands as it did.
+  if (manifest && !manifest.encoding.faithful) {
+    const v = manifest.encoding.command_shape ?? 1;
+    if (v > COMMAND_SHAPE) throw new InputError(path.join(paths.dir ?? '.', FILES.manifest), `records command shape version ${v}; this chids reads up to ${COMMAND_SHAPE}`);
+    if (v !== COMMAND_SHAPE) return { manifest, vocab: { ...vocab, commandShape: v }, thresholds: tl };
+  }
   return { manifest, vocab, thresholds: tl };
 }
 

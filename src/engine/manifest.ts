@@ -56,6 +56,8 @@ export const ManifestSchema = z
       arg_syscalls: z.array(z.string()),
       /** Improved mode: execve exits give `<exe> <command shape>` as their argument. Absent in baselines made before (read without it). */
       exec_commands: z.boolean().optional(),
+      /** Improved mode: the command shape version (src/trace/command.ts). Absent with exec_commands: version 1. */
+      command_shape: z.number().int().positive().optional(),
     }),
     counts: z.object({
       recordings: z.number().int().nonnegative(),

@@ -65,15 +65,17 @@
  * 1 / (nodes − 1), and a window has at most seen-syscalls + 2 nodes), so that any unseen syscall
  * or argument alarms at every θ (score ≥ 1e6 / (nodes − 1)). The same floor applies to novel.
  *
- * `--split-commands` (calibrated.json version 4): unseen command shapes (execve exits'
- * `<exe> <shape>`) become a feature of their own, commands, and unseen keeps the other unseen
+ * The commands feature (calibrated.json version 4, the default in improved mode;
+ * `--no-split-commands` pools): unseen command shapes (execve exits'
+ * `<exe> <shape>`) are a feature of their own, commands, and unseen keeps the other unseen
  * syscalls and arguments; the encoder measures each in its own view of the window's graph, the
  * other kind taken as seen (EncodedWindow.split), and each gets the largest calibration value as
  * reference. Why: a service's command shapes vary with its users (a per-user upload path in a
  * spawned sha256sum), files far less; pooled, the commands' normal variety sets the reference
- * for both, and an unseen path (Redis writing into /root/.ssh) no longer crosses it. Why not the
- * default: on data/example fresh normal recordings go past the commands maximum (3/6 false
- * alarms at θ 1.0), so the pooled feature stays.
+ * for both, and an unseen path (Redis writing into /root/.ssh) no longer crosses it. It became
+ * the default with command shape version 2 (a single argv value is its class): measured, with it
+ * data/example keeps 7/7 at 0/6 false alarms (3/6 with version 1 shapes), web reaches 23/24 at
+ * 0/50 (θ 1.4), redis 20/20 at 0/50 either way.
  *
  * Models saved before the n-gram feature (calibrated.json version 1) load and score with the
  * two AV features only; models saved before the fi bound (versions 1 and 2) keep the maximum as
@@ -391,11 +393,10 @@ export class CalibratedTrainer implements DetectorTrainer<StideTrainingTap> {
   /**
    * `ngrams: false` fits the two AV features only (the detector before the n-gram feature);
    * `fiRisk` > 0 bounds fi above its maximum at that per-window risk (0 or absent: the maximum);
-   * `commands: true` (`--split-commands`) makes unseen command shapes a feature of their own
-   * (calibrated.json version 4) when the calibration vectors come with the encoder's split
-   * (improved mode); otherwise they stay pooled with the other unseen arguments. Not the
-   * default: measured, the LORO maximum of the commands feature is below what normal test
-   * recordings show on data/example (3/6 false alarms at θ 1.0 instead of 0/6).
+   * `commands: true` (the registry's default; `--no-split-commands` gives false) makes unseen
+   * command shapes a feature of their own (calibrated.json version 4) when the calibration
+   * vectors come with the encoder's split (improved mode); otherwise they stay pooled with the
+   * other unseen arguments.
    */
   constructor(
     private readonly seed?: number,

@@ -3,7 +3,9 @@
  * taken out. Used by the replica comparison (its commands aspect) and by the encoder in
  * improved mode (the execve family's argument), so that both read a command the same way.
  *
- * The rule: quoted literals ('…' or "…") and numbers are data, everything else is shape. A web
+ * The rule (version 2, argvShape): an argv element that is a single value (a file name, a host,
+ * an id) is data and becomes its class; options and embedded programs (an `sh -c` script, an SQL
+ * query) are shape, with their quoted literals ('…' or "…") and numbers taken out as data. A web
  * app that runs `sqlite3 … "SELECT … WHERE name LIKE '%tea%'"` per request gives one shape for
  * every search term; an injection (`… LIKE '%tea%' UNION ALL SELECT CHAR(113,…)`) leaves SQL
  * outside the quotes and so another shape.
@@ -74,9 +76,123 @@ export function normaliseCommand(line: string): string {
   return out.length > COMMAND_CHARS ? out.slice(0, COMMAND_CHARS) : out;
 }
 
-/** The shape of an execve exit's `args=` value, in either layout: base64 argv (chids' strace converter) or sysdig's '.'-joined text. */
-export function commandShape(args: string): string {
-  return normaliseCommand(decodeArgv(args));
+/**
+ * Versions of the command shape (a baseline records the one its seen arguments hold, as
+ * `encoding.command_shape`; one without it holds version 1):
+ * - 1: normaliseCommand over the whole argv line.
+ * - 2 (current): argv element by element, single values replaced by their class (argvShape).
+ */
+export const COMMAND_SHAPE = 2;
+
+/**
+ * An execve argv written base64 (NUL-terminated arguments) as its list of arguments, or
+ * undefined when the value is not base64 argv (the same test as decodeArgv). Cut like decodeArgv.
+ */
+export function decodeArgvList(a: string): string[] | undefined {
+  if (decodeArgv(a) === a) return undefined;
+  const b = Buffer.from(a, 'base64');
+  return b.toString('utf8', 0, Math.min(b.length - 1, COMMAND_CHARS * 4)).split('\0');
+}
+
+// Characters that make an argument code rather than a value: shell operators, quotes,
+// substitutions and redirections, SQL's separators and comparisons, globs.
+const CODE_CHARS = /[\s;|&`$()<>'"=,*]/;
+
+/**
+ * The class of a single value: '<path>' when it names something by a path, '<word>' otherwise
+ * (a host, an id, a name, a number, an empty argument).
+ */
+function valueClass(v: string): string {
+  return v.includes('/') ? '<path>' : '<word>';
+}
+
+/**
+ * The shape of a command's arguments (version 2), element by element. An element is one of:
+ * - an option (starts with '-'): the command's own vocabulary, kept (normalised like a token:
+ *   digits out, opaque runs '*');
+ * - a single value (no whitespace and none of ; | & ` $ ( ) < > ' " = , *): data a request
+ *   brings — a file name, an upload path, a host, an id. Which one says nothing about the code
+ *   that runs: `sha256sum /srv/app/uploads/erin/photo.png` and `…/bob/cv.pdf` are one command,
+ *   as `ping -c 1 -W 1 localhost` and `… 127.0.0.2` are. It becomes its class, and a run of
+ *   consecutive values one class ('<path>' if any of them has a '/'), so that the count of
+ *   positional values does not matter either (sysdig's text cannot tell it, below);
+ * - an embedded program (anything else: an `sh -c` script, an SQL query, an injected
+ *   `127.0.0.1; bash -i …`): its structure is code and keeps version 1's shape (quoted literals
+ *   emptied, digits out, opaque runs '*'), so `; bash -i >& /dev/tcp/…` stays visible.
+ * The program itself (exe) is not in argv and stays as it is; when it is an interpreter (a
+ * shell, python, perl, ruby, node, php), its first element that is not an option names the program
+ * it runs (`/bin/sh /srv/app/cgi-bin/status.cgi`, `sh -c id`) and is kept as a program too
+ * (normalised, not a class): an uploaded script run by the shell is another program, not another
+ * value.
+ *
+ * The attacks, thought through before measuring: command injection into `sh -c "ping -c 1 -W 1
+ * HOST"` puts `; bash -i >& /dev/tcp/…` into the script, which keeps its structure, so the
+ * shape changes (and bash is a new program, its own execve); SQL injection changes the query
+ * outside its literals; an uploaded program run directly is a new exe, run by an interpreter a
+ * new script; a container escape runs programs the service never runs. What an attack no
+ * longer changes: a value it chooses for an argument the service already passes with a single
+ * value (`sha256sum /etc/shadow` is `sha256sum <path>`); the file is still seen by its path, in
+ * the open family.
+ *
+ * `elements` are exact for base64 argv (NUL-separated). sysdig's text joins them with '.', which
+ * file names and addresses contain too, so there the pieces between dots are taken as the
+ * elements: a value with dots gives a run of values, one class either way; a script with dots
+ * (`ping … 127.0.0.1`) is cut at them, its first piece a program and the rest values, so its
+ * shape is only comparable with sysdig text (as in version 1).
+ */
+export function argvShape(elements: readonly string[], exe = ''): string {
+  const out: string[] = [];
+  let run: string | null = null;
+  let script = isInterpreter(exe);
+  const flush = (): void => {
+    if (run !== null) out.push(run);
+    run = null;
+  };
+  for (const e of elements) {
+    if (e.startsWith('-') && !CODE_CHARS.test(e)) {
+      flush();
+      out.push(normaliseToken(e));
+    } else if (script) {
+      flush();
+      out.push(normaliseCommand(e));
+    } else if (!CODE_CHARS.test(e)) {
+      const c = valueClass(e);
+      run = run === '<path>' ? run : c;
+    } else {
+      flush();
+      out.push(normaliseCommand(e));
+    }
+    if (!e.startsWith('-')) script = false;
+  }
+  flush();
+  const s = out.join(' ');
+  return s.length > COMMAND_CHARS ? s.slice(0, COMMAND_CHARS) : s;
+}
+
+// Programs whose first non-option argument is the program they run (a script, or `-c`'s code).
+const INTERPRETERS = /^(?:(?:ba|da|k|z|c|tc)?sh|ash|busybox|python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|php[0-9.]*|lua[0-9.]*)$/;
+
+function isInterpreter(exe: string): boolean {
+  return exe !== '' && INTERPRETERS.test(exe.slice(exe.lastIndexOf('/') + 1));
+}
+
+/** sysdig's '.'-joined argv text as elements (the trailing '.' ends the last one). */
+function textElements(args: string): string[] {
+  // Quoted literals first, so that a '.' inside one ('%x.y%') does not split it.
+  const parts = args.replace(QUOTED, (q) => q[0] + q[0]).split('.');
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/**
+ * The shape of an execve exit's `args=` value, in either layout: base64 argv (chids' strace
+ * converter) or sysdig's '.'-joined text. `version` 1 is the shape before argvShape (baselines
+ * trained with it keep reading commands as they did). `exe`: the program (execve's `exe=`), which
+ * tells whether the first argument is a script (see argvShape).
+ */
+export function commandShape(args: string, exe = '', version = COMMAND_SHAPE): string {
+  if (version === 1) return normaliseCommand(decodeArgv(args));
+  return argvShape(decodeArgvList(args) ?? textElements(args), exe);
 }
 
 /**

@@ -254,7 +254,7 @@ export function addEvent(into: AspectSets, ev: SyscallEvent, syscall: string): v
       // it base64-encoded (NUL-separated, like the kernel's), which would make every command
       // line one opaque '*': decoded, a web app's `sqlite3 … SELECT …` differs by its query.
       const a = execArgs(ev);
-      into.add(A.commands, normalisePath(p) + (a ? ' ' + commandShape(a) : ''));
+      into.add(A.commands, normalisePath(p) + (a ? ' ' + commandShape(a, p) : ''));
     }
   }
   const cwd = ev.param('cwd');
