@@ -108,6 +108,25 @@ test('--learn records an image without a baseline, trains one into --baselines, 
     again.feed(b, batches(`${EX}/test/normal/${normals[1]}`)[0], 'lidds');
     assert.deepEqual(again.learning(), []);
     assert.ok(logs.filter((l) => l.msg === 'container watched with the baseline of its image' && l.container === b.id).length >= 1);
+
+    // A container the runtime names only after the router's wait (a busy runtime): routed unscored
+    // at first, watched with its image's baseline once it is named.
+    const late = containerById('9'.repeat(64), null, null, { state: 'pending', name: null, image: null, repository: null, tag: null, imageId: null, podName: null, podNamespace: null, runtime: null });
+    const lateBatches = batches(`${EX}/test/normal/${normals[1]}`);
+    assert.ok(lateBatches.length >= 3);
+    const realNow = Date.now;
+    try {
+      again.feed(late, lateBatches[0], 'lidds');
+      Date.now = () => realNow() + 11_000; // past the router's wait for a name
+      again.feed(late, lateBatches[1], 'lidds');
+    } finally {
+      Date.now = realNow;
+    }
+    assert.ok(logs.some((l) => String(l.msg).startsWith('container has no baseline for its image') && l.container === late.id), 'not named after the wait: unscored');
+    assert.ok(!logs.some((l) => l.msg === 'container watched with the baseline of its image' && l.container === late.id));
+    Object.assign(late.identity!, { state: 'resolved', name: 'web-late', image: IMAGE_A, runtime: 'test' });
+    again.feed(late, lateBatches[2], 'lidds');
+    assert.ok(logs.some((l) => l.msg === 'container watched with the baseline of its image' && l.container === late.id), 'watched once the runtime has named it');
     again.finish();
     again.dispose();
     assert.ok(!existsSync(path.join(baselines, 'learn-test-b_2-2')), 'not learned twice');

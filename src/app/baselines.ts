@@ -57,6 +57,8 @@ export class BaselineRouter implements MonitorLike {
   private readonly route = new Map<string, Monitor | null>();
   private readonly pending = new Map<string, { container: ContainerInfo; batches: Buffer[]; bytes: number; since: number; format: TraceFormat }>();
   private readonly unscored = new Map<string, number>();
+  /** Containers routed before their runtime identity came (after PENDING_MS): routed again once it does. */
+  private readonly unnamed = new Set<string>();
   /** Unscored containers waiting for a baseline --learn trains: their image (normalized), for re-routing. */
   private readonly waiting = new Map<string, { norm: string; container: ContainerInfo }>();
   private learner: Learner | null = null;
@@ -153,6 +155,14 @@ export class BaselineRouter implements MonitorLike {
   }
 
   feed(container: ContainerInfo, data: Buffer, format: TraceFormat): void {
+    // Routed unscored because the runtime had not named it in time: named now, routed again (a
+    // busy runtime takes its time; CI saw the containers running before the monitor stay
+    // unwatched for good while a later one was watched).
+    if (this.unnamed.has(container.key) && container.identity?.state !== 'pending') {
+      this.unnamed.delete(container.key);
+      this.route.delete(container.key);
+      this.metrics?.unbaselined.remove({ container: container.id, name: '', image: '' });
+    }
     const r = this.route.get(container.key);
     if (r !== undefined) {
       if (r !== null) r.feed(container, data, format);
@@ -181,6 +191,7 @@ export class BaselineRouter implements MonitorLike {
     const waited = Date.now() - p.since > PENDING_MS;
     if (id !== undefined && id.state === 'pending' && !waited) return;
     this.pending.delete(key);
+    if (id !== undefined && id.state === 'pending') this.unnamed.add(key);
     const image = id?.state === 'resolved' ? id.image : null;
     const chosen = image !== null ? (this.byImage.get(normalImage(image)) ?? null) : null;
     this.route.set(key, chosen?.monitor ?? null);
