@@ -172,12 +172,12 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
 
     // 3. Watch the node; c starts after the monitor.
     const alertsFile = path.join(dir, 'alerts.jsonl');
-    // θ 1.5: this test is about node-wide plumbing (which container, which image, restarts), not the
-    // false-alarm rate, which the benchmarks measure. Inside the full suite on a loaded 2-core
-    // machine, a normal window of b still went 1.02× past the --fi-risk bound at θ 1.0 (volume is
-    // what load distorts: events late by more than --grace count in the window being filled). The
-    // attacks score several times their n-gram bound, far above 1.5.
-    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.5'], { timeoutMs: 420_000 });
+    // θ 1.2: this test is about node-wide plumbing (which container, which image, restarts), not
+    // the false-alarm rate, which the benchmarks measure. In the loaded suite (before it ran this
+    // file alone, and before podman stopped blocking the training traffic) normal windows went
+    // 1.01–1.05× past the volume bound at θ 1.0; the attack scores 1.85× (unseen activity over a
+    // LORO maximum of 0.57, two recordings with restarts) to 29× (n-grams) its bound.
+    const mon = startCli(['monitor', '--source', 'ebpf', '--all-containers', '--baselines', baselines, '--alerts', alertsFile, '--theta', '1.2'], { timeoutMs: 420_000 });
     t.after(() => {
       mon.child.kill('SIGKILL');
     });
