@@ -61,17 +61,11 @@ export interface WindowEncoderOptions {
   details?: boolean;
 }
 
-/** Growable per-name arrays. */
+/** Growable per-name verdicts (the graph's per-name arrays are in {@link GraphView}). */
 class Slots {
   seen = new Int8Array(256); // 0 unknown, 1 seen, 2 unseen
   family = new Int8Array(256); // -1 unknown, else ArgFamily
-  node = new Int32Array(256);
   unseenName = new Int32Array(256);
-  argName = new Int32Array(256);
-  predUSN = new Int32Array(256);
-  succUSN = new Int32Array(256);
-  predUAN = new Int32Array(256);
-  succUAN = new Int32Array(256);
 
   constructor() {
     this.family.fill(-1);
@@ -86,30 +80,25 @@ class Slots {
       b.set(a);
       return b;
     };
-    const g32 = (a: Int32Array) => {
-      const b = new Int32Array(size);
-      b.set(a);
-      return b;
-    };
     this.seen = g8(this.seen, 0);
     this.family = g8(this.family, -1);
-    this.node = g32(this.node);
-    this.unseenName = g32(this.unseenName);
-    this.argName = g32(this.argName);
-    this.predUSN = g32(this.predUSN);
-    this.succUSN = g32(this.succUSN);
-    this.predUAN = g32(this.predUAN);
-    this.succUAN = g32(this.succUAN);
+    const u = new Int32Array(size);
+    u.set(this.unseenName);
+    this.unseenName = u;
   }
 }
 
 /**
- * The USN/UAN counts of one view of a window's graph, in which some events are mapped to other
- * nodes than in the AV's graph. Improved mode keeps two, so that unseen command shapes (which
- * vary with the users of a service) and the other unseen arguments (paths, clone exes) are
- * measured apart, each as the AV measures unseen activity: in the paths view an unseen
- * command shape's execve is its own syscall node, in the commands view so is an unseen path's
- * call. O(1) per event, no allocation, like the main counts.
+ * What usi and uai need of a window's syscall sequence graph, counted as events arrive: its
+ * nodes, the distinct in- and out-neighbours of USN and UAN, and the distinct names of the
+ * events renamed to UAN. Arrays are indexed by name id and stamped with the window's serial, so
+ * a new window needs no clearing. O(1) per event, no allocation.
+ *
+ * The AV's graph is one. Improved mode keeps two more views, in which some events are mapped to
+ * other nodes, so that unseen command shapes (which vary with the users of a service) and the
+ * other unseen arguments (paths, clone exes) are measured apart, each as the AV measures unseen
+ * activity: in the paths view an unseen command shape's execve is its own syscall node, in the
+ * commands view so is an unseen path's call.
  */
 class GraphView {
   node = new Int32Array(256);
@@ -173,14 +162,19 @@ class GraphView {
     this.prev = node;
   }
 
-  /** usi and uai of this view, as WindowEncoder.vector() computes them for the AV's graph. */
+  /**
+   * usi and uai: |U| × centrality(USN) and |A| × |V| × centrality(UAN), for a window of `count`
+   * events with `unseenNames` = |U| and `unseenArgs` = |V|.
+   */
   values(count: number, unseenNames: number, unseenArgs: number, usn: number, uan: number): [number, number] {
+    // One event: no edge, so no node; every centrality is that of a missing node, 0.
     const n = count >= 2 ? this.nodes : 0;
     let cUSN = 0;
     let cUAN = 0;
     if (n === 1) {
-      if (this.prev === usn) cUSN = 2;
-      if (this.prev === uan) cUAN = 2;
+      // networkx gives the only node centrality 1 (in) and 1 (out).
+      if (this.prev === usn) cUSN = 1 + 1;
+      if (this.prev === uan) cUAN = 1 + 1;
     } else if (n > 1) {
       const scale = 1.0 / (n - 1.0);
       cUSN = this.inUSN * scale + this.outUSN * scale;
@@ -210,14 +204,9 @@ export class WindowEncoder {
   private serial = 0;
   // current window
   private count = 0;
-  private prev = -1;
-  private nodes = 0;
   private unseenNames = 0;
-  private argNames = 0;
-  private inUSN = 0;
-  private outUSN = 0;
-  private inUAN = 0;
-  private outUAN = 0;
+  /** The AV's graph of the current window. */
+  private readonly graph = new GraphView();
   private unseenArgSet = new Set<string>();
   private unseenNameList: string[] = [];
   /** Improved mode with command shapes: the paths and commands views, and the distinct unseen command shapes of the window. */
@@ -236,6 +225,7 @@ export class WindowEncoder {
     this.usn = names.intern(USN);
     this.uan = names.intern(UAN);
     this.s.ensure(Math.max(this.usn, this.uan));
+    this.graph.ensure(this.s.seen.length);
     this.serial = 1;
     this.setViews();
   }
@@ -330,10 +320,6 @@ export class WindowEncoder {
         const arg = this.args.read(ev, fam as ArgFamily);
         if (arg !== null && !this.vocab.seenArgs.has(arg)) {
           node = this.uan;
-          if (s.argName[id] !== serial) {
-            s.argName[id] = serial;
-            this.argNames++;
-          }
           argUnseen = true;
           const size = this.unseenArgSet.size;
           this.unseenArgSet.add(arg);
@@ -341,40 +327,19 @@ export class WindowEncoder {
         }
       }
     }
+    const graph = this.graph;
     const paths = this.paths;
+    if (id >= graph.node.length) {
+      graph.ensure(s.seen.length);
+      paths?.ensure(s.seen.length);
+      this.commands?.ensure(s.seen.length);
+    }
+    graph.step(node, argUnseen ? id : -1, serial, this.usn, this.uan);
     if (paths !== null) {
-      if (id >= paths.node.length) {
-        paths.ensure(s.seen.length);
-        this.commands!.ensure(s.seen.length);
-      }
       const cmd = argUnseen && this.args.lastCommand;
       paths.step(cmd ? id : node, argUnseen && !cmd ? id : -1, serial, this.usn, this.uan);
       this.commands!.step(argUnseen && !cmd ? id : node, cmd ? id : -1, serial, this.usn, this.uan);
     }
-    const prev = this.prev;
-    if (prev >= 0) {
-      if (node === this.usn && s.predUSN[prev] !== serial) {
-        s.predUSN[prev] = serial;
-        this.inUSN++;
-      }
-      if (prev === this.usn && s.succUSN[node] !== serial) {
-        s.succUSN[node] = serial;
-        this.outUSN++;
-      }
-      if (node === this.uan && s.predUAN[prev] !== serial) {
-        s.predUAN[prev] = serial;
-        this.inUAN++;
-      }
-      if (prev === this.uan && s.succUAN[node] !== serial) {
-        s.succUAN[node] = serial;
-        this.outUAN++;
-      }
-    }
-    if (s.node[node] !== serial) {
-      s.node[node] = serial;
-      this.nodes++;
-    }
-    this.prev = node;
     this.count++;
   }
 
@@ -392,39 +357,21 @@ export class WindowEncoder {
       const [usi, uai] = this.paths.values(count, this.unseenNames, v - c, this.usn, this.uan);
       w.split = [usi + uai, this.commands!.values(count, 0, c, this.usn, this.uan)[1]];
     }
+    // reset for the next window
+    this.graph.reset();
     this.paths?.reset();
     this.commands?.reset();
     this.unseenCommands = 0;
-    // reset for the next window
     this.serial++;
     this.count = 0;
-    this.prev = -1;
-    this.nodes = 0;
     this.unseenNames = 0;
-    this.argNames = 0;
-    this.inUSN = this.outUSN = this.inUAN = this.outUAN = 0;
     if (this.unseenArgSet.size > 0) this.unseenArgSet = new Set();
     this.onWindow(w);
   }
 
   private vector(): AnomalyVector {
     const fi = (this.count - 1) / (this.vocab.maxFreq * BETA_FOLD_INCREASE);
-    // One event: no edge, so no node; every centrality is that of a missing node, 0.
-    const n = this.count >= 2 ? this.nodes : 0;
-    let cUSN = 0;
-    let cUAN = 0;
-    if (n === 1) {
-      // networkx gives the only node centrality 1 (in) and 1 (out).
-      if (this.prev === this.usn) cUSN = 1 + 1;
-      if (this.prev === this.uan) cUAN = 1 + 1;
-    } else if (n > 1) {
-      const scale = 1.0 / (n - 1.0);
-      cUSN = this.inUSN * scale + this.outUSN * scale;
-      cUAN = this.inUAN * scale + this.outUAN * scale;
-    }
-    const usi = this.unseenNames > 0 ? this.unseenNames * cUSN : 0;
-    const v = this.unseenArgSet.size;
-    const uai = v > 0 ? this.argNames * v * cUAN : 0;
+    const [usi, uai] = this.graph.values(this.count, this.unseenNames, this.unseenArgSet.size, this.usn, this.uan);
     return [fi, usi, uai];
   }
 }
