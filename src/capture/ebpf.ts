@@ -39,6 +39,7 @@ import { IdentityResolver } from './runtime/identity.js';
 import { PodmanRuntime } from './runtime/podman.js';
 import { BatchBuilder, LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
+import { TimeOrderBuffer } from './time-order.js';
 import { CLONE_FAMILY } from '../trace/syscall-families.js';
 
 /** Environment variable that overrides the bpftrace binary. */
@@ -256,6 +257,12 @@ export interface ConverterOptions {
   identities?: IdentityResolver | null;
   /** Called the first time a container is seen. */
   onContainer?: (c: ContainerInfo) => void;
+  /**
+   * Emit events in kernel time order, each held until an event `holdNs` later has come or the
+   * clock ({@link EbpfConverter.flush}) is `idleNs` past it (src/capture/time-order.ts). Without
+   * it events go out as bpftrace prints them, their times raised to keep the stream non-decreasing.
+   */
+  order?: { minHoldNs: number; maxHoldNs: number; idleNs: number };
 }
 
 /** What the converter remembers of a process that came into a container from outside. */
@@ -294,6 +301,8 @@ export class EbpfConverter {
   private readonly spaces = new Int32Array(7);
   private readonly comms = new Map<string, string>();
   stats = { lines: 0, events: 0, unparsed: 0, excluded: 0, runtime: 0 };
+  /** Events waiting for earlier ones from other CPUs (with `order`), or null. */
+  private readonly ordered: TimeOrderBuffer<ContainerInfo, string> | null;
 
   constructor(
     /** Epoch − monotonic, in ns, as [seconds, nanoseconds]. */
@@ -306,6 +315,7 @@ export class EbpfConverter {
     private readonly opts: ConverterOptions = {},
   ) {
     this.mode = opts.mode ?? 'targets';
+    this.ordered = opts.order ? new TimeOrderBuffer(opts.order.minHoldNs, opts.order.maxHoldNs, opts.order.idleNs, (sec, nsec, c, rest) => this.out(sec, nsec, c, rest)) : null;
     for (const p of PATH_SYSCALLS) {
       const nr = Object.entries(X86_64_SYSCALLS).find(([, n]) => n === p.name)?.[0];
       if (nr !== undefined) this.family.set(Number(nr), p.family);
@@ -429,22 +439,48 @@ export class EbpfConverter {
       }
     }
     this.stats.events++;
-    this.emit(c, `${this.epoch(text, sp[0])} ${uidS} ${pid} ${comm} ${tid} ${name} ${dir} ${args}`);
+    // Epoch time of the monotonic ns digits text[0, sp[0]): seconds and nanoseconds apart (a Number cannot hold epoch ns exactly).
+    const end = sp[0];
+    const split = end > 9 ? end - 9 : 0;
+    let sec = (split > 0 ? intAt(text, 0, split) : 0) + this.offset.sec;
+    let nsec = intAt(text, split, end) + this.offset.nsec;
+    if (nsec >= 1e9) {
+      nsec -= 1e9;
+      sec++;
+    } else if (nsec < 0) {
+      nsec += 1e9;
+      sec--;
+    }
+    const rest = `${uidS} ${pid} ${comm} ${tid} ${name} ${dir} ${args}`;
+    if (this.ordered !== null) this.ordered.push(sec, nsec, c, rest);
+    else this.out(sec, nsec, c, rest);
     return true;
   }
 
-  /** Epoch ns text of the monotonic ns digits text[0, end), made non-decreasing (per-CPU buffers interleave slightly out of order). */
-  private epoch(text: string, end: number): string {
-    const split = end > 9 ? end - 9 : 0;
-    let s = (split > 0 ? intAt(text, 0, split) : 0) + this.offset.sec;
-    let n = intAt(text, split, end) + this.offset.nsec;
-    if (n >= 1e9) {
-      n -= 1e9;
-      s++;
-    } else if (n < 0) {
-      n += 1e9;
-      s--;
-    }
+  /** Releases held events the clock (epoch, from the source) has left behind; a no-op without `order`. */
+  flush(now: { sec: number; nsec: number }): void {
+    this.ordered?.flush(now.sec, now.nsec);
+  }
+
+  /** Releases every held event (the program ended). */
+  drain(): void {
+    this.ordered?.drain();
+  }
+
+  /** Epoch time of the oldest held event, or null. */
+  oldestHeld(): { sec: number; nsec: number } | null {
+    return this.ordered?.oldest() ?? null;
+  }
+
+  /** Events put back in order, and events that came too late for it (with `order`). */
+  orderStats(): TimeOrderBuffer<unknown, unknown>['stats'] {
+    return this.ordered ? { ...this.ordered.stats } : { reordered: 0, late: 0, maxBehindNs: 0, maxHoldNs: 0 };
+  }
+
+  /** Emits an event with its time made non-decreasing (what is still out of order after ordering, or all of it without). */
+  private out(sec: number, nsec: number, c: ContainerInfo, rest: string): void {
+    let s = sec;
+    let n = nsec;
     if (s < this.lastSec || (s === this.lastSec && n < this.lastNsec)) {
       s = this.lastSec;
       n = this.lastNsec;
@@ -453,7 +489,7 @@ export class EbpfConverter {
       this.lastNsec = n;
     }
     // n < 1e9: its 9 digits zero-padded without padStart's intermediate strings.
-    return n >= 1e8 ? `${s}${n}` : `${s}${PAD9[String(n).length]}${n}`;
+    this.emit(c, `${n >= 1e8 ? `${s}${n}` : `${s}${PAD9[String(n).length]}${n}`} ${rest}`);
   }
 
   /** A process name made one token (tokenSafe), remembered: a handful of names recur on every line. */
@@ -606,6 +642,18 @@ function sysnrIsExit(nr: number): boolean {
   return nr === PROCEXIT_NR;
 }
 
+/**
+ * Ordering of the per-event program's output (src/capture/time-order.ts): an event waits until
+ * one later by the hold has come, the hold 1.5 × how far behind events have come lately, between
+ * 100 ms (bpftrace's CPUs measured up to 25 ms apart on 2 busy cores while the reader kept up)
+ * and 900 ms (359 ms apart when it lagged); or, when no output comes, until the clock is 250 ms
+ * past it (bpftrace prints with up to ~100 ms delay), checked every 50 ms. Alerts come that much
+ * later; the windows' grace counts from the oldest held event (EbpfSource.now), so holding never
+ * makes an event late.
+ */
+const EVENT_ORDER = { minHoldNs: 100e6, maxHoldNs: 900e6, idleNs: 250e6 };
+const ORDER_FLUSH_MS = 50;
+
 export class EbpfSource implements LiveSource {
   readonly kind = 'ebpf' as const;
   readonly format = 'lidds' as const;
@@ -627,8 +675,14 @@ export class EbpfSource implements LiveSource {
     this.identities = new IdentityResolver([new PodmanRuntime()], spec.log);
   }
 
+  /** The converter of the running bpftrace (its held events keep the clock back). */
+  private conv: EbpfConverter | null = null;
+
+  /** Wall clock, but never past an event still held for ordering: its window must not close before it is out. */
   now(): { sec: number; nsec: number } {
-    return wallNow();
+    const w = wallNow();
+    const h = this.conv?.oldestHeld() ?? null;
+    return h !== null && (h.sec < w.sec || (h.sec === w.sec && h.nsec < w.nsec)) ? h : w;
   }
 
   /** Waits until the runtime has answered for every container seen (capture names its recordings after them). */
@@ -677,6 +731,7 @@ export class EbpfSource implements LiveSource {
     const policy = { ...DEFAULT_RESTART, enabled: this.spec.restart ?? true, max: this.spec.maxRestarts ?? DEFAULT_RESTART.max };
     let prepared = this.prepare();
     const batch = new BatchBuilder();
+    let lastOutput = 0;
     // bpftrace does not end when the traced processes do: poll, and stop once all are gone.
     const gone = new AbortController();
     const both = AbortSignal.any([signal, gone.signal]);
@@ -692,7 +747,9 @@ export class EbpfSource implements LiveSource {
         includeHost: this.spec.includeHost,
         identities: this.identities,
         onContainer: (c) => log.info('container discovered', { container: c.id, full_id: c.containerId, pidns: c.pidns, cgroup: c.cgroup }),
+        order: EVENT_ORDER,
       });
+      this.conv = conv;
       for (const [ns, id] of prepared.namespaces) conv.knowNamespace(ns, id);
       const splitter = new LineSplitter();
       let ready = false;
@@ -721,6 +778,7 @@ export class EbpfSource implements LiveSource {
           killGroup: false,
           onSpawn: (pid) => log.info('bpftrace started', { bpftrace_pid: pid, attempt, scope: prepared.scope }),
           onOutput: (chunk) => {
+            lastOutput = Date.now();
             splitter.push(chunk, (l) => {
               if (!conv.line(l)) other(l);
             });
@@ -729,8 +787,22 @@ export class EbpfSource implements LiveSource {
           onStderrLine: other,
         },
         both,
-      );
+      ).finally(() => {
+        // What was held for ordering goes out before a restart's new stream or the end.
+        conv.drain();
+        batch.flush(sink);
+        const o = conv.orderStats();
+        if (o.reordered > 0 || o.late > 0) log.info('bpftrace events put back in kernel time order', { attempt, reordered: o.reordered, too_late: o.late, most_behind_ms: Math.round(o.maxBehindNs / 1e6), longest_hold_ms: Math.round(o.maxHoldNs / 1e6) });
+      });
     };
+    // A quiet stream's held events go out once the clock has left them idleNs behind.
+    // Only when no output came for that long: while output flows (this process may lag behind
+    // bpftrace, its events then older than the clock says) the events themselves move the cutoff.
+    const release = setInterval(() => {
+      if (this.conv === null || this.conv.oldestHeld() === null || Date.now() - lastOutput < ORDER_FLUSH_MS) return;
+      this.conv.flush(wallNow());
+      batch.flush(sink);
+    }, ORDER_FLUSH_MS);
     // --all-containers runs until stopped; --pid until every target is gone.
     const poll = setInterval(() => {
       if (!this.all && !this.pids.some(isAlive)) gone.abort();
@@ -749,6 +821,7 @@ export class EbpfSource implements LiveSource {
       });
     } finally {
       clearInterval(poll);
+      clearInterval(release);
       this.identities.close();
     }
     if (gone.signal.aborted && !signal.aborted) end = { reason: 'exited', detail: `the traced process${this.pids.length > 1 ? 'es' : ''} ended` };
