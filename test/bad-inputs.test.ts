@@ -370,3 +370,23 @@ describe('a bad file inside a directory of many is skipped, warned about and cou
     assert.deepEqual(files, ['a_nginx.txt', 'b_shell.txt']);
   });
 });
+
+describe('an incomplete install', { skip: skipZip }, () => {
+  it('a missing zip package is named as such, not blamed on the archive', async () => {
+    // CommonJS resolution (chids loads its zip reader with createRequire) made to miss yauzl.
+    const dir = mkdtempSync(path.join(tmpdir(), 'chids-noyauzl-'));
+    try {
+      const hide = path.join(dir, 'hide-yauzl.mjs');
+      writeFileSync(
+        hide,
+        "import Module from 'node:module';\nconst resolve = Module._resolveFilename;\nModule._resolveFilename = function (request, ...rest) {\n  if (request === 'yauzl') throw Object.assign(new Error(\"Cannot find module 'yauzl'\"), { code: 'MODULE_NOT_FOUND' });\n  return resolve.call(this, request, ...rest);\n};\n",
+      );
+      const r = await runCli(['baseline', '--td', lidRecording, '--od', path.join(dir, 'b')], { preload: [hide] });
+      const line = assertOneLineError(r, lidRecording, 'yauzl', /npm ci/);
+      assert.doesNotMatch(line, /not a valid zip/);
+      assert.deepEqual(readdirSync(dir), ['hide-yauzl.mjs'], 'no baseline written');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

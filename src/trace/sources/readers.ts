@@ -33,7 +33,7 @@ import type * as Zlib from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import type * as Yauzl from 'yauzl';
 import { createRequire } from 'node:module';
-import { InputError } from '../../util/errors.js';
+import { ChidsError, InputError } from '../../util/errors.js';
 import { SIDECAR_EXTENSIONS } from './paths.js';
 import { MAX_LABELS_BYTES, fsProblem, oneLine, parseLabels, readLabelsFile, type RecordingLabels } from '../labels.js';
 
@@ -424,8 +424,15 @@ async function withZip<T>(file: string, fn: (zip: ZipFile, entries: Entry[]) => 
  */
 function openZip(file: string): Promise<ZipFile> {
   return new Promise((resolve, reject) => {
+    let yauzl: typeof Yauzl;
     try {
-      const yauzl = createRequire(import.meta.url)('yauzl') as typeof Yauzl; // loaded only for zips
+      yauzl = createRequire(import.meta.url)('yauzl') as typeof Yauzl; // loaded only for zips
+    } catch (err) {
+      // An incomplete install is not a bad archive: say what is missing.
+      reject(new ChidsError(`${file}: cannot read zip archives: the yauzl package is missing (${oneLine(err)}); reinstall chids (npm ci)`));
+      return;
+    }
+    try {
       yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, zip) => {
         if (err) {
           const fsErr = (err as NodeJS.ErrnoException).code !== undefined;
