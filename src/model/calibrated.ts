@@ -224,18 +224,35 @@ export class CalibratedDetector implements Detector<StideTap> {
     return this.refs.novel === undefined ? s : Math.max(s, novel / this.refs.novel);
   }
 
+  /** Scratch of {@link unseenParts} (windows are scored one at a time). */
+  private readonly parts = { unseen: 0, refUnseen: 1, commands: 0, refCommands: Infinity };
+
   /**
-   * The larger of unseen's and commands' ratios of window i. A model before version 4 reads
-   * usi + uai against ref_unseen, as it did. Without the encoder's split (a caller that does
-   * not keep it), usi + uai is read against the larger of the two references: an unseen path
-   * then alarms a little later than it should, and an unseen command no sooner than under one
-   * pooled reference.
+   * Unseen (paths) and commands of window i, each with the reference it is read against. A
+   * model before version 4 reads usi + uai against ref_unseen, as it did (commands 0). Without
+   * the encoder's split (a caller that does not keep it), usi + uai is read against the larger
+   * of the two references: an unseen path then alarms a little later than it should, and an
+   * unseen command no sooner than under one pooled reference. Returns the reused scratch.
    */
-  private unseenRatios(unseen: number, split: ArrayLike<number> | undefined, i: number): number {
+  private unseenParts(unseen: number, split: ArrayLike<number> | undefined, i: number): CalibratedDetector['parts'] {
+    const p = this.parts;
     const rc = this.refs.commands;
-    if (rc === undefined) return unseen / this.refs.unseen;
-    if (split === undefined) return unseen / Math.max(this.refs.unseen, rc);
-    return Math.max(split[2 * i] / this.refs.unseen, split[2 * i + 1] / rc);
+    p.unseen = unseen;
+    p.refUnseen = this.refs.unseen;
+    p.commands = 0;
+    p.refCommands = rc ?? Infinity;
+    if (rc !== undefined && split === undefined) p.refUnseen = Math.max(this.refs.unseen, rc);
+    else if (rc !== undefined && split !== undefined) {
+      p.unseen = split[2 * i];
+      p.commands = split[2 * i + 1];
+    }
+    return p;
+  }
+
+  /** The larger of unseen's and commands' ratios of window i. */
+  private unseenRatios(unseen: number, split: ArrayLike<number> | undefined, i: number): number {
+    const p = this.unseenParts(unseen, split, i);
+    return Math.max(p.unseen / p.refUnseen, p.commands / p.refCommands);
   }
 
   scoreRecording(rec: RecordingInput<StideTap>): Float64Array {
@@ -267,23 +284,14 @@ export class CalibratedDetector implements Detector<StideTap> {
   explain(av: ArrayLike<number>, score?: number, split?: ArrayLike<number>): WindowExplanation {
     const fi = av[0];
     const rFi = fi / this.refs.fi;
-    const rc = this.refs.commands;
-    // unseen (paths) and commands as unseenRatios reads them.
-    let unseen = av[1] + av[2];
-    let refUnseen = rc === undefined ? this.refs.unseen : Math.max(this.refs.unseen, rc);
-    let commands = 0;
-    if (rc !== undefined && split !== undefined) {
-      unseen = split[0];
-      commands = split[1];
-      refUnseen = this.refs.unseen;
-    }
+    const { unseen, refUnseen, commands, refCommands } = this.unseenParts(av[1] + av[2], split, 0);
     const rUnseen = unseen / refUnseen;
-    const rCommands = rc === undefined ? 0 : commands / rc;
+    const rCommands = commands / refCommands;
     const best = Math.max(rFi, rUnseen, rCommands);
     if (this.refs.novel !== undefined && score !== undefined && score > best) {
       return { feature: 'novel', value: score * this.refs.novel, reference: this.refs.novel, ratio: score };
     }
-    if (rCommands > rFi && rCommands > rUnseen) return { feature: 'commands', value: commands, reference: rc!, ratio: rCommands };
+    if (rCommands > rFi && rCommands > rUnseen) return { feature: 'commands', value: commands, reference: refCommands, ratio: rCommands };
     if (rUnseen > rFi) return { feature: 'unseen', value: unseen, reference: refUnseen, ratio: rUnseen };
     // The training maximum goes with a bound above it, so the alert can say both.
     const r = this.fiRule;
