@@ -158,6 +158,11 @@ export interface AroundSets {
   after: ReadonlySet<string>;
 }
 
+/** Sibling j showed item x within a window: in the window compared, the one before or the one after. */
+function shownBy(x: string, sets: readonly ReadonlySet<string>[], around: readonly AroundSets[], j: number): boolean {
+  return sets[j].has(x) || around[j].before.has(x) || around[j].after.has(x);
+}
+
 /** `covered` dissimilarity: 1 − the largest share of a replica's items some sibling showed within a window; 0 for an empty set. */
 export function coveredDissimilarities(sets: readonly ReadonlySet<string>[], around: readonly AroundSets[]): number[] {
   const n = sets.length;
@@ -169,7 +174,7 @@ export function coveredDissimilarities(sets: readonly ReadonlySet<string>[], aro
     for (let j = 0; j < n; j++) {
       if (j === i) continue;
       let shown = 0;
-      for (const x of sets[i]) if (sets[j].has(x) || around[j].before.has(x) || around[j].after.has(x)) shown++;
+      for (const x of sets[i]) if (shownBy(x, sets, around, j)) shown++;
       best = Math.max(best, shown / sets[i].size);
     }
     out[i] = 1 - best;
@@ -209,7 +214,7 @@ export function programDissimilarities(
     for (let j = 0; j < n && best > 0; j++) {
       if (j === i) continue;
       const unexplained = new Set<string>();
-      for (const x of sets[i]) if (!sets[j].has(x) && !around[j].before.has(x) && !around[j].after.has(x)) unexplained.add(x);
+      for (const x of sets[i]) if (!shownBy(x, sets, around, j)) unexplained.add(x);
       let worst = 0;
       let worstTop: ProgramShare | null = null;
       if (unexplained.size > 0) {
