@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { containerFrom, pickCgroupPath, pidNamespaceOf, STDIN_CONTAINER } from '../src/capture/containers.js';
-import { buildScript, EbpfConverter } from '../src/capture/ebpf.js';
+import { ARGV_MAX, buildScript, EbpfConverter } from '../src/capture/ebpf.js';
+import { commandShape } from '../src/trace/command.js';
 import { BoundedQueue } from '../src/capture/queue.js';
 import { LiddsRecorder } from '../src/capture/recorder.js';
 import { BatchBuilder, LineSplitter, type SourceSink } from '../src/capture/source.js';
@@ -146,7 +147,7 @@ test('ebpf: a forked child reports its parent\'s executable as read from /proc; 
     `1700000005000000004 0 ${me} node ${me} clone < res=${CHILD} exe=${exe}`,
     `1700000005000000005 0 ${CHILD} node ${CHILD} clone < res=0 exe=${exe}`,
     `1700000005000000006 0 ${CHILD} node ${CHILD} execve > filename=/cgi-bin/run`,
-    `1700000005000000007 0 ${CHILD} run ${CHILD} execve < res=0 exe=/cgi-bin/run`,
+    `1700000005000000007 0 ${CHILD} run ${CHILD} execve < res=0 exe=/cgi-bin/run args=`,
     `1700000005000000009 0 ${CHILD + 1} run ${CHILD + 1} clone < res=0`,
     `1700000005000000009 0 ${me} node ${me} read > `,
   ]);
@@ -248,4 +249,42 @@ test('LineSplitter drops a line longer than its bound whole, counts it, and read
   s.end((l) => got.push(l));
   assert.deepEqual(got, ['first', 'last']);
   assert.equal(s.overlong, 1);
+});
+
+test("ebpf: an exec's arguments come on lines of their own and leave on its exit as chids' strace converter writes them", () => {
+  const probes = [{ name: 'execve', nr: 59, tp: 'execve', field: 'filename', argv: true }];
+  const script = buildScript({ scope: { kind: 'pidns', inum: 4026532000 }, btf: true, pathProbes: probes });
+  // One printf per argument (several 200-byte strings in one exceed BPF's stack), up to the first NULL.
+  assert.match(script, /sys_enter_execve [^\n]*\$v = args->argv; \$a1 = \*\(\$v \+ 1\); if \(\$a1 == 0\) \{ return; \} printf\([^\n]*, -4, [^\n]*, 1, str\(\$a1\)\);/);
+  assert.match(script, new RegExp(`\\$a${ARGV_MAX} = `));
+  assert.doesNotMatch(script, new RegExp(`\\$a${ARGV_MAX + 1} = `));
+  assert.doesNotMatch(buildScript({ scope: { kind: 'pidns', inum: 4026532000 }, btf: true, pathProbes: [{ ...probes[0], argv: false }] }), /argv/);
+
+  const out: string[] = [];
+  const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 0 }, 4026531836, HOST, (_c, l) => out.push(l), false);
+  const NS = 4026531836;
+  conv.line(`5000000001 9 9 0 59 > ${NS} 1\tsh\t-100 /bin/sh`);
+  conv.line(`5000000001 9 9 0 -4 > ${NS} 1\tsh\t1 -c`);
+  // An argument holding a newline continues on the next line; a tab and spaces stay in it.
+  conv.line(`5000000001 9 9 0 -4 > ${NS} 1\tsh\t2 echo a\tb`);
+  assert.equal(conv.line('cat /etc/passwd'), true, 'the continuation is taken, not reported as bpftrace output');
+  assert.equal(conv.line('id'), true, 'and the one after it (a script of several lines)');
+  assert.equal(conv.line(' '.repeat(40)), false, "a blank line (the program's flush) is no part of it");
+  assert.equal(conv.line('Attaching 3 probes...'), false, 'nor what follows that');
+  conv.line(`5000000002 9 9 0 59 < ${NS} 1\tsh\t0`);
+  // A failed exec with no arguments: args= empty, as strace's converter writes it.
+  conv.line(`5000000003 10 10 0 59 > ${NS} 1\tsh\t-100 /nope`);
+  conv.line(`5000000004 10 10 0 59 < ${NS} 1\tsh\t-2`);
+  // An argument line out of sequence (a lost line) is not taken as the next one.
+  conv.line(`5000000005 11 11 0 59 > ${NS} 1\tsh\t-100 /bin/ls`);
+  conv.line(`5000000005 11 11 0 -4 > ${NS} 1\tsh\t2 /tmp`);
+  conv.line(`5000000006 11 11 0 59 < ${NS} 1\tls\t0`);
+  const exits = out.filter((l) => / execve < /.test(l));
+  assert.equal(exits.length, 3);
+  const b64 = (l: string) => /args=(\S*)/.exec(l)![1];
+  assert.equal(Buffer.from(b64(exits[0]), 'base64').toString(), '-c\0echo a\tb\ncat /etc/passwd\nid\0');
+  assert.match(commandShape(b64(exits[0]), '/bin/sh'), /^-c echo/);
+  assert.match(exits[1], / res=-2 args=$/);
+  assert.match(exits[2], / args=$/);
+  assert.equal(out.filter((l) => / -4 | argv/.test(l)).length, 0, 'argument lines are not events');
 });

@@ -72,6 +72,14 @@ const FLUSH_BYTES = 8192;
 const PROCEXIT_NR = -2;
 /** Pseudo syscall number of the fork lines (bookkeeping only: who entered a container from outside). */
 const FORK_NR = -3;
+/** Pseudo syscall number of an execve's argv lines (EXTRA = index and argument; not events themselves). */
+const ARGV_NR = -4;
+/**
+ * argv[1..ARGV_MAX] of an exec are printed, one line each (a printf holding several 200-byte
+ * strings exceeds BPF's 512-byte stack; sequential ones do not). More is cut: a command shape
+ * keeps COMMAND_CHARS (240) characters anyway.
+ */
+export const ARGV_MAX = 12;
 
 /** Which tasks the program prints. */
 export type Scope =
@@ -87,7 +95,7 @@ export interface ScriptOptions {
   /** Kernel BTF is there: the pid namespace can be read per event. */
   btf: boolean;
   /** Path tracepoints available: syscall → { nr, tracepoint, path field, has a dfd field }. */
-  pathProbes: { name: string; nr: number; tp: string; field: string; dfd?: boolean }[];
+  pathProbes: { name: string; nr: number; tp: string; field: string; dfd?: boolean; argv?: boolean }[];
 }
 
 const NS_CHILDREN = 'curtask->nsproxy->pid_ns_for_children';
@@ -160,8 +168,15 @@ export function buildScript(o: ScriptOptions): string {
   lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { printf(${head('>')}\\n", ${fields('args->id')}); }`);
   lines.push(`tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { printf(${head('<')}%ld\\n", ${fields('args->id')}, args->ret); }`);
   for (const p of o.pathProbes) {
-    // EXTRA = the directory fd (-100 when the call has none) and the path.
-    lines.push(`tracepoint:syscalls:sys_enter_${p.tp} /${filter}/ { printf(${head('>')}%d %s\\n", ${fields(String(p.nr))}, ${p.dfd ? 'args->dfd' : '-100'}, str(args->${p.field})); }`);
+    // EXTRA = the directory fd (-100 when the call has none) and the path. An exec's enter then
+    // prints its arguments after argv[0], one line each, up to the first NULL: EXTRA = index and
+    // argument (an argument with a newline continues on the next line; the converter joins it).
+    let argv = '';
+    if (p.argv) {
+      argv = ' $v = args->argv;';
+      for (let i = 1; i <= ARGV_MAX; i++) argv += ` $a${i} = *($v + ${i}); if ($a${i} == 0) { return; } printf(${head('>')}%d %s\\n", ${fields(String(ARGV_NR))}, ${i}, str($a${i}));`;
+    }
+    lines.push(`tracepoint:syscalls:sys_enter_${p.tp} /${filter}/ { printf(${head('>')}%d %s\\n", ${fields(String(p.nr))}, ${p.dfd ? 'args->dfd' : '-100'}, str(args->${p.field}));${argv} }`);
     lines.push(`tracepoint:syscalls:sys_exit_${p.tp} /${filter}/ { printf(${head('<')}%ld\\n", ${fields(String(p.nr))}, args->ret); }`);
   }
   return lines.join('\n') + '\n';
@@ -198,7 +213,7 @@ export function pathProbes(root: string): ScriptOptions['pathProbes'] {
     if (nr === undefined || !existsSync(fmt) || !existsSync(path.join(root, 'events', 'syscalls', `sys_exit_${p.tp}`))) continue;
     const text = readFileSync(fmt, 'utf8');
     const m = /field:const char \* (filename|pathname|path);/.exec(text);
-    if (m) out.push({ name: p.name, nr, tp: p.tp, field: m[1], dfd: /field:int dfd;/.test(text) });
+    if (m) out.push({ name: p.name, nr, tp: p.tp, field: m[1], dfd: /field:int dfd;/.test(text), argv: p.family === 'exec' && /field:const char \*const \* ?argv;/.test(text) });
   }
   return out;
 }
@@ -301,6 +316,10 @@ export class EbpfConverter {
   private readonly spaces = new Int32Array(7);
   private readonly comms = new Map<string, string>();
   stats = { lines: 0, events: 0, unparsed: 0, excluded: 0, runtime: 0 };
+  /** argv[1..] of the exec each thread is in (from its enter to its exit). */
+  private readonly argvs = new Map<number, string[]>();
+  /** Thread whose last argument line the next line may continue (an argument holding a newline), or -1. */
+  private continuing = -1;
   /** Events waiting for earlier ones from other CPUs (with `order`), or null. */
   private readonly ordered: TimeOrderBuffer<ContainerInfo, string> | null;
 
@@ -328,8 +347,24 @@ export class EbpfConverter {
     this.nsOwner.set(pidns, fullId);
   }
 
-  /** One line of bpftrace output; returns false when it is not an event line. */
+  /**
+   * One line of bpftrace output; returns false when it is not an event line. A line that is not
+   * one right after an exec's argument line is that argument continued past a newline it holds.
+   */
   line(text: string): boolean {
+    const cont = this.continuing;
+    this.continuing = -1;
+    if (this.parse(text)) return true;
+    if (cont < 0 || text.trim() === '') return false;
+    const list = this.argvs.get(cont);
+    if (list !== undefined && list.length > 0) {
+      list[list.length - 1] += `\n${text}`;
+      this.continuing = cont;
+    }
+    return true;
+  }
+
+  private parse(text: string): boolean {
     const t1 = text.indexOf('\t');
     const t2 = t1 < 0 ? -1 : text.indexOf('\t', t1 + 1);
     if (t2 < 0) return false;
@@ -358,6 +393,22 @@ export class EbpfConverter {
     if (nr === FORK_NR) {
       this.fork(pid, Number(nsS), extra);
       return true;
+    }
+    if (nr === ARGV_NR) {
+      // argv[i] of the exec this thread is entering (printed in order, right after its enter).
+      const list = this.argvs.get(tid);
+      const at = extra.indexOf(' ');
+      if (list !== undefined && at > 0 && Number(extra.slice(0, at)) === list.length + 1) {
+        list.push(extra.slice(at + 1));
+        this.continuing = tid;
+      }
+      return true;
+    }
+    // An exec's arguments are gathered from its enter on, the runtime's own (a container's first
+    // process, exec'd by runc) included.
+    if (dir === '>' && this.family.get(nr) === 'exec') {
+      if (this.argvs.size >= 4096) this.argvs.delete(this.argvs.keys().next().value!);
+      this.argvs.set(tid, []);
     }
     const st = this.procs.size > 0 ? this.procs.get(pid) : undefined;
     if (st !== undefined && st.runtime) {
@@ -396,6 +447,7 @@ export class EbpfConverter {
       args = `status=${code & 0x7f ? code & 0x7f : (code >> 8) & 0xff}`;
       this.pending.delete(tid);
       this.lastNr.delete(tid);
+      this.argvs.delete(tid);
       if (tid === pid && st !== undefined) this.procs.delete(pid);
     } else if (dir === '>') {
       if (fam !== undefined) {
@@ -429,7 +481,10 @@ export class EbpfConverter {
             this.execd.add(pid);
           }
           const exe = this.exeOf(pid);
-          args = `res=${ret}${exe ? ` exe=${exe}` : ''}`;
+          // argv[1..] as chids' strace converter writes it: each argument NUL-terminated, base64.
+          const argv = this.argvs.get(tid);
+          this.argvs.delete(tid);
+          args = `res=${ret}${exe ? ` exe=${exe}` : ''}${argv !== undefined ? ` args=${Buffer.from(argv.map((a) => `${a}\0`).join('')).toString('base64')}` : ''}`;
         }
       } else if (CLONE_FAMILY.has(name)) {
         const exe = this.exeOf(pid);
