@@ -169,7 +169,7 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineResult
         path_length: PATH_LENGTH,
         arg_syscalls: argSyscalls(opts.faithful),
         exec_commands: !opts.faithful,
-        ...(opts.faithful ? {} : { command_shape: COMMAND_SHAPE }),
+        ...(opts.faithful ? {} : { command_shape: COMMAND_SHAPE, proc_numbers: true }),
       },
       counts: {
         recordings: perTrace.length,

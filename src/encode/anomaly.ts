@@ -221,7 +221,7 @@ export class WindowEncoder {
     private readonly onWindow: (w: EncodedWindow) => void,
   ) {
     this.clock = new WindowClock(opts.windowNs, opts.faithful, opts.file, opts.maxEmptyWindows);
-    this.args = new ArgReader(opts.faithful, vocab.execCommands !== false, vocab.commandShape);
+    this.args = new ArgReader(opts.faithful, vocab.execCommands !== false, vocab.commandShape, vocab.procNumbers !== false);
     this.usn = names.intern(USN);
     this.uan = names.intern(UAN);
     this.s.ensure(Math.max(this.usn, this.uan));
@@ -261,8 +261,8 @@ export class WindowEncoder {
     if (vocab === this.vocab) return;
     this.vocab = vocab;
     this.s.seen.fill(0);
-    if (this.args.commands !== (vocab.execCommands !== false) || this.args.shape !== (vocab.commandShape ?? COMMAND_SHAPE)) {
-      this.args = new ArgReader(this.opts.faithful, vocab.execCommands !== false, vocab.commandShape);
+    if (this.args.commands !== (vocab.execCommands !== false) || this.args.shape !== (vocab.commandShape ?? COMMAND_SHAPE) || this.args.procNumbers !== (vocab.procNumbers !== false)) {
+      this.args = new ArgReader(this.opts.faithful, vocab.execCommands !== false, vocab.commandShape, vocab.procNumbers !== false);
       this.setViews();
     }
   }

@@ -19,6 +19,12 @@ export interface Vocabulary {
    * be unseen. Absent: the current one.
    */
   readonly commandShape?: number;
+  /**
+   * False for a baseline trained before the numbers in `/proc` paths were read as a class
+   * (`/proc/<n>/stat`, improved mode): its seenArgs hold the pids of its own run; against it they
+   * are read as they were. Absent: true.
+   */
+  readonly procNumbers?: boolean;
 }
 
 export function makeVocabulary(seenSyscalls: Iterable<string>, seenArgs: Iterable<string>, maxFreq: number): Vocabulary {

@@ -177,15 +177,21 @@ export async function readBaselineData(paths: ArtifactPaths): Promise<BaselineDa
     if (c.max_freq !== mf) throw new InputError(paths.maxFreq, `is ${mf} but the manifest says ${c.max_freq}: the baseline directory is inconsistent`);
   }
   const vocab = makeVocabulary(ss, sa, mf);
-  // A baseline from before command shapes were arguments has none in seen_args: read execve as it did.
-  if (manifest && !manifest.encoding.faithful && manifest.encoding.exec_commands !== true) return { manifest, vocab: { ...vocab, execCommands: false }, thresholds: tl };
-  // One from before argv-element shapes (version 2) holds version 1 shapes: read commands as it did.
+  let v: Vocabulary = vocab;
   if (manifest && !manifest.encoding.faithful) {
-    const v = manifest.encoding.command_shape ?? 1;
-    if (v > COMMAND_SHAPE) throw new InputError(path.join(paths.dir ?? '.', FILES.manifest), `records command shape version ${v}; this chids reads up to ${COMMAND_SHAPE}`);
-    if (v !== COMMAND_SHAPE) return { manifest, vocab: { ...vocab, commandShape: v }, thresholds: tl };
+    const e = manifest.encoding;
+    // A baseline from before command shapes were arguments has none in seen_args: read execve as it did.
+    if (e.exec_commands !== true) v = { ...v, execCommands: false };
+    else {
+      // One from before argv-element shapes (version 2) holds version 1 shapes: read commands as it did.
+      const shape = e.command_shape ?? 1;
+      if (shape > COMMAND_SHAPE) throw new InputError(path.join(paths.dir ?? '.', FILES.manifest), `records command shape version ${shape}; this chids reads up to ${COMMAND_SHAPE}`);
+      if (shape !== COMMAND_SHAPE) v = { ...v, commandShape: shape };
+    }
+    // One from before /proc numbers were a class holds its run's pids: read /proc paths as it did.
+    if (e.proc_numbers !== true) v = { ...v, procNumbers: false };
   }
-  return { manifest, vocab, thresholds: tl };
+  return { manifest, vocab: v, thresholds: tl };
 }
 
 export interface BaselineWrite {

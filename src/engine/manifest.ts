@@ -58,6 +58,8 @@ export const ManifestSchema = z
       exec_commands: z.boolean().optional(),
       /** Improved mode: the command shape version (src/trace/command.ts). Absent with exec_commands: version 1. */
       command_shape: z.number().int().positive().optional(),
+      /** Improved mode: the numbers in `/proc` paths are the class `<n>` (src/encode/args.ts). Absent in baselines made before (read with their numbers). */
+      proc_numbers: z.boolean().optional(),
     }),
     counts: z.object({
       recordings: z.number().int().nonnegative(),
