@@ -212,7 +212,9 @@ function runFile(file) {
   const m = merger(file);
   const report = path.join(cliDir, `report-${++reports}.tap`);
   const entry = compiled.has(file) ? [compiled.get(file)] : ['--import', 'tsx', file];
-  const args = ['--test-reporter=tap', `--test-reporter-destination=${report}`, ...process.argv.slice(2), ...entry];
+  // --test-force-exit: a file whose tests are over ends even if something it opened is still
+  // alive (CI: a failed NATS test left its client reconnecting, and the suite waited on it).
+  const args = ['--test-force-exit', '--test-reporter=tap', `--test-reporter-destination=${report}`, ...process.argv.slice(2), ...entry];
   const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], env });
   children.add(child);
   let carry = '';
