@@ -258,6 +258,7 @@ function merger(file) {
   let block = null; // lines of the top-level test being reported
   let closed = false; // its `ok N` line was seen
   let planned = false;
+  let summarized = false;
   let failures = 0;
   const flush = () => {
     for (const l of block ?? []) {
@@ -272,6 +273,7 @@ function merger(file) {
     const m = SUMMARY.exec(l);
     if (planned && m) {
       if (m[1] in totals) totals[m[1]] += Number(m[2]);
+      summarized = true;
       return;
     }
     if (/^TAP version /.test(l)) return;
@@ -291,11 +293,12 @@ function merger(file) {
   // summary) is reported as one failed test named after it, as `node --test` does.
   const end = (status, signal) => {
     flush();
-    if (status === 0 || (failures > 0 && planned)) return;
+    // Exit 0 without a summary is a report cut short (tests may be missing from it): a failure.
+    if ((status === 0 && summarized) || (failures > 0 && planned)) return;
     out(`# Subtest: ${file}`);
     out(`not ok ${++number} - ${file}`);
     out('  ---');
-    out(`  error: '${signal ? `killed by ${signal}` : `exit code ${status}`}${planned ? '' : ', no summary'}'`);
+    out(`  error: '${signal ? `killed by ${signal}` : `exit code ${status}`}${planned ? '' : ', no summary (its report ended early)'}'`);
     out('  ...');
     totals.tests++;
     totals.fail++;
@@ -316,6 +319,8 @@ out(`# duration_ms ${Date.now() - started}`);
 
 const failed = codes.find((c) => c !== 0);
 if (failed !== undefined) process.exit(failed);
+// A failure the merger reported for a file that exited 0 (its report cut short).
+if (totals.fail > 0) process.exit(1);
 if (process.env.CI && totals.skipped > 0) {
   process.stderr.write(`npm test: ${totals.skipped} test(s) skipped under CI: every tool the suite needs must be installed (.ci/run)\n`);
   process.exit(1);
