@@ -94,7 +94,12 @@ const byRank = (list) => (a, b) => rank(list)(a) - rank(list)(b);
 // the node (other tests' included) with eBPF and attacks one: alone it alerts within ~1 s every
 // time, but beside the other live files on 2 cores its monitor fell behind and no alert came
 // within 60 s (CI, three runs); the pools' ~2 cores of other work are what it cannot share.
-const SOLO = ['test/node-wide-live.test.ts'];
+// The attack-free replica group too: three strace'd replicas of one service whose paced clients
+// send the same requests at the same times. In the pools, twice in about eight CI runs, one
+// replica's program (sh, 1 of its 5) had no sibling showing it within a window (0.167 and 0.200
+// against θ 0.15); alone, 0.000–0.033 in 7 runs. Starved replicas drifting apart is the likely
+// cause (the CI recordings were not kept to check).
+const SOLO = ['test/lab-replicas-none.test.ts', 'test/node-wide-live.test.ts'];
 const solo = all.filter((f) => SOLO.includes(f));
 const live = all.filter((f) => LIVE.includes(f) && !SOLO.includes(f)).sort(byRank(LIVE));
 const cpu = all.filter((f) => !LIVE.includes(f) && !SOLO.includes(f)).sort(byRank(CPU_FIRST));
