@@ -21,6 +21,7 @@ import { resolveEncoding } from '../engine/encoding.js';
 import type { MonitorMetrics } from '../outputs/prometheus.js';
 import type { TraceFormat } from '../trace/parse.js';
 import { ChidsError } from '../util/errors.js';
+import { earlier } from '../util/time.js';
 import type { Logger } from '../util/log.js';
 import { loadLiveDetector } from '../engine/live-detector.js';
 import type { Vocabulary } from '../encode/vocabulary.js';
@@ -224,7 +225,7 @@ export class BaselineRouter implements MonitorLike {
     let best: { sec: number; nsec: number } | null = null;
     for (const { monitor } of this.loaded) {
       const n = monitor.newestEvent();
-      if (n && (best === null || n.sec > best.sec || (n.sec === best.sec && n.nsec > best.nsec))) best = n;
+      if (n && (best === null || earlier(best.sec, best.nsec, n.sec, n.nsec))) best = n;
     }
     return best;
   }

@@ -40,6 +40,7 @@ import { PodmanRuntime } from './runtime/podman.js';
 import { BatchBuilder, LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
 import { TimeOrderBuffer } from './time-order.js';
+import { earlier } from '../util/time.js';
 import { CLONE_FAMILY } from '../trace/syscall-families.js';
 
 /** Environment variable that overrides the bpftrace binary. */
@@ -536,7 +537,7 @@ export class EbpfConverter {
   private out(sec: number, nsec: number, c: ContainerInfo, rest: string): void {
     let s = sec;
     let n = nsec;
-    if (s < this.lastSec || (s === this.lastSec && n < this.lastNsec)) {
+    if (earlier(s, n, this.lastSec, this.lastNsec)) {
       s = this.lastSec;
       n = this.lastNsec;
     } else {
@@ -737,7 +738,7 @@ export class EbpfSource implements LiveSource {
   now(): { sec: number; nsec: number } {
     const w = wallNow();
     const h = this.conv?.oldestHeld() ?? null;
-    return h !== null && (h.sec < w.sec || (h.sec === w.sec && h.nsec < w.nsec)) ? h : w;
+    return h !== null && earlier(h.sec, h.nsec, w.sec, w.nsec) ? h : w;
   }
 
   /** Waits until the runtime has answered for every container seen (capture names its recordings after them). */
@@ -850,9 +851,10 @@ export class EbpfSource implements LiveSource {
         if (o.reordered > 0 || o.late > 0) log.info('bpftrace events put back in kernel time order', { attempt, reordered: o.reordered, too_late: o.late, most_behind_ms: Math.round(o.maxBehindNs / 1e6), longest_hold_ms: Math.round(o.maxHoldNs / 1e6) });
       });
     };
-    // A quiet stream's held events go out once the clock has left them idleNs behind.
-    // Only when no output came for that long: while output flows (this process may lag behind
-    // bpftrace, its events then older than the clock says) the events themselves move the cutoff.
+    // A quiet stream's held events go out once the clock has left them idleNs behind; checked
+    // only when no output came in the last ORDER_FLUSH_MS: while output flows (this process may
+    // lag behind bpftrace, its events then older than the clock says) the events themselves move
+    // the cutoff.
     const release = setInterval(() => {
       if (this.conv === null || this.conv.oldestHeld() === null || Date.now() - lastOutput < ORDER_FLUSH_MS) return;
       this.conv.flush(wallNow());

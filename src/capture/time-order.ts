@@ -24,10 +24,7 @@
  * almost sorted, so an event is inserted by stepping back from the tail, usually zero steps.
  */
 
-/** When `a` (sec, nsec) is strictly before `b`. */
-function before(as: number, an: number, bs: number, bn: number): boolean {
-  return as < bs || (as === bs && an < bn);
-}
+import { earlier } from '../util/time.js';
 
 export class TimeOrderBuffer<A, B> {
   private readonly sec: number[] = [];
@@ -71,7 +68,7 @@ export class TimeOrderBuffer<A, B> {
 
   /** Adds an event; releases whatever is now `holdNs` behind the newest. */
   push(sec: number, nsec: number, a: A, b: B): void {
-    if (before(sec, nsec, this.newestSec, this.newestNsec)) {
+    if (earlier(sec, nsec, this.newestSec, this.newestNsec)) {
       const behind = (this.newestSec - sec) * 1e9 + (this.newestNsec - nsec);
       if (behind > this.stats.maxBehindNs) this.stats.maxBehindNs = behind;
       if (behind > this.behindNow) {
@@ -79,7 +76,7 @@ export class TimeOrderBuffer<A, B> {
         this.adapt();
       }
     }
-    if (before(sec, nsec, this.releasedSec, this.releasedNsec)) {
+    if (earlier(sec, nsec, this.releasedSec, this.releasedNsec)) {
       this.stats.late++;
       this.release(sec, nsec, a, b);
       return;
@@ -91,10 +88,10 @@ export class TimeOrderBuffer<A, B> {
     n.push(nsec);
     this.a.push(a);
     this.b.push(b);
-    if (i > this.head && before(sec, nsec, s[i - 1], n[i - 1])) {
+    if (i > this.head && earlier(sec, nsec, s[i - 1], n[i - 1])) {
       this.stats.reordered++;
       // Step back past every held event later than this one (equal times keep arrival order).
-      for (; i > this.head && before(sec, nsec, s[i - 1], n[i - 1]); i--) {
+      for (; i > this.head && earlier(sec, nsec, s[i - 1], n[i - 1]); i--) {
         s[i] = s[i - 1];
         n[i] = n[i - 1];
         this.a[i] = this.a[i - 1];
@@ -105,7 +102,7 @@ export class TimeOrderBuffer<A, B> {
       this.a[i] = a;
       this.b[i] = b;
     }
-    if (before(this.newestSec, this.newestNsec, sec, nsec)) {
+    if (earlier(this.newestSec, this.newestNsec, sec, nsec)) {
       this.newestSec = sec;
       this.newestNsec = nsec;
       const k = Math.floor(sec / 10);
@@ -149,7 +146,7 @@ export class TimeOrderBuffer<A, B> {
     const s = this.sec;
     const n = this.nsec;
     let h = this.head;
-    while (h < s.length && !before(sec, nsec, s[h], n[h])) {
+    while (h < s.length && !earlier(sec, nsec, s[h], n[h])) {
       this.releasedSec = s[h];
       this.releasedNsec = n[h];
       this.release(s[h], n[h], this.a[h], this.b[h]);

@@ -23,3 +23,11 @@ export function secondsToNs(sec: number): bigint {
 export function nsDigitsToSec(digits: string): number {
   return Number(digits.slice(0, -9)) + Number(digits.slice(-9)) / 1e9;
 }
+
+/**
+ * A time held as whole seconds and nanoseconds apart (epoch ns do not fit a Number exactly) is
+ * strictly before another.
+ */
+export function earlier(aSec: number, aNsec: number, bSec: number, bNsec: number): boolean {
+  return aSec < bSec || (aSec === bSec && aNsec < bNsec);
+}
