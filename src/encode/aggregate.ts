@@ -56,7 +56,7 @@ export class AggregateEncoder {
 
   constructor(private readonly vocab: Vocabulary) {
     // Read commands as the baseline's vocabulary holds them (eBPF aggregates carry no argv today).
-    this.args = new ArgReader(false, vocab.execCommands !== false, vocab.commandShape, vocab.procNumbers !== false);
+    this.args = ArgReader.forVocabulary(false, vocab);
   }
 
   encode(w: WindowAggregate): AggregateVector {

@@ -20,7 +20,6 @@ import type { NameTable } from '../trace/names.js';
 import { ArgFamily, ArgReader, argFamilyOf } from './args.js';
 import type { Vocabulary } from './vocabulary.js';
 import { WindowClock } from './windows.js';
-import { COMMAND_SHAPE } from '../trace/command.js';
 
 /** [fi, usi, uai] */
 export type AnomalyVector = [number, number, number];
@@ -221,7 +220,7 @@ export class WindowEncoder {
     private readonly onWindow: (w: EncodedWindow) => void,
   ) {
     this.clock = new WindowClock(opts.windowNs, opts.faithful, opts.file, opts.maxEmptyWindows);
-    this.args = new ArgReader(opts.faithful, vocab.execCommands !== false, vocab.commandShape, vocab.procNumbers !== false);
+    this.args = ArgReader.forVocabulary(opts.faithful, vocab);
     this.usn = names.intern(USN);
     this.uan = names.intern(UAN);
     this.s.ensure(Math.max(this.usn, this.uan));
@@ -261,8 +260,8 @@ export class WindowEncoder {
     if (vocab === this.vocab) return;
     this.vocab = vocab;
     this.s.seen.fill(0);
-    if (this.args.commands !== (vocab.execCommands !== false) || this.args.shape !== (vocab.commandShape ?? COMMAND_SHAPE) || this.args.procNumbers !== (vocab.procNumbers !== false)) {
-      this.args = new ArgReader(this.opts.faithful, vocab.execCommands !== false, vocab.commandShape, vocab.procNumbers !== false);
+    if (!this.args.readsAs(vocab)) {
+      this.args = ArgReader.forVocabulary(this.opts.faithful, vocab);
       this.setViews();
     }
   }

@@ -16,6 +16,7 @@
 import { COMMAND_SHAPE, commandShape, execArgs } from '../trace/command.js';
 import type { SyscallEvent } from '../trace/event.js';
 import { processPath } from './process-path.js';
+import type { Vocabulary } from './vocabulary.js';
 
 export const ArgFamily = {
   None: 0,
@@ -101,6 +102,16 @@ export class ArgReader {
     /** Improved mode reads the numbers of `/proc` paths as a class (Vocabulary.procNumbers). */
     readonly procNumbers = true,
   ) {}
+
+  /** A reader that reads arguments as `vocab`'s were read when its baseline was trained. */
+  static forVocabulary(faithful: boolean, vocab: Vocabulary): ArgReader {
+    return new ArgReader(faithful, vocab.execCommands !== false, vocab.commandShape, vocab.procNumbers !== false);
+  }
+
+  /** This reader reads arguments as `vocab`'s were read. */
+  readsAs(vocab: Vocabulary): boolean {
+    return this.commands === (vocab.execCommands !== false) && this.shape === (vocab.commandShape ?? COMMAND_SHAPE) && this.procNumbers === (vocab.procNumbers !== false);
+  }
 
   /** The processed argument of an event of family `fam`, or null when it has none. */
   read(ev: SyscallEvent, fam: ArgFamily): string | null {
