@@ -10,14 +10,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { EncodedWindow } from '../src/encode/anomaly.js';
-import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
-import { makeVocabulary } from '../src/encode/vocabulary.js';
 import { DEFAULT_WINDOW_NS } from '../src/encode/windows.js';
 import { CalibratedDetector, CalibratedTrainer, REFERENCE_FLOOR, loadCalibrated } from '../src/model/calibrated.js';
 import type { TrainingRecording } from '../src/model/detector.js';
 import type { StideTrainingTap } from '../src/model/classic/stide.js';
-import { bufferSource } from './helpers/file-source.js';
+import { encodeAgainst } from './helpers/encode-text.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'chids-cal-commands-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -42,14 +39,8 @@ function trace(file: string | string[], extra?: string): string {
   return out.join('\n') + '\n';
 }
 
-async function encode(train: string, test: string, faithful = false): Promise<EncodedWindow[]> {
-  const opts = { faithful, windowNs: DEFAULT_WINDOW_NS };
-  const v = await collectTrace(bufferSource('train.sc', train), opts);
-  const vocab = makeVocabulary(v.seenSyscalls, v.seenArgs, Math.max(...v.counts));
-  const out: EncodedWindow[] = [];
-  await encodeTrace(bufferSource('test.sc', test), vocab, { ...opts, details: true }, (w) => out.push(w));
-  return out;
-}
+/** `test` encoded against the vocabulary of `train` (improved mode unless `faithful`). */
+const encode = (train: string, test: string, faithful = false) => encodeAgainst(train, test, faithful);
 
 const TRAIN = trace('/srv/app/uploads/alice/a.txt');
 // Another user's upload hashed with an option the service never passed: an unseen command shape

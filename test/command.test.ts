@@ -10,9 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { EncodedWindow } from '../src/encode/anomaly.js';
-import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
-import { makeVocabulary } from '../src/encode/vocabulary.js';
+import { encodeTrace } from '../src/encode/pipeline.js';
 import { DEFAULT_WINDOW_NS } from '../src/encode/windows.js';
 import { pathsInDir, readBaselineData } from '../src/engine/baseline-dir.js';
 import { COMMAND_CHARS, COMMAND_SHAPE, commandShape, execArgs } from '../src/trace/command.js';
@@ -20,6 +18,7 @@ import { NameTable } from '../src/trace/names.js';
 import { TraceParser } from '../src/trace/parse.js';
 import { assertOk, runCli } from './helpers/cli.js';
 import { bufferSource } from './helpers/file-source.js';
+import { encodeAgainst } from './helpers/encode-text.js';
 
 /** argv[1..] as chids' strace converter writes it: each argument NUL-terminated, base64. */
 const b64 = (...a: string[]) => Buffer.from(a.map((x) => x + '\0').join('')).toString('base64');
@@ -121,22 +120,13 @@ function scTrace(sqls: string[]): string {
   return out.join('\n') + '\n';
 }
 
-async function encodeWith(train: string, test: string, faithful: boolean): Promise<EncodedWindow[]> {
-  const opts = { faithful, windowNs: DEFAULT_WINDOW_NS };
-  const v = await collectTrace(bufferSource('train.sc', train), opts);
-  const vocab = makeVocabulary(v.seenSyscalls, v.seenArgs, Math.max(...v.counts));
-  const windows: EncodedWindow[] = [];
-  await encodeTrace(bufferSource('test.sc', test), vocab, { ...opts, details: true }, (w) => windows.push(w));
-  return windows;
-}
-
 test('improved mode: an injected query is an unseen argument, other search terms and numbers are not', async () => {
   const train = scTrace([search('tea'), search('mug', 5), search('grinder')]);
-  const normal = await encodeWith(train, scTrace([search('Ethiopia'), search('decaf', 50), search('scale')]), false);
+  const normal = await encodeAgainst(train, scTrace([search('Ethiopia'), search('decaf', 50), search('scale')]), false);
   assert.equal(normal.length, 1);
   assert.deepEqual(normal[0].unseenArgs, []);
   assert.equal(normal[0].av?.[2], 0, 'uai');
-  const attacked = await encodeWith(train, scTrace([search('Ethiopia'), search(INJECTED), search('scale')]), false);
+  const attacked = await encodeAgainst(train, scTrace([search('Ethiopia'), search(INJECTED), search('scale')]), false);
   assert.equal(attacked.length, 1);
   const unseen = attacked[0].unseenArgs ?? [];
   assert.equal(unseen.length, 1);
@@ -148,7 +138,7 @@ test('improved mode: an injected query is an unseen argument, other search terms
 
 test('faithful mode is unchanged: the reference reads no command line, so the injection is unseen by it', async () => {
   const train = scTrace([search('tea'), search('mug', 5)]);
-  const attacked = await encodeWith(train, scTrace([search(INJECTED)]), true);
+  const attacked = await encodeAgainst(train, scTrace([search(INJECTED)]), true);
   assert.deepEqual(attacked[0].unseenArgs, []);
   assert.equal(attacked[0].av?.[2], 0);
 });

@@ -9,12 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { procNumbersAsClass } from '../src/encode/args.js';
-import { collectTrace, encodeTrace } from '../src/encode/pipeline.js';
-import { makeVocabulary, type Vocabulary } from '../src/encode/vocabulary.js';
-import { DEFAULT_WINDOW_NS } from '../src/encode/windows.js';
+import type { Vocabulary } from '../src/encode/vocabulary.js';
 import { pathsInDir, readBaselineData } from '../src/engine/baseline-dir.js';
 import { assertOk, runCli } from './helpers/cli.js';
-import { bufferSource } from './helpers/file-source.js';
+import { encodeText, vocabularyOf } from './helpers/encode-text.js';
 
 /** A server reading its own /proc files (as pid `pid`) and a page, 30 times over 3 s. */
 function trace(pid: number): string {
@@ -32,11 +30,7 @@ function trace(pid: number): string {
 }
 
 async function unseenArgs(vocab: Vocabulary, text: string, faithful: boolean): Promise<string[]> {
-  const out = new Set<string>();
-  await encodeTrace(bufferSource('t.sc', text), vocab, { faithful, windowNs: DEFAULT_WINDOW_NS, details: true }, (w) => {
-    for (const a of w.unseenArgs ?? []) out.add(a);
-  });
-  return [...out];
+  return [...new Set((await encodeText(vocab, text, faithful)).flatMap((w) => w.unseenArgs ?? []))];
 }
 
 test('/proc numbers as a class: pids, tids and fds under /proc; nothing else', () => {
@@ -52,12 +46,11 @@ test('/proc numbers as a class: pids, tids and fds under /proc; nothing else', (
 
 test('improved mode: another run of the server (other pids) reads nothing unseen in /proc; faithful mode keeps the reference reading', async () => {
   for (const faithful of [false, true]) {
-    const v = await collectTrace(bufferSource('train.sc', trace(100)), { faithful, windowNs: DEFAULT_WINDOW_NS });
-    const vocab = makeVocabulary(v.seenSyscalls, v.seenArgs, Math.max(...v.counts));
+    const vocab = await vocabularyOf(trace(100), faithful);
     const unseen = await unseenArgs(vocab, trace(2345), faithful);
     if (!faithful) {
       assert.deepEqual(unseen, [], 'improved');
-      assert.ok([...v.seenArgs].includes('/proc/<n>/stat'), [...v.seenArgs].join(' '));
+      assert.ok(vocab.seenArgs.has('/proc/<n>/stat'), [...vocab.seenArgs].join(' '));
     } else assert.deepEqual(unseen, [], 'faithful reads no openat argument at all (only open, stat, clone, execve)');
   }
 });
