@@ -40,6 +40,14 @@ test('the aggregate program: parity maps, pairs per container, paths interned, r
   assert.match(s, /sys_exit_openat [^\n]*@fdp\[pid, \(uint32\)args->ret\] = \$id;[^\n]*\$t = \(uint64\)\(257 \+ 1\) \| \(\(uint64\)\$id << 10\);/);
   assert.match(s, /sys_enter_newfstatat [^\n]*\$f = @fdp\[pid, \(uint32\)args->dfd\]/);
   assert.match(s, /^END \{ clear\(@e0\);/m);
+  // A forked child's clone exit is named by its parent (kept for the child's own children); vfork's
+  // exit without a syscall number is vfork's, not rt_sigreturn's.
+  assert.match(s, /if \(\$a == 0 && args->ret == 0 && pid == tid\) \{ \$q = \(uint64\)curtask->real_parent->tgid; \$a = @exe\[\$q\]; [^\n]*@exe\[pid\] = \$a; \}/);
+  assert.match(s, /sys_enter [^\n]*if \(\$n == 58\) \{ @vf\[tid\] = 1; \}/);
+  assert.match(s, /sys_exit [^\n]*if \(\$n < 0\) \{ \$n = 15; if \(@vf\[tid\]\) \{ \$n = 58; \} \}/);
+  assert.match(s, /sched_process_exit [^\n]*delete\(@vf\[tid\]\);/);
+  const noBtf = buildAggregateScript({ scope: { kind: 'tree', tids: [7] }, btf: false, pathProbes: PROBES, t0: 0n, windowNs: 1e9, graceNs: 1e8 });
+  assert.doesNotMatch(noBtf, /curtask/, 'no kernel type information: no curtask fields');
   const two = buildAggregateScript({ scope: { kind: 'pidns-set', inums: [1, 2] }, btf: true, pathProbes: [], t0: 0n, windowNs: 5e8, graceNs: 5e7 });
   assert.match(two, /\/\(curtask->nsproxy->pid_ns_for_children->ns.inum == 1 \|\| curtask->nsproxy->pid_ns_for_children->ns.inum == 2\)\//);
 });
@@ -78,6 +86,24 @@ test('AggregateReader: a window of pairs, paths and pids becomes each container\
   ]);
   assert.deepEqual(Array.from(w.aggregate.from).map((f, i) => [f, w.aggregate.to[i]]), [[0, 0], [0, 1], [1, 2]]);
   assert.equal(r.stats.unknownArgs, 0);
+  assert.equal(w.late, false);
+});
+
+test('AggregateReader: a window whose maps arrive after the next window of its parity began is marked late', () => {
+  const W = 1_000_000_000n;
+  let now = 0n;
+  const out: AggregateWindow[] = [];
+  const r = new AggregateReader({ startNs: 10n * W, windowNs: 1e9, ownPidns: 1, fallback: containerFrom(null, null, 1), procfs: false, now: () => now }, (w) => out.push(w));
+  const window = (k: number, at: bigint, cur = k + 1) => {
+    now = at;
+    for (const l of [`@@W ${k} ${cur}`, `@e${k & 1}[5, 0, 1]: 4`, `@@E ${k}`]) r.line(l);
+  };
+  window(0, 10n * W + W + W / 5n); // read 0.2 s into window 1: on time
+  window(1, 10n * W + 3n * W - 1n); // the last ns before window 3 (its parity's next) begins
+  window(2, 10n * W + 4n * W); // window 4 has begun: its events may be among window 2's
+  window(3, 10n * W + 4n * W + W / 5n, 5); // the kernel's tick itself came when window 5 had begun
+  assert.deepEqual(out.map((w) => [w.index, w.late]), [[0, false], [1, false], [2, true], [3, true]]);
+  assert.equal(r.stats.lateWindows, 2);
 });
 
 // ---- live: podman + bpftrace -----------------------------------------------------------------
@@ -87,23 +113,30 @@ if (missing) console.warn(`!!! SKIPPED: the live eBPF aggregate tests ${missing}
 const port = 20000 + (process.pid % 20000);
 const ENV = { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '256' };
 
-/** Starts bpftrace on a program; resolves once its probes are attached, with the mono time then. */
+/**
+ * Starts bpftrace on a program; resolves once all its probes are attached, with the mono time
+ * then: bpftrace runs BEGIN after attaching every probe, and the aggregate program's BEGIN prints
+ * `@@B` (one is added to a program that has no BEGIN of its own).
+ */
 function startBpftrace(script: string, onLine: (l: string) => void): { child: ChildProcess; attached: Promise<bigint> } {
-  const child = spawn('bpftrace', ['-B', 'line', '-e', script], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  let carry = '';
+  const program = script.includes('BEGIN {') ? script : `BEGIN { printf("@@B 0\\n"); }\n${script}`;
+  const child = spawn('bpftrace', ['-B', 'line', '-e', program], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   let resolve!: (t: bigint) => void;
   const attached = new Promise<bigint>((r) => (resolve = r));
-  const each = (c: Buffer) => {
-    const parts = (carry + c.toString('utf8')).split('\n');
-    carry = parts.pop() ?? '';
-    for (const l of parts) {
-      // The per-event program says when it starts attaching; the aggregate one when it has (@@B, from BEGIN).
-      if (/^Attaching \d+ probe/.test(l) || l.startsWith('@@B ')) resolve(process.hrtime.bigint());
-      else onLine(l);
-    }
+  // A carry per stream: a chunk of one must not complete a line of the other.
+  const reader = () => {
+    let carry = '';
+    return (c: Buffer) => {
+      const parts = (carry + c.toString('utf8')).split('\n');
+      carry = parts.pop() ?? '';
+      for (const l of parts) {
+        if (l.startsWith('@@B ')) resolve(process.hrtime.bigint());
+        else onLine(l);
+      }
+    };
   };
-  child.stdout!.on('data', each);
-  child.stderr!.on('data', each);
+  child.stdout!.on('data', reader());
+  child.stderr!.on('data', reader());
   return { child, attached };
 }
 
@@ -152,7 +185,7 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   });
   const t0 = process.hrtime.bigint();
   const aggs = new Map<number, AggregateWindow>();
-  const reader = new AggregateReader({ startNs: t0, windowNs: W, ownPidns: own, fallback }, (w) => aggs.set(w.index, w));
+  const reader = new AggregateReader({ startNs: t0, windowNs: W, ownPidns: own, fallback, now: () => process.hrtime.bigint() }, (w) => aggs.set(w.index, w));
   const ag = startBpftrace(buildAggregateScript({ scope: { kind: 'pidns', inum: ns }, btf: true, pathProbes: probes, t0, windowNs: W, graceNs: 2e8 }), (l) => reader.line(l));
   t.after(() => {
     ev.child.kill('SIGKILL');
@@ -160,10 +193,11 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   });
   const say = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
   say('started both programs');
-  const attached = await ag.attached;
-  // The first window both programs saw whole (the per-event one started first; its path probes
-  // attach after its raw ones, so one more window of margin).
-  const first = Number((attached - t0) / BigInt(W)) + 2;
+  // The first window both programs saw whole: the one after the later of them had attached every
+  // probe (on a busy machine the per-event program, started first, can finish attaching last).
+  const [evAttached, agAttached] = await Promise.all([ev.attached, ag.attached]);
+  const attached = evAttached > agAttached ? evAttached : agAttached;
+  const first = Number((attached - t0) / BigInt(W)) + 1;
   say(`attached; comparing from window ${first}`);
   // Bounded load: static pages with ab, and a CGI request (a shell) now and then.
   const ab = spawn('ab', ['-q', '-n', '600', '-c', '4', '-s', '10', `http://127.0.0.1:${port}/index.html`], { stdio: 'ignore' });
@@ -205,7 +239,7 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   // Vocabularies: everything seen (fi only), and one that leaves `close` and every path unseen (USN and UAN everywhere).
   const names = new Set<string>();
   const args = new Set<string>();
-  const argReader = new ArgReader(false);
+  const argReader = new ArgReader(false, false);
   const nt = new NameTable();
   const p = new TraceParser({
     file: 'all',
@@ -223,11 +257,15 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   p.push(Buffer.from(evLines.map((e) => e.line).join('\n') + '\n'));
   p.end();
   const maxFreq = Math.max(...[...byWindow.values()].map((l) => l.length));
-  const vocabs = { all: makeVocabulary(names, args, maxFreq), stress: makeVocabulary([...names].filter((n) => n !== 'close'), [], maxFreq) };
+  // Read as the aggregate program reads: an exec by its file, not its command line (it reads no argv).
+  const asAggregate = (v: Vocabulary): Vocabulary => ({ ...v, execCommands: false });
+  const vocabs = { all: asAggregate(makeVocabulary(names, args, maxFreq)), stress: asAggregate(makeVocabulary([...names].filter((n) => n !== 'close'), [], maxFreq)) };
 
   const rows: string[] = [];
   let compared = 0;
   let sameCount = 0;
+  /** Windows whose maps bpftrace may have read late (mixed with the window two later): their counts are not compared. */
+  const late: number[] = [];
   const worst = { fi: 0, usi: 0, uai: 0 };
   const worstSorted = { usi: 0, uai: 0 };
   // The first window after both programs have attached all their probes (BEGIN may run before
@@ -239,6 +277,10 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
     if (lines.length === 0 && agg === undefined) continue;
     assert.ok(agg, `window ${k}: ${lines.length} events per event, none in the aggregate (aggregate windows: ${[...aggs].map(([i, a]) => `${i}:${a.aggregate.events}`).join(" ")}; per event: ${[...byWindow].map(([i, l]) => `${i}:${l.length}`).join(" ")})`);
     assert.ok(lines.length > 0, `window ${k}: ${agg.aggregate.events} events in the aggregate, none per event`);
+    if (agg.late) {
+      late.push(k);
+      continue;
+    }
     compared++;
     if (agg.aggregate.events === lines.length) sameCount++;
     for (const [which, vocab] of Object.entries(vocabs)) {
@@ -265,12 +307,14 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
     }
   }
   console.log(rows.join('\n'));
-  console.log(`compared ${compared} windows (${from}..${last}); same event count in ${sameCount}; lost by the per-event program: ${lost}; worst relative difference fi ${worst.fi.toFixed(4)} usi ${worst.usi.toFixed(4)} uai ${worst.uai.toFixed(4)}; with the events in kernel time order usi ${worstSorted.usi.toFixed(4)} uai ${worstSorted.uai.toFixed(4)}`);
-  assert.ok(compared >= 2, `compared ${compared} windows`);
-  // Stated tolerance (README): the count (fi) within 2 % per window; the centralities (usi, uai) within 50 %,
-  // since the per-event stream pairs events in the order bpftrace's per-CPU buffers deliver them.
+  console.log(`compared ${compared} windows (${from}..${last}; left out, read late: ${late.length > 0 ? late.join(', ') : 'none'}); same event count in ${sameCount}; lost by the per-event program: ${lost}; worst relative difference fi ${worst.fi.toFixed(4)} usi ${worst.usi.toFixed(4)} uai ${worst.uai.toFixed(4)}; with the events in kernel time order usi ${worstSorted.usi.toFixed(4)} uai ${worstSorted.uai.toFixed(4)}`);
+  assert.ok(compared >= 2, `compared ${compared} windows (${late.length} more read late)`);
+  // Stated tolerance (README): the count (fi) within 2 % per window; the centralities (usi, uai)
+  // within 20 % of the same events in kernel time order (the order chids' per-event stream has;
+  // the two programs stamp an event a few µs apart, and threads on two CPUs race for "previous").
+  // Against bpftrace's delivery order (per-CPU buffers) they differ more, with the load: printed, not asserted.
   if (lost === 0) assert.ok(worst.fi <= 0.02, `fi differs by ${worst.fi}`);
-  assert.ok(worst.usi <= 0.5 && worst.uai <= 0.5, `usi ${worst.usi} uai ${worst.uai}`);
+  assert.ok(worstSorted.usi <= 0.2 && worstSorted.uai <= 0.2, `in kernel time order: usi ${worstSorted.usi} uai ${worstSorted.uai}`);
 });
 
 test('live: an attack through the server\'s CGI (a shell reading /etc/passwd) raises the aggregate AV\'s unseen components', { skip: missing ?? false, timeout: 180_000 }, async (t) => {

@@ -58,6 +58,7 @@ const PROCEXIT_CODE = 1001;
 /** Syscall numbers up to this fit the token's 10 bits. */
 const MAX_NR = 999;
 const RT_SIGRETURN = 15;
+const VFORK = 58;
 /** clone, fork, vfork, clone3: their exit carries the pid's executable. */
 const CLONE_NRS = [56, 57, 58, 435];
 const PID_FLAG = 2n ** 39n;
@@ -102,7 +103,7 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
   ].join(' ');
   const code = (nr: string) => `(uint64)(${nr} + 1)`;
   const lines: string[] = [];
-  const procexitExtra = 'delete(@pend[tid]); if (pid == tid) { delete(@exe[pid]); }';
+  const procexitExtra = 'delete(@pend[tid]); delete(@vf[tid]); if (pid == tid) { delete(@exe[pid]); }';
   // Windows before the probes were attached are empty: start reading at the current one.
   // BEGIN runs once every probe is attached: `@@B` says the program is counting.
   const begin = `@next = ${win}; printf("@@B %llu\\n", @next);`;
@@ -115,11 +116,22 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
     lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { $t = (uint64)${PROCEXIT_CODE}; ${event} ${procexitExtra} }`);
   }
   const skip = o.pathProbes.map((p) => ` && args->id != ${p.nr}`).join('');
-  lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { $n = args->id; if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } $t = ${code('$n')}; ${event} }`);
+  // vfork's parent returns with no syscall number (-1), as rt_sigreturn does: a thread in vfork is
+  // marked so that its exit is vfork's, as the per-event converter names it from the thread's last enter.
+  lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { $n = args->id; if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } if ($n == ${VFORK}) { @vf[tid] = 1; } $t = ${code('$n')}; ${event} }`);
   const clone = CLONE_NRS.map((n) => `$n == ${n}`).join(' || ');
+  // A new process (the child's side of a fork: it returns 0, its main thread) runs its parent's
+  // executable until it execs. Name it by the parent: read later from /proc, the child (a CGI, a
+  // shell) has often exited, and its clone would carry no argument where the per-event stream
+  // names the file. Needs BTF for the parent; without it the child's own pid is read.
+  // The child keeps what it was named by, so that its own children (a server's handler forking a
+  // shell) are named after the long-lived ancestor rather than a pid that may be gone.
+  const childExe = o.btf
+    ? `if ($a == 0 && args->ret == 0 && pid == tid) { $q = (uint64)curtask->real_parent->tgid; $a = @exe[$q]; if ($a == 0) { $a = ${PID_FLAG} | $q; } @exe[pid] = $a; } `
+    : '';
   lines.push(
-    `tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { $n = args->id; if ($n < 0) { $n = ${RT_SIGRETURN}; } if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } $t = ${code('$n')}; ` +
-      `if (${clone}) { $a = @exe[pid]; if ($a == 0) { $a = ${PID_FLAG} | pid; } $t = $t | ($a << 10); } ${event} }`,
+    `tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { $n = args->id; if ($n < 0) { $n = ${RT_SIGRETURN}; if (@vf[tid]) { $n = ${VFORK}; } } if ($n == ${VFORK}) { delete(@vf[tid]); } if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } $t = ${code('$n')}; ` +
+      `if (${clone}) { $a = @exe[pid]; ${childExe}if ($a == 0) { $a = ${PID_FLAG} | pid; } $t = $t | ($a << 10); } ${event} }`,
   );
   for (const p of o.pathProbes) {
     const fam = p.name.startsWith('exec') ? 'exec' : p.name === 'open' || p.name.startsWith('openat') || p.name === 'creat' ? 'open' : 'stat';
@@ -145,7 +157,7 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
       // The path ids and fd paths are bounded: forgotten every 64 windows (paths seen again get new ids).
       `if (@next % 64 == 63) { clear(@sid); clear(@fdp); } @next = @next + 1; } }`,
   );
-  const maps = ['@e0', '@e1', '@sn0', '@sn1', '@cp0', '@cp1', '@last', '@sid', '@ctr', '@pend', '@fdp', '@exe', '@next', ...(o.scope.kind === 'tree' ? ['@t'] : [])];
+  const maps = ['@e0', '@e1', '@sn0', '@sn1', '@cp0', '@cp1', '@last', '@sid', '@ctr', '@pend', '@fdp', '@exe', '@vf', '@next', ...(o.scope.kind === 'tree' ? ['@t'] : [])];
   lines.push(`END { ${maps.map((m) => `clear(${m});`).join(' ')} }`); // bpftrace would print the maps at exit
   return lines.join('\n') + '\n';
 }
@@ -158,11 +170,18 @@ export interface AggregateWindow {
   /** Window start, epoch ns. */
   startNs: bigint;
   aggregate: WindowAggregate;
+  /** Its maps may have been read late: the counts may hold events of the window two later (see Pending.late). */
+  late: boolean;
 }
 
 interface Pending {
   index: number;
-  /** The program was late reading the window (the next one of the same parity had begun): counts may mix. */
+  /**
+   * The window's maps may have been read after the next window of the same parity had begun, so
+   * its counts may hold some of that window's events (and that window lose them): either the
+   * kernel's tick came that late, or bpftrace's user space, which reads and clears the maps when
+   * it gets to the print (print and clear are not done in the kernel), had not got to it by then.
+   */
   late: boolean;
   edges: Map<bigint, { prev: bigint; tok: bigint; n: number }[]>;
   pids: Map<bigint, number>;
@@ -197,6 +216,8 @@ export class AggregateReader {
       ownPidns: number | null;
       fallback: ContainerInfo;
       procfs?: boolean;
+      /** The current time on startNs's clock: a window whose end marker arrives after the next window of its parity began is marked late. */
+      now?: () => bigint;
     },
     private readonly emit: (w: AggregateWindow) => void,
   ) {}
@@ -234,7 +255,11 @@ export class AggregateReader {
       return true;
     }
     if (text.startsWith('@@E ')) {
-      if (p !== null) this.close(p);
+      if (p !== null) {
+        // Reading the maps happens before their lines reach us: on time here means it was on time.
+        if (this.o.now !== undefined && this.o.now() >= this.o.startNs + BigInt(p.index + 2) * BigInt(Math.round(this.o.windowNs))) p.late = true;
+        this.close(p);
+      }
       this.pending = null;
       return true;
     }
@@ -273,7 +298,7 @@ export class AggregateReader {
           to.push(b);
         }
       }
-      this.emit({ container: this.container(c, p.pids.get(c)), index, startNs, aggregate: { events, tokens, from, to } });
+      this.emit({ container: this.container(c, p.pids.get(c)), index, startNs, aggregate: { events, tokens, from, to }, late: p.late });
     }
     if (this.ids.size > MAX_IDS || p.index % 64 === 0) {
       for (const [id, v] of this.ids) if (p.index - v.used > ID_IDLE_WINDOWS || this.ids.size > MAX_IDS) this.ids.delete(id);
@@ -386,6 +411,7 @@ export class AggregateEbpfSource implements LiveSource {
     const both = AbortSignal.any([signal, gone.signal]);
     const W = Math.round(this.o.windowNs);
     let firstT0: bigint | null = null;
+    let warnedLate = false;
 
     const start = (attempt: number): Promise<ChildExit> => {
       if (attempt > 0) prepared = this.prepare();
@@ -394,8 +420,14 @@ export class AggregateEbpfSource implements LiveSource {
       firstT0 ??= t0;
       const script = buildAggregateScript({ scope: prepared.scope, btf: prepared.btf, pathProbes: prepared.probes, t0, windowNs: W, graceNs: (this.o.graceMs ?? 100) * 1e6 });
       const reader = new AggregateReader(
-        { startNs: t0 + epochMinusMono, windowNs: W, indexOffset: Number((t0 - firstT0) / BigInt(W)) + (attempt > 0 ? 1 : 0), ownPidns: prepared.own, fallback: prepared.fallback },
-        (w) => this.o.onWindow(w),
+        { startNs: t0 + epochMinusMono, windowNs: W, indexOffset: Number((t0 - firstT0) / BigInt(W)) + (attempt > 0 ? 1 : 0), ownPidns: prepared.own, fallback: prepared.fallback, now: () => process.hrtime.bigint() + epochMinusMono },
+        (w) => {
+          if (w.late && !warnedLate) {
+            warnedLate = true;
+            log.warn("bpftrace read a window's maps late (a busy machine): its counts may include some of the window two later's events; such windows are counted (lateWindows, logged when the source ends)", { window: w.index });
+          }
+          this.o.onWindow(w);
+        },
       );
       this.reader = reader;
       const splitter = new LineSplitter();
