@@ -84,8 +84,10 @@ test('ebpf: the bpftrace program filters by pid namespace or process tree and re
   assert.match(ns, /tracepoint:raw_syscalls:sys_enter \/curtask->nsproxy->pid_ns_for_children->ns\.inum == 4026532000 && args->id != 257\//);
   assert.match(ns, /tracepoint:syscalls:sys_enter_openat .*args->dfd, str\(args->filename\)/);
   assert.doesNotMatch(ns, /@t\[/);
+  // Ready when BEGIN runs (after every probe is attached), not at bpftrace's "Attaching N probes".
+  assert.match(ns, /^BEGIN \{ printf\("@@B %llu\\n", nsecs\); \}$/m);
   const tree = buildScript({ scope: { kind: 'tree', tids: [10, 11] }, btf: false, pathProbes: [] });
-  assert.match(tree, /BEGIN \{ @t\[10\] = 1; @t\[11\] = 1; \}/);
+  assert.match(tree, /BEGIN \{ printf\("@@B %llu\\n", nsecs\); @t\[10\] = 1; @t\[11\] = 1; \}/);
   assert.match(tree, /sched_process_fork \/@t\[args->parent_pid\]\//);
   assert.match(tree, /END \{ clear\(@t\); \}/);
 });

@@ -214,7 +214,15 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
     say('cgi');
   }
   await new Promise<void>((r) => (ab.exitCode !== null ? r() : ab.once('close', () => r())));
-  say(`ab done; ${evLines.length} events so far, ${aggs.size} aggregate windows`);
+  // Then CGI requests alone for two whole windows: one request at a time, where the two programs'
+  // pairs can only differ by a cross-CPU race of the handler and its shell.
+  const abWindow = Number((process.hrtime.bigint() - t0) / BigInt(W));
+  say(`ab done in window ${abWindow}; ${evLines.length} events so far, ${aggs.size} aggregate windows`);
+  const quietUntil = t0 + BigInt(abWindow + 3) * BigInt(W);
+  while (process.hrtime.bigint() < quietUntil && Date.now() < deadline + 10_000) {
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await get(port, '/cgi-bin/run'), 200);
+  }
   const lastEnd = process.hrtime.bigint();
   const last = Number((lastEnd - t0) / BigInt(W)) - 1; // the last window that is over
   while (process.hrtime.bigint() < t0 + BigInt(last + 2) * BigInt(W) + 500_000_000n) await new Promise((r) => setTimeout(r, 50));
@@ -268,6 +276,9 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   const late: number[] = [];
   const worst = { fi: 0, usi: 0, uai: 0 };
   const worstSorted = { usi: 0, uai: 0 };
+  /** The same, in the windows after ab had ended (CGI requests only). */
+  const worstQuiet = { usi: 0, uai: 0 };
+  let quiet = 0;
   // The first window after both programs have attached all their probes (BEGIN may run before
   // the last probe is attached): the aggregate's first window is partial.
   const from = Math.max(first, Math.min(...aggs.keys()) + 1);
@@ -282,6 +293,7 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
       continue;
     }
     compared++;
+    if (k > abWindow) quiet++;
     if (agg.aggregate.events === lines.length) sameCount++;
     for (const [which, vocab] of Object.entries(vocabs)) {
       const want = encodeLines(lines, vocab);
@@ -290,6 +302,10 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
       const rel = (a: number, b: number) => (a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b)));
       worstSorted.usi = Math.max(worstSorted.usi, rel(got.av![1], inOrder.av![1]));
       worstSorted.uai = Math.max(worstSorted.uai, rel(got.av![2], inOrder.av![2]));
+      if (k > abWindow) {
+        worstQuiet.usi = Math.max(worstQuiet.usi, rel(got.av![1], inOrder.av![1]));
+        worstQuiet.uai = Math.max(worstQuiet.uai, rel(got.av![2], inOrder.av![2]));
+      }
       worst.fi = Math.max(worst.fi, rel(got.av![0], want.av![0]));
       worst.usi = Math.max(worst.usi, rel(got.av![1], want.av![1]));
       worst.uai = Math.max(worst.uai, rel(got.av![2], want.av![2]));
@@ -307,14 +323,19 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
     }
   }
   console.log(rows.join('\n'));
-  console.log(`compared ${compared} windows (${from}..${last}; left out, read late: ${late.length > 0 ? late.join(', ') : 'none'}); same event count in ${sameCount}; lost by the per-event program: ${lost}; worst relative difference fi ${worst.fi.toFixed(4)} usi ${worst.usi.toFixed(4)} uai ${worst.uai.toFixed(4)}; with the events in kernel time order usi ${worstSorted.usi.toFixed(4)} uai ${worstSorted.uai.toFixed(4)}`);
+  console.log(`compared ${compared} windows (${from}..${last}; left out, read late: ${late.length > 0 ? late.join(', ') : 'none'}); same event count in ${sameCount}; lost by the per-event program: ${lost}; worst relative difference fi ${worst.fi.toFixed(4)} usi ${worst.usi.toFixed(4)} uai ${worst.uai.toFixed(4)}; with the events in kernel time order usi ${worstSorted.usi.toFixed(4)} uai ${worstSorted.uai.toFixed(4)}, in the ${quiet} windows of CGI requests alone usi ${worstQuiet.usi.toFixed(4)} uai ${worstQuiet.uai.toFixed(4)}`);
   assert.ok(compared >= 2, `compared ${compared} windows (${late.length} more read late)`);
   // Stated tolerance (README): the count (fi) within 2 % per window; the centralities (usi, uai)
-  // within 20 % of the same events in kernel time order (the order chids' per-event stream has;
-  // the two programs stamp an event a few µs apart, and threads on two CPUs race for "previous").
-  // Against bpftrace's delivery order (per-CPU buffers) they differ more, with the load: printed, not asserted.
+  // against the same events in kernel time order (the order chids' per-event stream has): within
+  // 10 % in the windows of one request at a time (a structural difference, such as an argument
+  // one side names and the other doesn't, shows there), within 50 % under ab's four clients, where
+  // events of threads on two CPUs a few µs apart pair either way (the two programs stamp and pair
+  // an event separately) and more so on a loaded machine. Against bpftrace's delivery order
+  // (per-CPU buffers) they differ more: printed, not asserted.
   if (lost === 0) assert.ok(worst.fi <= 0.02, `fi differs by ${worst.fi}`);
-  assert.ok(worstSorted.usi <= 0.2 && worstSorted.uai <= 0.2, `in kernel time order: usi ${worstSorted.usi} uai ${worstSorted.uai}`);
+  assert.ok(quiet >= 1, 'a window of CGI requests alone was compared');
+  assert.ok(worstQuiet.usi <= 0.1 && worstQuiet.uai <= 0.1, `CGI requests alone, in kernel time order: usi ${worstQuiet.usi} uai ${worstQuiet.uai}`);
+  assert.ok(worstSorted.usi <= 0.5 && worstSorted.uai <= 0.5, `in kernel time order: usi ${worstSorted.usi} uai ${worstSorted.uai}`);
 });
 
 test('live: an attack through the server\'s CGI (a shell reading /etc/passwd) raises the aggregate AV\'s unseen components', { skip: missing ?? false, timeout: 180_000 }, async (t) => {

@@ -69,6 +69,9 @@ const PATH_SYSCALLS: { name: string; tp: string; family: Family }[] = [
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 8192;
 
+/** The line the program prints once all its probes are attached (then its monotonic time). */
+const ATTACHED_MARK = '@@B';
+
 /** Pseudo syscall number of the procexit lines (a thread ended). */
 const PROCEXIT_NR = -2;
 /** Pseudo syscall number of the fork lines (bookkeeping only: who entered a container from outside). */
@@ -131,12 +134,16 @@ export function buildScript(o: ScriptOptions): string {
   // A thread's end, as the lab's converter writes strace's `+++ exited`: procexit (NR -2), EXTRA = exit code.
   const status = o.btf ? 'curtask->exit_code' : '0';
   const procexit = `printf(${head('>')}%d\\n", ${fields(String(PROCEXIT_NR))}, ${status});`;
+  // bpftrace prints "Attaching N probes" before attaching them (seconds, on a busy machine) and runs
+  // BEGIN once every probe is attached: `@@B` is when the program sees every event.
+  const attached = `printf("${ATTACHED_MARK} %llu\\n", nsecs);`;
   if (tree) {
-    lines.push(`BEGIN { ${(scope as { tids: number[] }).tids.map((t) => `@t[${t}] = 1;`).join(' ')} }`);
+    lines.push(`BEGIN { ${attached} ${(scope as { tids: number[] }).tids.map((t) => `@t[${t}] = 1;`).join(' ')} }`);
     lines.push('tracepoint:sched:sched_process_fork /@t[args->parent_pid]/ { @t[args->child_pid] = 1; }');
     lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${procexit} delete(@t[tid]); }`);
     lines.push('END { clear(@t); }'); // bpftrace would print the map at exit
   } else {
+    lines.push(`BEGIN { ${attached} }`);
     lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${procexit} }`);
   }
   // (A host process tree has no namespace to enter: no fork lines then, the program stays as small.)
@@ -816,7 +823,8 @@ export class EbpfSource implements LiveSource {
           sink.lost(Number(lost[1]), 'bpftrace perf buffer overflow');
           return;
         }
-        if (/^Attaching \d+ probe/.test(l)) {
+        if (/^Attaching \d+ probe/.test(l)) return;
+        if (l.startsWith(`${ATTACHED_MARK} `)) {
           if (!ready) {
             ready = true;
             log.info('bpftrace attached', { scope: prepared.scope, attempt });
