@@ -17,16 +17,16 @@ const noEbpf =
   (typeof process.getuid === 'function' && process.getuid() !== 0 && (console.warn('!!! SKIPPED: the eBPF source test needs root !!!'), 'needs root')) ||
   needsCommand('bpftrace', ['-e', 'BEGIN { exit(); }'], 'the eBPF source test needs a working bpftrace (apt-get install --no-install-recommends bpftrace, as root)');
 
-test('eBPF: capture a running loop, train, monitor it: reading /etc/shadow raises an alert', { skip: noEbpf, timeout: 180_000 }, async (t) => {
+test('eBPF: capture a running loop, train, monitor it: reading /etc/shadow raises an alert', { skip: noEbpf, timeout: 300_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'chids-ebpf-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(path.join(dir, 'allowed'));
   await writeFile(path.join(dir, 'allowed', 'a.txt'), 'hello\n');
   const trigger = path.join(dir, 'trigger');
-  // Normal work every 0.1 s; when the trigger file appears, something new, once. Bounded: 2 min.
+  // Normal work every 0.1 s; when the trigger file appears, something new, once. Bounded: 4 min.
   // (bpftrace takes tens of seconds to attach on a loaded machine, twice: capture and monitor.)
   const script =
-    `i=0; while [ $i -lt 1200 ]; do ls ${dir}/allowed >/dev/null; cat ${dir}/allowed/a.txt >/dev/null; ` +
+    `i=0; while [ $i -lt 2400 ]; do ls ${dir}/allowed >/dev/null; cat ${dir}/allowed/a.txt >/dev/null; ` +
     `if [ -f ${trigger} ]; then rm -f ${trigger}; cat /etc/shadow >/dev/null; id >/dev/null; fi; sleep 0.1; i=$((i+1)); done`;
   const loop = spawn('/bin/sh', ['-c', script], { stdio: 'ignore' });
   t.after(() => {
@@ -34,7 +34,7 @@ test('eBPF: capture a running loop, train, monitor it: reading /etc/shadow raise
   });
 
   const rec = path.join(dir, 'normal.zip');
-  const cap = await runCli(['capture', '--source', 'ebpf', '--pid', String(loop.pid), '--seconds', '4', '--out', rec], { timeoutMs: 60_000 });
+  const cap = await runCli(['capture', '--source', 'ebpf', '--pid', String(loop.pid), '--seconds', '4', '--out', rec], { timeoutMs: 90_000 });
   assert.equal(cap.code, 0, cap.stderr);
   let events = 0;
   for await (const c of (await openSource(rec)).chunks()) for (const b of c) if (b === 10) events++;
@@ -43,8 +43,8 @@ test('eBPF: capture a running loop, train, monitor it: reading /etc/shadow raise
   const base = await runCli(['baseline', '--td', rec, '--od', model, '--seed', '2'], { timeoutMs: 120_000 });
   assert.equal(base.code, 0, base.stderr);
 
-  const mon = startCli(['monitor', '--od', model, '--source', 'ebpf', '--pid', String(loop.pid)], { timeoutMs: 90_000 });
-  await mon.waitLog('source ready', 60_000);
+  const mon = startCli(['monitor', '--od', model, '--source', 'ebpf', '--pid', String(loop.pid)], { timeoutMs: 150_000 });
+  await mon.waitLog('source ready', 90_000);
   await new Promise((r) => setTimeout(r, 1500));
   await writeFile(trigger, '');
   const hit = await mon.waitOut((l) => l.startsWith('{') && JSON.parse(l).output_fields['chids.unseen_args'].includes('/etc/shadow'), 15_000);
