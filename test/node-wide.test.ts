@@ -79,6 +79,26 @@ test('a container starting (its init forked into a new namespace) is not "entere
   ]);
 });
 
+test('a fork line printed late (another CPU\'s buffer): runc\'s init steps are still skipped, and its exec\'d program is not dropped', () => {
+  const { conv, out } = converter();
+  const ns = 4026532401;
+  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'cd'.repeat(32));
+  // runc:[2:INIT]'s Go start-up (futex, …) and its exec arrive before the fork line that says the
+  // process is the runtime's; they are runc's by their name (failed on the code before: futex was
+  // the new container's).
+  conv.line(`7100000002 411 411 0 202 > ${ns} 1\trunc:[2:INIT]\t`);
+  conv.line(`7100000003 411 411 0 202 < ${ns} 1\trunc:[2:INIT]\t0`);
+  conv.line(`7100000004 411 411 0 59 > ${ns} 1\trunc:[2:INIT]\t-100 /bin/httpd`);
+  conv.line(`7100000005 411 411 0 59 < ${ns} 700\thttpd\t0`);
+  conv.line(`7100000006 411 411 0 0 > ${ns} 700\thttpd\t`);
+  // The fork line, from before the exec, printed now: it must not make httpd the runtime's (failed
+  // on the code before: httpd's later calls were dropped until it exec'd again).
+  conv.line(`7100000001 410 410 0 -3 > ${ns} 1\trunc:[1:CHILD]\t411 1 1`);
+  conv.line(`7100000007 411 411 0 0 < ${ns} 700\thttpd\t12`);
+  assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 411 execve <', 'httpd 411 read >', 'httpd 411 read <']);
+  assert.equal(conv.stats.runtime, 3, "runc:[2:INIT]'s futex call and its execve call");
+});
+
 test('--all-containers leaves out pid namespaces that belong to no container; --include-host keeps them', () => {
   const { conv, out } = converter('all');
   conv.line(`8000000001 500 500 0 0 > 4026532999 1\tstrace\t`);

@@ -72,6 +72,9 @@ const FLUSH_BYTES = 8192;
 /** The line the program prints once all its probes are attached (then its monotonic time). */
 const ATTACHED_MARK = '@@B';
 
+/** How runc's init stages name themselves (`runc:[2:INIT]`) until they exec the container's program. */
+const RUNC_INIT_COMM = 'runc:[';
+
 /** Pseudo syscall number of the procexit lines (a thread ended). */
 const PROCEXIT_NR = -2;
 /** Pseudo syscall number of the fork lines (bookkeeping only: who entered a container from outside). */
@@ -324,6 +327,8 @@ export class EbpfConverter {
   private readonly spaces = new Int32Array(7);
   private readonly comms = new Map<string, string>();
   stats = { lines: 0, events: 0, unparsed: 0, excluded: 0, runtime: 0 };
+  /** Monotonic ns of each process's last successful exec (to tell a fork line printed after it). */
+  private readonly execAt = new Map<number, number>();
   /** argv[1..] of the exec each thread is in (from its enter to its exit). */
   private readonly argvs = new Map<number, string[]>();
   /** Thread whose last argument line the next line may continue (an argument holding a newline), or -1. */
@@ -399,7 +404,7 @@ export class EbpfConverter {
     const cgS = text.slice(sp[6] + 1, t1);
     const extra = text.slice(t2 + 1);
     if (nr === FORK_NR) {
-      this.fork(pid, Number(nsS), extra);
+      this.fork(pid, Number(nsS), extra, Number(text.slice(0, sp[0])));
       return true;
     }
     if (nr === ARGV_NR) {
@@ -417,6 +422,20 @@ export class EbpfConverter {
     if (dir === '>' && this.family.get(nr) === 'exec') {
       if (this.argvs.size >= 4096) this.argvs.delete(this.argvs.keys().next().value!);
       this.argvs.set(tid, []);
+    }
+    // runc's init stages name themselves `runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]` until
+    // they exec the container's program (the exec renames the thread before its exit is reported):
+    // their calls are the runtime's even before the fork line that says so has arrived (bpftrace
+    // prints one CPU's buffer after another: a fork line 0.8 s late let runc's futex calls into a
+    // new container's first window, an unseen syscall).
+    if (text.startsWith(RUNC_INIT_COMM, t1 + 1)) {
+      if (sysnrIsExit(nr) && tid === pid) this.procs.delete(pid);
+      this.stats.runtime++;
+      return true;
+    }
+    if (dir === '<' && extra === '0' && this.family.get(nr) === 'exec') {
+      if (this.execAt.size >= 65536) this.execAt.clear();
+      this.execAt.set(pid, Number(text.slice(0, sp[0])));
     }
     const st = this.procs.size > 0 ? this.procs.get(pid) : undefined;
     if (st !== undefined && st.runtime) {
@@ -582,10 +601,14 @@ export class EbpfConverter {
    * the namespace. Such a child is the runtime's (or nsenter's) until it execs; it entered the
    * container unless it is the namespace's init (a container starting, pid 1 inside).
    */
-  private fork(parent: number, ns: number, extra: string): void {
+  private fork(parent: number, ns: number, extra: string, atNs: number): void {
     const [childS, crossS, initS] = extra.split(' ');
     const child = Number(childS);
     const cross = crossS === '1';
+    // A fork line printed after the child's exec (another CPU's buffer, printed late): the child's
+    // runtime steps are over, and marking it the runtime's now would drop its own calls.
+    const execd = this.execAt.get(child);
+    const past = execd !== undefined && execd > atNs;
     // A forked child runs its parent's executable until it execs: when that was read from /proc
     // (not the file of an exec we saw), the child's clone exit names it without a readlink of
     // /proc/CHILD/exe per fork (a web server forks per request), as the readlink would have.
@@ -598,12 +621,14 @@ export class EbpfConverter {
       }
     } else this.exes.delete(child);
     const p = this.procs.get(parent);
-    const runtime = cross || (p?.runtime ?? false);
+    const runtime = !past && (cross || (p?.runtime ?? false));
     let entered = cross || (p?.entered ?? false);
     if (cross) {
       if (initS === '1') {
         entered = false;
-        // A new namespace: forget whatever an earlier namespace with the same inode was tied to.
+        // A new namespace: forget whatever an earlier namespace with the same inode was tied to
+        // (not when the line comes after the child's exec: this namespace's events have been read since).
+        if (past) return;
         this.nsOwner.delete(ns);
         this.nsMiss.delete(ns);
         for (const k of this.containers.keys()) if (k.startsWith(`${ns}:`)) this.containers.delete(k);
