@@ -96,7 +96,48 @@ test('a fork line printed late (another CPU\'s buffer): runc\'s init steps are s
   conv.line(`7100000001 410 410 0 -3 > ${ns} 1\trunc:[1:CHILD]\t411 1 1`);
   conv.line(`7100000007 411 411 0 0 < ${ns} 700\thttpd\t12`);
   assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 411 execve <', 'httpd 411 read >', 'httpd 411 read <']);
-  assert.equal(conv.stats.runtime, 3, "runc:[2:INIT]'s futex call and its execve call");
+  assert.equal(conv.stats.runtime, 3, "runc:[2:INIT]'s futex call (enter, exit) and its execve call");
+});
+
+test('a container\'s own process named like runc\'s init is still watched: its lines wait for a fork line at most a second', () => {
+  let now = 0;
+  const { conv, out } = converter('all', null, () => now);
+  // sh, forked inside the container long ago (its fork line said so, cross = 0), renames itself.
+  conv.line(`7200000001 500 500 0 -3 > ${CNS} 253\tsh\t501 0 0`);
+  conv.line(`7200000002 501 501 0 0 > ${CNS} 253\trunc:[2:INIT]\t`);
+  conv.line(`7200000003 501 501 0 0 < ${CNS} 253\trunc:[2:INIT]\t4`);
+  assert.equal(out.length, 0, 'waiting for a fork line');
+  now = 999;
+  conv.line(`7200000004 100 100 0 0 > ${CNS} 253\thttpd\t`);
+  assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 100 read >']);
+  now = 1000;
+  conv.line(`7200000005 100 100 0 0 < ${CNS} 253\thttpd\t1`);
+  assert.deepEqual(
+    out.map((e) => e.line.split(' ').slice(3, 7).join(' ')),
+    ['httpd 100 read >', 'runc:[2:INIT] 501 read >', 'runc:[2:INIT] 501 read <', 'httpd 100 read <'],
+    'after a second they are the container\'s (their times raised to keep the stream in order)',
+  );
+  // A fork line from inside (cross = 0) settles it at once; the end of the stream too.
+  conv.line(`7200000006 502 502 0 0 > ${CNS} 253\trunc:[x]\t`);
+  conv.line(`7200000007 100 100 0 -3 > ${CNS} 253\thttpd\t502 0 0`);
+  assert.equal(out.at(-1)!.line.split(' ').slice(3, 7).join(' '), 'runc:[x] 502 read >');
+  conv.line(`7200000008 503 503 0 0 > ${CNS} 253\trunc:[x]\t`);
+  conv.drain();
+  assert.equal(out.at(-1)!.line.split(' ').slice(3, 7).join(' '), 'runc:[x] 503 read >');
+  assert.equal(conv.stats.runtime, 0);
+});
+
+test('runc:[1:CHILD]\'s calls in the new namespace are the runtime\'s: its fork of the init shows it outside', () => {
+  const { conv, out } = converter();
+  const ns = 4026532402;
+  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'ef'.repeat(32));
+  conv.line(`7300000001 420 420 0 1 > ${ns} 1\trunc:[1:CHILD]\t`);
+  conv.line(`7300000002 420 420 0 1 < ${ns} 1\trunc:[1:CHILD]\t8`);
+  conv.line(`7300000003 420 420 0 -3 > ${ns} 1\trunc:[1:CHILD]\t421 1 1`);
+  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'ef'.repeat(32));
+  conv.line(`7300000004 421 421 0 59 < ${ns} 700\thttpd\t0`);
+  assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 421 execve <']);
+  assert.equal(conv.stats.runtime, 2);
 });
 
 test('--all-containers leaves out pid namespaces that belong to no container; --include-host keeps them', () => {

@@ -74,6 +74,10 @@ const ATTACHED_MARK = '@@B';
 
 /** How runc's init stages name themselves (`runc:[2:INIT]`) until they exec the container's program. */
 const RUNC_INIT_COMM = 'runc:[';
+/** How long such a process's lines wait for the fork line that says whose they are (ms), and how many. */
+const AWAIT_FORK_MS = 1000;
+const MAX_AWAITING_LINES = 20_000;
+const MAX_AWAITING_PIDS = 256;
 
 /** Pseudo syscall number of the procexit lines (a thread ended). */
 const PROCEXIT_NR = -2;
@@ -283,6 +287,8 @@ export interface ConverterOptions {
   identities?: IdentityResolver | null;
   /** Called the first time a container is seen. */
   onContainer?: (c: ContainerInfo) => void;
+  /** Wall clock in ms (for how long a line waits for its fork line); tests pass their own. */
+  clockMs?: () => number;
   /**
    * Emit events in kernel time order, each held until an event `holdNs` later has come or the
    * clock ({@link EbpfConverter.flush}) is `idleNs` past it (src/capture/time-order.ts). Without
@@ -327,6 +333,11 @@ export class EbpfConverter {
   private readonly spaces = new Int32Array(7);
   private readonly comms = new Map<string, string>();
   stats = { lines: 0, events: 0, unparsed: 0, excluded: 0, runtime: 0 };
+  /** Lines of processes named like runc's init whose fork line has not come yet, by pid (see parse). */
+  private readonly awaiting = new Map<number, { since: number; lines: string[] }>();
+  /** Set while waiting lines are read again (they must not wait a second time). */
+  private replaying = false;
+  private readonly clockMs: () => number;
   /** Monotonic ns of each process's last successful exec (to tell a fork line printed after it). */
   private readonly execAt = new Map<number, number>();
   /** argv[1..] of the exec each thread is in (from its enter to its exit). */
@@ -347,6 +358,7 @@ export class EbpfConverter {
     private readonly opts: ConverterOptions = {},
   ) {
     this.mode = opts.mode ?? 'targets';
+    this.clockMs = opts.clockMs ?? Date.now;
     this.ordered = opts.order ? new TimeOrderBuffer(opts.order.minHoldNs, opts.order.maxHoldNs, opts.order.idleNs, (sec, nsec, c, rest) => this.out(sec, nsec, c, rest)) : null;
     for (const p of PATH_SYSCALLS) {
       const nr = Object.entries(X86_64_SYSCALLS).find(([, n]) => n === p.name)?.[0];
@@ -365,6 +377,7 @@ export class EbpfConverter {
    * one right after an exec's argument line is that argument continued past a newline it holds.
    */
   line(text: string): boolean {
+    if (this.awaiting.size > 0) this.expireAwaiting(false);
     const cont = this.continuing;
     this.continuing = -1;
     if (this.parse(text)) return true;
@@ -418,26 +431,27 @@ export class EbpfConverter {
       return true;
     }
     // An exec's arguments are gathered from its enter on, the runtime's own (a container's first
-    // process, exec'd by runc) included.
-    if (dir === '>' && this.family.get(nr) === 'exec') {
+    // process, exec'd by runc) included (once: not again when a waiting line is read again).
+    if (dir === '>' && !this.replaying && this.family.get(nr) === 'exec') {
       if (this.argvs.size >= 4096) this.argvs.delete(this.argvs.keys().next().value!);
       this.argvs.set(tid, []);
     }
-    // runc's init stages name themselves `runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]` until
-    // they exec the container's program (the exec renames the thread before its exit is reported):
-    // their calls are the runtime's even before the fork line that says so has arrived (bpftrace
-    // prints one CPU's buffer after another: a fork line 0.8 s late let runc's futex calls into a
-    // new container's first window, an unseen syscall).
-    if (text.startsWith(RUNC_INIT_COMM, t1 + 1)) {
-      if (sysnrIsExit(nr) && tid === pid) this.procs.delete(pid);
-      this.stats.runtime++;
+    const st = this.procs.size > 0 ? this.procs.get(pid) : undefined;
+    // A process named like runc's init stages (`runc:[2:INIT]`, …) that no fork line has made the
+    // runtime's yet: bpftrace prints one CPU's buffer after another, and the fork line that says
+    // so can come after the process's calls (0.8 s late under load: runc's futex calls went into a
+    // new container's first window as an unseen syscall). Its lines wait for that fork line (or
+    // for the one that shows its parent forking into the namespace from outside), at most
+    // AWAIT_FORK_MS, then count as the container's: the name alone decides nothing, since a
+    // container's own process may call itself that.
+    if (st === undefined && !this.replaying && text.startsWith(RUNC_INIT_COMM, t1 + 1)) {
+      this.awaitFork(pid, text);
       return true;
     }
     if (dir === '<' && extra === '0' && this.family.get(nr) === 'exec') {
       if (this.execAt.size >= 65536) this.execAt.clear();
       this.execAt.set(pid, Number(text.slice(0, sp[0])));
     }
-    const st = this.procs.size > 0 ? this.procs.get(pid) : undefined;
     if (st !== undefined && st.runtime) {
       // The runtime's own steps (runc init, nsenter before it execs the target) are not the
       // container's activity; the process becomes the container's with its first successful execve.
@@ -546,7 +560,42 @@ export class EbpfConverter {
 
   /** Releases every held event (the program ended). */
   drain(): void {
+    this.expireAwaiting(true);
     this.ordered?.drain();
+  }
+
+  /** Holds a line of a process named like runc's init until its fork line says whose it is. */
+  private awaitFork(pid: number, text: string): void {
+    let w = this.awaiting.get(pid);
+    if (w === undefined) {
+      if (this.awaiting.size >= MAX_AWAITING_PIDS) this.settleAwaiting(this.awaiting.keys().next().value!, false);
+      this.awaiting.set(pid, (w = { since: this.clockMs(), lines: [] }));
+    }
+    w.lines.push(text);
+    if (w.lines.length >= MAX_AWAITING_LINES) this.settleAwaiting(pid, false);
+  }
+
+  /** The lines `pid` waited with: dropped as the runtime's, or read now as its container's. */
+  private settleAwaiting(pid: number, runtime: boolean): void {
+    const w = this.awaiting.get(pid);
+    if (w === undefined) return;
+    this.awaiting.delete(pid);
+    if (runtime) {
+      this.stats.runtime += w.lines.length;
+      return;
+    }
+    this.replaying = true;
+    try {
+      for (const l of w.lines) this.parse(l);
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  /** Reads as their containers' the lines that waited AWAIT_FORK_MS for a fork line (all of them at the end). */
+  private expireAwaiting(all: boolean): void {
+    const now = this.clockMs();
+    for (const [pid, w] of this.awaiting) if (all || now - w.since >= AWAIT_FORK_MS) this.settleAwaiting(pid, false);
   }
 
   /** Epoch time of the oldest held event, or null. */
@@ -609,6 +658,9 @@ export class EbpfConverter {
     // runtime steps are over, and marking it the runtime's now would drop its own calls.
     const execd = this.execAt.get(child);
     const past = execd !== undefined && execd > atNs;
+    // A parent outside the namespace forking into it is the runtime (runc:[1:CHILD], nsenter):
+    // what it did here is not the container's.
+    if (cross) this.settleAwaiting(parent, true);
     // A forked child runs its parent's executable until it execs: when that was read from /proc
     // (not the file of an exec we saw), the child's clone exit names it without a readlink of
     // /proc/CHILD/exe per fork (a web server forks per request), as the readlink would have.
@@ -621,6 +673,9 @@ export class EbpfConverter {
       }
     } else this.exes.delete(child);
     const p = this.procs.get(parent);
+    // The child's calls before its exec (the lines waiting for this fork line) were the runtime's
+    // if it was forked from outside, even when this line comes after the exec.
+    this.settleAwaiting(child, cross || (p?.runtime ?? false));
     const runtime = !past && (cross || (p?.runtime ?? false));
     let entered = cross || (p?.entered ?? false);
     if (cross) {

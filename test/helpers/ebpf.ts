@@ -11,8 +11,8 @@ export const EBPF = { OWN, CNS, ID, HOST: containerFrom(OWN, null, OWN) };
 const TARGET: ContainerInfo = { key: `pidns:${CNS}/${ID}`, id: ID.slice(0, 12), pidns: CNS, cgroup: `/libpod_parent/libpod-${ID}`, containerId: ID, host: false };
 
 /** Options passed untyped: the same calls run against the converter before the node-wide options existed. */
-export function converter(mode: 'targets' | 'all' = 'all', identities: unknown = null) {
+export function converter(mode: 'targets' | 'all' = 'all', identities: unknown = null, clockMs?: () => number) {
   const out: { c: ContainerInfo; line: string }[] = [];
-  const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 0 }, OWN, TARGET, (c, line) => out.push({ c, line }), false, { mode, identities } as never);
+  const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 0 }, OWN, TARGET, (c, line) => out.push({ c, line }), false, { mode, identities, clockMs } as never);
   return { conv, out };
 }
