@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { AggregateEbpfSource, AggregateReader, buildAggregateScript, type AggregateWindow } from '../src/capture/ebpf-aggregate.js';
 import { EbpfConverter, buildScript, ensureTracefs, pathProbes } from '../src/capture/ebpf.js';
 import { containerFrom, pidNamespaceOf } from '../src/capture/containers.js';
@@ -29,7 +29,16 @@ const PROBES = [
 
 test('the aggregate program: parity maps, pairs per container, paths interned, read once per window', () => {
   const s = buildAggregateScript({ scope: { kind: 'pidns', inum: 4026532252 }, btf: true, pathProbes: PROBES, t0: 123456789n, windowNs: 1e9, graceNs: 1e8 });
-  assert.match(s, /tracepoint:raw_syscalls:sys_enter \/curtask->nsproxy->pid_ns_for_children->ns.inum == 4026532252 && args->id != 257 && args->id != 262 && args->id != 59\//);
+  const inside = 'curtask->thread_pid->level == curtask->nsproxy->pid_ns_for_children->level';
+  assert.ok(
+    s.includes(`tracepoint:raw_syscalls:sys_enter /curtask->nsproxy->pid_ns_for_children->ns.inum == 4026532252 && !@rt[pid] && ${inside} && args->id != 257 && args->id != 262 && args->id != 59/`),
+    'the container\'s own tasks only, and not the path syscalls (their own probes)',
+  );
+  // The runtime's steps (forked in from outside, until their exec; tasks living outside) are not counted.
+  assert.match(s, /sched_process_fork [^\n]*if \(curtask->thread_pid->level != curtask->nsproxy->pid_ns_for_children->level \|\| @rt\[pid\]\) \{ @rt\[\(uint64\)args->child_pid\] = 1; \}/);
+  assert.ok(s.includes(`tracepoint:syscalls:sys_exit_execve /curtask->nsproxy->pid_ns_for_children->ns.inum == 4026532252 && ${inside}/ { if (@rt[pid]) { if (args->ret != 0) { return; } delete(@rt[pid]); } `));
+  assert.ok(s.includes(`tracepoint:syscalls:sys_enter_execve /curtask->nsproxy->pid_ns_for_children->ns.inum == 4026532252 && !@rt[pid] && ${inside}/`));
+  assert.ok(s.includes(`sched_process_exit /curtask->nsproxy->pid_ns_for_children->ns.inum == 4026532252/ { if (@rt[pid] || @rt[tid] || !(${inside})) { delete(@rt[tid]);`));
   assert.match(s, /@e1\[\$c, \$pt, \$t\] = count\(\); \} else \{ @e0\[\$c, \$pt, \$t\] = count\(\);/);
   assert.match(s, /interval:ms:50 \{ \$cur = \(\(nsecs - 123456789\) \/ 1000000000\);/);
   // No line per syscall: the only printfs are the start (BEGIN) and each window's header and trailer.
@@ -47,7 +56,7 @@ test('the aggregate program: parity maps, pairs per container, paths interned, r
   assert.match(s, /sys_exit [^\n]*if \(\$n < 0\) \{ \$n = 15; if \(@vf\[tid\]\) \{ \$n = 58; \} \}/);
   assert.match(s, /sched_process_exit [^\n]*delete\(@vf\[tid\]\);/);
   const noBtf = buildAggregateScript({ scope: { kind: 'tree', tids: [7] }, btf: false, pathProbes: PROBES, t0: 0n, windowNs: 1e9, graceNs: 1e8 });
-  assert.doesNotMatch(noBtf, /curtask/, 'no kernel type information: no curtask fields');
+  assert.doesNotMatch(noBtf, /curtask|@rt/, 'no kernel type information: no curtask fields (a process tree: no runtime steps in it)');
   const two = buildAggregateScript({ scope: { kind: 'pidns-set', inums: [1, 2] }, btf: true, pathProbes: [], t0: 0n, windowNs: 5e8, graceNs: 5e7 });
   assert.match(two, /\/\(curtask->nsproxy->pid_ns_for_children->ns.inum == 1 \|\| curtask->nsproxy->pid_ns_for_children->ns.inum == 2\)\//);
 });
@@ -336,6 +345,33 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   assert.ok(quiet >= 1, 'a window of CGI requests alone was compared');
   assert.ok(worstQuiet.usi <= 0.1 && worstQuiet.uai <= 0.1, `CGI requests alone, in kernel time order: usi ${worstQuiet.usi} uai ${worstQuiet.uai}`);
   assert.ok(worstSorted.usi <= 0.5 && worstSorted.uai <= 0.5, `in kernel time order: usi ${worstSorted.usi} uai ${worstSorted.uai}`);
+});
+
+test('live: what nsenter does before its child execs is the runtime\'s, not counted; the exec\'d command is the container\'s', { skip: missing ?? false, timeout: 120_000 }, async (t) => {
+  const web = await startNsHttpd(port + 2);
+  t.after(() => web.stop());
+  const windows: AggregateWindow[] = [];
+  const source = new AggregateEbpfSource({ kind: 'ebpf', pids: [web.pid], log: silentLogger, restart: false }, { windowNs: 1e9, onWindow: (w) => windows.push(w) });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const sink = { data: () => true, whenSpace: async () => undefined, lost: () => undefined, restarted: () => undefined, ready: () => ready() };
+  const run = source.run(sink, ac.signal);
+  await isReady;
+  // As `podman exec` does through runc: join the namespace (setns, from outside it), fork into it,
+  // exec there. nsenter's setns returns inside the namespace's filter, and its fork's child runs
+  // in it until the exec: before, both counted as the container's (setns, wait4, …).
+  for (let i = 0; i < 3; i++) {
+    const r = spawnSync('nsenter', ['-t', String(web.pid), '-p', '-m', '/bin/busybox', 'ls', '-l', '/'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  await new Promise((r) => setTimeout(r, 2500));
+  ac.abort();
+  await run;
+  const names = new Set(windows.flatMap((w) => w.aggregate.tokens.map((k) => k.name)));
+  assert.ok(names.has('getdents64'), `the exec'd ls is the container's: ${[...names].sort().join(' ')}`);
+  assert.ok(!names.has('setns') && !names.has('wait4'), `nsenter's own calls are not: ${[...names].sort().join(' ')}`);
 });
 
 test('live: an attack through the server\'s CGI (a shell reading /etc/passwd) raises the aggregate AV\'s unseen components', { skip: missing ?? false, timeout: 180_000 }, async (t) => {

@@ -111,14 +111,33 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
     lines.push(`BEGIN { ${begin} ${o.scope.tids.map((t) => `@t[${t}] = 1;`).join(' ')} }`);
     lines.push('tracepoint:sched:sched_process_fork /@t[args->parent_pid]/ { @t[args->child_pid] = 1; }');
     lines.push(`tracepoint:sched:sched_process_exit /@t[tid]/ { $t = (uint64)${PROCEXIT_CODE}; ${event} ${procexitExtra} delete(@t[tid]); }`);
-  } else {
+  }
+  // A process forked into the namespace from outside it (runc init for `podman exec` or a
+  // restart, nsenter's child), and what it forks, is the runtime's until it execs: not the
+  // container's activity (runc's Go start-up alone is a thousand calls, futex among them, that the
+  // container never makes). Marked in the kernel at the fork, where the order is certain; its
+  // events are not counted; its successful exec is, as the container's first (the per-event
+  // converter draws the same line). A task whose own pid namespace is not the one its children
+  // go to lives outside the container (runc:[1:CHILD] after its setns, nsenter before it forks):
+  // not counted either. Needs BTF for the namespace levels.
+  const runtime = o.btf && o.scope.kind !== 'tree';
+  const inside = 'curtask->thread_pid->level == curtask->nsproxy->pid_ns_for_children->level';
+  const own = runtime ? ` && !@rt[pid] && ${inside}` : '';
+  if (o.scope.kind !== 'tree') {
     lines.push(`BEGIN { ${begin} }`);
-    lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { $t = (uint64)${PROCEXIT_CODE}; ${event} ${procexitExtra} }`);
+    if (runtime) {
+      lines.push(
+        `tracepoint:sched:sched_process_fork /${filter}/ { if (curtask->thread_pid->level != curtask->nsproxy->pid_ns_for_children->level || @rt[pid]) { @rt[(uint64)args->child_pid] = 1; } }`,
+      );
+    }
+    // (One probe: two on the same tracepoint would run in an order of their own.)
+    const runtimeExit = runtime ? `if (@rt[pid] || @rt[tid] || !(${inside})) { delete(@rt[tid]); ${procexitExtra} return; } ` : '';
+    lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${runtimeExit}$t = (uint64)${PROCEXIT_CODE}; ${event} ${procexitExtra} }`);
   }
   const skip = o.pathProbes.map((p) => ` && args->id != ${p.nr}`).join('');
   // vfork's parent returns with no syscall number (-1), as rt_sigreturn does: a thread in vfork is
   // marked so that its exit is vfork's, as the per-event converter names it from the thread's last enter.
-  lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${skip}/ { $n = args->id; if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } if ($n == ${VFORK}) { @vf[tid] = 1; } $t = ${code('$n')}; ${event} }`);
+  lines.push(`tracepoint:raw_syscalls:sys_enter /${filter}${own}${skip}/ { $n = args->id; if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } if ($n == ${VFORK}) { @vf[tid] = 1; } $t = ${code('$n')}; ${event} }`);
   const clone = CLONE_NRS.map((n) => `$n == ${n}`).join(' || ');
   // A new process (the child's side of a fork: it returns 0, its main thread) runs its parent's
   // executable until it execs. Name it by the parent: read later from /proc, the child (a CGI, a
@@ -130,7 +149,7 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
     ? `if ($a == 0 && args->ret == 0 && pid == tid) { $q = (uint64)curtask->real_parent->tgid; $a = @exe[$q]; if ($a == 0) { $a = ${PID_FLAG} | $q; } @exe[pid] = $a; } `
     : '';
   lines.push(
-    `tracepoint:raw_syscalls:sys_exit /${filter}${skip}/ { $n = args->id; if ($n < 0) { $n = ${RT_SIGRETURN}; if (@vf[tid]) { $n = ${VFORK}; } } if ($n == ${VFORK}) { delete(@vf[tid]); } if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } $t = ${code('$n')}; ` +
+    `tracepoint:raw_syscalls:sys_exit /${filter}${own}${skip}/ { $n = args->id; if ($n < 0) { $n = ${RT_SIGRETURN}; if (@vf[tid]) { $n = ${VFORK}; } } if ($n == ${VFORK}) { delete(@vf[tid]); } if ($n > ${MAX_NR}) { $n = ${MAX_NR}; } $t = ${code('$n')}; ` +
       `if (${clone}) { $a = @exe[pid]; ${childExe}if ($a == 0) { $a = ${PID_FLAG} | pid; } $t = $t | ($a << 10); } ${event} }`,
   );
   for (const p of o.pathProbes) {
@@ -143,11 +162,14 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
     const fromFd =
       fam === 'stat' && p.dfd ? `if ((int32)args->dfd >= 0) { if (*(uint8 *)uptr(args->${p.field}) == 0) { $f = @fdp[pid, (uint32)args->dfd]; if ($f != 0) { $id = $f; } } } ` : '';
     const enterTok = fam === 'exec' ? `$t = ${code(String(p.nr))} | ((uint64)$id << 10);` : `$t = ${code(String(p.nr))};`;
-    lines.push(`tracepoint:syscalls:sys_enter_${p.tp} /${filter}/ { $id = @sid[${s}]; ${fromFd}${intern} @pend[tid] = $id; ${enterTok} ${event} }`);
+    lines.push(`tracepoint:syscalls:sys_enter_${p.tp} /${filter}${own}/ { $id = @sid[${s}]; ${fromFd}${intern} @pend[tid] = $id; ${enterTok} ${event} }`);
     const keep =
       fam === 'open' ? 'if (args->ret >= 0 && $id != 0) { @fdp[pid, (uint32)args->ret] = $id; } ' : fam === 'exec' ? 'if (args->ret == 0 && $id != 0) { @exe[pid] = $id; } ' : '';
     const exitTok = fam === 'exec' ? `$t = ${code(String(p.nr))};` : `$t = ${code(String(p.nr))} | ((uint64)$id << 10);`;
-    lines.push(`tracepoint:syscalls:sys_exit_${p.tp} /${filter}/ { $id = @pend[tid]; delete(@pend[tid]); ${keep}${exitTok} ${event} }`);
+    // The runtime's successful exec is the container's first event; its failed ones are the runtime's.
+    const exitFilter = fam === 'exec' ? (runtime ? `${filter} && ${inside}` : filter) : `${filter}${own}`;
+    const execEnds = fam === 'exec' && runtime ? 'if (@rt[pid]) { if (args->ret != 0) { return; } delete(@rt[pid]); } ' : '';
+    lines.push(`tracepoint:syscalls:sys_exit_${p.tp} /${exitFilter}/ { ${execEnds}$id = @pend[tid]; delete(@pend[tid]); ${keep}${exitTok} ${event} }`);
   }
   const flush = (k: 0 | 1) => `print(@e${k}); clear(@e${k}); print(@sn${k}); clear(@sn${k}); print(@cp${k}); clear(@cp${k});`;
   lines.push(
@@ -157,7 +179,7 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
       // The path ids and fd paths are bounded: forgotten every 64 windows (paths seen again get new ids).
       `if (@next % 64 == 63) { clear(@sid); clear(@fdp); } @next = @next + 1; } }`,
   );
-  const maps = ['@e0', '@e1', '@sn0', '@sn1', '@cp0', '@cp1', '@last', '@sid', '@ctr', '@pend', '@fdp', '@exe', '@vf', '@next', ...(o.scope.kind === 'tree' ? ['@t'] : [])];
+  const maps = ['@e0', '@e1', '@sn0', '@sn1', '@cp0', '@cp1', '@last', '@sid', '@ctr', '@pend', '@fdp', '@exe', '@vf', '@next', ...(o.scope.kind === 'tree' ? ['@t'] : []), ...(runtime ? ['@rt'] : [])];
   lines.push(`END { ${maps.map((m) => `clear(${m});`).join(' ')} }`); // bpftrace would print the maps at exit
   return lines.join('\n') + '\n';
 }
