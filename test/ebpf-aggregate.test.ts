@@ -347,9 +347,18 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   assert.ok(worstSorted.usi <= 0.5 && worstSorted.uai <= 0.5, `in kernel time order: usi ${worstSorted.usi} uai ${worstSorted.uai}`);
 });
 
-test('live: what nsenter does before its child execs is the runtime\'s, not counted; the exec\'d command is the container\'s', { skip: missing ?? false, timeout: 120_000 }, async (t) => {
+test('live: what nsenter does before its child execs is the runtime\'s, not counted; the exec\'d command is the container\'s (aggregate and per-event programs)', { skip: missing ?? false, timeout: 120_000 }, async (t) => {
   const web = await startNsHttpd(port + 2);
   t.after(() => web.stop());
+  // The per-event program beside it, through the converter.
+  const root = ensureTracefs();
+  assert.ok(root, 'tracefs');
+  const own = pidNamespaceOf('self');
+  const perEvent: string[] = [];
+  const conv = new EbpfConverter({ sec: 1_700_000_000, nsec: 0 }, own, containerFrom(pidNamespaceOf(web.pid), null, own), (_c, line) => perEvent.push(line.split(' ')[5]));
+  const ev = startBpftrace(buildScript({ scope: { kind: 'pidns', inum: pidNamespaceOf(web.pid)! }, btf: true, pathProbes: pathProbes(root) }), (l) => conv.line(l));
+  t.after(() => ev.child.kill('SIGKILL'));
+  await ev.attached;
   const windows: AggregateWindow[] = [];
   const source = new AggregateEbpfSource({ kind: 'ebpf', pids: [web.pid], log: silentLogger, restart: false }, { windowNs: 1e9, onWindow: (w) => windows.push(w) });
   const ac = new AbortController();
@@ -368,10 +377,15 @@ test('live: what nsenter does before its child execs is the runtime\'s, not coun
   }
   await new Promise((r) => setTimeout(r, 2500));
   ac.abort();
-  await run;
-  const names = new Set(windows.flatMap((w) => w.aggregate.tokens.map((k) => k.name)));
-  assert.ok(names.has('getdents64'), `the exec'd ls is the container's: ${[...names].sort().join(' ')}`);
-  assert.ok(!names.has('setns') && !names.has('wait4'), `nsenter's own calls are not: ${[...names].sort().join(' ')}`);
+  await Promise.all([run, stop(ev.child)]);
+  conv.drain();
+  for (const [which, names] of [
+    ['aggregate', new Set(windows.flatMap((w) => w.aggregate.tokens.map((k) => k.name)))],
+    ['per-event', new Set(perEvent)],
+  ] as const) {
+    assert.ok(names.has('getdents64'), `${which}: the exec'd ls is the container's: ${[...names].sort().join(' ')}`);
+    assert.ok(!names.has('setns') && !names.has('wait4'), `${which}: nsenter's own calls are not: ${[...names].sort().join(' ')}`);
+  }
 });
 
 test('live: an attack through the server\'s CGI (a shell reading /etc/passwd) raises the aggregate AV\'s unseen components', { skip: missing ?? false, timeout: 180_000 }, async (t) => {

@@ -118,6 +118,7 @@ export function buildScript(o: ScriptOptions): string {
   if (scope.kind === 'all' && !o.btf) throw new ChidsError('--all-containers needs kernel BTF (/sys/kernel/btf/vmlinux) to read each task\'s pid namespace');
   const tree = scope.kind === 'targets' && scope.tids.length > 0;
   let filter: string;
+  let forkFilter = '';
   if (scope.kind === 'all') {
     // A task's own pid namespace level (0 = the host's): container processes are level ≥ 1. With
     // --include-host, everything but chids and bpftrace themselves (which would trace their own output).
@@ -130,9 +131,19 @@ export function buildScript(o: ScriptOptions): string {
         ? 'curtask->thread_pid->level > 0 && (cgroup != 1 || @e[pid])'
         : 'curtask->thread_pid->level > 0';
   } else {
-    const parts = scope.pidns.map((n) => `${ns} == ${n}`);
-    if (tree) parts.push('@t[tid]');
+    // A task whose own pid namespace is not the one it forks into lives outside the container and
+    // has joined it (runc:[1:CHILD] after its setns, nsenter): its calls are not the container's
+    // (--all-containers leaves them out by their level 0). Its fork into the namespace is printed
+    // (forkFilter): the converter reads the runtime's steps from it.
+    const inside = `curtask->thread_pid->level == ${NS_CHILDREN}->level`;
+    const parts = scope.pidns.map((n) => (o.btf ? `(${ns} == ${n} && ${inside})` : `${ns} == ${n}`));
+    const forkParts = scope.pidns.map((n) => `${ns} == ${n}`);
+    if (tree) {
+      parts.push('@t[tid]');
+      forkParts.push('@t[tid]');
+    }
     filter = parts.length === 1 ? parts[0] : `(${parts.join(' || ')})`;
+    forkFilter = forkParts.length === 1 ? forkParts[0] : `(${forkParts.join(' || ')})`;
   }
   const head = (dir: string) => `"%llu %d %d %d %d ${dir} %u %llu\\t%s\\t`;
   const fields = (nr: string) => `nsecs, tid, pid, uid, ${nr}, ${ns}, cgroup, comm`;
@@ -173,7 +184,7 @@ export function buildScript(o: ScriptOptions): string {
       lines.push('tracepoint:sched:sched_process_exit /@e[tid]/ { delete(@e[tid]); }');
       lines.push('END { clear(@e); }');
     } else {
-      lines.push(`tracepoint:sched:sched_process_fork /${filter}/ { $cross = ${cross}; $init = ${init}; ${forkLine} }`);
+      lines.push(`tracepoint:sched:sched_process_fork /${forkFilter}/ { $cross = ${cross}; $init = ${init}; ${forkLine} }`);
     }
   }
   // bpftrace runs with a fully buffered stdout (one write per 4 KB, not per line: a write and a
