@@ -251,6 +251,7 @@ test('node-wide: per-image baseline, a container started later, exec, attack, re
     const end = await mon.done;
     const stopped = mon.logs.find((l) => l.msg === 'monitor stopped');
     console.log(`monitor stopped: ${JSON.stringify(stopped ?? null).slice(0, 600)}`);
+    console.log(`ordering: ${JSON.stringify(mon.logs.find((l) => String(l.msg).includes('kernel time order')) ?? null)}`);
     assert.equal(end.code, 0);
     assert.ok(!alertsOf(mon).some((a) => a.alert.output_fields['container.name'] === names[2]), 'none on the container started after the monitor');
   } finally {

@@ -93,7 +93,7 @@ test('ebpf converter with order: a thread printed out of order comes out in its 
     '1700000005000000500 0 7 srv 7 read < res=5',
     '1700000005000000900 0 7 srv 7 write < res=5',
   ]);
-  assert.deepEqual(conv.orderStats(), { reordered: 2, late: 0, maxBehindNs: 800, maxHoldNs: 100 * MS });
+  assert.deepEqual(conv.orderStats(), { reordered: 2, late: 0, maxBehindNs: 800, maxHoldNs: 100 * MS, firstLateNs: -1 });
   // An event later than what was already released is emitted at once with its time raised (never backwards).
   conv.line('5000000200 7 7 0 3 > 4026531836 1\tsrv\t');
   assert.equal(out.at(-1), '1700000005000000900 0 7 srv 7 close > ');
@@ -127,4 +127,57 @@ test('time order: the hold grows with how far behind events come (capped), and s
   assert.equal(buf.stats.maxHoldNs, 900 * MS);
   buf.drain();
   for (let i = 1; i < out.length; i++) assert.ok(out[i - 1] <= out[i]);
+});
+
+test('time order: the first seconds (warm-up) hold the longest, since nothing yet says how far behind the CPUs come', () => {
+  const out: number[] = [];
+  const mk = (warmupNs: number) => new TimeOrderBuffer<number, null>(100 * MS, 900 * MS, 250 * MS, (s, n) => out.push(s * 1e9 + n), warmupNs);
+  // A start-up burst: one CPU's events up to 700 ms, then the other CPU's, from 0 ms on.
+  const burst = (buf: TimeOrderBuffer<number, null>) => {
+    for (let ms = 0; ms <= 700; ms += 10) buf.push(100, ms * MS, 0, null);
+    for (let ms = 5; ms <= 705; ms += 10) buf.push(100, ms * MS, 0, null);
+  };
+  const cold = mk(0);
+  burst(cold);
+  assert.ok(cold.stats.late > 0, 'without a warm-up the second CPU comes too late for a 100-ms hold');
+  assert.ok(cold.stats.firstLateNs >= 0 && cold.stats.firstLateNs < 1e9, 'and that was at the start');
+  out.length = 0;
+  const warm = mk(5e9);
+  assert.equal(warm.hold, 900 * MS);
+  burst(warm);
+  assert.equal(warm.stats.late, 0);
+  assert.equal(warm.stats.firstLateNs, -1);
+  // After 5 s of event time it adapts as before: nothing came far behind lately, so the floor.
+  for (let s = 1; s <= 25; s++) warm.push(100 + s, 0, 0, null);
+  assert.equal(warm.hold, 100 * MS);
+  warm.drain();
+  for (let i = 1; i < out.length; i++) assert.ok(out[i - 1] <= out[i]);
+});
+
+test('time order: a read of old events (the tracer or the reader fell behind) grows the hold before the other CPU\'s events come', () => {
+  const run = (observe: boolean) => {
+    const buf = new TimeOrderBuffer<number, null>(100 * MS, 900 * MS, 250 * MS, () => undefined);
+    // Calm: events read 50 ms after they happened.
+    for (let ms = 0; ms < 3000; ms += 10) {
+      if (observe) buf.observeClock(100 + Math.floor((ms + 50) / 1000), ((ms + 50) % 1000) * MS);
+      buf.push(100 + Math.floor(ms / 1000), (ms % 1000) * MS, 0, null);
+    }
+    // Then 700 ms without a read; at 3750 ms the tracer drains CPU 0's buffer (3000–3700 ms) …
+    if (observe) buf.observeClock(103, 750 * MS);
+    for (let ms = 3000; ms < 3700; ms += 10) buf.push(103, (ms - 3000) * MS, 0, null);
+    // … and CPU 1's (3005–3695 ms) after it, read a little later.
+    for (let ms = 3005; ms < 3700; ms += 10) buf.push(103, (ms - 3000) * MS, 0, null);
+    return buf;
+  };
+  const blind = run(false);
+  assert.ok(blind.stats.late > 0, `without observing the clock: ${blind.stats.late} too late`);
+  const seen = run(true);
+  assert.equal(seen.stats.late, 0);
+  assert.ok(seen.hold >= 700 * MS, `hold ${seen.hold / MS} ms`);
+  const calm = new TimeOrderBuffer<number, null>(100 * MS, 900 * MS, 250 * MS, () => undefined);
+  for (let ms = 0; ms < 2000; ms += 10) {
+    calm.observeClock(100 + Math.floor((ms + 150) / 1000), ((ms + 150) % 1000) * MS);
+    calm.push(100 + Math.floor(ms / 1000), (ms % 1000) * MS, 0, null);
+  }
+  assert.equal(calm.hold, 100 * MS, 'reads 150 ms behind (bpftrace flushes every 100 ms) leave the floor');
 });

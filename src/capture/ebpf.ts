@@ -305,7 +305,7 @@ export interface ConverterOptions {
    * clock ({@link EbpfConverter.flush}) is `idleNs` past it (src/capture/time-order.ts). Without
    * it events go out as bpftrace prints them, their times raised to keep the stream non-decreasing.
    */
-  order?: { minHoldNs: number; maxHoldNs: number; idleNs: number };
+  order?: { minHoldNs: number; maxHoldNs: number; idleNs: number; warmupNs?: number };
 }
 
 /** What the converter remembers of a process that came into a container from outside. */
@@ -370,7 +370,7 @@ export class EbpfConverter {
   ) {
     this.mode = opts.mode ?? 'targets';
     this.clockMs = opts.clockMs ?? Date.now;
-    this.ordered = opts.order ? new TimeOrderBuffer(opts.order.minHoldNs, opts.order.maxHoldNs, opts.order.idleNs, (sec, nsec, c, rest) => this.out(sec, nsec, c, rest)) : null;
+    this.ordered = opts.order ? new TimeOrderBuffer(opts.order.minHoldNs, opts.order.maxHoldNs, opts.order.idleNs, (sec, nsec, c, rest) => this.out(sec, nsec, c, rest), opts.order.warmupNs) : null;
     for (const p of PATH_SYSCALLS) {
       const nr = Object.entries(X86_64_SYSCALLS).find(([, n]) => n === p.name)?.[0];
       if (nr !== undefined) this.family.set(Number(nr), p.family);
@@ -569,6 +569,11 @@ export class EbpfConverter {
     this.ordered?.flush(now.sec, now.nsec);
   }
 
+  /** Before the lines of each read of the program's output: when they were read (see TimeOrderBuffer.observeClock). */
+  observeClock(now: { sec: number; nsec: number }): void {
+    this.ordered?.observeClock(now.sec, now.nsec);
+  }
+
   /** Releases every held event (the program ended). */
   drain(): void {
     this.expireAwaiting(true);
@@ -616,7 +621,7 @@ export class EbpfConverter {
 
   /** Events put back in order, and events that came too late for it (with `order`). */
   orderStats(): TimeOrderBuffer<unknown, unknown>['stats'] {
-    return this.ordered ? { ...this.ordered.stats } : { reordered: 0, late: 0, maxBehindNs: 0, maxHoldNs: 0 };
+    return this.ordered ? { ...this.ordered.stats } : { reordered: 0, late: 0, maxBehindNs: 0, maxHoldNs: 0, firstLateNs: -1 };
   }
 
   /** Emits an event with its time made non-decreasing (what is still out of order after ordering, or all of it without). */
@@ -805,7 +810,7 @@ function sysnrIsExit(nr: number): boolean {
  * later; the windows' grace counts from the oldest held event (EbpfSource.now), so holding never
  * makes an event late.
  */
-const EVENT_ORDER = { minHoldNs: 100e6, maxHoldNs: 900e6, idleNs: 250e6 };
+const EVENT_ORDER = { minHoldNs: 100e6, maxHoldNs: 900e6, idleNs: 250e6, warmupNs: 5e9 };
 const ORDER_FLUSH_MS = 50;
 
 export class EbpfSource implements LiveSource {
@@ -934,6 +939,7 @@ export class EbpfSource implements LiveSource {
           onSpawn: (pid) => log.info('bpftrace started', { bpftrace_pid: pid, attempt, scope: prepared.scope }),
           onOutput: (chunk) => {
             lastOutput = Date.now();
+            conv.observeClock(wallNow());
             splitter.push(chunk, (l) => {
               if (!conv.line(l)) other(l);
             });
@@ -947,7 +953,7 @@ export class EbpfSource implements LiveSource {
         conv.drain();
         batch.flush(sink);
         const o = conv.orderStats();
-        if (o.reordered > 0 || o.late > 0) log.info('bpftrace events put back in kernel time order', { attempt, reordered: o.reordered, too_late: o.late, most_behind_ms: Math.round(o.maxBehindNs / 1e6), longest_hold_ms: Math.round(o.maxHoldNs / 1e6) });
+        if (o.reordered > 0 || o.late > 0) log.info('bpftrace events put back in kernel time order', { attempt, reordered: o.reordered, too_late: o.late, first_too_late_s: o.firstLateNs < 0 ? null : Math.round(o.firstLateNs / 1e6) / 1e3, most_behind_ms: Math.round(o.maxBehindNs / 1e6), longest_hold_ms: Math.round(o.maxHoldNs / 1e6) });
       });
     };
     // A quiet stream's held events go out once the clock has left them idleNs behind; checked

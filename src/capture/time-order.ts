@@ -37,8 +37,19 @@ export class TimeOrderBuffer<A, B> {
   private newestNsec = 0;
   private releasedSec = -Infinity;
   private releasedNsec = 0;
-  /** Events that arrived behind a later held one (put back in order), and after a later one had been released. */
-  readonly stats = { reordered: 0, late: 0, maxBehindNs: 0, maxHoldNs: 0 };
+  /**
+   * Events that arrived behind a later held one (put back in order), and after a later one had
+   * been released; `firstLateNs`: how far into the stream (event time after its first event) the
+   * first of those came, or -1.
+   */
+  readonly stats = { reordered: 0, late: 0, maxBehindNs: 0, maxHoldNs: 0, firstLateNs: -1 };
+  private firstSec = NaN;
+  private firstNsec = 0;
+  /** In the stream's first warmupNs, before its lateness is known: the longest hold. */
+  private warm: boolean;
+  /** When the reader read what it is now pushing (observeClock), or -Infinity. */
+  private readSec = -Infinity;
+  private readNsec = 0;
   /** Furthest behind the newest an event came, in this 10-s bucket of event time and the one before. */
   private behindNow = 0;
   private behindBefore = 0;
@@ -50,10 +61,17 @@ export class TimeOrderBuffer<A, B> {
     private readonly maxHoldNs: number,
     private readonly idleNs: number,
     private readonly release: (sec: number, nsec: number, a: A, b: B) => void,
+    /**
+     * How long, from the first event, to hold the longest (maxHoldNs) before adapting: at the
+     * start nothing says how far behind the CPUs deliver, and a reader busy starting up (a
+     * monitor loading baselines, naming containers) lets them fall furthest behind then.
+     */
+    private readonly warmupNs = 0,
   ) {
     if (!(minHoldNs >= 0 && minHoldNs <= maxHoldNs && maxHoldNs < 1e9 && idleNs >= 0 && idleNs < 1e9)) throw new RangeError(`hold ${minHoldNs}–${maxHoldNs} ns / idle ${idleNs} ns: need 0 ≤ min ≤ max < 1 s and 0 ≤ idle < 1 s`);
-    this.holdNs = minHoldNs;
-    this.stats.maxHoldNs = minHoldNs;
+    this.warm = warmupNs > 0;
+    this.holdNs = this.warm ? maxHoldNs : minHoldNs;
+    this.stats.maxHoldNs = this.holdNs;
   }
 
   /** The hold now (ns). */
@@ -62,12 +80,27 @@ export class TimeOrderBuffer<A, B> {
   }
 
   private adapt(): void {
+    if (this.warm) return;
     this.holdNs = Math.min(this.maxHoldNs, Math.max(this.minHoldNs, 1.5 * Math.max(this.behindNow, this.behindBefore)));
     if (this.holdNs > this.stats.maxHoldNs) this.stats.maxHoldNs = this.holdNs;
   }
 
   /** Adds an event; releases whatever is now `holdNs` behind the newest. */
   push(sec: number, nsec: number, a: A, b: B): void {
+    if (Number.isNaN(this.firstSec)) {
+      this.firstSec = sec;
+      this.firstNsec = nsec;
+    } else if (this.warm && (sec - this.firstSec) * 1e9 + (nsec - this.firstNsec) >= this.warmupNs) {
+      this.warm = false;
+      this.adapt();
+    }
+    if (this.readSec !== -Infinity) {
+      const lag = (this.readSec - sec) * 1e9 + (this.readNsec - nsec);
+      if (lag > 2 * this.minHoldNs && lag > this.behindNow) {
+        this.behindNow = lag;
+        this.adapt();
+      }
+    }
     if (earlier(sec, nsec, this.newestSec, this.newestNsec)) {
       const behind = (this.newestSec - sec) * 1e9 + (this.newestNsec - nsec);
       if (behind > this.stats.maxBehindNs) this.stats.maxBehindNs = behind;
@@ -77,6 +110,7 @@ export class TimeOrderBuffer<A, B> {
       }
     }
     if (earlier(sec, nsec, this.releasedSec, this.releasedNsec)) {
+      if (this.stats.late === 0) this.stats.firstLateNs = (sec - this.firstSec) * 1e9 + (nsec - this.firstNsec);
       this.stats.late++;
       this.release(sec, nsec, a, b);
       return;
@@ -115,6 +149,20 @@ export class TimeOrderBuffer<A, B> {
       }
     }
     this.releaseUpTo(this.newestSec, this.newestNsec - this.holdNs);
+  }
+
+  /**
+   * Called with the clock before the events of each read are pushed. An event older than that
+   * by more than twice the floor means the reader, or the tracer, fell behind: the CPUs' buffers
+   * are being drained one after another, and the next ones' events will come about that far
+   * behind the newest. The hold grows to it as the first old event is pushed, before they come,
+   * rather than once the first of them has come too late (a container restart that starved the
+   * tracer for 0.8 s made 174 events too late, and a container's window alarmed on n-grams no
+   * program makes).
+   */
+  observeClock(nowSec: number, nowNsec: number): void {
+    this.readSec = nowSec;
+    this.readNsec = nowNsec;
   }
 
   /** Releases what the clock (now, same time base as the events) has left `idleNs` behind: a quiet stream's last events. */
