@@ -49,7 +49,7 @@ import { tokenSafe } from '../trace/strace/args.js';
 import { ChidsError } from '../util/errors.js';
 import { DEFAULT_RESTART, runChild, supervise, type ChildExit } from './child.js';
 import { cgroupPathOf, containerFrom, containerOfPid, descendantsOf, exeOf, isAlive, pidNamespaceOf, type ContainerInfo } from './containers.js';
-import { BPFTRACE_ENV, checkEbpfHost, describeBpftraceFailure, noteBpftraceStderr, type ScriptOptions } from './ebpf.js';
+import { BPFTRACE_ENV, checkEbpfHost, describeBpftraceFailure, FROM_OUTSIDE_NS, IN_CHILDREN_NS, NS_CHILDREN, noteBpftraceStderr, type ScriptOptions } from './ebpf.js';
 import { LineSplitter, wallNow, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 import { X86_64_SYSCALLS } from './syscalls-x86_64.js';
 
@@ -84,7 +84,7 @@ export interface AggregateScriptOptions {
 
 /** The bpftrace program (pure; tested without bpftrace). */
 export function buildAggregateScript(o: AggregateScriptOptions): string {
-  const ns = o.btf ? 'curtask->nsproxy->pid_ns_for_children->ns.inum' : '(uint32)0';
+  const ns = o.btf ? `${NS_CHILDREN}->ns.inum` : '(uint32)0';
   const filter =
     o.scope.kind === 'pidns' ? `${ns} == ${o.scope.inum}` : o.scope.kind === 'pidns-set' ? `(${o.scope.inums.map((i) => `${ns} == ${i}`).join(' || ')})` : '@t[tid]';
   const T0 = o.t0.toString();
@@ -121,17 +121,16 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
   // go to lives outside the container (runc:[1:CHILD] after its setns, nsenter before it forks):
   // not counted either. Needs BTF for the namespace levels.
   const runtime = o.btf && o.scope.kind !== 'tree';
-  const inside = 'curtask->thread_pid->level == curtask->nsproxy->pid_ns_for_children->level';
-  const own = runtime ? ` && !@rt[pid] && ${inside}` : '';
+  const own = runtime ? ` && !@rt[pid] && ${IN_CHILDREN_NS}` : '';
   if (o.scope.kind !== 'tree') {
     lines.push(`BEGIN { ${begin} }`);
     if (runtime) {
       lines.push(
-        `tracepoint:sched:sched_process_fork /${filter}/ { if (curtask->thread_pid->level != curtask->nsproxy->pid_ns_for_children->level || @rt[pid]) { @rt[(uint64)args->child_pid] = 1; } }`,
+        `tracepoint:sched:sched_process_fork /${filter}/ { if (${FROM_OUTSIDE_NS} || @rt[pid]) { @rt[(uint64)args->child_pid] = 1; } }`,
       );
     }
     // (One probe: two on the same tracepoint would run in an order of their own.)
-    const runtimeExit = runtime ? `if (@rt[pid] || @rt[tid] || !(${inside})) { delete(@rt[tid]); ${procexitExtra} return; } ` : '';
+    const runtimeExit = runtime ? `if (@rt[pid] || @rt[tid] || !(${IN_CHILDREN_NS})) { delete(@rt[tid]); ${procexitExtra} return; } ` : '';
     lines.push(`tracepoint:sched:sched_process_exit /${filter}/ { ${runtimeExit}$t = (uint64)${PROCEXIT_CODE}; ${event} ${procexitExtra} }`);
   }
   const skip = o.pathProbes.map((p) => ` && args->id != ${p.nr}`).join('');
@@ -167,7 +166,7 @@ export function buildAggregateScript(o: AggregateScriptOptions): string {
       fam === 'open' ? 'if (args->ret >= 0 && $id != 0) { @fdp[pid, (uint32)args->ret] = $id; } ' : fam === 'exec' ? 'if (args->ret == 0 && $id != 0) { @exe[pid] = $id; } ' : '';
     const exitTok = fam === 'exec' ? `$t = ${code(String(p.nr))};` : `$t = ${code(String(p.nr))} | ((uint64)$id << 10);`;
     // The runtime's successful exec is the container's first event; its failed ones are the runtime's.
-    const exitFilter = fam === 'exec' ? (runtime ? `${filter} && ${inside}` : filter) : `${filter}${own}`;
+    const exitFilter = fam === 'exec' ? (runtime ? `${filter} && ${IN_CHILDREN_NS}` : filter) : `${filter}${own}`;
     const execEnds = fam === 'exec' && runtime ? 'if (@rt[pid]) { if (args->ret != 0) { return; } delete(@rt[pid]); } ' : '';
     lines.push(`tracepoint:syscalls:sys_exit_${p.tp} /${exitFilter}/ { ${execEnds}$id = @pend[tid]; delete(@pend[tid]); ${keep}${exitTok} ${event} }`);
   }

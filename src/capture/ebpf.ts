@@ -109,7 +109,15 @@ export interface ScriptOptions {
   pathProbes: { name: string; nr: number; tp: string; field: string; dfd?: boolean; argv?: boolean }[];
 }
 
-const NS_CHILDREN = 'curtask->nsproxy->pid_ns_for_children';
+/** The pid namespace the current task's children go to: the one a container's tasks are in. */
+export const NS_CHILDREN = 'curtask->nsproxy->pid_ns_for_children';
+/**
+ * The current task lives in the namespace its children go to. A task that joined one from
+ * outside (setns: runc:[1:CHILD], nsenter) does not: its own namespace is an outer one.
+ */
+export const IN_CHILDREN_NS = `curtask->thread_pid->level == ${NS_CHILDREN}->level`;
+/** The opposite: a fork by such a task puts its child into the namespace from outside. */
+export const FROM_OUTSIDE_NS = `curtask->thread_pid->level != ${NS_CHILDREN}->level`;
 
 /** The bpftrace program for a scope (pure; tested without bpftrace). */
 export function buildScript(o: ScriptOptions): string {
@@ -135,8 +143,7 @@ export function buildScript(o: ScriptOptions): string {
     // has joined it (runc:[1:CHILD] after its setns, nsenter): its calls are not the container's
     // (--all-containers leaves them out by their level 0). Its fork into the namespace is printed
     // (forkFilter): the converter reads the runtime's steps from it.
-    const inside = `curtask->thread_pid->level == ${NS_CHILDREN}->level`;
-    const parts = scope.pidns.map((n) => (o.btf ? `(${ns} == ${n} && ${inside})` : `${ns} == ${n}`));
+    const parts = scope.pidns.map((n) => (o.btf ? `(${ns} == ${n} && ${IN_CHILDREN_NS})` : `${ns} == ${n}`));
     const forkParts = scope.pidns.map((n) => `${ns} == ${n}`);
     if (tree) {
       parts.push('@t[tid]');
@@ -172,7 +179,7 @@ export function buildScript(o: ScriptOptions): string {
     // container starting), which the converter follows to tell the runtime's own steps and
     // entered processes from the container's own. @e holds the entered processes and their
     // descendants (for the root-cgroup filter of --all-containers).
-    const cross = `curtask->thread_pid->level != ${NS_CHILDREN}->level`;
+    const cross = FROM_OUTSIDE_NS;
     const init = `${NS_CHILDREN}->child_reaper->pid == args->child_pid`;
     const forkLine = `printf(${head('>')}%d %d %d\\n", ${fields(String(FORK_NR))}, args->child_pid, $cross, $init);`;
     if (scope.kind === 'all') {
