@@ -435,7 +435,7 @@ export class EbpfConverter {
     const cgS = text.slice(sp[6] + 1, t1);
     const extra = text.slice(t2 + 1);
     if (nr === FORK_NR) {
-      this.fork(pid, Number(nsS), extra, Number(text.slice(0, sp[0])));
+      this.fork(pid, Number(nsS), extra, intAt(text, 0, sp[0]));
       return true;
     }
     if (nr === ARGV_NR) {
@@ -468,7 +468,7 @@ export class EbpfConverter {
     }
     if (dir === '<' && extra === '0' && this.family.get(nr) === 'exec') {
       if (this.execAt.size >= 65536) this.execAt.clear();
-      this.execAt.set(pid, Number(text.slice(0, sp[0])));
+      this.execAt.set(pid, intAt(text, 0, sp[0]));
     }
     if (st !== undefined && st.runtime) {
       // The runtime's own steps (runc init, nsenter before it execs the target) are not the
@@ -696,10 +696,11 @@ export class EbpfConverter {
       }
     } else this.exes.delete(child);
     const p = this.procs.get(parent);
+    const fromRuntime = cross || (p?.runtime ?? false);
     // The child's calls before its exec (the lines waiting for this fork line) were the runtime's
     // if it was forked from outside, even when this line comes after the exec.
-    this.settleAwaiting(child, cross || (p?.runtime ?? false));
-    const runtime = !past && (cross || (p?.runtime ?? false));
+    this.settleAwaiting(child, fromRuntime);
+    const runtime = !past && fromRuntime;
     let entered = cross || (p?.entered ?? false);
     if (cross) {
       if (initS === '1') {
