@@ -16,6 +16,7 @@ import { ChidsError } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
 import { STDIN_CONTAINER, type ContainerInfo } from './containers.js';
 import { splitImage } from './runtime/types.js';
+import { nsAfter } from '../util/time.js';
 import { LineSplitter, type LiveSource, type SourceEnd, type SourceSink, type SourceSpec } from './source.js';
 
 export class StdinSource implements LiveSource {
@@ -106,7 +107,7 @@ export class StdinSource implements LiveSource {
         this.t0nsec = t.nsec;
         this.wall0 = performance.now();
       }
-      const at = t === null || this.wall0 < 0 ? -1 : this.wall0 + ((t.sec - this.t0sec) * 1e9 + (t.nsec - this.t0nsec)) / 1e6;
+      const at = t === null || this.wall0 < 0 ? -1 : this.wall0 + nsAfter(t.sec, t.nsec, this.t0sec, this.t0nsec) / 1e6;
       due.push({ line: l, at });
     });
     for (const d of due) {

@@ -24,7 +24,7 @@
  * almost sorted, so an event is inserted by stepping back from the tail, usually zero steps.
  */
 
-import { earlier } from '../util/time.js';
+import { earlier, nsAfter } from '../util/time.js';
 
 export class TimeOrderBuffer<A, B> {
   private readonly sec: number[] = [];
@@ -85,32 +85,34 @@ export class TimeOrderBuffer<A, B> {
     if (this.holdNs > this.stats.maxHoldNs) this.stats.maxHoldNs = this.holdNs;
   }
 
+  /** Events come (or are about to come) `ns` behind the newest: the hold grows if that is the furthest in this bucket. */
+  private noteBehind(ns: number): void {
+    if (ns > this.behindNow) {
+      this.behindNow = ns;
+      this.adapt();
+    }
+  }
+
   /** Adds an event; releases whatever is now `holdNs` behind the newest. */
   push(sec: number, nsec: number, a: A, b: B): void {
     if (Number.isNaN(this.firstSec)) {
       this.firstSec = sec;
       this.firstNsec = nsec;
-    } else if (this.warm && (sec - this.firstSec) * 1e9 + (nsec - this.firstNsec) >= this.warmupNs) {
+    } else if (this.warm && nsAfter(sec, nsec, this.firstSec, this.firstNsec) >= this.warmupNs) {
       this.warm = false;
       this.adapt();
     }
     if (this.readSec !== -Infinity) {
-      const lag = (this.readSec - sec) * 1e9 + (this.readNsec - nsec);
-      if (lag > 2 * this.minHoldNs && lag > this.behindNow) {
-        this.behindNow = lag;
-        this.adapt();
-      }
+      const lag = nsAfter(this.readSec, this.readNsec, sec, nsec);
+      if (lag > 2 * this.minHoldNs) this.noteBehind(lag);
     }
     if (earlier(sec, nsec, this.newestSec, this.newestNsec)) {
-      const behind = (this.newestSec - sec) * 1e9 + (this.newestNsec - nsec);
+      const behind = nsAfter(this.newestSec, this.newestNsec, sec, nsec);
       if (behind > this.stats.maxBehindNs) this.stats.maxBehindNs = behind;
-      if (behind > this.behindNow) {
-        this.behindNow = behind;
-        this.adapt();
-      }
+      this.noteBehind(behind);
     }
     if (earlier(sec, nsec, this.releasedSec, this.releasedNsec)) {
-      if (this.stats.late === 0) this.stats.firstLateNs = (sec - this.firstSec) * 1e9 + (nsec - this.firstNsec);
+      if (this.stats.late === 0) this.stats.firstLateNs = nsAfter(sec, nsec, this.firstSec, this.firstNsec);
       this.stats.late++;
       this.release(sec, nsec, a, b);
       return;

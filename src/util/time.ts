@@ -31,3 +31,8 @@ export function nsDigitsToSec(digits: string): number {
 export function earlier(aSec: number, aNsec: number, bSec: number, bNsec: number): boolean {
   return aSec < bSec || (aSec === bSec && aNsec < bNsec);
 }
+
+/** How many ns time a is after time b, both held as whole seconds and nanoseconds apart (negative: before). */
+export function nsAfter(aSec: number, aNsec: number, bSec: number, bNsec: number): number {
+  return (aSec - bSec) * 1e9 + (aNsec - bNsec);
+}

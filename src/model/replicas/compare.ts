@@ -16,6 +16,7 @@
  */
 import type { SyscallEvent } from '../../trace/event.js';
 import { ASPECT_COUNT, ASPECTS, type Aspect, AspectSets, addEvent, DEFAULT_SET_CAP, PROGRAM_ASPECTS } from './aspects.js';
+import { nsAfter } from '../../util/time.js';
 
 const EMPTY: ReadonlySet<string> = new Set<string>();
 
@@ -477,7 +478,7 @@ class ReplicaState {
         this.originSec = sec;
         this.originNsec = nsec;
       }
-      return Math.floor(((sec - this.originSec) * 1e9 + (nsec - this.originNsec)) / this.windowNs);
+      return Math.floor(nsAfter(sec, nsec, this.originSec, this.originNsec) / this.windowNs);
     }
     if (sec !== this.sec) {
       const ns = BigInt(sec) * 1_000_000_000n;
