@@ -278,13 +278,18 @@ export class AggregateReader {
     if (text.startsWith('@@E ')) {
       if (p !== null) {
         // Reading the maps happens before their lines reach us: on time here means it was on time.
-        if (this.o.now !== undefined && this.o.now() >= this.o.startNs + BigInt(p.index + 2) * BigInt(Math.round(this.o.windowNs))) p.late = true;
+        if (this.o.now !== undefined && this.o.now() >= this.startOf(p.index + 2)) p.late = true;
         this.close(p);
       }
       this.pending = null;
       return true;
     }
     return false;
+  }
+
+  /** Start of the program's window `index` on startNs's clock. */
+  private startOf(index: number): bigint {
+    return this.o.startNs + BigInt(index) * BigInt(Math.round(this.o.windowNs));
   }
 
   private bad(): boolean {
@@ -296,7 +301,7 @@ export class AggregateReader {
     this.stats.windows++;
     if (p.late) this.stats.lateWindows++;
     const index = p.index + (this.o.indexOffset ?? 0);
-    const startNs = this.o.startNs + BigInt(p.index) * BigInt(Math.round(this.o.windowNs));
+    const startNs = this.startOf(p.index);
     for (const [c, edges] of p.edges) {
       const tokIndex = new Map<bigint, number>();
       const tokens: AggregateToken[] = [];
