@@ -6,7 +6,7 @@
  * /etc/passwd) raising the unseen components (through `chids monitor`: ebpf-aggregate-monitor.test.ts,
  * a file of its own so that it runs beside these).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { AggregateEbpfSource, AggregateReader, buildAggregateScript, type AggregateWindow } from '../src/capture/ebpf-aggregate.js';
@@ -347,6 +347,26 @@ test('live: aggregate AVs agree with the per-event encoding of the same run (bus
   assert.ok(worstSorted.usi <= 0.5 && worstSorted.uai <= 0.5, `in kernel time order: usi ${worstSorted.usi} uai ${worstSorted.uai}`);
 });
 
+/** The aggregate source on a process's pid namespace, once attached: the windows it reads, and how to stop it. */
+async function watchAggregate(t: TestContext, pid: number): Promise<{ windows: AggregateWindow[]; stop: () => Promise<unknown> }> {
+  const windows: AggregateWindow[] = [];
+  const source = new AggregateEbpfSource({ kind: 'ebpf', pids: [pid], log: silentLogger, restart: false }, { windowNs: 1e9, onWindow: (w) => windows.push(w) });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const sink = { data: () => true, whenSpace: async () => undefined, lost: () => undefined, restarted: () => undefined, ready: () => ready() };
+  const run = source.run(sink, ac.signal);
+  await isReady;
+  return {
+    windows,
+    stop: () => {
+      ac.abort();
+      return run;
+    },
+  };
+}
+
 test('live: what nsenter does before its child execs is the runtime\'s, not counted; the exec\'d command is the container\'s (aggregate and per-event programs)', { skip: missing ?? false, timeout: 120_000 }, async (t) => {
   const web = await startNsHttpd(port + 2);
   t.after(() => web.stop());
@@ -359,15 +379,7 @@ test('live: what nsenter does before its child execs is the runtime\'s, not coun
   const ev = startBpftrace(buildScript({ scope: { kind: 'pidns', inum: pidNamespaceOf(web.pid)! }, btf: true, pathProbes: pathProbes(root) }), (l) => conv.line(l));
   t.after(() => ev.child.kill('SIGKILL'));
   await ev.attached;
-  const windows: AggregateWindow[] = [];
-  const source = new AggregateEbpfSource({ kind: 'ebpf', pids: [web.pid], log: silentLogger, restart: false }, { windowNs: 1e9, onWindow: (w) => windows.push(w) });
-  const ac = new AbortController();
-  t.after(() => ac.abort());
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const sink = { data: () => true, whenSpace: async () => undefined, lost: () => undefined, restarted: () => undefined, ready: () => ready() };
-  const run = source.run(sink, ac.signal);
-  await isReady;
+  const { windows, stop: stopAggregate } = await watchAggregate(t, web.pid);
   // As `podman exec` does through runc: join the namespace (setns, from outside it), fork into it,
   // exec there. nsenter's setns returns inside the namespace's filter, and its fork's child runs
   // in it until the exec: before, both counted as the container's (setns, wait4, …).
@@ -376,8 +388,7 @@ test('live: what nsenter does before its child execs is the runtime\'s, not coun
     assert.equal(r.status, 0, r.stderr);
   }
   await new Promise((r) => setTimeout(r, 2500));
-  ac.abort();
-  await Promise.all([run, stop(ev.child)]);
+  await Promise.all([stopAggregate(), stop(ev.child)]);
   conv.drain();
   for (const [which, names] of [
     ['aggregate', new Set(windows.flatMap((w) => w.aggregate.tokens.map((k) => k.name)))],
@@ -391,15 +402,7 @@ test('live: what nsenter does before its child execs is the runtime\'s, not coun
 test('live: an attack through the server\'s CGI (a shell reading /etc/passwd) raises the aggregate AV\'s unseen components', { skip: missing ?? false, timeout: 180_000 }, async (t) => {
   const web = await startNsHttpd(port + 1);
   t.after(() => web.stop());
-  const windows: AggregateWindow[] = [];
-  const source = new AggregateEbpfSource({ kind: 'ebpf', pids: [web.pid], log: silentLogger, restart: false }, { windowNs: 1e9, onWindow: (w) => windows.push(w) });
-  const ac = new AbortController();
-  t.after(() => ac.abort());
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const sink = { data: () => true, whenSpace: async () => undefined, lost: () => undefined, restarted: () => undefined, ready: () => ready() };
-  const run = source.run(sink, ac.signal);
-  await isReady;
+  const { windows, stop: stopAggregate } = await watchAggregate(t, web.pid);
   // Normal: static pages for 4 s.
   const until = Date.now() + 4000;
   while (Date.now() < until) await get(web.port, '/index.html');
@@ -429,8 +432,7 @@ test('live: an attack through the server\'s CGI (a shell reading /etc/passwd) ra
       if (v.unseenArgs.includes('/etc/passwd')) hit = { av: v.av!, unseenArgs: v.unseenArgs, unseenSyscalls: v.unseenSyscalls };
     }
   }
-  ac.abort();
-  await run;
+  await stopAggregate();
   assert.ok(hit, 'a window after the attack names /etc/passwd among its unseen arguments');
   console.log(`attack window: AV ${hit.av.map((x) => x.toFixed(4)).join(', ')}; unseen syscalls ${hit.unseenSyscalls.join(' ')}; unseen args ${hit.unseenArgs.join(' ')}`);
   assert.ok(hit.av[2] > 0, 'uai > 0');

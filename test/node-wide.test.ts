@@ -69,7 +69,7 @@ test('a container starting (its init forked into a new namespace) is not "entere
   conv.line(`7000000001 400 400 0 -3 > ${ns} 1\trunc:[1:CHILD]\t401 1 1`);
   // (live, the container is found from the process's cgroup; here it is told, after the fork line
   // that made the namespace new and dropped whatever an earlier namespace of that inode was.)
-  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'ab'.repeat(32));
+  conv.knowNamespace(ns, 'ab'.repeat(32));
   conv.line(`7000000002 401 401 0 9 > ${ns} 1\trunc:[2:INIT]\t`);
   conv.line(`7000000003 401 401 0 59 < ${ns} 700\thttpd\t0`);
   conv.line(`7000000004 401 401 0 0 > ${ns} 700\thttpd\t`);
@@ -82,10 +82,10 @@ test('a container starting (its init forked into a new namespace) is not "entere
 test('a fork line printed late (another CPU\'s buffer): runc\'s init steps are still skipped, and its exec\'d program is not dropped', () => {
   const { conv, out } = converter();
   const ns = 4026532401;
-  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'cd'.repeat(32));
+  conv.knowNamespace(ns, 'cd'.repeat(32));
   // runc:[2:INIT]'s Go start-up (futex, …) and its exec arrive before the fork line that says the
-  // process is the runtime's; they are runc's by their name (failed on the code before: futex was
-  // the new container's).
+  // process is the runtime's; they wait for it (failed on the code before: futex was the new
+  // container's).
   conv.line(`7100000002 411 411 0 202 > ${ns} 1\trunc:[2:INIT]\t`);
   conv.line(`7100000003 411 411 0 202 < ${ns} 1\trunc:[2:INIT]\t0`);
   conv.line(`7100000004 411 411 0 59 > ${ns} 1\trunc:[2:INIT]\t-100 /bin/httpd`);
@@ -130,11 +130,11 @@ test('a container\'s own process named like runc\'s init is still watched: its l
 test('runc:[1:CHILD]\'s calls in the new namespace are the runtime\'s: its fork of the init shows it outside', () => {
   const { conv, out } = converter();
   const ns = 4026532402;
-  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'ef'.repeat(32));
+  conv.knowNamespace(ns, 'ef'.repeat(32));
   conv.line(`7300000001 420 420 0 1 > ${ns} 1\trunc:[1:CHILD]\t`);
   conv.line(`7300000002 420 420 0 1 < ${ns} 1\trunc:[1:CHILD]\t8`);
   conv.line(`7300000003 420 420 0 -3 > ${ns} 1\trunc:[1:CHILD]\t421 1 1`);
-  (conv as unknown as { knowNamespace(ns: number, id: string): void }).knowNamespace(ns, 'ef'.repeat(32));
+  conv.knowNamespace(ns, 'ef'.repeat(32));
   conv.line(`7300000004 421 421 0 59 < ${ns} 700\thttpd\t0`);
   assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 421 execve <']);
   assert.equal(conv.stats.runtime, 2);
