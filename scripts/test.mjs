@@ -3,7 +3,9 @@
  * `npm test`: Node's test runner over test/*.test.ts (tsx as the loader), one TAP report on stdout.
  * Under CI (CI=true) a skipped test fails the run: CI installs everything the suite needs, so a
  * skip there means a missing install step, not a missing tool on a laptop.
- * Extra arguments go to the test runner (e.g. `npm test -- --test-name-pattern=golden`).
+ * Arguments naming test files run those only (`npm test -- test/golden.test.ts`); other arguments
+ * go to the test runner (e.g. `npm test -- --test-name-pattern=golden`). Each file's wall time is
+ * a comment of the report (`# test/x.test.ts: 12.3 s (from … to …)`).
  *
  * Why the suite's wall time is what it is, and what this script does about it:
  *  - Most of the slow files wait on real processes (recordings of N seconds, strace, bpftrace,
@@ -84,10 +86,20 @@ const CPU_FIRST = [
   'test/golden.test.ts',
 ];
 
-const all = readdirSync('test')
+// Arguments naming test files (`npm test -- test/golden.test.ts test/cli.test.ts`) run those files
+// only, through the same pools and report; the other arguments go to the test runner.
+const named = process.argv.slice(2).filter((a) => !a.startsWith('-') && a.endsWith('.test.ts'));
+const runnerArgs = process.argv.slice(2).filter((a) => !named.includes(a));
+const every = readdirSync('test')
   .filter((f) => f.endsWith('.test.ts'))
   .sort()
   .map((f) => `test/${f}`);
+const unknown = named.map((f) => path.posix.normalize(f.replaceAll(path.sep, '/'))).filter((f) => !every.includes(f));
+if (unknown.length > 0) {
+  process.stderr.write(`npm test: no such test file under test/: ${unknown.join(', ')}\n`);
+  process.exit(2);
+}
+const all = named.length === 0 ? every : every.filter((f) => named.some((n) => path.posix.normalize(n.replaceAll(path.sep, '/')) === f));
 const rank = (list) => (f) => (list.includes(f) ? list.indexOf(f) : list.length);
 const byRank = (list) => (a, b) => rank(list)(a) - rank(list)(b);
 // Run alone at the end, once both pools are done. The node-wide test watches every container on
@@ -118,6 +130,9 @@ if (built.status !== 0) {
   process.exit(1);
 }
 const env = { ...process.env, CHIDS_TEST_CLI: path.resolve(cliDir, 'chids.js') };
+// Started from inside a test (node:test marks its children so): the files here report to their
+// own destination, not to that test's runner.
+delete env.NODE_TEST_CONTEXT;
 
 /**
  * The test files themselves, compiled once into plain ES modules (one bundle per file, the
@@ -213,12 +228,14 @@ async function runPool(queues, concurrency) {
  * the runner another way). What the tests print on stdout becomes TAP comments, as under `node --test`.
  */
 let reports = 0;
+const started = Date.now();
 const FILE_MS = Number(process.env.CHIDS_TEST_FILE_MS ?? 20 * 60_000);
 function runFile(file) {
   const m = merger(file);
   const report = path.join(cliDir, `report-${++reports}.tap`);
   const entry = compiled.has(file) ? [compiled.get(file)] : ['--import', 'tsx', file];
-  const args = ['--test-reporter=tap', `--test-reporter-destination=${report}`, ...process.argv.slice(2), ...entry];
+  const args = ['--test-reporter=tap', `--test-reporter-destination=${report}`, ...runnerArgs, ...entry];
+  const began = Date.now();
   const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], env });
   children.add(child);
   // A file whose process does not end (something it opened still alive: CI once had a failed
@@ -243,6 +260,8 @@ function runFile(file) {
       children.delete(child);
       if (carry !== '') out(`# ${carry}`);
       if (existsSync(report)) for (const l of readFileSync(report, 'utf8').split('\n')) if (l !== '') m.line(l);
+      // Which files hold the run up: each file's wall time, from the start of the run.
+      out(`# ${file}: ${((Date.now() - began) / 1000).toFixed(1)} s (from ${((began - started) / 1000).toFixed(1)} s to ${((Date.now() - started) / 1000).toFixed(1)} s)`);
       const status = code ?? (signal ? 1 : 0);
       m.end(status, signal);
       resolve(status);
@@ -311,7 +330,6 @@ function merger(file) {
   return { line, end };
 }
 
-const started = Date.now();
 // Once the live files have all started, the live pool's workers take CPU files too.
 const liveQueue = { files: live, next: 0 };
 const cpuQueue = { files: cpu, next: 0 };
