@@ -146,6 +146,79 @@ test('threads (CLONE_THREAD) keep the pid of their process', () => {
   for (const f of out.map(fields).filter((x) => x.tid !== '100')) assert.equal(f.pid, '100', out.join('\n'));
 });
 
+// Two processes inside clone at once (a server spawning while a script forks): the child that
+// shows up first is the earlier clone's. Named after the latest cloner, it ran as `sh` for its
+// first calls, a program only this replica showed.
+const TWO_CLONES = `100 1700000000.000000100 execve("/usr/bin/node", ["node"], 0x7f /* 0 vars */) = 0 <0.000000010>
+200 1700000000.000000200 execve("/bin/sh", ["sh", "status.cgi"], 0x7f /* 0 vars */) = 0 <0.000000010>
+100 1700000000.000001000 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f <unfinished ...>
+200 1700000000.000001100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f <unfinished ...>
+101 1700000000.000001200 execve("/usr/bin/sqlite3", ["sqlite3"], 0x7f /* 0 vars */ <unfinished ...>
+201 1700000000.000001300 getpid() = 201 <0.000000010>`;
+
+test('a child that shows up while two threads are in clone waits for the clone that returns it', () => {
+  const { out, c } = convert(`${TWO_CLONES}
+100 1700000000.000001400 <... clone resumed>) = 101 <0.000000400>
+200 1700000000.000001500 <... clone resumed>) = 201 <0.000000400>
+101 1700000000.000001600 <... execve resumed>) = 0 <0.000000400>`);
+  const child = find(out, (f) => f.tid === '101');
+  assert.deepEqual(
+    child.map((f) => [f.name, f.dir, f.proc]),
+    [
+      ['clone', '<', 'node'],
+      ['execve', '>', 'node'],
+      ['execve', '<', 'sqlite3'],
+    ],
+    out.join('\n'),
+  );
+  assert.ok(child[0].params.includes('ptid=100(node)'), child[0].params.join(' '));
+  const other = find(out, (f) => f.tid === '201');
+  assert.deepEqual(
+    other.map((f) => [f.name, f.dir, f.proc]),
+    [
+      ['clone', '<', 'sh'],
+      ['getpid', '>', 'sh'],
+      ['getpid', '<', 'sh'],
+    ],
+  );
+  assert.ok(other[0].params.includes('ptid=200(sh)'), other[0].params.join(' '));
+  assert.ok(!out.some((l) => fields(l).proc === 'sh' && fields(l).tid !== '200' && fields(l).tid !== '201'), 'no other thread named sh');
+  assert.equal(c.stats.heldChildren, 2);
+  assert.equal(c.stats.guessedParents, 0);
+  // Written in time order still: held lines come at the time of the line that released them.
+  const ts = out.map((l) => BigInt(fields(l).ts));
+  assert.ok(ts.every((t, i) => i === 0 || t >= ts[i - 1]));
+});
+
+test('a child whose parent\'s clone never returns is written at the end, the latest clone taken as its parent', () => {
+  const { out, c } = convert(TWO_CLONES);
+  // Both children: 101 waited to the end with two possible parents (guessed: the latest clone,
+  // 200), then 201 had only 100 left.
+  assert.deepEqual(
+    find(out, (f) => f.tid === '101').map((f) => [f.name, f.dir, f.proc]),
+    [
+      ['clone', '<', 'sh'],
+      ['execve', '>', 'sh'],
+    ],
+  );
+  assert.equal(find(out, (f) => f.tid === '201').length, 3);
+  assert.equal(c.stats.heldChildren, 2);
+  assert.equal(c.stats.guessedParents, 1);
+});
+
+test('a held child is released after HOLD_NS of trace time without its parent\'s return', () => {
+  const c = new StraceToLidds({ rootProc: 'strace' });
+  const out: string[] = [];
+  for (const l of TWO_CLONES.split('\n')) c.push(l, out);
+  assert.equal(out.filter((l) => fields(l).tid === '101').length, 0, 'held');
+  // 0.1 s later: still within the bound.
+  c.push('100 1700000000.100001000 getppid() = 1 <0.000000010>', out);
+  assert.equal(out.filter((l) => fields(l).tid === '101').length, 0, 'still held');
+  c.push('100 1700000000.300001000 getppid() = 1 <0.000000010>', out);
+  assert.equal(out.filter((l) => fields(l).tid === '101').length, 2, out.join('\n'));
+  assert.equal(c.stats.guessedParents, 1);
+});
+
 test('procexit for exits and kills; signals are dropped', () => {
   const { out, c } = convert(`${SAMPLE}\n13990 1795747228.000000000 +++ killed by SIGKILL +++`);
   const ex = find(out, (f) => f.name === 'procexit');

@@ -38,11 +38,18 @@ import { BatchBuilder, LineSplitter, wallNow, type LiveSource, type SourceEnd, t
 export const STRACE_ENV = 'CHIDS_STRACE';
 const STDERR_KEEP = 20;
 const TID = /^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)/;
-const EXIT_LINE = /^(?:\[pid\s+\d+\]\s+|\d+\s+)?\d+\.\d+\s+\+\+\+ (?:exited|killed)/;
+/** A converted thread exit (`ts uid pid proc tid procexit > …`): its tid. */
+const PROCEXIT = /^\S+ \S+ \S+ \S+ (\d+) procexit > /;
 /** How often a group whose container is gone looks for it again. */
 const FOLLOW_POLL_MS = 200;
 
 /** Targets of one container (or the plain processes), traced by one strace. */
+/** What a strace's output goes through: each line, then the end of that strace's output. */
+interface LineHandler {
+  line: (l: string) => void;
+  end: () => void;
+}
+
 interface Group {
   /** 64-hex container id from the cgroup path, or null for plain processes (not followed). */
   containerId: string | null;
@@ -98,7 +105,7 @@ export class StraceSource implements LiveSource {
     const log = this.spec.log;
     let unparsed = 0;
     const batch = new BatchBuilder();
-    const line = this.lineHandler(tracker, conv, batch, () => unparsed++, (tid) => {
+    const handler = this.lineHandler(tracker, conv, batch, () => unparsed++, (tid) => {
       if (this.rootPid < 0 && tid > 0) this.rootPid = tid;
     });
     const start = (attempt: number): Promise<ChildExit> => {
@@ -107,7 +114,7 @@ export class StraceSource implements LiveSource {
       if (attempt === 0) argv = [bin, ...opts, '--', '/bin/sh', '-c', this.cmd!];
       else argv = [bin, ...opts, ...withDescendants([this.rootPid]).flatMap((p) => ['-p', String(p)])];
       let announced = false;
-      return this.runStrace(argv, signal, sink, batch, line, attempt, true, () => {
+      return this.runStrace(argv, signal, sink, batch, handler, attempt, true, () => {
         if (!announced && this.rootPid > 0) {
           announced = true;
           sink.ready({ source: 'strace', command: this.cmd, pid: this.rootPid });
@@ -172,7 +179,7 @@ export class StraceSource implements LiveSource {
     const log = this.spec.log;
     const batch = new BatchBuilder();
     let unparsed = 0;
-    const line = this.lineHandler(g.tracker, g.conv, batch, () => unparsed++, () => undefined);
+    const handler = this.lineHandler(g.tracker, g.conv, batch, () => unparsed++, () => undefined);
     const follow = g.containerId !== null && !(this.spec.exitWithTarget ?? false);
     let consecutive = 0;
     let end: SourceEnd | null = null;
@@ -193,7 +200,7 @@ export class StraceSource implements LiveSource {
         consecutive = 0;
       }
       const argv = [bin, ...this.options(version), ...withDescendants(live).flatMap((p) => ['-p', String(p)])];
-      const ex = await this.runStrace(argv, signal, sink, batch, line, attempt, false, undefined, g);
+      const ex = await this.runStrace(argv, signal, sink, batch, handler, attempt, false, undefined, g);
       if (ex.stopped || signal.aborted) break;
       if (ex.spawnError) throw new ChidsError(this.describe(bin, ex));
       // A strace that refuses at once (bad pid, no ptrace permission) is an error, not a crash to retry.
@@ -221,9 +228,9 @@ export class StraceSource implements LiveSource {
   }
 
   /** Converts one strace line and attributes its events to a container. */
-  private lineHandler(tracker: ContainerTracker, conv: StraceToLidds, batch: BatchBuilder, onUnparsed: () => void, onTid: (tid: number) => void): (l: string) => void {
+  private lineHandler(tracker: ContainerTracker, conv: StraceToLidds, batch: BatchBuilder, onUnparsed: () => void, onTid: (tid: number) => void): LineHandler {
     const out: string[] = [];
-    return (l: string) => {
+    const line = (l: string) => {
       const m = TID.exec(l);
       const tid = m ? Number(m[1] ?? m[2]) : -1;
       onTid(tid);
@@ -231,9 +238,26 @@ export class StraceSource implements LiveSource {
       const skipped = conv.stats.skipped;
       conv.push(l, out);
       if (conv.stats.skipped !== skipped) onUnparsed();
-      for (const sc of out) batch.add(tracker.ofLine(sc), sc);
-      if (tid > 0 && EXIT_LINE.test(l)) tracker.exit(tid);
+      emit(out);
     };
+    // A thread's exit is read from the converter's output, not from strace's line: the converter
+    // may hold a new thread's lines (its parent not known yet), and the thread is attributed when
+    // they come out.
+    const emit = (lines: string[]) => {
+      for (const sc of lines) {
+        batch.add(tracker.ofLine(sc), sc);
+        const ex = sc.includes(' procexit > ') ? PROCEXIT.exec(sc) : null;
+        if (ex !== null) tracker.exit(Number(ex[1]));
+      }
+    };
+    // strace has ended: the lines the converter still holds (a new thread whose parent's clone
+    // never returned) are written.
+    const end = () => {
+      out.length = 0;
+      conv.end(out);
+      emit(out);
+    };
+    return { line, end };
   }
 
   private runStrace(
@@ -241,7 +265,7 @@ export class StraceSource implements LiveSource {
     signal: AbortSignal,
     sink: SourceSink,
     batch: BatchBuilder,
-    line: (l: string) => void,
+    handler: LineHandler,
     attempt: number,
     command: boolean,
     onChunk?: () => void,
@@ -259,7 +283,7 @@ export class StraceSource implements LiveSource {
           if (group) sink.ready({ source: 'strace', strace_pid: pid, pids: group.pids, container: group.container.id });
         },
         onOutput: (chunk) => {
-          splitter.push(chunk, line);
+          splitter.push(chunk, handler.line);
           onChunk?.();
           batch.flush(sink);
         },
@@ -267,7 +291,8 @@ export class StraceSource implements LiveSource {
       },
       signal,
     ).then((ex) => {
-      splitter.end(line);
+      splitter.end(handler.line);
+      handler.end();
       batch.flush(sink);
       return ex;
     });

@@ -236,7 +236,7 @@ export function writeLabRecording(o: LabRecordingOptions): Promise<StraceConvert
             capture: { tool: 'strace', version: o.straceVersion, args: straceArgs('FILE', o.straceVersion).join(' ') },
             events: st.events,
             distinct_syscalls: st.syscalls.size,
-            converter: { strace_lines: st.lines, skipped: st.skipped, signals: st.signals, clamped: st.clamped, orphan_resumes: st.orphanResumes },
+            converter: { strace_lines: st.lines, skipped: st.skipped, signals: st.signals, clamped: st.clamped, orphan_resumes: st.orphanResumes, held_children: st.heldChildren, guessed_parents: st.guessedParents },
             programs: o.programs ?? {},
           },
         },

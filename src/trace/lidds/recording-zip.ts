@@ -54,6 +54,8 @@ export async function writeRecordingZip(input: RecordingZipInput): Promise<Strac
       }
       if (zipError) throw zipError;
     }
+    conv.end(out);
+    if (out.length > 0) pending += out.join('\n') + '\n';
     sc.push(Buffer.from(pending, 'utf8'), true);
     const json = new ZipDeflate(`${name}.json`, { level: 9 });
     json.mtime = input.mtime;

@@ -28,8 +28,12 @@
  *
  * Processes: pid = thread group (threads are clones with CLONE_THREAD), proc = the kernel's
  * comm (basename of the executed file, 15 chars), uid = the effective uid, followed through
- * setuid/setreuid/setresuid. A thread that shows up before its parent's clone returns is
- * attributed to the thread with the latest unfinished clone.
+ * setuid/setreuid/setresuid. A thread that shows up before its parent's clone returns belongs
+ * to the one thread inside an unfinished clone; when two or more are (a server spawning while a
+ * script forks), its lines wait until a clone returns its id (then it is that thread's child) or
+ * until only one such thread is left, at most HOLD_LINES lines or HOLD_NS of trace time, after
+ * which the latest unfinished clone is taken as its parent (counted in `stats.guessedParents`).
+ * Named after the wrong parent, a child's first calls showed a program its siblings never ran.
  *
  * Timestamps: strace's epoch time (µs with -ttt, ns with
  * --absolute-timestamps=format:unix,precision:ns) in ns. Output is kept in time order: an event
@@ -76,6 +80,10 @@ export interface StraceConverterStats {
   clamped: number;
   /** Exits of calls that were never seen entering. */
   orphanResumes: number;
+  /** New threads that showed up while several threads were inside a clone (their lines waited for the clone that returned them). */
+  heldChildren: number;
+  /** Of those, the ones whose parent was still not known when their wait ended: given the latest unfinished clone. */
+  guessedParents: number;
   /** First and last timestamp written (epoch ns), or null. */
   firstNs: bigint | null;
   lastNs: bigint | null;
@@ -107,6 +115,14 @@ interface Pending {
 
 const COMM_LEN = 15;
 const MAX_PENDING_CLONES = 64;
+/**
+ * How long a new thread's lines wait for the clone that returns it, when its parent is not
+ * certain: its clone returns within microseconds (a vfork parent once the child has exec'd), so
+ * these bounds are reached only when that line never comes (the parent was killed, or is
+ * untraced).
+ */
+const HOLD_LINES = 256;
+const HOLD_NS = 200_000_000n;
 const ERRNO: Record<string, number> = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, ENXIO: 6, E2BIG: 7, ENOEXEC: 8, EBADF: 9,
   ECHILD: 10, EAGAIN: 11, EWOULDBLOCK: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, ENOTBLK: 15,
@@ -292,6 +308,8 @@ export class StraceToLidds {
     signals: 0,
     clamped: 0,
     orphanResumes: 0,
+    heldChildren: 0,
+    guessedParents: 0,
     firstNs: null,
     lastNs: null,
     syscalls: new Map(),
@@ -301,6 +319,8 @@ export class StraceToLidds {
   private readonly pending = new Map<number, Pending>();
   /** Threads inside a clone-family call, most recent last (for children seen before the return). */
   private readonly cloning: number[] = [];
+  /** New threads whose parent is not certain yet: their lines, and the time of the first. */
+  private readonly held = new Map<number, { lines: string[]; since: bigint }>();
   private readonly rootUid: number;
   private readonly rootProc: string;
   private readonly fromNs: bigint | null;
@@ -322,8 +342,22 @@ export class StraceToLidds {
   push(line: string, out: string[]): void {
     this.stats.lines++;
     this.out = out;
+    this.convert(line);
+  }
+
+  /**
+   * The end of the trace: writes the lines of threads still waiting for their parent's clone to
+   * return (to the latest unfinished clone, as guessed parent) into `out`.
+   */
+  end(out: string[]): void {
+    this.out = out;
+    for (const tid of [...this.held.keys()]) this.release(tid);
+  }
+
+  private convert(line: string): void {
     try {
       if (!this.line(line)) this.stats.skipped++;
+      if (this.held.size > 0) this.settle();
     } catch {
       // Defensive: a bug in a corner of the decoding must not lose the recording.
       this.stats.skipped++;
@@ -334,6 +368,7 @@ export class StraceToLidds {
   convertText(text: string): string[] {
     const out: string[] = [];
     for (const l of text.split('\n')) if (l.length > 0) this.push(l, out);
+    this.end(out);
     return out;
   }
 
@@ -352,6 +387,12 @@ export class StraceToLidds {
     const tid = tidText === undefined ? this.defaultTid() : Number(tidText);
     if (!Number.isSafeInteger(tid) || tid < 0) return false;
     const ts = BigInt(m[3]) * 1_000_000_000n + BigInt(m[4].padEnd(9, '0'));
+    if (this.held.size > 0 && this.hold(tid, ts, line)) return true;
+    if (!this.threads.has(tid) && this.candidates(tid) >= 2) {
+      this.held.set(tid, { lines: [line], since: ts });
+      this.stats.heldChildren++;
+      return true;
+    }
     const body = m[5];
 
     if (body.startsWith('---')) {
@@ -423,6 +464,43 @@ export class StraceToLidds {
     this.pending.delete(tid);
     this.dropCloning(tid);
     return true;
+  }
+
+  /** Threads other than `tid` inside an unfinished clone: the parents a new thread `tid` may have. */
+  private candidates(tid: number): number {
+    let n = 0;
+    for (const c of this.cloning) if (c !== tid && this.threads.has(c)) n++;
+    return n;
+  }
+
+  /**
+   * With threads waiting for their parent: keeps the line if it is one of theirs (true), and ends
+   * the waits that are over (the bounds passed, or one possible parent left).
+   */
+  private hold(tid: number, ts: bigint, line: string): boolean {
+    const mine = this.held.get(tid);
+    if (mine !== undefined) mine.lines.push(line);
+    for (const [t, h] of this.held) {
+      if (h.lines.length >= HOLD_LINES || ts - h.since > HOLD_NS) this.release(t);
+    }
+    return mine !== undefined;
+  }
+
+  /** Converts the lines of a waiting thread; a parent not known by then is the latest unfinished clone. */
+  private release(tid: number): void {
+    const h = this.held.get(tid);
+    if (h === undefined) return;
+    this.held.delete(tid);
+    if (!this.threads.has(tid)) {
+      if (this.candidates(tid) >= 2) this.stats.guessedParents++;
+      this.thread(tid, h.since);
+    }
+    for (const l of h.lines) this.convert(l);
+  }
+
+  /** After a clone returned or a thread left: waits that now have their answer end. */
+  private settle(): void {
+    for (const tid of [...this.held.keys()]) if (this.threads.has(tid) || this.candidates(tid) <= 1) this.release(tid);
   }
 
   /** The thread `tid`, created on first sight (from a parent inside clone, else as a root). */
