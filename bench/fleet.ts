@@ -35,7 +35,7 @@ import { connect } from '@nats-io/transport-node';
 import Table from 'cli-table3';
 import { FleetAgent, ASPECT_ITEMS, type WindowMessage } from '../src/app/fleet-agent.js';
 import { readEvents } from '../src/encode/pipeline.js';
-import { ASPECTS, AspectSets, addEvent } from '../src/model/replicas/aspects.js';
+import { AspectSets, addEvent, type WindowSetsData, windowSetsData } from '../src/model/replicas/aspects.js';
 import { ALERTS_STREAM, WINDOWS_STREAM, alertMsgId, alertSubject, windowMsgId, windowSubject } from '../src/outputs/nats/subjects.js';
 import { alertLine, isoNs, type FalcoAlert } from '../src/outputs/alerts.js';
 import { openSource } from '../src/trace/sources/readers.js';
@@ -65,10 +65,8 @@ const MAX_WINDOWS = 600; // of the recording: plenty to cycle through, bounded m
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const CLK_TCK = 100; // Linux USER_HZ: /proc/PID/stat counts in 1/100 s
 
-interface RecordedWindow {
+interface RecordedWindow extends WindowSetsData {
   events: number;
-  aspects: Record<string, string[]>;
-  cut: number;
 }
 
 /** The recording's 1 s windows (empty ones included) with the aspect sets an agent would publish. */
@@ -78,17 +76,13 @@ async function recordedWindows(file: string): Promise<RecordedWindow[]> {
   const names = new NameTable();
   const out: RecordedWindow[] = [];
   let t0: bigint | null = null;
-  let cur = new AspectSets(ASPECT_ITEMS);
+  // As the agent keeps them (src/app/fleet-agent.ts): capped, per program too.
+  const empty = () => new AspectSets(ASPECT_ITEMS, { byProgram: true });
+  let cur = empty();
   let index = 0;
   const flush = () => {
-    const aspects: Record<string, string[]> = {};
-    let cut = 0;
-    for (let i = 0; i < ASPECTS.length; i++) {
-      if (cur.sets[i].size > 0) aspects[ASPECTS[i]] = [...cur.sets[i]];
-      cut += cur.cut[i];
-    }
-    out.push({ events: cur.events, aspects, cut });
-    cur = new AspectSets(ASPECT_ITEMS);
+    out.push({ events: cur.events, ...windowSetsData(cur) });
+    cur = empty();
   };
   await readEvents(src, names, { faithful: false, windowNs: 1e9 }, (ev) => {
     if (!ev.hasTime || out.length >= MAX_WINDOWS) return;
@@ -246,6 +240,8 @@ async function main(): Promise<void> {
               threshold: 0.0987654321,
               verdict: rw.events === 0 ? 'empty' : 'normal',
               aspects: rw.aspects,
+              counts: rw.counts,
+              programs: rw.programs ?? {},
               aspects_cut: rw.cut,
               closed_ms: Date.now(),
             };

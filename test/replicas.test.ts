@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ASPECTS, AspectSets, addEvent, directoryOf, isRandomLooking, normalisePath, syscallCategory } from '../src/model/replicas/aspects.js';
+import { ASPECTS, AspectSets, addEvent, directoryOf, isRandomLooking, normalisePath, syscallCategory, windowSetsData } from '../src/model/replicas/aspects.js';
+import { ReplicaGroups, type ReplicaDeviation as FleetDeviation } from '../src/model/replicas/groups.js';
+import { ASPECT_ITEMS } from '../src/app/fleet-agent.js';
 import { decodeArgv, normaliseCommand, normaliseToken } from '../src/trace/command.js';
 import { compareWindow, coveredDissimilarities, dissimilarities, excessDissimilarities, jaccard, norm, ReplicaComparison } from '../src/model/replicas/compare.js';
 import type { SyscallEvent } from '../src/trace/event.js';
@@ -431,4 +433,63 @@ test('live (ReplicaWatch) with counted: the container that logs in far more ofte
   const alert = buildReplicaAlert(out[0]);
   // Each open names the file twice (fd and name): 64 against the siblings' 4, scaled by volume (132 / 102 events) to 5.2.
   assert.match(alert.output, /files [0-9.]+ \(more often here: login\.html ×64 vs ~5\.2\)/);
+});
+
+test('chids fleet scores replicas as chids replicas does: window messages carry counts and per-program items', () => {
+  // Three synthetic replicas of one service, 40 s from the same second; replica 2 runs a web
+  // shell 14 s in. Offline: events into ReplicaComparison. Fleet: each replica's 1 s windows
+  // through the agent's message data (JSON and back), regrouped by ReplicaGroups.
+  const texts = [0, 1, 2].map((i) => recordingText({ name: `r${i}`, seconds: 40, exploitAt: i === 1 ? 14 : null, seed: 700 + i, startSec: 1_700_000_000 }));
+  for (const similarity of ['programs', 'counted', 'covered'] as const) {
+    const offline = new Map<string, number[]>();
+    const cmp = new ReplicaComparison(3, { windowNs: 10e9, threshold: 0.15, similarity, onWindow: (w) => offline.set(w.start_ns, w.scores) });
+    texts.forEach((t, r) => {
+      eachEvent(t, (ev, name) => cmp.event(r, ev, name));
+      cmp.finish(r);
+    });
+    cmp.verdicts();
+
+    let now = 0;
+    const groups = new ReplicaGroups({ windowNs: 10e9, threshold: -1, idleMs: 1000, similarity, now: () => now });
+    const fleet = new Map<string, number[]>();
+    const take = (devs: FleetDeviation[]) => {
+      for (const d of devs) {
+        const row = fleet.get(d.startNs.toString()) ?? [0, 0, 0];
+        row[Number(d.replica)] = d.score;
+        fleet.set(d.startNs.toString(), row);
+      }
+    };
+    // The replicas' messages arrive interleaved in time, as from agents running side by side.
+    const messages: { sec: number; r: number; text: string; events: number }[] = [];
+    texts.forEach((t, r) => {
+      let sec = -1;
+      let sets = new AspectSets(ASPECT_ITEMS, { byProgram: true });
+      const publish = () => {
+        if (sec >= 0) messages.push({ sec, r, text: JSON.stringify(windowSetsData(sets)), events: sets.events });
+      };
+      eachEvent(t, (ev, name) => {
+        if (ev.sec !== sec) {
+          publish();
+          sec = ev.sec;
+          sets = new AspectSets(ASPECT_ITEMS, { byProgram: true });
+        }
+        addEvent(sets, ev, name);
+      });
+      publish();
+    });
+    messages.sort((a, b) => a.sec - b.sec || a.r - b.r);
+    for (const m of messages) {
+      const data = JSON.parse(m.text);
+      take(groups.add({ group: 'web', replica: String(m.r), startNs: BigInt(m.sec) * 1_000_000_000n, aspects: data.aspects, counts: data.counts, programs: data.programs, events: m.events }));
+    }
+    now += 2000;
+    take(groups.tick());
+    assert.ok(offline.size >= 2, `${similarity}: ${offline.size} windows compared offline`);
+    assert.deepEqual([...fleet.keys()].sort(), [...offline.keys()].sort(), similarity);
+    for (const [k, scores] of offline) {
+      for (let i = 0; i < 3; i++) assert.ok(Math.abs((fleet.get(k) as number[])[i] - scores[i]) < 1e-12, `${similarity} window ${k} replica ${i}: fleet ${fleet.get(k)} offline ${scores}`);
+    }
+    // The attacked replica stands out in both, above the default threshold.
+    assert.ok([...offline.values()].some((s) => s[1] > 0.15 && s[0] < 0.15 && s[2] < 0.15), `${similarity}: ${JSON.stringify([...offline])}`);
+  }
 });

@@ -13,7 +13,7 @@
 import os from 'node:os';
 import type { ContainerInfo } from '../capture/containers.js';
 import type { EventTap } from '../encode/pipeline.js';
-import { ASPECTS, AspectSets, addEvent } from '../model/replicas/aspects.js';
+import { AspectSets, addEvent, windowSetsData } from '../model/replicas/aspects.js';
 import { NatsLink } from '../outputs/nats/link.js';
 import { NatsPublisher, type PublisherStats } from '../outputs/nats/publisher.js';
 import { ensureStreams } from '../outputs/nats/streams.js';
@@ -71,6 +71,10 @@ export interface WindowMessage {
   verdict: 'empty' | 'normal' | 'alert';
   /** Per aspect (ASPECTS order by name), the window's normalised items, at most ASPECT_ITEMS each. */
   aspects: Record<string, string[]>;
+  /** Per aspect, how often each of those items was seen, in the same order. */
+  counts: Record<string, number[]>;
+  /** Per program (process name without digits), its items of the aspects compared per program. */
+  programs: Record<string, Record<string, string[]>>;
   /** Items left out by the cap (summed over aspects). */
   aspects_cut: number;
   /** Wall clock (ms) when the window closed on the agent, for end-to-end latency. */
@@ -79,12 +83,12 @@ export interface WindowMessage {
 
 class AspectTap implements EventTap {
   index = -1;
-  sets = new AspectSets(ASPECT_ITEMS);
+  sets = AspectTap.empty();
   constructor(private readonly names: NameTable) {}
   event(ev: SyscallEvent, window: number): void {
     if (window !== this.index) {
       this.index = window;
-      this.sets = new AspectSets(ASPECT_ITEMS);
+      this.sets = AspectTap.empty();
     }
     addEvent(this.sets, ev, this.names.name(ev.nameId));
   }
@@ -93,8 +97,14 @@ class AspectTap implements EventTap {
     if (this.index !== k) return null;
     const s = this.sets;
     this.index = -1;
-    this.sets = new AspectSets(ASPECT_ITEMS);
+    this.sets = AspectTap.empty();
     return s;
+  }
+
+  // Kept per program too: `chids fleet` compares replicas with the `programs` similarity, as
+  // `chids replicas` does.
+  private static empty(): AspectSets {
+    return new AspectSets(ASPECT_ITEMS, { byProgram: true });
   }
 }
 
@@ -141,14 +151,7 @@ export class FleetAgent {
     if (this.closed) return;
     const { id, name } = this.identity(w.container);
     const sets = this.taps.get(w.container.key)?.take(w.window.index) ?? null;
-    const aspects: Record<string, string[]> = {};
-    let cut = 0;
-    if (sets !== null) {
-      for (let a = 0; a < ASPECTS.length; a++) {
-        if (sets.sets[a].size > 0) aspects[ASPECTS[a]] = [...sets.sets[a]];
-        cut += sets.cut[a];
-      }
-    }
+    const data = sets === null ? null : windowSetsData(sets);
     const start = w.window.startNs;
     const msg: WindowMessage = {
       v: 1,
@@ -163,8 +166,10 @@ export class FleetAgent {
       score: w.score,
       threshold,
       verdict: w.score === null ? 'empty' : w.alert ? 'alert' : 'normal',
-      aspects,
-      aspects_cut: cut,
+      aspects: data?.aspects ?? {},
+      counts: data?.counts ?? {},
+      programs: data?.programs ?? {},
+      aspects_cut: data?.cut ?? 0,
       closed_ms: Date.now(),
     };
     this.windows++;

@@ -140,7 +140,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
     if (o.metrics) server = await startMetricsServer(metrics, o.metrics);
 
     const windowNs = o.replicaWindowNs ?? DEFAULT_WINDOW_NS;
-    // The defaults of `chids replicas` (similarity `covered`, its measured threshold).
+    // The defaults of `chids replicas` (its similarity and measured threshold).
     const groups = new ReplicaGroups({ windowNs, threshold: o.replicaThreshold ?? DEFAULT_THRESHOLD, similarity: DEFAULT_SIMILARITY, idleMs: o.replicaIdleMs ?? 30_000 });
     const js = jetstream(nc);
     const raise = (devs: ReplicaDeviation[]) => {
@@ -190,7 +190,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetSummary> {
         summary.windows++;
         metrics.windows.inc({ node: w.node });
         if (typeof w.closed_ms === 'number') metrics.latency.set((Date.now() - w.closed_ms) / 1000);
-        if (w.image) raise(groups.add({ group: w.image, replica: JSON.stringify([w.node, w.container.id]), startNs: BigInt(w.start_ns), aspects: w.aspects ?? {}, events: w.events }));
+        if (w.image) raise(groups.add({ group: w.image, replica: JSON.stringify([w.node, w.container.id]), startNs: BigInt(w.start_ns), aspects: w.aspects ?? {}, counts: w.counts, programs: w.programs, events: w.events }));
         m.ack();
       }
     };

@@ -198,19 +198,34 @@ export class AspectSets {
     this.program = p ?? null;
   }
 
-  add(aspect: number, item: string): void {
+  /** `n` occurrences of `item` (one event's, or a merged window's count). */
+  add(aspect: number, item: string, n = 1): void {
     if (item === '') return;
     const s = this.sets[aspect];
     const c = this.counts[aspect];
-    if (s.has(item)) c.set(item, (c.get(item) as number) + 1);
+    if (s.has(item)) c.set(item, (c.get(item) as number) + n);
     else if (s.size >= this.cap) {
-      this.cut[aspect]++;
+      this.cut[aspect] += n;
       return;
     } else {
       s.add(item);
-      c.set(item, 1);
+      c.set(item, n);
     }
     if (this.program !== null && PROGRAM_ASPECTS[aspect]) this.program[aspect].add(item);
+  }
+
+  /** Items a program showed in one aspect, from a window merged into this one (kept ones only: they are in the sets already). */
+  addProgramItems(name: string, aspect: number, items: readonly string[]): void {
+    if (this.programs === null || !PROGRAM_ASPECTS[aspect]) return;
+    let p = this.programs.get(name);
+    if (p === undefined) {
+      if (this.programs.size >= PROGRAM_CAP) {
+        this.programsCut++;
+        return;
+      }
+      this.programs.set(name, (p = ASPECTS.map(() => new Set<string>())));
+    }
+    for (const it of items) if (this.sets[aspect].has(it)) p[aspect].add(it);
   }
 
   get empty(): boolean {
@@ -271,4 +286,62 @@ function addPath(into: AspectSets, syscall: string, raw: string): void {
   const slash = p.lastIndexOf('/');
   const base = p.slice(slash + 1);
   if (base !== '' && !isRandomLooking(base)) into.add(A.files, stripDigits(base));
+}
+
+/**
+ * A window's sets as plain data, for a message (chids fleet's window messages): per aspect
+ * (by name) its items, their counts in the same order, and, when the sets were kept per
+ * program, each program's items of the PROGRAM_ASPECTS. {@link mergeWindowSets} reads it back.
+ */
+export interface WindowSetsData {
+  aspects: Record<string, string[]>;
+  counts: Record<string, number[]>;
+  programs?: Record<string, Record<string, string[]>>;
+  /** Items left out by the cap (summed over aspects). */
+  cut: number;
+}
+
+export function windowSetsData(sets: AspectSets): WindowSetsData {
+  const aspects: Record<string, string[]> = {};
+  const counts: Record<string, number[]> = {};
+  let cut = 0;
+  for (let a = 0; a < ASPECT_COUNT; a++) {
+    cut += sets.cut[a];
+    if (sets.sets[a].size === 0) continue;
+    const items = [...sets.sets[a]];
+    aspects[ASPECTS[a]] = items;
+    counts[ASPECTS[a]] = items.map((i) => sets.counts[a].get(i) as number);
+  }
+  if (sets.programs === null) return { aspects, counts, cut };
+  const programs: Record<string, Record<string, string[]>> = {};
+  for (const [name, ps] of sets.programs) {
+    const mine: Record<string, string[]> = {};
+    for (let a = 0; a < ASPECT_COUNT; a++) if (PROGRAM_ASPECTS[a] && ps[a].size > 0) mine[ASPECTS[a]] = [...ps[a]];
+    if (Object.keys(mine).length > 0) programs[name] = mine;
+  }
+  return { aspects, counts, programs, cut };
+}
+
+/**
+ * Adds a window given as data (a fleet message's) to `into`: each item with its count (1 each
+ * when the message has none: an agent from before counts were sent), then the programs' items.
+ */
+export function mergeWindowSets(into: AspectSets, w: { aspects: Record<string, readonly string[]>; counts?: Record<string, readonly number[]>; programs?: Record<string, Record<string, readonly string[]>> }): void {
+  for (let a = 0; a < ASPECT_COUNT; a++) {
+    const items = w.aspects[ASPECTS[a]];
+    if (!Array.isArray(items)) continue;
+    const counts = w.counts?.[ASPECTS[a]];
+    for (let i = 0; i < items.length; i++) {
+      if (typeof items[i] !== 'string') continue;
+      const n = Array.isArray(counts) ? counts[i] : undefined;
+      into.add(a, items[i], typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 1);
+    }
+  }
+  if (w.programs === undefined || into.programs === null) return;
+  for (const [name, byAspect] of Object.entries(w.programs)) {
+    for (let a = 0; a < ASPECT_COUNT; a++) {
+      const items = byAspect?.[ASPECTS[a]];
+      if (Array.isArray(items)) into.addProgramItems(name, a, items.filter((i) => typeof i === 'string'));
+    }
+  }
 }

@@ -11,17 +11,22 @@
  * span), and at least two must. Windows arriving for a bucket already compared are counted (`late`), not
  * compared again. Memory: per replica, the buckets not yet compared, each capped per aspect.
  *
- * A window message carries each aspect's items, not which program showed them: with the
- * `programs` similarity there are no per-program sets here, so it compares as `counted`.
+ * A window message carries each aspect's items with their counts and, per program, the items
+ * of the aspects the `programs` similarity reads per program: a bucket merged from a replica's
+ * windows holds what the offline comparison's window holds, so both score alike.
  */
-import { ASPECTS, AspectSets } from './aspects.js';
-import { compareWindow, looksAhead, type Similarity } from './compare.js';
+import { ASPECTS, AspectSets, mergeWindowSets } from './aspects.js';
+import { compareWindow, looksAhead, needsPrograms, type Similarity } from './compare.js';
 
 export interface ReplicaWindowInput {
   group: string;
   replica: string;
   startNs: bigint;
   aspects: Record<string, readonly string[]>;
+  /** Per aspect, the items' counts in the order of `aspects` (absent: 1 each). */
+  counts?: Record<string, readonly number[]>;
+  /** Per program, its items of the per-program aspects (absent: none). */
+  programs?: Record<string, Record<string, readonly string[]>>;
   events: number;
 }
 
@@ -90,9 +95,9 @@ export class ReplicaGroups {
     if (k < r.first) r.first = k;
     if (k > r.last) r.last = k;
     let sets = r.buckets.get(k);
-    if (!sets) r.buckets.set(k, (sets = new AspectSets(this.o.setCap)));
+    if (!sets) r.buckets.set(k, (sets = new AspectSets(this.o.setCap, { byProgram: needsPrograms(this.o.similarity ?? 'mean') })));
     sets.events += w.events;
-    for (let a = 0; a < ASPECTS.length; a++) for (const item of w.aspects[ASPECTS[a]] ?? []) sets.add(a, item);
+    mergeWindowSets(sets, w);
     return this.drain(w.group, g);
   }
 
