@@ -25,6 +25,7 @@
  *   `far_resolution` (1/n) is reported with every comparison; "FAR ≤ 1 %" on 6 normal
  *   recordings means no false alarm at all.
  */
+import type { Jobs } from './jobs.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,7 +59,7 @@ export interface CompareOptions {
   /** Work budget: empty windows a trace may open between its events (default DEFAULT_MAX_EMPTY_WINDOWS). */
   maxEmptyWindows?: number;
   /** Recordings evaluated at once on worker threads (runEvaluate's `jobs`); default 1. */
-  jobs?: number;
+  jobs?: Jobs;
   /** Keep each model's baseline in OUT/<model> (default: a temporary directory, removed). */
   outDir?: string | null;
   hooks?: CompareHooks;

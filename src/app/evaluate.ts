@@ -15,6 +15,7 @@ import { planSources, reportUnexpected, type SkippedInput } from '../trace/sourc
 import { computeMetrics, type Metrics } from '../engine/metrics.js';
 import { THETAS } from '../engine/verdicts.js';
 import { loadDetector } from '../model/registry.js';
+import { type Jobs, jobsFor } from './jobs.js';
 import { evaluateOne, type EvaluationJob, type RecordingClass, type RecordingResult } from './evaluate-recording.js';
 
 export type { RecordingClass, RecordingResult } from './evaluate-recording.js';
@@ -54,10 +55,13 @@ export interface EvaluateOptions {
   hooks?: RunHooks;
   /**
    * Recordings scored at once, each on a worker thread (src/app/evaluate-pool.ts); results keep
-   * the input order, so the output is the same as with 1. Default 1: in this thread.
+   * the input order, so the output is the same as with 1. Default 1: in this thread. `auto`:
+   * the available cores when the recordings hold AUTO_JOBS_MIN_MIB of trace text or more (or a
+   * size cannot be known without reading: standard input, .scap), else 1.
    */
-  jobs?: number;
+  jobs?: Jobs;
 }
+
 
 export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
   const hooks = opts.hooks ?? {};
@@ -70,7 +74,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   const attack = await planSources(opts.attack, reportUnexpected(hooks.onWarning));
   if (normal.length + attack.length === 0) throw new ChidsError('no recordings to evaluate (--ns, --ms)');
   const all: EvaluationJob[] = [...normal.map((p) => ({ ...p, cls: 'normal' as const })), ...attack.map((p) => ({ ...p, cls: 'attack' as const }))];
-  const jobs = Math.min(opts.jobs ?? 1, all.length);
+  const jobs = await jobsFor(opts.jobs, all);
   // Standard input can be read only by this thread.
   if (jobs > 1 && !all.some((j) => j.path === '-')) {
     const { evaluateInWorkers } = await import('./evaluate-pool.js');

@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MAX_EMPTY_WINDOWS, parseWindowLength } from '../encode/windows.js';
+import { AUTO_JOBS_MIN_MIB, type Jobs } from '../app/jobs.js';
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -68,9 +69,10 @@ export function maxEmptyWindowsOption(): Option {
 /** `--jobs N`: recordings scored at once on worker threads (`evaluate`, `compare`); 1 = in this thread. */
 export function jobsOption(): Option {
   const cores = availableParallelism();
-  return new Option('--jobs <n>', 'recordings scored at once, on worker threads (1: no threads; same output either way)')
-    .argParser(positiveInt('--jobs'))
-    .default(cores, `the available cores, ${cores}`);
+  const count = numberFlag('--jobs', 'a positive integer or auto', true, (v) => v >= 1);
+  return new Option('--jobs <n|auto>', 'recordings scored at once, on worker threads (1: no threads; same output either way)')
+    .argParser((v: string): Jobs => (v === 'auto' ? 'auto' : count(v)))
+    .default('auto' as Jobs, `auto: the available cores (${cores}) for ${AUTO_JOBS_MIN_MIB} MiB of trace text or more, else 1`);
 }
 
 export { artifactPaths, type ArtifactFlags } from '../engine/baseline-dir.js';

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Jobs } from '../app/jobs.js';
 import { nonNegativeInt, positiveInt, windowLength, maxEmptyWindowsOption, jobsOption } from './common.js';
 import { toJson } from '../util/json.js';
 import { addHyperParameterOptions, hyperParameters, type ModelFlags } from './model-options.js';
@@ -13,7 +14,7 @@ interface Flags extends Omit<ModelFlags, 'model'> {
   faithful?: boolean;
   window?: number;
   maxEmptyWindows: number;
-  jobs: number;
+  jobs: Jobs;
   json?: boolean;
   quiet?: boolean;
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Jobs } from '../app/jobs.js';
 import { artifactPaths, collect, windowLength, maxEmptyWindowsOption, jobsOption, type ArtifactFlags } from './common.js';
 import { toJson } from '../util/json.js';
 
@@ -9,7 +10,7 @@ interface Flags extends ArtifactFlags {
   faithful?: boolean;
   window?: number;
   maxEmptyWindows: number;
-  jobs: number;
+  jobs: Jobs;
   json?: boolean;
   quiet?: boolean;
 }
