@@ -28,6 +28,21 @@ const SHAPE = "-json -bail <path> SELECT id, name, price FROM products WHERE nam
 // sqlmap's UNION probe, as the benchmark's sqli recordings hold it.
 const INJECTED = "tea%' UNION ALL SELECT CHAR(113,112,118,106,113)||CHAR(77,104,80)||CHAR(113,122,107,122,113),NULL,NULL-- aLLI";
 
+test("SQL's doubled quote stays inside its literal: a search with an apostrophe has the shape of any other", () => {
+  // The web app escapes ' as '' (lab/web/app.mjs); the client searches for "grandma's tea".
+  assert.equal(commandShape(b64(...DB, search("grandma''s tea"))), SHAPE);
+  assert.equal(commandShape(b64(...DB, search("it''s o''clock"))), SHAPE);
+  // A quote that closes the literal is still outside any: the shape changes.
+  const closed = commandShape(b64(...DB, search("x' OR 1=1 --")));
+  assert.notEqual(closed, SHAPE);
+  assert.match(closed, /LIKE '' OR = --%' ORDER BY/);
+  // sysdig's '.'-joined text reads the same way (a '.' inside the literal does not split it).
+  assert.equal(commandShape("-c.echo 'a.b''c'.", '/bin/sh'), "-c echo ''");
+  // Version 2 (baselines trained before) reads two literals, as it did.
+  assert.equal(commandShape(b64(...DB, search("grandma''s tea")), '', 2), SHAPE.replace("LIKE ''", "LIKE ''''"));
+  assert.equal(commandShape(b64(...DB, search('tea')), '', 2), SHAPE);
+});
+
 test('the shape of base64 argv: quoted literals emptied, digits gone, the SQL outside quotes kept', () => {
   assert.equal(commandShape(b64(...DB, search('tea'))), SHAPE);
   assert.equal(commandShape(b64(...DB, search('Ethiopia yirgacheffe', 5))), SHAPE, 'another search term and limit: the same shape');

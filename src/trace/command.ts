@@ -60,8 +60,17 @@ export function decodeArgv(a: string): string {
   return b.toString('utf8', 0, Math.min(b.length - 1, COMMAND_CHARS * 4)).split('\0').join(' ');
 }
 
-// A quoted literal inside an argument: '…' or "…" (SQL strings, shell-quoted words).
-const QUOTED = /'[^']*'|"[^"]*"/g;
+// A quoted literal inside an argument: '…' or "…" (SQL strings, shell-quoted words). A quote
+// doubled inside one is SQL's escape for the quote itself (`'grandma''s tea'`, what a web app
+// makes of a search with an apostrophe): part of the literal (shape version 3 on). Read as two
+// literals, a search term with an apostrophe gave the query another shape than every other
+// search term. An injection that closes the literal still leaves a quote outside any
+// (`'x' OR 1=1 --'`); a doubled quote typed into an unescaped query is, for SQL too, a quote
+// inside the literal.
+const QUOTED = /'(?:[^']|'')*'|"(?:[^"]|"")*"/g;
+// Versions 1 and 2: a doubled quote ends one literal and starts another.
+const QUOTED_V2 = /'[^']*'|"[^"]*"/g;
+const quotedOf = (version: number): RegExp => (version >= 3 ? QUOTED : QUOTED_V2);
 
 /**
  * A command line's shape: quoted literals emptied, then each space-separated word normalised
@@ -71,8 +80,8 @@ const QUOTED = /'[^']*'|"[^"]*"/g;
  * many, see different ones. What stays is the command's shape, which an injection changes
  * (`… LIKE '%tea' AND 1=1 AND 'a'='a%'` leaves quotes outside any literal).
  */
-export function normaliseCommand(line: string): string {
-  const out = line.replace(QUOTED, (q) => q[0] + q[0]).split(' ').map(normaliseToken).join(' ');
+export function normaliseCommand(line: string, version = COMMAND_SHAPE): string {
+  const out = line.replace(quotedOf(version), (q) => q[0] + q[0]).split(' ').map(normaliseToken).join(' ');
   return out.length > COMMAND_CHARS ? out.slice(0, COMMAND_CHARS) : out;
 }
 
@@ -80,9 +89,10 @@ export function normaliseCommand(line: string): string {
  * Versions of the command shape (a baseline records the one its seen arguments hold, as
  * `encoding.command_shape`; one without it holds version 1):
  * - 1: normaliseCommand over the whole argv line.
- * - 2 (current): argv element by element, single values replaced by their class (argvShape).
+ * - 2: argv element by element, single values replaced by their class (argvShape).
+ * - 3 (current): as 2, a doubled quote inside a quoted literal (SQL's escape) part of it.
  */
-export const COMMAND_SHAPE = 2;
+export const COMMAND_SHAPE = 3;
 
 /**
  * An execve argv written base64 (NUL-terminated arguments) as its list of arguments, or
@@ -140,7 +150,7 @@ function valueClass(v: string): string {
  * (`ping … 127.0.0.1`) is cut at them, its first piece a program and the rest values, so its
  * shape is only comparable with sysdig text (as in version 1).
  */
-export function argvShape(elements: readonly string[], exe = ''): string {
+export function argvShape(elements: readonly string[], exe = '', version = COMMAND_SHAPE): string {
   const out: string[] = [];
   let run: string | null = null;
   let script = isInterpreter(exe);
@@ -154,13 +164,13 @@ export function argvShape(elements: readonly string[], exe = ''): string {
       out.push(normaliseToken(e));
     } else if (script) {
       flush();
-      out.push(normaliseCommand(e));
+      out.push(normaliseCommand(e, version));
     } else if (!CODE_CHARS.test(e)) {
       const c = valueClass(e);
       run = run === '<path>' ? run : c;
     } else {
       flush();
-      out.push(normaliseCommand(e));
+      out.push(normaliseCommand(e, version));
     }
     if (!e.startsWith('-')) script = false;
   }
@@ -177,9 +187,9 @@ function isInterpreter(exe: string): boolean {
 }
 
 /** sysdig's '.'-joined argv text as elements (the trailing '.' ends the last one). */
-function textElements(args: string): string[] {
+function textElements(args: string, version: number): string[] {
   // Quoted literals first, so that a '.' inside one ('%x.y%') does not split it.
-  const parts = args.replace(QUOTED, (q) => q[0] + q[0]).split('.');
+  const parts = args.replace(quotedOf(version), (q) => q[0] + q[0]).split('.');
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   return parts;
 }
@@ -191,8 +201,8 @@ function textElements(args: string): string[] {
  * tells whether the first argument is a script (see argvShape).
  */
 export function commandShape(args: string, exe = '', version = COMMAND_SHAPE): string {
-  if (version === 1) return normaliseCommand(decodeArgv(args));
-  return argvShape(decodeArgvList(args) ?? textElements(args), exe);
+  if (version === 1) return normaliseCommand(decodeArgv(args), 1);
+  return argvShape(decodeArgvList(args) ?? textElements(args, version), exe, version);
 }
 
 /**
