@@ -7,6 +7,18 @@
  */
 import type { LiveSource } from './source.js';
 
+/**
+ * Stops the ticker once `signal` says the run is stopping. The source still delivers its last
+ * events (bpftrace prints what its buffers hold as it exits, a second or more after the stop),
+ * and they belong to the windows still open: closed on the clock meanwhile, they were counted as
+ * late (every late event of the node-wide test's monitor, 42 in one run, came then). The last
+ * windows close when the stream ends.
+ */
+export function stopTickerOnStop(signal: AbortSignal, stop: () => void): void {
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+}
+
 /** Starts the ticker (nothing for an events clock); returns the function that stops it. */
 export function startWindowTicker(
   source: Pick<LiveSource, 'clock' | 'now'>,
