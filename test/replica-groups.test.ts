@@ -58,3 +58,18 @@ test('covered: a window waits for the one after it, and an item a sibling shows 
   for (const r of ['a', 'b', 'c']) devs.push(...add(r, 61, normal));
   assert.ok(devs.some((d) => d.replica === 'c' && d.startNs === 4n * S), 'the shell in c (bucket 4) deviates');
 });
+
+test('a window message with damaged counts or programs is read for what it holds, never thrown on', () => {
+  const g = new ReplicaGroups({ windowNs: 10e9, threshold: 0.5, idleMs: 1e9, similarity: 'programs' });
+  const bad = [
+    { counts: null, programs: null },
+    { counts: { syscalls: 'x' }, programs: 5 },
+    { counts: { syscalls: [-1, 'a', 2.5] }, programs: { nginx: 'x', sh: { syscalls: [7, 'read'] } } },
+  ];
+  for (const [i, extra] of bad.entries()) {
+    for (const r of ['a', 'b', 'c']) {
+      // biome-ignore lint/suspicious/noExplicitAny: damaged on purpose
+      assert.doesNotThrow(() => g.add({ group: 'img', replica: r, startNs: BigInt(i * 10 + 5) * 1_000_000_000n, aspects: normal, events: 3, ...(extra as any) }));
+    }
+  }
+});

@@ -337,7 +337,8 @@ export function mergeWindowSets(into: AspectSets, w: { aspects: Record<string, r
       into.add(a, items[i], typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 1);
     }
   }
-  if (w.programs === undefined || into.programs === null) return;
+  // From the wire: anything but an object of programs is left out.
+  if (w.programs === null || typeof w.programs !== 'object' || into.programs === null) return;
   for (const [name, byAspect] of Object.entries(w.programs)) {
     for (let a = 0; a < ASPECT_COUNT; a++) {
       const items = byAspect?.[ASPECTS[a]];
