@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startWindowTicker, stopTickerOnStop } from '../src/capture/window-ticker.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { startWindowTicker } from '../src/capture/window-ticker.js';
+import { sleep } from '../src/util/sleep.js';
 
 test('the ticker closes windows on the clock minus the grace, not while events are queued, and stops when the run stops', async () => {
   let sec = 1_700_000_010;
@@ -14,8 +13,7 @@ test('the ticker closes windows on the clock minus the grace, not while events a
   const queue = { length: 0 };
   const ticks: [number, number][] = [];
   const ac = new AbortController();
-  const stop = startWindowTicker(source, queue, 250, 5, (s, n) => ticks.push([s, n]));
-  stopTickerOnStop(ac.signal, stop);
+  startWindowTicker(source, queue, 250, 5, (s, n) => ticks.push([s, n]), ac.signal);
   await sleep(30);
   assert.ok(ticks.length > 0);
   // 100 ms minus 250 ms of grace: the second before, at 850 ms.
@@ -32,8 +30,7 @@ test('the ticker closes windows on the clock minus the grace, not while events a
   assert.equal(ticks.length, atStop, 'no window closed on the clock once stopping');
   // Already stopping when it starts: never ticks.
   const late: unknown[] = [];
-  const stop2 = startWindowTicker(source, { length: 0 }, 250, 5, () => late.push(1));
-  stopTickerOnStop(ac.signal, stop2);
+  startWindowTicker(source, { length: 0 }, 250, 5, () => late.push(1), ac.signal);
   await sleep(30);
   assert.deepEqual(late, []);
 });

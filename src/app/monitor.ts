@@ -23,7 +23,7 @@ import type { ContainerInfo } from '../capture/containers.js';
 import type { Logger } from '../util/log.js';
 import { livePipe } from '../capture/pipe.js';
 import { countLines } from '../capture/batch-lines.js';
-import { startWindowTicker, stopTickerOnStop } from '../capture/window-ticker.js';
+import { startWindowTicker } from '../capture/window-ticker.js';
 import { EnteredSpan } from '../capture/entered.js';
 import { openLiveSource } from '../capture/open.js';
 import { type LiveSource, type SourceSpec } from '../capture/source.js';
@@ -766,8 +766,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
         lastEvict = Date.now();
         monitor.evictIdle(IDLE_EVICT_MS);
       }
-    });
-    stopTickerOnStop(stopAll, () => stopTicker());
+    }, stopAll);
     log.info('monitor started', {
       source: source.kind,
       clock: source.clock,

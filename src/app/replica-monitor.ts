@@ -13,7 +13,7 @@ import type { ContainerInfo } from '../capture/containers.js';
 import { containerImage } from '../capture/images.js';
 import { openLiveSource } from '../capture/open.js';
 import { livePipe } from '../capture/pipe.js';
-import { startWindowTicker, stopTickerOnStop } from '../capture/window-ticker.js';
+import { startWindowTicker } from '../capture/window-ticker.js';
 import type { SourceSpec } from '../capture/source.js';
 import { ReplicaWatch } from '../engine/replica-watch.js';
 import type { Similarity } from '../model/replicas/compare.js';
@@ -158,8 +158,7 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
       );
     }
     const graceMs = o.graceMs ?? 250;
-    stopTicker = startWindowTicker(source, pipe.queue, graceMs, TICK_MS, (sec, ns) => feed.tick(sec, ns));
-    stopTickerOnStop(stopAll, () => stopTicker());
+    stopTicker = startWindowTicker(source, pipe.queue, graceMs, TICK_MS, (sec, ns) => feed.tick(sec, ns), stopAll);
     log.info('replica monitor started', { source: source.kind, window_ns: feed.windowNs, threshold: feed.threshold, similarity: feed.similarity, outputs: sinks.map((s) => s.name) });
     const end = await source.run(pipe.sink, stopAll);
     stopTicker();

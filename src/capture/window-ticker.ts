@@ -8,26 +8,22 @@
 import type { LiveSource } from './source.js';
 
 /**
- * Stops the ticker once `signal` says the run is stopping. The source still delivers its last
- * events (bpftrace prints what its buffers hold as it exits, a second or more after the stop),
- * and they belong to the windows still open: closed on the clock meanwhile, they were counted as
- * late (every late event of the node-wide test's monitor, 42 in one run, came then). The last
- * windows close when the stream ends.
+ * Starts the ticker (nothing for an events clock); returns the function that stops it. It stops
+ * by itself once `stopping` aborts: the source still delivers its last events (bpftrace prints
+ * what its buffers hold as it exits, a second or more after the stop), and they belong to the
+ * windows still open; closed on the clock meanwhile, they were counted as late (every late event
+ * of the node-wide test's monitor, 42 in one run, came then). The last windows close when the
+ * stream ends.
  */
-export function stopTickerOnStop(signal: AbortSignal, stop: () => void): void {
-  if (signal.aborted) stop();
-  else signal.addEventListener('abort', stop, { once: true });
-}
-
-/** Starts the ticker (nothing for an events clock); returns the function that stops it. */
 export function startWindowTicker(
   source: Pick<LiveSource, 'clock' | 'now'>,
   queue: { readonly length: number },
   graceMs: number,
   everyMs: number,
   tick: (sec: number, nsec: number) => void,
+  stopping?: AbortSignal,
 ): () => void {
-  if (source.clock === 'events') return () => undefined;
+  if (source.clock === 'events' || stopping?.aborted) return () => undefined;
   const timer = setInterval(() => {
     if (queue.length > 0) return;
     const now = source.now();
@@ -41,5 +37,10 @@ export function startWindowTicker(
     }
     tick(sec, ns);
   }, everyMs);
-  return () => clearInterval(timer);
+  const stop = () => {
+    clearInterval(timer);
+    stopping?.removeEventListener('abort', stop);
+  };
+  stopping?.addEventListener('abort', stop, { once: true });
+  return stop;
 }
