@@ -30,6 +30,8 @@ test('a number is the worker count, at most one per recording', async () => {
   assert.equal(await jobsFor(1, recs), 1);
   assert.equal(await jobsFor(4, recs), 2);
   assert.equal(await jobsFor(undefined, recs), 1);
+  // Standard input can be read only by the main thread.
+  assert.equal(await jobsFor(4, [...recs, { path: '-' }]), 1);
 });
 
 test('auto: this thread below AUTO_JOBS_MIN_MIB of trace text, the cores from there on', async () => {

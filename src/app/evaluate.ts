@@ -57,11 +57,11 @@ export interface EvaluateOptions {
    * Recordings scored at once, each on a worker thread (src/app/evaluate-pool.ts); results keep
    * the input order, so the output is the same as with 1. Default 1: in this thread. `auto`:
    * the available cores when the recordings hold AUTO_JOBS_MIN_MIB of trace text or more (or a
-   * size cannot be known without reading: standard input, .scap), else 1.
+   * .scap, whose size is known only once sysdig has read it), else 1. Standard input is always
+   * read in this thread (src/app/jobs.ts).
    */
   jobs?: Jobs;
 }
-
 
 export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResult> {
   const hooks = opts.hooks ?? {};
@@ -75,8 +75,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluationResu
   if (normal.length + attack.length === 0) throw new ChidsError('no recordings to evaluate (--ns, --ms)');
   const all: EvaluationJob[] = [...normal.map((p) => ({ ...p, cls: 'normal' as const })), ...attack.map((p) => ({ ...p, cls: 'attack' as const }))];
   const jobs = await jobsFor(opts.jobs, all);
-  // Standard input can be read only by this thread.
-  if (jobs > 1 && !all.some((j) => j.path === '-')) {
+  if (jobs > 1) {
     const { evaluateInWorkers } = await import('./evaluate-pool.js');
     const t0 = performance.now();
     const run = await evaluateInWorkers(all, { artifacts: opts.artifacts, modelType: data.manifest?.model.type, thresholds, faithful, windowNs, maxEmptyWindows: opts.maxEmptyWindows }, jobs, hooks);

@@ -16,10 +16,11 @@ export const AUTO_JOBS_MIN_MIB = 256;
 
 /** The worker count for `jobs` over these recordings (1: this thread). */
 export async function jobsFor(jobs: Jobs | undefined, recordings: readonly { path: string }[]): Promise<number> {
+  // Standard input can be read only by this thread.
+  if (recordings.some((r) => r.path === '-')) return 1;
   if (jobs !== 'auto') return Math.min(jobs ?? 1, recordings.length);
   const cores = availableParallelism();
-  // Standard input can be read only by this thread.
-  if (cores < 2 || recordings.length < 2 || recordings.some((r) => r.path === '-')) return 1;
+  if (cores < 2 || recordings.length < 2) return 1;
   let bytes = 0;
   for (const r of recordings) {
     const size = (await openSource(r.path).catch(() => null))?.textBytes ?? null;
