@@ -43,13 +43,13 @@ const PROCEXIT = /^\S+ \S+ \S+ \S+ (\d+) procexit > /;
 /** How often a group whose container is gone looks for it again. */
 const FOLLOW_POLL_MS = 200;
 
-/** Targets of one container (or the plain processes), traced by one strace. */
 /** What a strace's output goes through: each line, then the end of that strace's output. */
 interface LineHandler {
   line: (l: string) => void;
   end: () => void;
 }
 
+/** Targets of one container (or the plain processes), traced by one strace. */
 interface Group {
   /** 64-hex container id from the cgroup path, or null for plain processes (not followed). */
   containerId: string | null;
