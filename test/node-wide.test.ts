@@ -13,6 +13,8 @@ import { EBPF, converter } from './helpers/ebpf.js';
 import { jsonLogger } from '../src/util/log.js';
 
 const { OWN, HOST, CNS, ID } = EBPF;
+/** An emitted event's process, tid, call and direction. */
+const head = (e: { line: string }) => e.line.split(' ').slice(3, 7).join(' ');
 
 test('D3: runc\'s own exec/init steps are not the container\'s activity; the exec\'d command is, marked as entered', () => {
   const { conv, out } = converter();
@@ -32,7 +34,7 @@ test('D3: runc\'s own exec/init steps are not the container\'s activity; the exe
   assert.ok(out.every((e) => !e.line.includes('runc:')), out.map((e) => e.line).join('\n'));
   assert.ok(out.every((e) => !/syscall_-3|clone/.test(e.line)));
   assert.deepEqual(
-    out.map((e) => [e.c.id, e.c.entered ?? false, e.line.split(' ').slice(3, 7).join(' ')]),
+    out.map((e) => [e.c.id, e.c.entered ?? false, head(e)]),
     [
       [ID.slice(0, 12), false, 'httpd 100 read >'],
       [ID.slice(0, 12), false, 'httpd 100 read <'],
@@ -95,7 +97,7 @@ test('a fork line printed late (another CPU\'s buffer): runc\'s init steps are s
   // on the code before: httpd's later calls were dropped until it exec'd again).
   conv.line(`7100000001 410 410 0 -3 > ${ns} 1\trunc:[1:CHILD]\t411 1 1`);
   conv.line(`7100000007 411 411 0 0 < ${ns} 700\thttpd\t12`);
-  assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 411 execve <', 'httpd 411 read >', 'httpd 411 read <']);
+  assert.deepEqual(out.map(head), ['httpd 411 execve <', 'httpd 411 read >', 'httpd 411 read <']);
   assert.equal(conv.stats.runtime, 3, "runc:[2:INIT]'s futex call (enter, exit) and its execve call");
 });
 
@@ -109,21 +111,21 @@ test('a container\'s own process named like runc\'s init is still watched: its l
   assert.equal(out.length, 0, 'waiting for a fork line');
   now = 999;
   conv.line(`7200000004 100 100 0 0 > ${CNS} 253\thttpd\t`);
-  assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 100 read >']);
+  assert.deepEqual(out.map(head), ['httpd 100 read >']);
   now = 1000;
   conv.line(`7200000005 100 100 0 0 < ${CNS} 253\thttpd\t1`);
   assert.deepEqual(
-    out.map((e) => e.line.split(' ').slice(3, 7).join(' ')),
+    out.map(head),
     ['httpd 100 read >', 'runc:[2:INIT] 501 read >', 'runc:[2:INIT] 501 read <', 'httpd 100 read <'],
     'after a second they are the container\'s (their times raised to keep the stream in order)',
   );
   // A fork line from inside (cross = 0) settles it at once; the end of the stream too.
   conv.line(`7200000006 502 502 0 0 > ${CNS} 253\trunc:[x]\t`);
   conv.line(`7200000007 100 100 0 -3 > ${CNS} 253\thttpd\t502 0 0`);
-  assert.equal(out.at(-1)!.line.split(' ').slice(3, 7).join(' '), 'runc:[x] 502 read >');
+  assert.equal(head(out.at(-1)!), 'runc:[x] 502 read >');
   conv.line(`7200000008 503 503 0 0 > ${CNS} 253\trunc:[x]\t`);
   conv.drain();
-  assert.equal(out.at(-1)!.line.split(' ').slice(3, 7).join(' '), 'runc:[x] 503 read >');
+  assert.equal(head(out.at(-1)!), 'runc:[x] 503 read >');
   assert.equal(conv.stats.runtime, 0);
 });
 
@@ -136,7 +138,7 @@ test('runc:[1:CHILD]\'s calls in the new namespace are the runtime\'s: its fork 
   conv.line(`7300000003 420 420 0 -3 > ${ns} 1\trunc:[1:CHILD]\t421 1 1`);
   conv.knowNamespace(ns, 'ef'.repeat(32));
   conv.line(`7300000004 421 421 0 59 < ${ns} 700\thttpd\t0`);
-  assert.deepEqual(out.map((e) => e.line.split(' ').slice(3, 7).join(' ')), ['httpd 421 execve <']);
+  assert.deepEqual(out.map(head), ['httpd 421 execve <']);
   assert.equal(conv.stats.runtime, 2);
 });
 

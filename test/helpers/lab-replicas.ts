@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { LAB_TMP_ENV } from '../../src/lab/record.js';
 import { recordReplicaSets } from '../../src/lab/replicas.js';
 import { openSource } from '../../src/trace/sources/readers.js';
+import { LineSplitter } from '../../src/capture/source.js';
 import { assertOk, jsonOf, runCli } from './cli.js';
 import { labSkipReason } from './lab-skip.js';
 
@@ -42,15 +43,16 @@ export async function exploitFlags(files: string[]): Promise<boolean[]> {
 async function linesOf(file: string, names: Set<string>, max: number): Promise<string[]> {
   const found: string[] = [];
   if (names.size === 0) return found;
-  let carry = '';
+  const lines = new LineSplitter();
+  const take = (l: string) => {
+    const f = l.split(' ', 7);
+    if (names.has(f[3]) && found.length < max) found.push(f.join(' '));
+  };
   for await (const chunk of (await openSource(file)).chunks()) {
-    const lines = (carry + chunk.toString('latin1')).split('\n');
-    carry = lines.pop() ?? '';
-    for (const l of lines) {
-      const f = l.split(' ', 7);
-      if (names.has(f[3]) && found.length < max) found.push(f.join(' '));
-    }
+    lines.push(chunk, take);
+    if (found.length >= max) break;
   }
+  lines.end(take);
   return found;
 }
 
