@@ -88,18 +88,19 @@ const CPU_FIRST = [
 
 // Arguments naming test files (`npm test -- test/golden.test.ts test/cli.test.ts`) run those files
 // only, through the same pools and report; the other arguments go to the test runner.
-const named = process.argv.slice(2).filter((a) => !a.startsWith('-') && a.endsWith('.test.ts'));
-const runnerArgs = process.argv.slice(2).filter((a) => !named.includes(a));
+const isFile = (a) => !a.startsWith('-') && a.endsWith('.test.ts');
+const named = process.argv.slice(2).filter(isFile).map((a) => path.posix.normalize(a.replaceAll(path.sep, '/')));
+const runnerArgs = process.argv.slice(2).filter((a) => !isFile(a));
 const every = readdirSync('test')
   .filter((f) => f.endsWith('.test.ts'))
   .sort()
   .map((f) => `test/${f}`);
-const unknown = named.map((f) => path.posix.normalize(f.replaceAll(path.sep, '/'))).filter((f) => !every.includes(f));
+const unknown = named.filter((f) => !every.includes(f));
 if (unknown.length > 0) {
   process.stderr.write(`npm test: no such test file under test/: ${unknown.join(', ')}\n`);
   process.exit(2);
 }
-const all = named.length === 0 ? every : every.filter((f) => named.some((n) => path.posix.normalize(n.replaceAll(path.sep, '/')) === f));
+const all = named.length === 0 ? every : every.filter((f) => named.includes(f));
 const rank = (list) => (f) => (list.includes(f) ? list.indexOf(f) : list.length);
 const byRank = (list) => (a, b) => rank(list)(a) - rank(list)(b);
 // Run alone at the end, once both pools are done. The node-wide test watches every container on
