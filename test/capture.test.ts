@@ -4,12 +4,12 @@
  * recorder read back by chids' own reader. No strace, bpftrace or root needed here.
  */
 import { test } from 'node:test';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { containerFrom, pickCgroupPath, pidNamespaceOf, STDIN_CONTAINER } from '../src/capture/containers.js';
+import { containerFrom, isAlive, pickCgroupPath, pidNamespaceOf, STDIN_CONTAINER } from '../src/capture/containers.js';
 import { ARGV_MAX, buildScript, EbpfConverter } from '../src/capture/ebpf.js';
 import { commandShape } from '../src/trace/command.js';
 import { BoundedQueue } from '../src/capture/queue.js';
@@ -289,4 +289,22 @@ test("ebpf: an exec's arguments come on lines of their own and leave on its exit
   assert.match(exits[1], / res=-2 args=$/);
   assert.match(exits[2], / args=$/);
   assert.equal(out.filter((l) => / -4 | argv/.test(l)).length, 0, 'argument lines are not events');
+});
+
+test('isAlive: a running process is, an exited one is not, nor a zombie (exited, not yet reaped)', async () => {
+  const { spawn } = await import('node:child_process');
+  assert.equal(isAlive(process.pid), true);
+  // sh starts `sleep 0` in the background and execs `sleep 3`, which never reaps it: a zombie.
+  const sh = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const zombie = Number((await new Promise<string>((r) => sh.stdout.once('data', (d) => r(String(d))))).trim());
+    for (let i = 0; i < 100 && !readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, 'the background sleep is a zombie');
+    assert.equal(isAlive(zombie), false);
+    assert.equal(isAlive(sh.pid!), true);
+  } finally {
+    sh.kill('SIGKILL');
+  }
+  await new Promise((r) => sh.once('close', r));
+  assert.equal(isAlive(sh.pid!), false);
 });

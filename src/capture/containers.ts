@@ -163,14 +163,28 @@ export function containerOfPid(pid: number, ownPidns: number | null): ContainerI
   return containerFrom(ns, cgroupPathOf(pid), ownPidns);
 }
 
-/** Is a process alive (signal 0; EPERM counts as alive)? */
+/**
+ * Is a process alive (signal 0; EPERM counts as alive)? A zombie (exited, not yet reaped by its
+ * parent) is not: signal 0 still reaches it, but it runs nothing and cannot be traced. Right after
+ * a container stops, its processes are zombies until the runtime reaps them; taken as alive, a
+ * followed container's strace was pointed at them again, failed at once, and that failure counted
+ * as a restart of its own before the container came back (a CI run counted 2 for one restart).
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true; // no /proc to say otherwise
+  }
+  // `pid (comm) state …`: the state follows the last ')'.
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state !== 'Z' && state !== 'X';
 }
 
 /** Process name (`/proc/PID/comm`), or null. */
