@@ -167,8 +167,9 @@ export function containerOfPid(pid: number, ownPidns: number | null): ContainerI
  * Is a process alive (signal 0; EPERM counts as alive)? A zombie (exited, not yet reaped by its
  * parent) is not: signal 0 still reaches it, but it runs nothing and cannot be traced. Right after
  * a container stops, its processes are zombies until the runtime reaps them; taken as alive, a
- * followed container's strace was pointed at them again, failed at once, and that failure counted
- * as a restart of its own before the container came back (a CI run counted 2 for one restart).
+ * followed container's strace would be pointed at them again, fail at once, and that failure
+ * would count as a restart of its own before the container came back (the likely cause of a CI
+ * run counting 2 restarts for one).
  */
 export function isAlive(pid: number): boolean {
   try {
