@@ -9,13 +9,13 @@
  * (a poll, never per event), so it costs nothing while the container runs.
  */
 import { readFileSync } from 'node:fs';
-import { commOf, livePids } from './containers.js';
+import { commOf, exeOf, isAlive, livePids } from './containers.js';
 
 /**
  * The live processes whose cgroup path holds the 64-hex `containerId`, ready to be traced;
- * bounded by `max`. Empty while the runtime is still setting the container up: its init runs
- * as `runc:[2:INIT]` (or crun's) until it executes the container's entry point, and tracing the
- * runtime's own setup would count it as the container's activity.
+ * bounded by `max`. Empty while the runtime is still setting the container up, since tracing the
+ * runtime's own setup would count it as the container's activity, and its first process is gone
+ * within milliseconds (strace would be pointed at it, lose it, and count a second restart).
  */
 export function processesOfContainer(containerId: string, max = 4096): { pids: number[]; settingUp: boolean } {
   const pids: number[] = [];
@@ -29,12 +29,29 @@ export function processesOfContainer(containerId: string, max = 4096): { pids: n
       continue;
     }
     if (!text.includes(containerId)) continue;
-    const comm = commOf(pid) ?? '';
-    if (/^(?:runc|crun|youki)[:[]/.test(comm) || comm === 'runc' || comm === 'crun') {
+    if (isRuntimeSetup(commOf(pid) ?? '', exeOf(pid))) {
       settingUp = true;
       continue;
     }
-    pids.push(pid);
+    if (isAlive(pid)) pids.push(pid); // not a zombie the runtime has yet to reap
   }
   return settingUp ? { pids: [], settingUp } : { pids, settingUp };
 }
+
+/**
+ * Is this process the container runtime setting the container up, not the container's own?
+ * runc starts as `/proc/self/exe init`, so for its first milliseconds its name is `exe` and only
+ * its executable says runc; it then renames itself `runc:[0:PARENT]`, `runc:[1:CHILD]`,
+ * `runc:[2:INIT]` (whose executable reads as `/`) until it executes the entry point. crun and
+ * youki follow the same pattern; a runtime re-executed from a sealed copy shows `memfd:runc…`.
+ */
+export function isRuntimeSetup(comm: string, exe: string | null): boolean {
+  if (RUNTIME.test(comm)) return true;
+  if (exe === null) return false;
+  // A memfd's link reads `/memfd:NAME (deleted)`, and NAME may hold slashes of its own.
+  if (/^\/?memfd:(?:runc|crun|youki)/.test(exe)) return true;
+  return RUNTIME.test(exe.slice(exe.lastIndexOf('/') + 1).replace(/ \(deleted\)$/, ''));
+}
+
+/** A runtime's name alone, or renamed for a stage of its setup (`runc:[2:INIT]`). */
+const RUNTIME = /^(?:runc|crun|youki)(?:$|[:[])/;
