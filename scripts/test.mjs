@@ -5,7 +5,7 @@
  * skip there means a missing install step, not a missing tool on a laptop.
  * Arguments naming test files run those only (`npm test -- test/golden.test.ts`); other arguments
  * go to the test runner (e.g. `npm test -- --test-name-pattern=golden`). Each file's wall time is
- * a comment of the report (`# test/x.test.ts: 12.3 s (from … to …)`).
+ * a comment of the report (`# test/x.test.ts: 12.3 s (from … to …), 20.1 s CPU`).
  *
  * Why the suite's wall time is what it is, and what this script does about it:
  *  - Most of the slow files wait on real processes (recordings of N seconds, strace, bpftrace,
@@ -230,6 +230,28 @@ async function runPool(queues, concurrency) {
  */
 let reports = 0;
 const started = Date.now();
+/**
+ * CPU seconds of the child processes reaped since the last call: the kernel adds a child's user
+ * and system time (and that of the children it reaped in turn) to its parent's `cutime`/`cstime`
+ * when the parent reaps it, and a file's process is reaped just before its `close` event, so the
+ * difference read there is that file's (clock ticks of 1/100 s; Linux only, else 0).
+ */
+let reapedTicks = childTicks();
+function childTicks() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[13]) + Number(f[14]); // fields 16 and 17 of proc(5), counted from the state (3)
+  } catch {
+    return 0;
+  }
+}
+function reapedCpu() {
+  const now = childTicks();
+  const s = (now - reapedTicks) / 100;
+  reapedTicks = now;
+  return s;
+}
 const FILE_MS = Number(process.env.CHIDS_TEST_FILE_MS ?? 20 * 60_000);
 function runFile(file) {
   const m = merger(file);
@@ -261,8 +283,9 @@ function runFile(file) {
       children.delete(child);
       if (carry !== '') out(`# ${carry}`);
       if (existsSync(report)) for (const l of readFileSync(report, 'utf8').split('\n')) if (l !== '') m.line(l);
-      // Which files hold the run up: each file's wall time, from the start of the run.
-      out(`# ${file}: ${((Date.now() - began) / 1000).toFixed(1)} s (from ${((began - started) / 1000).toFixed(1)} s to ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      // Which files hold the run up: each file's wall time, from the start of the run, and the
+      // CPU it used (with the processes it waited for).
+      out(`# ${file}: ${((Date.now() - began) / 1000).toFixed(1)} s (from ${((began - started) / 1000).toFixed(1)} s to ${((Date.now() - started) / 1000).toFixed(1)} s), ${reapedCpu().toFixed(1)} s CPU`);
       const status = code ?? (signal ? 1 : 0);
       m.end(status, signal);
       resolve(status);

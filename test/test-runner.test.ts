@@ -1,6 +1,6 @@
 /**
  * `npm test`'s runner (scripts/test.mjs): naming files runs those only, through the same merged
- * report, which says each file's wall time; a name that is not a test file is an error before
+ * report, which says each file's wall time and CPU time; a name that is not a test file is an error before
  * anything is built.
  */
 import assert from 'node:assert/strict';
@@ -12,10 +12,14 @@ import { repoRoot } from './helpers/paths.js';
 const runner = path.join(repoRoot, 'scripts', 'test.mjs');
 const run = (args: string[]) => spawnSync(process.execPath, [runner, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
 
-test('npm test -- FILE runs that file alone, and the report gives its wall time', () => {
+test('npm test -- FILE runs that file alone, and the report gives its wall time and CPU time', () => {
   const r = run(['test/rng.test.ts']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^# test\/rng\.test\.ts: \d+\.\d s \(from \d+\.\d s to \d+\.\d s\)$/m);
+  const timing = /^# test\/rng\.test\.ts: (\d+\.\d) s \(from \d+\.\d s to \d+\.\d s\), (\d+\.\d) s CPU$/m.exec(r.stdout);
+  assert.ok(timing, r.stdout.slice(-500));
+  // A node process that loads fast-check and runs property tests uses CPU (the counter is in
+  // 1/100 s; a reading of 0 would mean the file's process was not the one counted).
+  assert.ok(Number(timing[2]) > 0, `CPU ${timing[2]} s`);
   // Only that file's tests: none of another file's names.
   assert.doesNotMatch(r.stdout, /^# test\/(?!rng\.)[\w-]+\.test\.ts: /m);
   const count = Number(/^# tests (\d+)$/m.exec(r.stdout)?.[1]);
