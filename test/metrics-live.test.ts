@@ -97,8 +97,12 @@ test('live /metrics: counters at 0 from the start, lag is processing delay (idle
   assert.ok(blind < 60, `and only that (got ${blind})`);
 
   mon.child.kill('SIGTERM');
-  const { code } = await mon.done;
-  assert.equal(code, 0);
+  const { code, signal } = await mon.done;
+  // Once in ~12 suite runs the monitor did not exit after SIGTERM (killed 130 s later; cause not
+  // found). If it ended its run but left something open, the executable names it on stderr.
+  const leftOpen = mon.logs.find((l) => typeof l.raw === 'string' && l.raw.includes('left open'));
+  if (leftOpen) console.log(`the monitor exited after its grace period: ${leftOpen.raw}`);
+  assert.equal(code, 0, `the monitor did not exit 0 on SIGTERM (${signal ?? code}); its last log lines: ${JSON.stringify(mon.logs.slice(-12))}`);
 });
 
 test('lag: a batch waiting in the queue is lag, an idle source is not; blind time: overlapping restarts count once, a restart in progress counts up to the scrape', async () => {

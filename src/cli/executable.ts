@@ -33,5 +33,17 @@ export function runExecutable(run: (argv: string[]) => Promise<number>): void {
 
   run(process.argv).then((code) => {
     process.exitCode = code;
+    // The command is over: Node exits once nothing is left open. Something still open now (a
+    // socket, a timer, a child's pipe) is a defect, but it must not keep a stopped monitor running
+    // until its supervisor kills it: after a grace period it is named on stderr and the process
+    // exits with the command's code. (Unreferenced: it does not itself keep the process alive.)
+    setTimeout(() => {
+      const open = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+      process.stderr.write(`chids: the command ended ${EXIT_GRACE_MS / 1000} s ago but left open: ${open.join(', ') || 'nothing known'}; exiting with code ${code}\n`);
+      process.exit(code);
+    }, EXIT_GRACE_MS).unref();
   });
 }
+
+/** How long a finished command may take to let go of what it opened. */
+const EXIT_GRACE_MS = 3000;
