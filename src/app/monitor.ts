@@ -43,6 +43,7 @@ import { MonitorMetrics, startMetricsServer, type MetricsServer } from '../outpu
 import { THETAS, maxScoreOf } from '../engine/verdicts.js';
 import type { Detector } from '../model/detector.js';
 import { onStopSignals } from '../util/signals.js';
+import { stopProgress } from './stop-progress.js';
 import { loadDetector } from '../model/registry.js';
 import { loadLiveDetector } from '../engine/live-detector.js';
 import { FleetAgent, type FleetAgentOptions } from './fleet-agent.js';
@@ -569,6 +570,8 @@ export interface RunMonitorOptions extends AlertSinkOptions {
   handleSignals?: boolean;
   /** Stops the monitor (library use, tests). */
   signal?: AbortSignal;
+  /** While stopping, how often the phase it waits on is logged (default 10 s). */
+  stopReportMs?: number;
   onWindow?: (w: ScoredWindow) => void;
   /** A live source is ready (attached). */
   onReady?: (info: Record<string, unknown>) => void;
@@ -634,6 +637,7 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   let server: MetricsServer | null = null;
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
+  const stopping = stopProgress(stopAll, log, o.stopReportMs);
   let stopTicker = (): void => undefined;
   let removeSignalHandlers = (): void => undefined;
   let router: BaselineRouter | null = null;
@@ -778,14 +782,18 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
     const end = await source.run(sink, stopAll);
     stopTicker();
     // Flush: everything queued, then the last window of every container.
+    stopping.phase('queue');
     pipe.drain();
     if (pipeError !== null) throw pipeError;
     monitor.finish();
     // A baseline being trained is finished and saved: the next run starts with it.
     if (router !== null && router.learning().length > 0) log.info('waiting for the baselines being learned', { images: router.learning().map((l) => l.image) });
+    stopping.phase('baselines being learned');
     await router?.learned();
     // Deliver what is still queued, within the drain timeout; the rest is counted as lost.
+    stopping.phase('alert outputs');
     await drainAlertSinks(sinks, o);
+    stopping.phase('fleet');
     await agent?.close(o.drainTimeoutMs ?? 5000);
     const elapsed = (performance.now() - t0) / 1000;
     const s = router ? router.totals() : monitor.stats;
@@ -823,11 +831,15 @@ export async function runMonitor(o: RunMonitorOptions): Promise<MonitorSummary> 
   } finally {
     stopTicker();
     removeSignalHandlers();
+    stopping.phase('closing outputs');
     for (const s of sinks) await s.close().catch(() => undefined);
+    stopping.phase('metrics server');
     if (server) await server.close();
+    stopping.phase('fleet');
     await agent?.close(0);
     single?.scorer.dispose();
     router?.dispose();
+    stopping.done();
   }
 }
 
