@@ -29,6 +29,8 @@ export interface ChildSpec {
   killGroup: boolean;
   /** Called with the child's pid once it runs. */
   onSpawn?(pid: number): void;
+  /** Called when the child, asked to stop, was still running after the grace period and is killed. */
+  onForcedKill?(graceMs: number): void;
 }
 
 export interface ChildExit {
@@ -130,7 +132,10 @@ export function runChild(spec: ChildSpec, signal: AbortSignal): Promise<ChildExi
       stopped = true;
       kill(child.pid, 'SIGTERM', spec.killGroup);
       killTimer = setTimeout(() => {
-        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) kill(child.pid, 'SIGKILL', spec.killGroup);
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+          spec.onForcedKill?.(KILL_GRACE_MS);
+          kill(child.pid, 'SIGKILL', spec.killGroup);
+        }
       }, KILL_GRACE_MS);
     };
     signal.addEventListener('abort', stop, { once: true });

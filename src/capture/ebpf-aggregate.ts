@@ -488,6 +488,7 @@ export class AggregateEbpfSource implements LiveSource {
               if (!reader.line(l)) other(l);
             }),
           onStderrLine: other,
+          onForcedKill: (graceMs) => log.warn('bpftrace did not stop when asked: killed', { grace_ms: graceMs }),
         },
         both,
       );

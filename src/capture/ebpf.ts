@@ -954,6 +954,7 @@ export class EbpfSource implements LiveSource {
             batch.flush(sink);
           },
           onStderrLine: other,
+          onForcedKill: (graceMs) => log.warn('bpftrace did not stop when asked: killed', { grace_ms: graceMs }),
         },
         both,
       ).finally(() => {

@@ -288,6 +288,7 @@ export class StraceSource implements LiveSource {
           batch.flush(sink);
         },
         onStderrLine: (l) => this.stderr(l),
+        onForcedKill: (graceMs) => log.warn('strace did not stop when asked: killed', { grace_ms: graceMs, ...(group ? { container: group.container.id } : {}) }),
       },
       signal,
     ).then((ex) => {
