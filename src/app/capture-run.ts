@@ -14,6 +14,7 @@ import { ChidsError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { onStopSignals } from '../util/signals.js';
 import { nsDigitsToSec } from '../util/time.js';
+import { stopProgress } from './stop-progress.js';
 
 export interface CaptureRunOptions {
   source: Omit<SourceSpec, 'log'>;
@@ -66,6 +67,7 @@ export async function runCaptureSource<T>(o: CaptureRunOptions, work: (source: L
   const w = work(source);
   const ac = new AbortController();
   const stop = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
+  const stopping = stopProgress(stop, log);
   let removeSignalHandlers = (): void => undefined;
   let timer: NodeJS.Timeout | null = null;
   let finished = false;
@@ -113,11 +115,13 @@ export async function runCaptureSource<T>(o: CaptureRunOptions, work: (source: L
     let end: SourceEnd;
     try {
       end = await source.run(pipe.sink, stop);
+      stopping.phase('queue');
       pipe.drain();
     } finally {
       stopAlongside();
     }
     if (writeError) throw writeError;
+    stopping.phase('completing the recording');
     const result = await w.finish({ end, dropped, restarts, startWall, elapsed: () => (performance.now() - t0) / 1000 });
     finished = true;
     return result;
@@ -125,6 +129,7 @@ export async function runCaptureSource<T>(o: CaptureRunOptions, work: (source: L
     if (timer) clearTimeout(timer);
     removeSignalHandlers();
     if (!finished) w.abort();
+    stopping.done();
   }
 }
 

@@ -18,6 +18,7 @@ import type { SourceSpec } from '../capture/source.js';
 import { ReplicaWatch } from '../engine/replica-watch.js';
 import type { Similarity } from '../model/replicas/compare.js';
 import { type AlertSinkOptions, drainAlertSinks, openAlertSinks } from '../outputs/alert-sinks.js';
+import { stopProgress } from './stop-progress.js';
 import { type AlertSink, alertLine } from '../outputs/alerts.js';
 import { buildReplicaAlert } from '../outputs/replica-alert.js';
 import { NameTable } from '../trace/names.js';
@@ -123,6 +124,7 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
   const sinks: AlertSink[] = [];
   const ac = new AbortController();
   const stopAll = o.signal ? AbortSignal.any([ac.signal, o.signal]) : ac.signal;
+  const stopping = stopProgress(stopAll, log);
   let stopTicker = (): void => undefined;
   let removeSignalHandlers = (): void => undefined;
   let dropped = 0;
@@ -162,9 +164,11 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
     log.info('replica monitor started', { source: source.kind, window_ns: feed.windowNs, threshold: feed.threshold, similarity: feed.similarity, outputs: sinks.map((s) => s.name) });
     const end = await source.run(pipe.sink, stopAll);
     stopTicker();
+    stopping.phase('queue');
     pipe.drain();
     if (pipeError !== null) throw pipeError;
     // The last window is partial: it is not compared.
+    stopping.phase('alert outputs');
     await drainAlertSinks(sinks, o);
     const summary: ReplicaMonitorSummary = {
       source: source.kind,
@@ -180,6 +184,8 @@ export async function runReplicaMonitor(o: RunReplicaMonitorOptions): Promise<Re
   } finally {
     stopTicker();
     removeSignalHandlers();
+    stopping.phase('closing outputs');
     for (const s of sinks) await s.close().catch(() => undefined);
+    stopping.done();
   }
 }
