@@ -103,15 +103,25 @@ export function livePids(): number[] {
 
 /** A process's parent pid (from /proc/PID/stat), or null when it has exited. */
 export function parentPidOf(pid: number): number | null {
+  const fields = statFieldsOf(pid);
+  if (fields === null) return null;
+  const ppid = Number(fields[1]);
+  return Number.isInteger(ppid) ? ppid : null;
+}
+
+/**
+ * The fields of /proc/PID/stat that follow `pid (comm)`: the state, the parent pid, …; null when
+ * the process is gone (or there is no /proc).
+ */
+function statFieldsOf(pid: number): string[] | null {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
-  // `pid (comm) state ppid …`: comm may hold spaces and parentheses; ppid follows the last ')'.
-  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  return Number.isInteger(ppid) ? ppid : null;
+  // comm may hold spaces and parentheses: the fields start after the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** Inode of a process's pid namespace (`/proc/PID/ns/pid` → `pid:[N]`), or null. */
@@ -177,15 +187,9 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return true; // no /proc to say otherwise
-  }
-  // `pid (comm) state …`: the state follows the last ')'.
-  const state = stat.charAt(stat.lastIndexOf(')') + 2);
-  return state !== 'Z' && state !== 'X';
+  const fields = statFieldsOf(pid);
+  if (fields === null) return true; // no /proc to say otherwise
+  return fields[0] !== 'Z' && fields[0] !== 'X';
 }
 
 /** Process name (`/proc/PID/comm`), or null. */
