@@ -17,9 +17,8 @@ export function stopProgress(stopping: AbortSignal, log: Logger, everyMs = 10_00
   let current = 'source';
   let since = 0;
   let timer: NodeJS.Timeout | null = null;
-  let over = false;
+  // Called at most once, and never after done() (which removes it from the signal).
   const start = () => {
-    if (over) return;
     since = Date.now();
     // Unreferenced: a report must never be what keeps the process alive.
     timer = setInterval(() => {
@@ -33,7 +32,6 @@ export function stopProgress(stopping: AbortSignal, log: Logger, everyMs = 10_00
       current = name;
     },
     done: () => {
-      over = true;
       stopping.removeEventListener('abort', start);
       if (timer) clearInterval(timer);
     },
